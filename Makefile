@@ -1,0 +1,32 @@
+# The two commands of the README: `make up` and `make test`. The rest are helpers.
+.PHONY: up setup test test-fast lint format bench dashboards notebooks clean
+
+up:            ## install what is missing, then run the whole platform in the foreground
+	scripts/up.sh
+
+setup:         ## install dependencies only (Debian packages, .venv, Centrifugo, centrifuge-js, .env)
+	scripts/setup.sh
+
+test:          ## the whole suite on PostgreSQL (+ fast tests on SQLite); what CI runs
+	scripts/test.sh
+
+test-fast:     ## unit and API tests only, on SQLite
+	scripts/setup.sh --test && .venv/bin/pytest -m "not slow"
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+bench:         ## benchmarks (figures as ratios against a baseline measured in the same run)
+	scripts/setup.sh --test && scripts/bench.sh
+
+dashboards:    ## rebuild the Grafana dashboard JSON from dashboards/build.py
+	.venv/bin/python -m dashboards.build
+
+notebooks:     ## execute every notebook on the latest report, render to HTML beside it
+	.venv/bin/python manage.py render_notebooks
+
+clean:
+	rm -rf var test-artifacts bench/results

@@ -1,0 +1,53 @@
+"""The Centrifugo client shared by the chats (live messages) and metrics (live statistics) apps.
+
+Publishing goes through `cent` with a short timeout; tokens are HS256 JWTs signed with the secret
+that `centrifugo/config.json` reads from the environment.
+"""
+
+import time
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from cent import Client, PresenceStatsRequest, PublishRequest
+from django.conf import settings
+
+CHAT_NAMESPACE = "chat"
+STATS_CHANNEL = "stats:live"
+
+
+def chat_channel(chat_id: int) -> str:
+    return f"{CHAT_NAMESPACE}:{chat_id}"
+
+
+@lru_cache(maxsize=1)
+def client() -> Client:
+    return Client(
+        settings.CENTRIFUGO_API_URL,
+        settings.CENTRIFUGO_HTTP_API_KEY,
+        timeout=settings.CENTRIFUGO_TIMEOUT,
+    )
+
+
+def publish(channel: str, data: Any, idempotency_key: str | None = None) -> None:
+    """Publish once; Centrifugo drops a repeat of the same key, so a retry cannot duplicate."""
+    client().publish(PublishRequest(channel=channel, data=data, idempotency_key=idempotency_key))
+
+
+def presence_clients(channel: str) -> int:
+    """How many clients are subscribed to the channel now."""
+    return client().presence_stats(PresenceStatsRequest(channel=channel)).num_clients
+
+
+def _token(claims: dict[str, Any], ttl: int | None) -> str:
+    now = int(time.time())
+    payload = {**claims, "iat": now, "exp": now + (ttl or settings.CENTRIFUGO_TOKEN_TTL_SECONDS)}
+    return jwt.encode(payload, settings.CENTRIFUGO_TOKEN_HMAC_SECRET_KEY, algorithm="HS256")
+
+
+def connection_token(user_id: int, ttl: int | None = None) -> str:
+    return _token({"sub": str(user_id)}, ttl)
+
+
+def subscription_token(user_id: int, channel: str, ttl: int | None = None) -> str:
+    return _token({"sub": str(user_id), "channel": channel}, ttl)

@@ -1,0 +1,115 @@
+"""The transactional outbox shared by emails and live events.
+
+A service writes outbox rows in its transaction and calls `enqueue_after_commit`. A task claims a
+row (`claim`), delivers it and marks it `done`; a transient failure `release`s it for a retry, a
+permanent one marks it `failed`. A claim is a lease, so a row whose worker died is claimed again;
+rows that nobody touched for `OUTBOX_STALE_SECONDS` (Redis was down, a worker was killed) are
+queued again by `requeue_stale`, run by beat.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from celery import Task
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from chats.models import OutboxRow, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+
+def send_tasks(task: Task, ids: Iterable[int]) -> int:
+    """Queue one task per id; if the broker is down, log it and leave the rows to the sweeper."""
+    queued = 0
+    for pk in ids:
+        try:
+            task.apply_async(args=[pk])
+        except Exception as exc:
+            logger.warning("could not queue %s(%s), the sweeper will: %s", task.name, pk, exc)
+            break
+        queued += 1
+    return queued
+
+
+def enqueue_after_commit(task: Task, ids: list[int]) -> None:
+    """Queue the delivery only once the rows are visible to a worker; a rollback queues nothing."""
+    if ids:
+        transaction.on_commit(lambda: send_tasks(task, ids))
+
+
+def claim(model: type[OutboxRow], pk: int, lease_seconds: float) -> OutboxRow | None:
+    """Take a row for delivery, or None when it is already done or another worker holds it."""
+    now = timezone.now()
+    claimable = Q(status=OutboxStatus.PENDING) | Q(
+        status=OutboxStatus.SENDING, claimed_until__lt=now
+    )
+    taken = model.objects.filter(claimable, pk=pk).update(
+        status=OutboxStatus.SENDING,
+        claimed_until=now + timedelta(seconds=lease_seconds),
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    return model.objects.get(pk=pk) if taken else None
+
+
+def done(row: OutboxRow) -> None:
+    now = timezone.now()
+    type(row).objects.filter(pk=row.pk).update(
+        status=OutboxStatus.SENT, done_at=now, updated_at=now, claimed_until=None, last_error=""
+    )
+
+
+def release(row: OutboxRow, error: str) -> None:
+    """A transient failure: back to pending so the retry (or the sweeper) can claim it."""
+    type(row).objects.filter(pk=row.pk).update(
+        status=OutboxStatus.PENDING,
+        claimed_until=None,
+        last_error=error[:2000],
+        updated_at=timezone.now(),
+    )
+
+
+def fail(row: OutboxRow, error: str) -> None:
+    """A permanent failure, or retries exhausted: recorded, never retried."""
+    type(row).objects.filter(pk=row.pk).update(
+        status=OutboxStatus.FAILED,
+        claimed_until=None,
+        last_error=error[:2000],
+        updated_at=timezone.now(),
+    )
+
+
+def stale_ids(model: type[OutboxRow], limit: int = 1000) -> list[int]:
+    """Rows that should have been delivered by now: never queued, or their worker died."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
+    pending = Q(status=OutboxStatus.PENDING, updated_at__lt=cutoff)
+    abandoned = Q(status=OutboxStatus.SENDING, claimed_until__lt=now)
+    return list(
+        model.objects.filter(pending | abandoned)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def requeue_stale(model: type[OutboxRow], task: Task) -> int:
+    """Queue stale rows again and touch them, so that the next sweep does not queue them twice."""
+    ids = stale_ids(model)
+    queued = send_tasks(task, ids)
+    if queued:
+        model.objects.filter(pk__in=ids[:queued], status=OutboxStatus.PENDING).update(
+            updated_at=timezone.now()
+        )
+    return queued
+
+
+def backlog(model: type[models.Model]) -> dict[str, int]:
+    """Rows per status, for /metrics and the live page."""
+    counts = dict.fromkeys(OutboxStatus.values, 0)
+    for row in model.objects.values("status").annotate(n=models.Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts

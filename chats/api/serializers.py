@@ -1,0 +1,79 @@
+"""Input validation and output shapes of the chats API; no business logic here."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from rest_framework import serializers
+
+from chats.models import Chat, Membership, Message, Role
+
+User = get_user_model()
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, min_length=8, max_length=128)
+
+    def validate(self, attrs: dict) -> dict:
+        user = User(username=attrs["username"], email=attrs["email"])
+        try:
+            validate_password(attrs["password"], user)
+        except Exception as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email"]
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, write_only=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class ChatSerializer(serializers.ModelSerializer):
+    title = serializers.CharField(max_length=200, allow_blank=False, trim_whitespace=True)
+
+    class Meta:
+        model = Chat
+        fields = ["id", "title", "created_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_by", "created_at", "updated_at"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "role", "email_notifications", "joined_at"]
+        read_only_fields = fields
+
+
+class AddMemberSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField(min_value=1, max_value=2**53)
+    role = serializers.ChoiceField(choices=[Role.ADMIN, Role.MEMBER], default=Role.MEMBER)
+
+
+class MemberSettingsSerializer(serializers.Serializer):
+    email_notifications = serializers.BooleanField()
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True, default=None)
+
+    class Meta:
+        model = Message
+        fields = ["id", "chat_id", "author_id", "author", "text", "created_at", "edited_at"]
+        read_only_fields = ["id", "chat_id", "author_id", "author", "created_at", "edited_at"]
+
+
+class MessageInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=settings.MESSAGE_MAX_LENGTH, trim_whitespace=True)

@@ -1,0 +1,170 @@
+"""Chats, memberships, messages, and the outbox rows that say what must happen after a write.
+
+Outbox rows (`Notification`, `Publication`) are written in the same transaction as the change
+they describe, so a rollback leaves nothing to deliver and a dead Redis loses nothing.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Chat(models.Model):
+    title = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+class Membership(models.Model):
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # An owner or admin can turn off membership emails for this chat.
+    email_notifications = models.BooleanField(default=True)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "user"], name="one_membership_per_user_chat"),
+            # Exactly one owner: at most one here; the services never remove the last one.
+            models.UniqueConstraint(
+                fields=["chat"], condition=Q(role="owner"), name="one_owner_per_chat"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "admin", "member"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.chat_id} ({self.role})"
+
+
+class MembershipEvent(models.Model):
+    """Append-only log of joins and leaves: the raw table the statistics read."""
+
+    class Kind(models.TextChoices):
+        JOIN = "join", "Join"
+        LEAVE = "leave", "Leave"
+
+    chat_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["at"], name="membershipevent_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of user {self.user_id} in chat {self.chat_id}"
+
+
+class Message(models.Model):
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["chat", "-created_at", "-id"], name="message_chat_recent_idx"),
+            # The statistics fill reads new messages by time slice through this index.
+            models.Index(fields=["created_at"], name="message_created_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} in chat {self.chat_id}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboxRow(models.Model):
+    """Something to deliver after commit; `chatplatform.outbox` claims, retries and sweeps it."""
+
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # A claim expires, so a row whose worker died is delivered by the next one.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-id"]
+
+
+class Notification(OutboxRow):
+    """One email to one admin about one membership event; rendered when the event happens."""
+
+    class Event(models.TextChoices):
+        MEMBER_ADDED = "member_added", "Member added"
+        MEMBER_REMOVED = "member_removed", "Member removed"
+        CHAT_DELETED = "chat_deleted", "Chat deleted"
+
+    event = models.CharField(max_length=20, choices=Event.choices)
+    # Plain ids, not foreign keys: the email outlives a deleted chat or user.
+    chat_id = models.BigIntegerField()
+    recipient_id = models.BigIntegerField()
+    recipient_email = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField()
+
+    class Meta(OutboxRow.Meta):
+        indexes = [models.Index(fields=["status", "updated_at"], name="notification_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.recipient_email} ({self.status})"
+
+
+class Publication(OutboxRow):
+    """One event for a Centrifugo channel; `idempotency_key` makes a re-publish harmless."""
+
+    channel = models.CharField(max_length=200)
+    data = models.JSONField()
+
+    class Meta(OutboxRow.Meta):
+        indexes = [models.Index(fields=["status", "updated_at"], name="publication_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} #{self.pk} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"publication-{self.pk}"

@@ -1,0 +1,139 @@
+"""Membership emails to a chat's admins: rendered with the event, delivered by a Celery task.
+
+`record` writes one `Notification` per recipient inside the caller's transaction; the task calls
+`deliver_notification`, which classifies SMTP failures: transient ones are retried with backoff,
+permanent ones (a refused recipient, a 5xx) are recorded as failed and never retried.
+"""
+
+import logging
+import smtplib
+import socket
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+
+from chatplatform import outbox
+
+from . import selectors
+from .models import Chat, Notification
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+SUBJECTS = {
+    Notification.Event.MEMBER_ADDED: "[{chat}] {subject} joined the chat",
+    Notification.Event.MEMBER_REMOVED: "[{chat}] {subject} left the chat",
+    Notification.Event.CHAT_DELETED: "[{chat}] the chat was deleted",
+}
+
+
+class TransientEmailError(Exception):
+    """Worth retrying: the server was down, slow, or answered 4xx."""
+
+
+class PermanentEmailError(Exception):
+    """Not worth retrying: the server refused the recipient or the message (5xx)."""
+
+
+def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | None) -> list[int]:
+    """Write one rendered email per admin to notify; call inside the change's transaction."""
+    recipients = selectors.admins_to_notify(chat.pk, exclude_user_id=actor_id)
+    if not recipients:
+        return []
+    names = dict(User.objects.filter(pk__in=[actor_id, subject_user]).values_list("pk", "username"))
+    context = {
+        "chat_title": chat.title,
+        "chat_id": chat.pk,
+        "event": event,
+        "actor": names.get(actor_id, "someone"),
+        "subject": names.get(subject_user, "someone"),
+    }
+    subject = SUBJECTS[event].format(chat=chat.title, subject=context["subject"])
+    rows = []
+    for membership in recipients:
+        ctx = {**context, "recipient": membership.user.username}
+        rows.append(
+            Notification(
+                event=event,
+                chat_id=chat.pk,
+                recipient_id=membership.user_id,
+                recipient_email=membership.user.email,
+                subject=subject,
+                body_text=render_to_string(f"chats/email/{event}.txt", ctx),
+                body_html=render_to_string(f"chats/email/{event}.html", ctx),
+            )
+        )
+    return [n.pk for n in Notification.objects.bulk_create(rows)]
+
+
+def enqueue_after_commit(ids: list[int]) -> None:
+    from .tasks import send_admin_notification_task
+
+    outbox.enqueue_after_commit(send_admin_notification_task, ids)
+
+
+def message_id(notification_id: int) -> str:
+    """Stable per notification, so a duplicate delivery would be visible in any inbox."""
+    return f"<notification-{notification_id}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
+
+
+def build_email(notification: Notification, connection=None) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=notification.subject,
+        body=notification.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.recipient_email],
+        headers={"Message-ID": message_id(notification.pk)},
+        connection=connection,
+    )
+    email.attach_alternative(notification.body_html, "text/html")
+    return email
+
+
+def classify(exc: Exception) -> type[Exception]:
+    """Which kind of failure an SMTP exception is."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return (
+            TransientEmailError
+            if codes and all(400 <= c < 500 for c in codes)
+            else (PermanentEmailError)
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return TransientEmailError if 400 <= exc.smtp_code < 500 else PermanentEmailError
+    if isinstance(exc, (OSError, socket.timeout, smtplib.SMTPException, SoftTimeLimitExceeded)):
+        return TransientEmailError
+    return PermanentEmailError
+
+
+def deliver_notification(notification_id: int, *, final_attempt: bool = False) -> str:
+    """Send one notification at most once; returns what happened, for the task's log."""
+    lease = settings.EMAIL_TIMEOUT * 3 + 30
+    notification = outbox.claim(Notification, notification_id, lease_seconds=lease)
+    if notification is None:
+        return "skipped"
+    try:
+        connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
+        build_email(notification, connection=connection).send()
+    except Exception as exc:
+        kind = classify(exc)
+        error = f"{type(exc).__name__}: {exc}"
+        if kind is PermanentEmailError or final_attempt:
+            outbox.fail(notification, error)
+            logger.warning("notification %s failed: %s", notification_id, error)
+            if kind is PermanentEmailError:
+                return "failed"
+        else:
+            outbox.release(notification, error)
+        raise kind(error) from exc
+    outbox.done(notification)
+    return "sent"
+
+
+def requeue_stale() -> int:
+    from .tasks import send_admin_notification_task
+
+    return outbox.requeue_stale(Notification, send_admin_notification_task)

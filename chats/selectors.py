@@ -1,0 +1,69 @@
+"""Reads: every query the API, the services and the tasks need, in one place."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from chatplatform.errors import DomainError, Forbidden, NotFound
+
+from .models import Chat, Membership, Message, Role
+
+User = get_user_model()
+ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+
+
+def chats_for_user(user_id: int) -> QuerySet[Chat]:
+    return Chat.objects.filter(memberships__user_id=user_id).order_by("id")
+
+
+def get_membership(chat_id: int, user_id: int) -> Membership | None:
+    return Membership.objects.filter(chat_id=chat_id, user_id=user_id).first()
+
+
+def chat_for_member(chat_id: int, user_id: int) -> Chat:
+    """The chat if the user is a member; 404 otherwise, so outsiders cannot probe chat ids."""
+    chat = Chat.objects.filter(pk=chat_id, memberships__user_id=user_id).first()
+    if chat is None:
+        raise NotFound("Chat not found.")
+    return chat
+
+
+def require_admin(chat_id: int, user_id: int) -> Membership:
+    """The caller's membership if they own or administer the chat."""
+    membership = get_membership(chat_id, user_id)
+    if membership is None:
+        raise NotFound("Chat not found.")
+    if membership.role not in ADMIN_ROLES:
+        raise Forbidden("Only the chat's owner or admins may do this.")
+    return membership
+
+
+def members_of(chat_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(chat_id=chat_id).select_related("user").order_by("id")
+
+
+def admins_to_notify(chat_id: int, exclude_user_id: int | None) -> list[Membership]:
+    """Owners and admins who want membership emails, except whoever made the change."""
+    qs = (
+        Membership.objects.filter(chat_id=chat_id, role__in=ADMIN_ROLES, email_notifications=True)
+        .exclude(user__email="")
+        .select_related("user")
+        .order_by("id")
+    )
+    if exclude_user_id is not None:
+        qs = qs.exclude(user_id=exclude_user_id)
+    return list(qs)
+
+
+def messages_of(chat_id: int) -> QuerySet[Message]:
+    return (
+        Message.objects.filter(chat_id=chat_id, deleted_at__isnull=True)
+        .select_related("author")
+        .order_by("-created_at", "-id")
+    )
+
+
+def get_user(user_id: int, field: str = "user_id") -> User:
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise DomainError(f"User {user_id} does not exist.", field=field)
+    return user

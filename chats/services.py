@@ -1,0 +1,159 @@
+"""Writes: every change to chats goes through here, one transaction each.
+
+Each service also records, in the same transaction, what must happen after it (emails to the
+admins, live events) and queues the delivery tasks only once the transaction has committed.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chatplatform.errors import Conflict, DomainError, Forbidden, NotFound
+
+from . import notifications, realtime, selectors
+from .models import Chat, Membership, MembershipEvent, Message, Notification, Role
+
+User = get_user_model()
+
+
+def register_user(*, username: str, email: str, password: str) -> User:
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("A user with that username already exists.", field="username")
+    return User.objects.create_user(username=username, email=email, password=password)
+
+
+@transaction.atomic
+def create_chat(*, title: str, creator_id: int) -> Chat:
+    chat = Chat.objects.create(title=title, created_by_id=creator_id)
+    Membership.objects.create(chat=chat, user_id=creator_id, role=Role.OWNER)
+    MembershipEvent.objects.create(chat_id=chat.pk, user_id=creator_id, kind="join")
+    return chat
+
+
+@transaction.atomic
+def update_chat(*, chat_id: int, actor_id: int, title: str) -> Chat:
+    selectors.require_admin(chat_id, actor_id)
+    chat = Chat.objects.select_for_update().get(pk=chat_id)
+    chat.title = title
+    chat.save(update_fields=["title", "updated_at"])
+    return chat
+
+
+def delete_chat(*, chat_id: int, actor_id: int) -> None:
+    """Only the owner deletes a chat; the other admins are told by email."""
+    with transaction.atomic():
+        membership = selectors.require_admin(chat_id, actor_id)
+        if membership.role != Role.OWNER:
+            raise Forbidden("Only the chat's owner may delete it.")
+        chat = Chat.objects.select_for_update().get(pk=chat_id)
+        ids = notifications.record(
+            Notification.Event.CHAT_DELETED, chat=chat, actor_id=actor_id, subject_user=None
+        )
+        member_ids = list(chat.memberships.values_list("user_id", flat=True))
+        MembershipEvent.objects.bulk_create(
+            MembershipEvent(chat_id=chat_id, user_id=uid, kind="leave") for uid in member_ids
+        )
+        chat.delete()
+        notifications.enqueue_after_commit(ids)
+
+
+def set_email_notifications(*, chat_id: int, user_id: int, enabled: bool) -> Membership:
+    membership = selectors.require_admin(chat_id, user_id)
+    membership.email_notifications = enabled
+    membership.save(update_fields=["email_notifications"])
+    return membership
+
+
+def add_member(*, chat_id: int, actor_id: int, user_id: int, role: str = Role.MEMBER) -> Membership:
+    """Add a user to a chat and email every other admin about it, after commit."""
+    if role not in (Role.ADMIN, Role.MEMBER):
+        raise DomainError("Role must be 'admin' or 'member'.", field="role")
+    with transaction.atomic():
+        selectors.require_admin(chat_id, actor_id)
+        selectors.get_user(user_id)
+        chat = Chat.objects.select_for_update().get(pk=chat_id)
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(chat=chat, user_id=user_id, role=role)
+        except IntegrityError:
+            raise Conflict("This user is already a member of the chat.", field="user_id") from None
+        MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="join")
+        ids = notifications.record(
+            Notification.Event.MEMBER_ADDED, chat=chat, actor_id=actor_id, subject_user=user_id
+        )
+        notifications.enqueue_after_commit(ids)
+    return membership
+
+
+def remove_member(*, chat_id: int, actor_id: int, user_id: int) -> None:
+    """Admins remove others; anyone may leave. The owner cannot leave: delete the chat instead."""
+    with transaction.atomic():
+        if actor_id != user_id:
+            selectors.require_admin(chat_id, actor_id)
+        chat = Chat.objects.select_for_update().filter(pk=chat_id).first()
+        membership = selectors.get_membership(chat_id, user_id)
+        if chat is None or membership is None:
+            raise NotFound("This user is not a member of the chat.", field="user_id")
+        if membership.role == Role.OWNER:
+            raise Conflict("The owner cannot be removed; delete the chat instead.", field="user_id")
+        membership.delete()
+        MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="leave")
+        ids = notifications.record(
+            Notification.Event.MEMBER_REMOVED, chat=chat, actor_id=actor_id, subject_user=user_id
+        )
+        notifications.enqueue_after_commit(ids)
+
+
+def _check_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("Message text must not be empty.", field="text")
+    if len(text) > settings.MESSAGE_MAX_LENGTH:
+        raise DomainError(
+            f"Message text must be at most {settings.MESSAGE_MAX_LENGTH} characters.", field="text"
+        )
+    return text
+
+
+def post_message(*, chat_id: int, author_id: int, text: str) -> Message:
+    text = _check_text(text)
+    with transaction.atomic():
+        if selectors.get_membership(chat_id, author_id) is None:
+            raise Forbidden("Only members of the chat may post in it.")
+        message = Message.objects.create(chat_id=chat_id, author_id=author_id, text=text)
+        realtime.record_message_event("message_created", message)
+    return message
+
+
+def _own_message(chat_id: int, message_id: int, actor_id: int) -> Message:
+    message = (
+        Message.objects.select_for_update()
+        .filter(pk=message_id, chat_id=chat_id, deleted_at__isnull=True)
+        .first()
+    )
+    if message is None or selectors.get_membership(chat_id, actor_id) is None:
+        raise NotFound("Message not found.")
+    if message.author_id != actor_id:
+        raise Forbidden("Only the author may change a message.")
+    return message
+
+
+def edit_message(*, chat_id: int, message_id: int, actor_id: int, text: str) -> Message:
+    text = _check_text(text)
+    with transaction.atomic():
+        message = _own_message(chat_id, message_id, actor_id)
+        message.text = text
+        message.edited_at = timezone.now()
+        message.save(update_fields=["text", "edited_at"])
+        realtime.record_message_event("message_edited", message)
+    return message
+
+
+def delete_message(*, chat_id: int, message_id: int, actor_id: int) -> None:
+    """Soft delete: the row stays for statistics; readers no longer see it."""
+    with transaction.atomic():
+        message = _own_message(chat_id, message_id, actor_id)
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["deleted_at"])
+        realtime.record_message_event("message_deleted", message)

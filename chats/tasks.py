@@ -1,0 +1,46 @@
+"""Celery tasks of the chats app: ids in, a plain function does the work, retry policy here."""
+
+from celery import shared_task
+
+from . import notifications, realtime
+
+# Exponential backoff with jitter, capped well below the broker's visibility timeout.
+RETRY = {"retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(notifications.TransientEmailError,),
+    max_retries=5,
+    soft_time_limit=30,  # above EMAIL_TIMEOUT, so a silent server fails one attempt first
+    time_limit=45,
+    acks_late=True,  # safe: delivery is idempotent (a claimed or sent row is skipped)
+    reject_on_worker_lost=True,
+    **RETRY,
+)
+def send_admin_notification_task(self, notification_id: int) -> str:
+    final = self.request.retries >= self.max_retries
+    return notifications.deliver_notification(notification_id, final_attempt=final)
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(realtime.TransientPublishError,),
+    max_retries=8,
+    soft_time_limit=15,
+    time_limit=20,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    **RETRY,
+)
+def publish_event_task(self, publication_id: int) -> str:
+    return realtime.deliver_publication(publication_id)
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def requeue_stale_outbox_task() -> dict[str, int]:
+    """Beat's safety net: queue what waited too long (Redis was down, a worker was killed)."""
+    return {
+        "notifications": notifications.requeue_stale(),
+        "publications": realtime.requeue_stale(),
+    }

@@ -1,0 +1,43 @@
+"""Session fixtures that start the real services the tests talk to, on free ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from chatplatform import testing
+from chatplatform.celery import app as celery_app
+
+
+def _point_celery_at(url: str) -> None:
+    """Make this process publish to the test broker (settings were read before Redis started)."""
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    celery_app.conf.broker_url = url
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[testing.ManagedProcess]:
+    """A real Redis on a free port; the broker of this process and of every worker it starts."""
+    redis = testing.redis_process().start()
+    _point_celery_at(redis.url)
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def worker_env(redis_service: testing.ManagedProcess, django_db_setup: None):
+    """Build the environment of a child worker: same test database, same broker."""
+
+    def build(**overrides: object) -> dict[str, str]:
+        return testing.django_env(
+            REDIS_URL=redis_service.url, CELERY_BROKER_URL=redis_service.url, **overrides
+        )
+
+    return build

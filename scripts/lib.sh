@@ -1,0 +1,30 @@
+# Shared helpers for the scripts: paths, logging, "install only if missing".
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+TOOLS="$ROOT/.tools"
+PY="$VENV/bin/python"
+CENTRIFUGO_VERSION="6.9.1"
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+
+# Install Debian packages that are missing (apt-get update once, only when something is).
+apt_ensure() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Read one variable from the environment, else from .env, else a default.
+env_get() {
+  local name="$1" default="${2:-}"
+  if [ -n "${!name:-}" ]; then printf '%s' "${!name}"; return; fi
+  if [ -f "$ROOT/.env" ]; then
+    local line; line=$(grep -E "^${name}=" "$ROOT/.env" | tail -n 1 || true)
+    if [ -n "$line" ]; then printf '%s' "${line#*=}"; return; fi
+  fi
+  printf '%s' "$default"
+}

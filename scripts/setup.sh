@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Install what the platform needs, once: Debian packages, the virtualenv, Centrifugo, centrifuge-js,
+# and a .env with random local secrets. Running it again is fast and changes nothing.
+# Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL and Chromium for the test suite)
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+pkgs=(redis-server prometheus)
+[ "${1:-}" = "--test" ] && pkgs+=(postgresql chromium)
+apt_ensure "${pkgs[@]}"
+
+# Python: a project-local virtualenv, reinstalled only when pyproject.toml changes.
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  log "installing Python dependencies into .venv"
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$PY" -m pip install -q --upgrade pip
+  "$PY" -m pip install -q -e '.[dev]'
+  rm -f "$VENV"/.installed-*; touch "$stamp"
+fi
+
+# Centrifugo, built from the Go module proxy at a pinned version into .tools/bin (git-ignored).
+if ! "$TOOLS/bin/centrifugo" version 2>/dev/null | grep -q "$CENTRIFUGO_VERSION"; then
+  log "building Centrifugo v$CENTRIFUGO_VERSION (first time only, a few minutes)"
+  build="$TOOLS/centrifugo-build"; mkdir -p "$build" "$TOOLS/bin"
+  printf 'module localbuild\n\ngo 1.24\n\nrequire github.com/centrifugal/centrifugo/v6 v%s\n' \
+    "$CENTRIFUGO_VERSION" > "$build/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/centrifugal/centrifugo/v6"\n' \
+    > "$build/tools.go"
+  (cd "$build" && GOFLAGS=-mod=mod go build \
+    -ldflags "-X github.com/centrifugal/centrifugo/v6/internal/build.Version=$CENTRIFUGO_VERSION" \
+    -o "$TOOLS/bin/centrifugo" github.com/centrifugal/centrifugo/v6)
+fi
+
+# centrifuge-js for the live pages, from npm, served as a static file (no CDN).
+if [ ! -f node_modules/centrifuge/dist/centrifuge.js ]; then
+  log "installing centrifuge-js from npm"
+  npm ci --silent --no-audit --no-fund
+fi
+
+# .env with random secrets on first run; never overwritten.
+if [ ! -f .env ]; then
+  log "writing .env with random local secrets (git-ignored)"
+  rnd() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+  sed -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=$(rnd)|" \
+      -e "s|^CENTRIFUGO_HTTP_API_KEY=.*|CENTRIFUGO_HTTP_API_KEY=$(rnd)|" \
+      -e "s|^CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=.*|CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=$(rnd)|" \
+      -e "s|^FLOWER_PASSWORD=.*|FLOWER_PASSWORD=$(rnd)|" \
+      -e "s|^DEMO_PASSWORD=.*|DEMO_PASSWORD=$(rnd | cut -c1-12)|" \
+      .env.example > .env
+fi

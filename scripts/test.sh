@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: every test (slow end-to-end ones included) on a real
+# PostgreSQL, then the fast tests again on the embedded SQLite so both database paths are proven.
+# Services the tests need (Redis, Celery workers, SMTP, Centrifugo, Prometheus, Flower, Chromium)
+# are started by the tests themselves on free ports. Extra arguments go to pytest.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh" --test
+mkdir -p var test-artifacts
+"$VENV/bin/ruff" check .
+pg_url="$("$ROOT/scripts/postgres.sh")"
+log "tests on PostgreSQL"
+DATABASE_URL="$pg_url" "$VENV/bin/pytest" "$@"
+log "fast tests on SQLite"
+DATABASE_URL="" "$VENV/bin/pytest" -m "not slow" -q "$@"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Bring the whole platform up in the foreground: install what is missing, migrate, seed a demo,
+# then run every process under honcho. Ctrl-C stops them all.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/prepare.sh"
+
+web=$(env_get WEB_PORT 8000); flower=$(env_get FLOWER_PORT 5555)
+prom=$(env_get PROMETHEUS_PORT 9090); cf=$(env_get CENTRIFUGO_PORT 8001)
+mailweb=$(env_get SMTP_WEB_PORT 8025)
+cat <<MSG
+
+  Chat Platform is starting. Open:
+    API docs        http://127.0.0.1:$web/api/docs/
+    Admin           http://127.0.0.1:$web/admin/
+    Live statistics http://127.0.0.1:$web/live/
+    Chat demo       http://127.0.0.1:$web/chat/
+    Metrics         http://127.0.0.1:$web/metrics
+    Flower          http://127.0.0.1:$flower/   (user $(env_get FLOWER_USER admin), password $(env_get FLOWER_PASSWORD) in .env)
+    Prometheus      http://127.0.0.1:$prom/
+    Centrifugo      http://127.0.0.1:$cf/
+    Email inbox     http://127.0.0.1:$mailweb/
+  Ctrl-C stops everything.
+
+MSG
+exec "$VENV/bin/honcho" -f Procfile -e .env start
