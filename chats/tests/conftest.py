@@ -1,0 +1,68 @@
+"""Fixtures of the chats tests: users, API clients logged in with a real token, a small chat."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from chats import services
+from chats.models import Chat, Role
+
+User = get_user_model()
+_user_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    """Create a user with a unique name (and `<name>@example.com`) unless one is given."""
+
+    def make(username: str | None = None, email: str | None = None, **extra: object) -> User:
+        username = username or f"user{next(_user_numbers)}"
+        email = f"{username}@example.com" if email is None else email
+        return User.objects.create_user(username, email, "a-long-test-password", **extra)
+
+    return make
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], APIClient]:
+    """An API client that sends `Authorization: Token <token>` for the given user."""
+
+    def make(user: User) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@dataclass
+class ChatWithRoles:
+    """A chat with one user in each role, plus an outsider who belongs to no chat."""
+
+    chat: Chat
+    owner: User
+    admin: User
+    member: User
+    outsider: User
+
+
+@pytest.fixture
+def team(make_user: Callable[..., User]) -> ChatWithRoles:
+    owner, admin, member, outsider = (
+        make_user("owner"),
+        make_user("admin"),
+        make_user("member"),
+        make_user("outsider"),
+    )
+    chat = services.create_chat(title="Team", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
+    return ChatWithRoles(chat, owner, admin, member, outsider)
