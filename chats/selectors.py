@@ -23,7 +23,7 @@ def chat_for_member(chat_id: int, user_id: int) -> Chat:
     """The chat if the user is a member; 404 otherwise, so outsiders cannot probe chat ids."""
     chat = Chat.objects.filter(pk=chat_id, memberships__user_id=user_id).first()
     if chat is None:
-        raise NotFound("Chat not found.")
+        raise NotFound("Chat not found.", field="chat_id")
     return chat
 
 
@@ -31,9 +31,9 @@ def require_admin(chat_id: int, user_id: int) -> Membership:
     """The caller's membership if they own or administer the chat."""
     membership = get_membership(chat_id, user_id)
     if membership is None:
-        raise NotFound("Chat not found.")
+        raise NotFound("Chat not found.", field="chat_id")
     if membership.role not in ADMIN_ROLES:
-        raise Forbidden("Only the chat's owner or admins may do this.")
+        raise Forbidden("Only the chat's owner or admins may do this.", field="chat_id")
     return membership
 
 

@@ -18,9 +18,15 @@ User = get_user_model()
 
 
 def register_user(*, username: str, email: str, password: str) -> User:
+    """Usernames are unique regardless of case, so "Alice" cannot impersonate "alice"."""
+    taken = Conflict("A user with that username already exists.", field="username")
     if User.objects.filter(username__iexact=username).exists():
-        raise Conflict("A user with that username already exists.", field="username")
-    return User.objects.create_user(username=username, email=email, password=password)
+        raise taken
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username=username, email=email, password=password)
+    except IntegrityError:  # a concurrent registration won the race
+        raise taken from None
 
 
 @transaction.atomic
@@ -32,11 +38,13 @@ def create_chat(*, title: str, creator_id: int) -> Chat:
 
 
 @transaction.atomic
-def update_chat(*, chat_id: int, actor_id: int, title: str) -> Chat:
+def update_chat(*, chat_id: int, actor_id: int, title: str | None = None) -> Chat:
+    """Owners and admins rename a chat; without a title (an empty PATCH) nothing changes."""
     selectors.require_admin(chat_id, actor_id)
     chat = Chat.objects.select_for_update().get(pk=chat_id)
-    chat.title = title
-    chat.save(update_fields=["title", "updated_at"])
+    if title is not None:
+        chat.title = title
+        chat.save(update_fields=["title", "updated_at"])
     return chat
 
 
@@ -45,7 +53,7 @@ def delete_chat(*, chat_id: int, actor_id: int) -> None:
     with transaction.atomic():
         membership = selectors.require_admin(chat_id, actor_id)
         if membership.role != Role.OWNER:
-            raise Forbidden("Only the chat's owner may delete it.")
+            raise Forbidden("Only the chat's owner may delete it.", field="chat_id")
         chat = Chat.objects.select_for_update().get(pk=chat_id)
         ids = notifications.record(
             Notification.Event.CHAT_DELETED, chat=chat, actor_id=actor_id, subject_user=None
@@ -58,10 +66,12 @@ def delete_chat(*, chat_id: int, actor_id: int) -> None:
         notifications.enqueue_after_commit(ids)
 
 
-def set_email_notifications(*, chat_id: int, user_id: int, enabled: bool) -> Membership:
+def set_email_notifications(*, chat_id: int, user_id: int, enabled: bool | None) -> Membership:
+    """Only owners and admins get membership emails, so only they have the switch."""
     membership = selectors.require_admin(chat_id, user_id)
-    membership.email_notifications = enabled
-    membership.save(update_fields=["email_notifications"])
+    if enabled is not None:
+        membership.email_notifications = enabled
+        membership.save(update_fields=["email_notifications"])
     return membership
 
 
@@ -120,7 +130,7 @@ def post_message(*, chat_id: int, author_id: int, text: str) -> Message:
     text = _check_text(text)
     with transaction.atomic():
         if selectors.get_membership(chat_id, author_id) is None:
-            raise Forbidden("Only members of the chat may post in it.")
+            raise Forbidden("Only members of the chat may post in it.", field="chat_id")
         message = Message.objects.create(chat_id=chat_id, author_id=author_id, text=text)
         realtime.record_message_event("message_created", message)
     return message
@@ -133,13 +143,19 @@ def _own_message(chat_id: int, message_id: int, actor_id: int) -> Message:
         .first()
     )
     if message is None or selectors.get_membership(chat_id, actor_id) is None:
-        raise NotFound("Message not found.")
+        raise NotFound("Message not found.", field="message_id")
     if message.author_id != actor_id:
-        raise Forbidden("Only the author may change a message.")
+        raise Forbidden("Only the author may change a message.", field="message_id")
     return message
 
 
-def edit_message(*, chat_id: int, message_id: int, actor_id: int, text: str) -> Message:
+def edit_message(
+    *, chat_id: int, message_id: int, actor_id: int, text: str | None = None
+) -> Message:
+    """The author edits a message; without a text (an empty PATCH) nothing changes."""
+    if text is None:
+        with transaction.atomic():
+            return _own_message(chat_id, message_id, actor_id)
     text = _check_text(text)
     with transaction.atomic():
         message = _own_message(chat_id, message_id, actor_id)

@@ -18,6 +18,12 @@ User = get_user_model()
 _user_numbers = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: object) -> None:
+    """PBKDF2 costs ~0.3 s a user on this machine; these tests are about chats, not hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
     """Create a user with a unique name (and `<name>@example.com`) unless one is given."""
