@@ -142,7 +142,8 @@ class Notification(OutboxRow):
     chat_id = models.BigIntegerField()
     recipient_id = models.BigIntegerField()
     recipient_email = models.EmailField()
-    subject = models.CharField(max_length=300)
+    # Room for "[<200-char title>] <150-char username> joined the chat" (PostgreSQL enforces it).
+    subject = models.CharField(max_length=400)
     body_text = models.TextField()
     body_html = models.TextField()
 
