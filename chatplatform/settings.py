@@ -122,10 +122,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids and tags without the `api_` prefix, also now that /healthz is documented.
+    "SCHEMA_PATH_PREFIX": r"/api/",
     # Served from the sidecar package, not a CDN: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The `<id:...>` path converter of chats/api/urls.py: an integer of at most 18 digits.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}
+    },
 }
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
 

@@ -83,15 +83,17 @@ def add_member(*, chat_id: int, actor_id: int, user_id: int, role: str = Role.ME
         selectors.require_admin(chat_id, actor_id)
         selectors.get_user(user_id)
         chat = Chat.objects.select_for_update().get(pk=chat_id)
+        # Recorded before the insert, so the newcomer (even as an admin) is not told of their
+        # own join; a conflict below rolls these rows back with everything else.
+        ids = notifications.record(
+            Notification.Event.MEMBER_ADDED, chat=chat, actor_id=actor_id, subject_user=user_id
+        )
         try:
             with transaction.atomic():
                 membership = Membership.objects.create(chat=chat, user_id=user_id, role=role)
         except IntegrityError:
             raise Conflict("This user is already a member of the chat.", field="user_id") from None
         MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="join")
-        ids = notifications.record(
-            Notification.Event.MEMBER_ADDED, chat=chat, actor_id=actor_id, subject_user=user_id
-        )
         notifications.enqueue_after_commit(ids)
     return membership
 

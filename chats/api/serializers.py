@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from chats.models import Chat, Membership, Message, Role
@@ -12,14 +13,15 @@ User = get_user_model()
 
 class RegisterSerializer(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)  # auth_user.email is varchar(254)
     password = serializers.CharField(write_only=True, min_length=8, max_length=128)
 
     def validate(self, attrs: dict) -> dict:
+        """Django's password validators (similar to the username, too common, all digits)."""
         user = User(username=attrs["username"], email=attrs["email"])
         try:
             validate_password(attrs["password"], user)
-        except Exception as exc:
+        except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from exc
         return attrs
 

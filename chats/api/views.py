@@ -1,24 +1,47 @@
 """Thin API views: validate, call a service or selector, serialize."""
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatplatform.errors import DomainError
+from chatplatform.errors import DomainError, Forbidden
 from chats import selectors, services
 
 from . import serializers as s
 
+# Every error body names what was wrong: `{"<field>": ["message", ...]}`, or `{"detail": "..."}`
+# when no single field is to blame (not logged in, malformed JSON).
+ERROR_BODY = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "example": {"text": ["Ensure this field has no more than 4000 characters."]},
+}
 
-def _valid(serializer_class: type, request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """The documented error answers of an operation (401 applies to every authenticated one)."""
+    described = {
+        400: "Invalid input; the body names the field.",
+        401: "Missing or invalid `Authorization: Token <token>` header.",
+        403: "Not allowed: not an owner/admin of the chat, or not the author.",
+        404: "No such chat/member/message, or the caller is not a member of the chat.",
+        409: "Conflicts with the current state (duplicate, owner cannot be removed).",
+    }
+    return {code: OpenApiResponse(ERROR_BODY, description=described[code]) for code in codes}
+
+
+def _valid(serializer_class: type, request: Request, partial: bool = False) -> dict:
+    serializer = serializer_class(data=request.data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -27,7 +50,9 @@ class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer})
+    @extend_schema(
+        request=s.RegisterSerializer, responses={201: s.UserSerializer, **_errors(400, 409)}
+    )
     def post(self, request: Request) -> Response:
         user = services.register_user(**_valid(s.RegisterSerializer, request))
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
@@ -37,7 +62,9 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=s.TokenRequestSerializer, responses={200: s.TokenSerializer})
+    @extend_schema(
+        request=s.TokenRequestSerializer, responses={200: s.TokenSerializer, **_errors(400)}
+    )
     def post(self, request: Request) -> Response:
         data = _valid(s.TokenRequestSerializer, request)
         user = authenticate(request, username=data["username"], password=data["password"])
@@ -48,12 +75,12 @@ class TokenView(APIView):
 
 
 class ChatListView(APIView):
-    @extend_schema(responses={200: s.ChatSerializer(many=True)})
+    @extend_schema(responses={200: s.ChatSerializer(many=True), **_errors(401)})
     def get(self, request: Request) -> Response:
         chats = selectors.chats_for_user(request.user.pk)
         return Response(s.ChatSerializer(chats, many=True).data)
 
-    @extend_schema(request=s.ChatSerializer, responses={201: s.ChatSerializer})
+    @extend_schema(request=s.ChatSerializer, responses={201: s.ChatSerializer, **_errors(400, 401)})
     def post(self, request: Request) -> Response:
         data = _valid(s.ChatSerializer, request)
         chat = services.create_chat(title=data["title"], creator_id=request.user.pk)
@@ -61,73 +88,115 @@ class ChatListView(APIView):
 
 
 class ChatDetailView(APIView):
-    @extend_schema(responses={200: s.ChatSerializer})
+    @extend_schema(responses={200: s.ChatSerializer, **_errors(401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
+        """Any member reads the chat; outsiders get 404 so they cannot probe chat ids."""
         chat = selectors.chat_for_member(chat_id, request.user.pk)
         return Response(s.ChatSerializer(chat).data)
 
-    @extend_schema(request=s.ChatSerializer, responses={200: s.ChatSerializer})
+    @extend_schema(
+        request=s.ChatSerializer, responses={200: s.ChatSerializer, **_errors(400, 401, 403, 404)}
+    )
     def patch(self, request: Request, chat_id: int) -> Response:
-        data = _valid(s.ChatSerializer, request)
-        chat = services.update_chat(chat_id=chat_id, actor_id=request.user.pk, title=data["title"])
+        """Rename the chat (owner or admin)."""
+        data = _valid(s.ChatSerializer, request, partial=True)
+        chat = services.update_chat(
+            chat_id=chat_id, actor_id=request.user.pk, title=data.get("title")
+        )
         return Response(s.ChatSerializer(chat).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **_errors(401, 403, 404)})
     def delete(self, request: Request, chat_id: int) -> Response:
+        """Delete the chat (owner only); its other admins are emailed."""
         services.delete_chat(chat_id=chat_id, actor_id=request.user.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MemberListView(APIView):
-    @extend_schema(responses={200: s.MembershipSerializer(many=True)})
+    @extend_schema(responses={200: s.MembershipSerializer(many=True), **_errors(401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
         selectors.chat_for_member(chat_id, request.user.pk)
         return Response(s.MembershipSerializer(selectors.members_of(chat_id), many=True).data)
 
-    @extend_schema(request=s.AddMemberSerializer, responses={201: s.MembershipSerializer})
+    @extend_schema(
+        request=s.AddMemberSerializer,
+        responses={201: s.MembershipSerializer, **_errors(400, 401, 403, 404, 409)},
+    )
     def post(self, request: Request, chat_id: int) -> Response:
+        """Add a user (owner or admin); the chat's other admins are emailed."""
         data = _valid(s.AddMemberSerializer, request)
         membership = services.add_member(chat_id=chat_id, actor_id=request.user.pk, **data)
         return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailView(APIView):
-    @extend_schema(request=s.MemberSettingsSerializer, responses={200: s.MembershipSerializer})
+    @extend_schema(
+        request=s.MemberSettingsSerializer,
+        responses={200: s.MembershipSerializer, **_errors(400, 401, 403, 404)},
+    )
     def patch(self, request: Request, chat_id: int, user_id: int) -> Response:
         """Turn membership emails on or off for yourself, as an owner or admin of the chat."""
         if user_id != request.user.pk:
-            raise DomainError("You can only change your own email settings.", field="user_id")
-        data = _valid(s.MemberSettingsSerializer, request)
+            raise Forbidden("You can only change your own email settings.", field="user_id")
+        data = _valid(s.MemberSettingsSerializer, request, partial=True)
         membership = services.set_email_notifications(
-            chat_id=chat_id, user_id=user_id, enabled=data["email_notifications"]
+            chat_id=chat_id, user_id=user_id, enabled=data.get("email_notifications")
         )
         return Response(s.MembershipSerializer(membership).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **_errors(401, 403, 404, 409)})
     def delete(self, request: Request, chat_id: int, user_id: int) -> Response:
+        """Remove a member (owner or admin), or leave the chat (your own user id)."""
         services.remove_member(chat_id=chat_id, actor_id=request.user.pk, user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MessagePagination(CursorPagination):
+    """Newest first; the cursor is opaque and stable while new messages arrive."""
+
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """A malformed cursor is a 400 naming `cursor`, also when its position is no datetime."""
+        try:
+            cursor = super().decode_cursor(request)
+        except DRFNotFound:
+            cursor = None
+            valid = False
+        else:
+            valid = cursor is None or cursor.position is None or _is_datetime(cursor.position)
+        if not valid:
+            raise DomainError("Invalid cursor.", field=self.cursor_query_param)
+        return cursor
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        return parse_datetime(value) is not None
+    except ValueError:
+        return False
 
 
 class MessageListView(GenericAPIView):
     serializer_class = s.MessageSerializer
     pagination_class = MessagePagination
 
-    @extend_schema(responses={200: s.MessageSerializer(many=True)})
+    @extend_schema(responses={200: s.MessageSerializer(many=True), **_errors(400, 401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
+        """Messages of a chat you belong to, newest first; follow `next` for older ones."""
         selectors.chat_for_member(chat_id, request.user.pk)
         page = self.paginate_queryset(selectors.messages_of(chat_id))
         return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
 
-    @extend_schema(request=s.MessageInputSerializer, responses={201: s.MessageSerializer})
+    @extend_schema(
+        request=s.MessageInputSerializer,
+        responses={201: s.MessageSerializer, **_errors(400, 401, 404)},
+    )
     def post(self, request: Request, chat_id: int) -> Response:
+        """Post a message in a chat you belong to."""
         data = _valid(s.MessageInputSerializer, request)
         selectors.chat_for_member(chat_id, request.user.pk)
         message = services.post_message(chat_id=chat_id, author_id=request.user.pk, **data)
@@ -135,15 +204,20 @@ class MessageListView(GenericAPIView):
 
 
 class MessageDetailView(APIView):
-    @extend_schema(request=s.MessageInputSerializer, responses={200: s.MessageSerializer})
+    @extend_schema(
+        request=s.MessageInputSerializer,
+        responses={200: s.MessageSerializer, **_errors(400, 401, 403, 404)},
+    )
     def patch(self, request: Request, chat_id: int, message_id: int) -> Response:
-        data = _valid(s.MessageInputSerializer, request)
+        """Edit your own message."""
+        data = _valid(s.MessageInputSerializer, request, partial=True)
         message = services.edit_message(
-            chat_id=chat_id, message_id=message_id, actor_id=request.user.pk, **data
+            chat_id=chat_id, message_id=message_id, actor_id=request.user.pk, text=data.get("text")
         )
         return Response(s.MessageSerializer(message).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **_errors(401, 403, 404)})
     def delete(self, request: Request, chat_id: int, message_id: int) -> Response:
+        """Delete your own message (soft: it disappears from the list)."""
         services.delete_message(chat_id=chat_id, message_id=message_id, actor_id=request.user.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -337,3 +337,12 @@ def test_a_message_is_only_found_in_its_own_chat(team, make_user):
     other = services.create_chat(title="Other", creator_id=team.member.pk)
     with pytest.raises(NotFound):
         services.delete_message(chat_id=other.pk, message_id=message.pk, actor_id=team.member.pk)
+
+
+def test_a_new_admin_is_not_emailed_about_their_own_join(team, make_user):
+    newcomer = make_user()
+    services.add_member(
+        chat_id=team.chat.pk, actor_id=team.owner.pk, user_id=newcomer.pk, role=Role.ADMIN
+    )
+    told = Notification.objects.filter(event="member_added", body_text__contains=newcomer.username)
+    assert [n.recipient_id for n in told] == [team.admin.pk]
