@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from chats import services
 from chats.models import Role
@@ -13,10 +14,13 @@ DEMO_USERS = ["alice", "bob", "carol", "dave"]
 class Command(BaseCommand):
     help = "Create demo users, chats and messages unless they exist; print the logins."
 
+    @transaction.atomic  # all or nothing: a half-seeded demo would never be completed
     def handle(self, *args: object, **options: object) -> None:
         User = get_user_model()
         password = settings.DEMO_PASSWORD
-        if not User.objects.filter(username="alice").exists():
+        if User.objects.filter(username="alice").exists():
+            self.stdout.write("Demo data already present: nothing created.")
+        else:
             users = {
                 name: User.objects.create_user(name, f"{name}@example.com", password)
                 for name in DEMO_USERS
@@ -38,7 +42,7 @@ class Command(BaseCommand):
                 ("carol", "And /live/ shows the statistics as they change."),
             ]:
                 services.post_message(chat_id=general.pk, author_id=users[author].pk, text=text)
-            self.stdout.write("Demo data created.")
+            self.stdout.write(f"Demo data created: {len(users)} users, 2 chats, 3 messages.")
         self.stdout.write(
             "Demo logins (password from DEMO_PASSWORD in .env): "
             + ", ".join(DEMO_USERS)

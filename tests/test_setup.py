@@ -1,0 +1,132 @@
+"""`make up`'s setup is idempotent: the second run of scripts/setup.sh and scripts/prepare.sh
+changes nothing.
+
+Both scripts run in a temporary copy of the working tree (tracked and untracked, non-ignored
+files), never in the repository itself, so a developer's `.env`, database and static files are
+never touched. The copy links to the repository's `.venv`, `.tools` and `node_modules`, so nothing
+is downloaded. The first setup.sh run in the copy is a true first run for `.env` (it writes one
+with random secrets); the second must leave it byte-for-byte and mtime-identical and log nothing.
+
+setup.sh reinstalls the virtualenv when pyproject.toml changed since the last install; from the
+copy that would install the project editable from a temporary folder into the shared `.venv`, so
+that test is skipped until `make setup` has run (CI runs it first). prepare.sh (migrate,
+collectstatic, seed_demo) runs against a temporary VAR_DIR and SQLite database: PostgreSQL needs
+no separate proof here, the migrations and the seed are the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LINKED = (".venv", ".tools", "node_modules")
+COUNTED_TABLES = (
+    "auth_user",
+    "chats_chat",
+    "chats_membership",
+    "chats_membershipevent",
+    "chats_message",
+    "chats_notification",
+    "chats_publication",
+    "django_migrations",
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working tree as git sees it (minus ignored files), with the heavy folders linked."""
+    copy = tmp_path_factory.mktemp("repo")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():  # a tracked file may be deleted in the working tree
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    for name in LINKED:
+        if (REPO / name).exists():
+            (copy / name).symlink_to(REPO / name)
+    return copy
+
+
+def run(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["bash", f"scripts/{script}"], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def script_env(var_dir: Path) -> dict[str, str]:
+    """The caller's environment, minus the test run's database, plus a private VAR_DIR."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_NAME")}
+    env.update(
+        VAR_DIR=str(var_dir),
+        DATABASE_URL=f"sqlite:///{var_dir / 'db.sqlite3'}",
+        REPORTS_DIR=str(var_dir / "reports"),
+        DEV_MAIL_DIR=str(var_dir / "mail"),
+    )
+    return env
+
+
+def row_counts(database: Path) -> dict[str, int]:
+    with sqlite3.connect(database) as connection:
+        return {
+            table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in COUNTED_TABLES
+        }
+
+
+def files_and_mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def test_setup_twice_writes_env_once_and_then_does_nothing(repo_copy: Path, tmp_path: Path):
+    stamp = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    if not (REPO / ".venv" / f".installed-{stamp}").exists():
+        pytest.skip("pyproject.toml changed since the last install: run `make setup` first")
+    env_file = repo_copy / ".env"
+    env_file.unlink(missing_ok=True)
+    env = script_env(tmp_path / "var")
+
+    first = run("setup.sh", repo_copy, env)
+    assert "writing .env" in first.stderr
+    written = (env_file.read_bytes(), env_file.stat().st_mtime_ns)
+    secrets = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    for name in ("DJANGO_SECRET_KEY", "CENTRIFUGO_HTTP_API_KEY", "FLOWER_PASSWORD"):
+        assert secrets[name] not in ("", "change-me"), f"{name} was not generated"
+
+    second = run("setup.sh", repo_copy, env)
+    assert "==>" not in second.stderr, f"the second run did something:\n{second.stderr}"
+    assert (env_file.read_bytes(), env_file.stat().st_mtime_ns) == written
+
+
+def test_prepare_twice_changes_nothing_the_second_time(repo_copy: Path, tmp_path: Path):
+    var_dir = tmp_path / "var"
+    env = script_env(var_dir)
+
+    first = run("prepare.sh", repo_copy, env)
+    assert "Demo data created" in first.stdout
+    counts = row_counts(var_dir / "db.sqlite3")
+    assert counts["auth_user"] == 4 and counts["chats_chat"] == 2 and counts["chats_message"] == 3
+    static = files_and_mtimes(var_dir / "static")
+    assert any(name.endswith("swagger-ui-bundle.js") for name in static)
+
+    second = run("prepare.sh", repo_copy, env)
+    assert "nothing created" in second.stdout
+    assert "Demo data created" not in second.stdout
+    assert row_counts(var_dir / "db.sqlite3") == counts
+    assert files_and_mtimes(var_dir / "static") == static
