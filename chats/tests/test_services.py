@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import redis
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
@@ -346,3 +349,21 @@ def test_a_new_admin_is_not_emailed_about_their_own_join(team, make_user):
     )
     told = Notification.objects.filter(event="member_added", body_text__contains=newcomer.username)
     assert [n.recipient_id for n in told] == [team.admin.pk]
+
+
+def test_after_commit_each_notification_is_queued_on_the_broker(
+    team, make_user, redis_service, django_capture_on_commit_callbacks
+):
+    """What a worker would receive: one task per notification, carrying only the row's id."""
+    broker = redis.Redis.from_url(redis_service.url)
+    broker.delete("celery")
+    newcomer = make_user()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.add_member(chat_id=team.chat.pk, actor_id=team.admin.pk, user_id=newcomer.pk)
+    queued = [json.loads(raw)["headers"] for raw in broker.lrange("celery", 0, -1)]
+    note = Notification.objects.get(
+        event="member_added", recipient_id=team.owner.pk, body_text__contains=newcomer.username
+    )
+    assert [(h["task"], h["argsrepr"]) for h in queued] == [
+        ("chats.tasks.send_admin_notification_task", f"[{note.pk}]")
+    ]
