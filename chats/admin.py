@@ -1,12 +1,40 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from .models import Chat, Membership, MembershipEvent, Message, Notification, Publication
+from .models import Chat, Membership, MembershipEvent, Message, Notification, Publication, Role
+
+
+class OwnerStaysMixin:
+    """A chat always keeps its owner: the admin can neither demote nor delete that membership."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if isinstance(obj, Membership) and obj.role == Role.OWNER:
+            fields += ["chat", "user", "role"]
+        return fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        if isinstance(obj, Membership) and obj.role == Role.OWNER:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """No bulk delete: it would not ask per row whether the row is an owner."""
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 class MembershipInline(admin.TabularInline):
+    """Read-only here; members are changed on the Membership pages, which guard the owner."""
+
     model = Membership
     extra = 0
-    raw_id_fields = ["user"]
+    fields = readonly_fields = ["user", "role", "email_notifications", "joined_at"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Chat)
@@ -17,7 +45,7 @@ class ChatAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(OwnerStaysMixin, admin.ModelAdmin):
     list_display = ["id", "chat", "user", "role", "email_notifications", "joined_at"]
     list_filter = ["role", "email_notifications"]
     raw_id_fields = ["chat", "user"]
