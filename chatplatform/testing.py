@@ -203,3 +203,56 @@ def celery_worker_process(
         return bool(replies)
 
     return ManagedProcess(name, argv, env=env, ready=ready, ready_timeout=90)
+
+
+CENTRIFUGO_CONFIG = BASE_DIR / "centrifugo" / "config.json"
+
+
+def centrifugo_process(
+    port: int | None = None,
+    api_key: str = "test-centrifugo-api-key",
+    token_secret: str = "test-centrifugo-token-secret",  # noqa: S107 - a throwaway test secret
+    allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*"),
+    extra_env: dict[str, str] | None = None,
+) -> ManagedProcess:
+    """A real Centrifugo from `centrifugo/config.json`, secrets and port from its environment.
+
+    It runs in an empty directory so it does not load the project's `.env` (Centrifugo v6 reads
+    `.env` from its working directory). The returned process carries `api_url`, `ws_url`,
+    `metrics_url`, `health_url`, `api_key` and `token_secret`.
+    """
+    import urllib.request
+
+    port = port or free_port()
+    base = f"127.0.0.1:{port}"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CENTRIFUGO_")}
+    env.update(
+        CENTRIFUGO_HTTP_SERVER_ADDRESS="127.0.0.1",
+        CENTRIFUGO_HTTP_SERVER_PORT=str(port),
+        CENTRIFUGO_HTTP_API_KEY=api_key,
+        CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY=token_secret,
+        CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=" ".join(allowed_origins),
+        **(extra_env or {}),
+    )
+    health_url = f"http://{base}/health"
+
+    def ready() -> bool:
+        with urllib.request.urlopen(health_url, timeout=1) as response:  # noqa: S310 - local
+            return response.status == 200
+
+    argv = [str(TOOLS_BIN / "centrifugo"), "--config", str(CENTRIFUGO_CONFIG)]
+    proc = ManagedProcess(
+        "centrifugo",
+        argv,
+        env=env,
+        port=port,
+        cwd=Path(tempfile.mkdtemp(prefix="cfg-")),
+        ready=ready,
+    )
+    proc.api_url = f"http://{base}/api"
+    proc.ws_url = f"ws://{base}/connection/websocket"
+    proc.metrics_url = f"http://{base}/metrics"
+    proc.health_url = health_url
+    proc.api_key = api_key
+    proc.token_secret = token_secret
+    return proc
