@@ -31,6 +31,33 @@ def redis_service() -> Iterator[testing.ManagedProcess]:
     redis.stop()
 
 
+@pytest.fixture(scope="session")
+def centrifugo_service() -> Iterator[testing.ManagedProcess]:
+    """A real Centrifugo on a free port that this process publishes to and signs tokens for.
+
+    `centrifugo_service.django_env` holds the same settings as environment variables: pass them
+    to `worker_env(**centrifugo_service.django_env)` so a worker publishes there too.
+    """
+    from chatplatform import centrifugo
+
+    proc = testing.centrifugo_process().start()
+    proc.django_env = {
+        "CENTRIFUGO_API_URL": proc.api_url,
+        "CENTRIFUGO_WS_URL": proc.ws_url,
+        "CENTRIFUGO_HTTP_API_KEY": proc.api_key,
+        "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY": proc.token_secret,
+    }
+    previous = {name: getattr(settings, name) for name in proc.django_env}
+    for name, value in proc.django_env.items():
+        setattr(settings, name, value)
+    centrifugo.client.cache_clear()  # the cached client still points at the old URL and key
+    yield proc
+    for name, value in previous.items():
+        setattr(settings, name, value)
+    centrifugo.client.cache_clear()
+    proc.stop()
+
+
 @pytest.fixture
 def worker_env(redis_service: testing.ManagedProcess, django_db_setup: None):
     """Build the environment of a child worker: same test database, same broker."""

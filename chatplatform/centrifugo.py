@@ -11,9 +11,14 @@ from typing import Any
 import jwt
 from cent import Client, PresenceStatsRequest, PublishRequest
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 CHAT_NAMESPACE = "chat"
 STATS_CHANNEL = "stats:live"
+# Every connection is subscribed here by its token (a server-side subscription), so the channel's
+# presence counts the users online now, whatever page they have open.
+ONLINE_CHANNEL = "online:users"
 
 
 def chat_channel(chat_id: int) -> str:
@@ -34,9 +39,21 @@ def publish(channel: str, data: Any, idempotency_key: str | None = None) -> None
     client().publish(PublishRequest(channel=channel, data=data, idempotency_key=idempotency_key))
 
 
+@receiver(setting_changed)
+def _forget_client(*, setting: str, **kwargs: Any) -> None:
+    """A test that changes the URL or key must not keep talking to the old server."""
+    if setting.startswith("CENTRIFUGO_"):
+        client.cache_clear()
+
+
 def presence_clients(channel: str) -> int:
     """How many clients are subscribed to the channel now."""
     return client().presence_stats(PresenceStatsRequest(channel=channel)).num_clients
+
+
+def online_users() -> int:
+    """Distinct users connected to Centrifugo now (every connection joins ONLINE_CHANNEL)."""
+    return client().presence_stats(PresenceStatsRequest(channel=ONLINE_CHANNEL)).num_users
 
 
 def _token(claims: dict[str, Any], ttl: int | None) -> str:
@@ -46,8 +63,10 @@ def _token(claims: dict[str, Any], ttl: int | None) -> str:
 
 
 def connection_token(user_id: int, ttl: int | None = None) -> str:
-    return _token({"sub": str(user_id)}, ttl)
+    """Who the connection is; it also joins ONLINE_CHANNEL so it counts as online."""
+    return _token({"sub": str(user_id), "channels": [ONLINE_CHANNEL]}, ttl)
 
 
 def subscription_token(user_id: int, channel: str, ttl: int | None = None) -> str:
+    """Permission to read one channel; issue it only after checking the user may read it."""
     return _token({"sub": str(user_id), "channel": channel}, ttl)

@@ -5,15 +5,43 @@ published once it is back, with its id as the idempotency key so it arrives once
 """
 
 import logging
+import re
 
 from cent import CentError
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 
 from chatplatform import centrifugo, outbox
+from chatplatform.errors import DomainError, Forbidden
 
-from .models import Message, Publication
+from .models import Membership, Message, Publication
 
 logger = logging.getLogger(__name__)
+
+
+CHAT_CHANNEL_RE = re.compile(rf"^{centrifugo.CHAT_NAMESPACE}:(?P<chat_id>[0-9]{{1,18}})$")
+
+
+def subscription_token_for(user: AbstractBaseUser, channel: str) -> str:
+    """A token for one channel the user may read: a chat they belong to, or (staff) live stats.
+
+    Centrifugo refuses a chat subscription without it, so this check is the channel's access rule.
+    """
+    if channel == centrifugo.STATS_CHANNEL:
+        if not user.is_staff:
+            raise Forbidden("Only staff may watch the live statistics.", field="channel")
+        return centrifugo.subscription_token(user.pk, channel)
+    match = CHAT_CHANNEL_RE.match(channel)
+    if match is None:
+        raise DomainError(
+            f"Unknown channel; use {centrifugo.CHAT_NAMESPACE}:<chat id> "
+            f"or {centrifugo.STATS_CHANNEL}.",
+            field="channel",
+        )
+    chat_id = int(match["chat_id"])
+    if not Membership.objects.filter(chat_id=chat_id, user_id=user.pk).exists():
+        raise Forbidden("You are not a member of this chat.", field="channel")
+    return centrifugo.subscription_token(user.pk, channel)
 
 
 class TransientPublishError(Exception):

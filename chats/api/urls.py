@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views
+from . import realtime_views, views
 
 
 class IdConverter:
@@ -33,5 +33,11 @@ urlpatterns = [
         "chats/<id:chat_id>/messages/<id:message_id>/",
         views.MessageDetailView.as_view(),
         name="message-detail",
+    ),
+    path("realtime/token/", realtime_views.ConnectionTokenView.as_view(), name="realtime-token"),
+    path(
+        "realtime/subscription-token/",
+        realtime_views.SubscriptionTokenView.as_view(),
+        name="realtime-subscription-token",
     ),
 ]
