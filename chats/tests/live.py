@@ -1,0 +1,130 @@
+"""A real centrifuge-python WebSocket client for synchronous tests.
+
+The client runs on its own asyncio loop in a thread, so a test can post through the API while it
+listens, then assert on what arrived: publications per channel, how it (un)subscribed, why it was
+disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from centrifuge import (
+    Client,
+    ClientEventHandler,
+    DisconnectedContext,
+    PublicationContext,
+    SubscribedContext,
+    SubscriptionEventHandler,
+    SubscriptionState,
+    UnsubscribedContext,
+)
+
+from chatplatform import testing
+
+
+@dataclass
+class ChannelLog:
+    publications: list[Any] = field(default_factory=list)
+    subscribed: list[SubscribedContext] = field(default_factory=list)
+    unsubscribed: list[UnsubscribedContext] = field(default_factory=list)
+
+
+class _ClientEvents(ClientEventHandler):
+    def __init__(self, live: LiveClient) -> None:
+        self.live = live
+
+    async def on_disconnected(self, ctx: DisconnectedContext) -> None:
+        self.live.disconnects.append(ctx)
+
+
+class _SubscriptionEvents(SubscriptionEventHandler):
+    def __init__(self, log: ChannelLog) -> None:
+        self.log = log
+
+    async def on_publication(self, ctx: PublicationContext) -> None:
+        self.log.publications.append(ctx.pub.data)
+
+    async def on_subscribed(self, ctx: SubscribedContext) -> None:
+        self.log.subscribed.append(ctx)
+
+    async def on_unsubscribed(self, ctx: UnsubscribedContext) -> None:
+        self.log.unsubscribed.append(ctx)
+
+
+class LiveClient:
+    """One WebSocket connection to Centrifugo, authenticated by `token`."""
+
+    def __init__(self, ws_url: str, token: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.disconnects: list[DisconnectedContext] = []
+        self.channels: dict[str, ChannelLog] = {}
+        self.client: Client = self._run(self._make(ws_url, token))
+
+    async def _make(self, ws_url: str, token: str) -> Client:
+        return Client(
+            ws_url,
+            events=_ClientEvents(self),
+            token=token,
+            proxy=None,
+            min_reconnect_delay=0.1,
+            max_reconnect_delay=0.5,
+        )
+
+    def _run(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def connect(self) -> LiveClient:
+        self._run(self.client.connect())
+        return self
+
+    def wait_connected(self, timeout: float = 10) -> None:
+        self._run(self.client.ready(timeout=timeout), timeout=timeout + 1)
+
+    def subscribe(self, channel: str, token: str, wait: bool = True) -> ChannelLog:
+        """Subscribe (recoverable, so a reconnect asks for what it missed)."""
+        log = self.channels[channel] = ChannelLog()
+
+        async def start() -> None:
+            sub = self.client.new_subscription(
+                channel, events=_SubscriptionEvents(log), token=token, recoverable=True
+            )
+            await sub.subscribe()
+
+        self._run(start())
+        if wait:
+            testing.wait_until(lambda: log.subscribed, 10, f"subscribed to {channel}")
+        return log
+
+    def state(self, channel: str) -> SubscriptionState:
+        return self.client.get_subscription(channel).state
+
+    def disconnect(self) -> None:
+        self._run(self.client.disconnect())
+
+    def close(self) -> None:
+        try:
+            self._run(self.client.disconnect())
+            self._run(self._cancel_the_rest())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+            self.loop.close()
+
+    @staticmethod
+    async def _cancel_the_rest() -> None:
+        """Let the SDK's background tasks (socket close, keepalive) end before the loop stops."""
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+
+def message_events(log: ChannelLog, message_id: int) -> list[dict]:
+    """The live events about one message on a chat channel."""
+    return [p for p in log.publications if p.get("message", {}).get("id") == message_id]

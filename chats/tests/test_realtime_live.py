@@ -1,0 +1,159 @@
+"""Live chat events end to end: API -> outbox -> real Celery worker -> real Centrifugo -> a real
+WebSocket subscriber (centrifuge-python) holding tokens from the API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import jwt
+import pytest
+from centrifuge import ClientState, SubscriptionState
+
+from chatplatform import centrifugo, testing
+from chats import services
+from chats.models import OutboxStatus, Publication
+
+from .live import LiveClient, message_events
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def live_worker(redis_service, centrifugo_service, django_db_setup) -> Iterator[None]:
+    """One worker for the module that publishes to the test Centrifugo."""
+    env = testing.django_env(
+        REDIS_URL=redis_service.url,
+        CELERY_BROKER_URL=redis_service.url,
+        CENTRIFUGO_TIMEOUT=1,
+        **centrifugo_service.django_env,
+    )
+    with testing.celery_worker_process(env, concurrency=1, name="realtime-worker"):
+        yield
+
+
+def tokens(api, channel: str) -> tuple[str, str]:
+    """A connection token and a subscription token, both from the API."""
+    connection = api.get("/api/realtime/token/")
+    subscription = api.get("/api/realtime/subscription-token/", {"channel": channel})
+    assert connection.status_code == subscription.status_code == 200, subscription.content
+    return connection.json()["token"], subscription.json()["token"]
+
+
+@pytest.fixture
+def listen(centrifugo_service):
+    """Connect a WebSocket client to the test Centrifugo; every client is closed afterwards."""
+    clients: list[LiveClient] = []
+
+    def connect(connection_token: str) -> LiveClient:
+        live = LiveClient(centrifugo_service.ws_url, connection_token).connect()
+        clients.append(live)
+        return live
+
+    yield connect
+    for live in clients:
+        live.close()
+
+
+def post(api, chat_id: int, text: str) -> int:
+    response = api.post(f"/api/chats/{chat_id}/messages/", {"text": text}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def wait_events(log, message_id: int, count: int = 1, timeout: float = 15) -> list[dict]:
+    return testing.wait_until(
+        lambda: len(message_events(log, message_id)) >= count and message_events(log, message_id),
+        timeout,
+        f"{count} live event(s) for message {message_id}",
+    )
+
+
+def test_subscriber_sees_a_message_posted_edited_and_deleted(live_worker, team, client_for, listen):
+    channel = centrifugo.chat_channel(team.chat.pk)
+    member_api, author_api = client_for(team.member), client_for(team.admin)
+    connection_token, subscription_token = tokens(member_api, channel)
+    live = listen(connection_token)
+    log = live.subscribe(channel, subscription_token)
+
+    message_id = post(author_api, team.chat.pk, "hello, live world")
+    [created] = wait_events(log, message_id)
+    assert created["type"] == "message_created"
+    assert created["message"]["text"] == "hello, live world"
+    assert created["message"]["author"] == team.admin.username
+
+    url = f"/api/chats/{team.chat.pk}/messages/{message_id}/"
+    assert author_api.patch(url, {"text": "edited"}, format="json").status_code == 200
+    assert author_api.delete(url).status_code == 204
+    events = wait_events(log, message_id, count=3)
+    assert [e["type"] for e in events] == ["message_created", "message_edited", "message_deleted"]
+    assert events[1]["message"]["text"] == "edited"
+    assert events[2]["message"]["deleted"] is True
+    assert events[2]["message"]["text"] == ""  # a deleted text does not leak to subscribers
+
+
+def test_centrifugo_refuses_tampered_and_expired_tokens(
+    centrifugo_service, team, make_user, client_for, listen
+):
+    channel = centrifugo.chat_channel(team.chat.pk)
+    connection_token, subscription_token = tokens(client_for(team.member), channel)
+
+    # A connection token whose payload was edited (another user id) keeps the old signature.
+    header, _payload, signature = connection_token.split(".")
+    forged = jwt.encode({"sub": str(team.owner.pk)}, "not-the-secret", algorithm="HS256")
+    tampered = ".".join([header, forged.split(".")[1], signature])
+    expired = centrifugo.connection_token(team.member.pk, ttl=-60)
+    for bad in (tampered, expired):
+        live = listen(bad)
+        testing.wait_until(lambda live=live: live.disconnects, 10, "Centrifugo to refuse")
+        assert live.client.state == ClientState.DISCONNECTED
+
+    # A valid connection cannot read a chat with a token for another channel or a forged one.
+    other_chat = services.create_chat(title="Private", creator_id=team.owner.pk)
+    other_channel = centrifugo.chat_channel(other_chat.pk)
+    forged_subscription = jwt.encode(
+        {"sub": str(team.member.pk), "channel": other_channel, "exp": int(time.time()) + 60},
+        "not-the-secret",
+        algorithm="HS256",
+    )
+    for token in (subscription_token, forged_subscription):
+        live = listen(connection_token)
+        live.wait_connected()
+        channel_log = live.subscribe(other_channel, token, wait=False)
+        # Centrifugo answers "permission denied" (forged) or drops the connection (a token for
+        # another channel); either way nothing is subscribed.
+        testing.wait_until(
+            lambda live=live, log=channel_log: log.unsubscribed or live.disconnects,
+            10,
+            "the subscription to be refused",
+        )
+        assert channel_log.subscribed == []
+        assert live.state(other_channel) != SubscriptionState.SUBSCRIBED
+    # ...and the API would not have given it one.
+    refused = client_for(team.member).get(
+        "/api/realtime/subscription-token/", {"channel": other_channel}
+    )
+    assert refused.status_code == 403
+
+
+def test_reconnecting_client_recovers_what_it_missed(live_worker, team, client_for, listen):
+    channel = centrifugo.chat_channel(team.chat.pk)
+    connection_token, subscription_token = tokens(client_for(team.member), channel)
+    live = listen(connection_token)
+    log = live.subscribe(channel, subscription_token)
+    before = post(client_for(team.admin), team.chat.pk, "before the tunnel")
+    wait_events(log, before)
+
+    live.disconnect()
+    missed = [post(client_for(team.admin), team.chat.pk, f"missed {n}") for n in range(3)]
+    testing.wait_until(
+        lambda: Publication.objects.filter(status=OutboxStatus.SENT).count() == 4,
+        15,
+        "the missed events to be published while the client was away",
+    )
+    live.connect()
+    for message_id in missed:
+        assert len(wait_events(log, message_id)) == 1
+    assert log.subscribed[-1].was_recovering and log.subscribed[-1].recovered
+    assert len(message_events(log, before)) == 1  # recovery does not repeat what it had
