@@ -64,15 +64,27 @@ def message_payload(event: str, message: Message) -> dict:
     }
 
 
-def record_message_event(event: str, message: Message) -> Publication:
-    """Call inside the message's transaction."""
+def record_message_event(event: str, message: Message) -> list[Publication]:
+    """Call inside the message's transaction: the chat's event, and for a new message a
+    text-free activity tick for the live statistics page (staff see counts, not texts)."""
     from .tasks import publish_event_task
 
-    publication = Publication.objects.create(
-        channel=centrifugo.chat_channel(message.chat_id), data=message_payload(event, message)
-    )
-    outbox.enqueue_after_commit(publish_event_task, [publication.pk])
-    return publication
+    publications = [
+        Publication.objects.create(
+            channel=centrifugo.chat_channel(message.chat_id), data=message_payload(event, message)
+        )
+    ]
+    if event == "message_created":
+        activity = {
+            "type": "message_activity",
+            "chat_id": message.chat_id,
+            "created_at": message.created_at.isoformat(),
+        }
+        publications.append(
+            Publication.objects.create(channel=centrifugo.STATS_CHANNEL, data=activity)
+        )
+    outbox.enqueue_after_commit(publish_event_task, [p.pk for p in publications])
+    return publications
 
 
 def deliver_publication(publication_id: int) -> str:

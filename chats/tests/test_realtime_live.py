@@ -148,7 +148,7 @@ def test_reconnecting_client_recovers_what_it_missed(live_worker, team, client_f
     live.disconnect()
     missed = [post(client_for(team.admin), team.chat.pk, f"missed {n}") for n in range(3)]
     testing.wait_until(
-        lambda: Publication.objects.filter(status=OutboxStatus.SENT).count() == 4,
+        lambda: Publication.objects.filter(channel=channel, status=OutboxStatus.SENT).count() == 4,
         15,
         "the missed events to be published while the client was away",
     )

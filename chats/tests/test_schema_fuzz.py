@@ -107,6 +107,8 @@ def test_the_schema_documents_every_endpoint():
         "POST /api/chats/{chat_id}/messages/",
         "PATCH /api/chats/{chat_id}/messages/{message_id}/",
         "DELETE /api/chats/{chat_id}/messages/{message_id}/",
+        "GET /api/realtime/token/",
+        "GET /api/realtime/subscription-token/",
         "GET /healthz",
     }
     for path, methods in served.raw_schema["paths"].items():

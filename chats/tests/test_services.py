@@ -255,9 +255,16 @@ def test_admins_switch_their_membership_emails(team):
 def test_a_member_posts_a_trimmed_message_with_a_live_event(team):
     message = services.post_message(chat_id=team.chat.pk, author_id=team.member.pk, text="  hi  ")
     assert Message.objects.get(pk=message.pk).text == "hi"
-    publication = Publication.objects.get()
+    publication = Publication.objects.get(channel=f"chat:{team.chat.pk}")
     assert publication.data["type"] == "message_created"
     assert publication.data["message"]["id"] == message.pk
+    # ...and a text-free tick for the live statistics page.
+    activity = Publication.objects.get(channel="stats:live")
+    assert activity.data == {
+        "type": "message_activity",
+        "chat_id": team.chat.pk,
+        "created_at": message.created_at.isoformat(),
+    }
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t ", None])
