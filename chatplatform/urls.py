@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .health import healthz
+from .pages import chat_page, live_stats_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,4 +11,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("chats.api.urls")),
     path("healthz", healthz, name="healthz"),
+    path("live/", live_stats_page, name="live-stats"),
+    path("chat/", chat_page, name="chat-page"),
 ]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from centrifuge import (
     Client,
     ClientEventHandler,
@@ -24,6 +26,19 @@ from centrifuge import (
 )
 
 from chatplatform import testing
+
+
+@pytest.fixture(scope="module")
+def live_worker(redis_service, centrifugo_service, django_db_setup) -> Iterator[None]:
+    """One worker per test module that delivers the outbox to the test Centrifugo."""
+    env = testing.django_env(
+        REDIS_URL=redis_service.url,
+        CELERY_BROKER_URL=redis_service.url,
+        CENTRIFUGO_TIMEOUT=1,
+        **centrifugo_service.django_env,
+    )
+    with testing.celery_worker_process(env, concurrency=1, name="realtime-worker"):
+        yield
 
 
 @dataclass

@@ -5,7 +5,6 @@ WebSocket subscriber (centrifuge-python) holding tokens from the API.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -15,22 +14,9 @@ from chatplatform import centrifugo, testing
 from chats import services
 from chats.models import OutboxStatus, Publication
 
-from .live import LiveClient, message_events
+from .live import LiveClient, live_worker, message_events  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def live_worker(redis_service, centrifugo_service, django_db_setup) -> Iterator[None]:
-    """One worker for the module that publishes to the test Centrifugo."""
-    env = testing.django_env(
-        REDIS_URL=redis_service.url,
-        CELERY_BROKER_URL=redis_service.url,
-        CENTRIFUGO_TIMEOUT=1,
-        **centrifugo_service.django_env,
-    )
-    with testing.celery_worker_process(env, concurrency=1, name="realtime-worker"):
-        yield
 
 
 def tokens(api, channel: str) -> tuple[str, str]:
@@ -70,7 +56,8 @@ def wait_events(log, message_id: int, count: int = 1, timeout: float = 15) -> li
     )
 
 
-def test_subscriber_sees_a_message_posted_edited_and_deleted(live_worker, team, client_for, listen):
+@pytest.mark.usefixtures("live_worker")
+def test_subscriber_sees_a_message_posted_edited_and_deleted(team, client_for, listen):
     channel = centrifugo.chat_channel(team.chat.pk)
     member_api, author_api = client_for(team.member), client_for(team.admin)
     connection_token, subscription_token = tokens(member_api, channel)
@@ -137,7 +124,8 @@ def test_centrifugo_refuses_tampered_and_expired_tokens(
     assert refused.status_code == 403
 
 
-def test_reconnecting_client_recovers_what_it_missed(live_worker, team, client_for, listen):
+@pytest.mark.usefixtures("live_worker")
+def test_reconnecting_client_recovers_what_it_missed(team, client_for, listen):
     channel = centrifugo.chat_channel(team.chat.pk)
     connection_token, subscription_token = tokens(client_for(team.member), channel)
     live = listen(connection_token)
