@@ -7,6 +7,7 @@ WebSocket, with tokens fetched from /api/realtime/ by centrifuge-js's getToken c
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -35,7 +36,14 @@ def live_stats_page(request: HttpRequest) -> HttpResponse:
     return render(request, "live.html", {"config": config})
 
 
-@login_required
+class PageLoginView(LoginView):
+    """A login for every user: the admin's login page admits staff only."""
+
+    template_name = "login.html"
+    redirect_authenticated_user = True
+
+
+@login_required(login_url="page-login")
 @ensure_csrf_cookie  # the page posts messages with the session, so it needs the CSRF cookie
 def chat_page(request: HttpRequest) -> HttpResponse:
     """Pick one of your chats, read it live, send a message."""

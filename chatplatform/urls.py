@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .health import healthz
-from .pages import chat_page, live_stats_page
+from .pages import PageLoginView, chat_page, live_stats_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("live/", live_stats_page, name="live-stats"),
     path("chat/", chat_page, name="chat-page"),
+    path("login/", PageLoginView.as_view(), name="page-login"),
 ]

@@ -40,7 +40,7 @@ def test_others_are_sent_to_the_admin_login(make_user, client, staff):
 
 
 def test_the_chat_page_needs_a_login_and_sets_the_csrf_cookie(make_user, client):
-    assert client.get("/chat/")["Location"].startswith("/admin/login/?next=/chat/")
+    assert client.get("/chat/")["Location"].startswith("/login/?next=/chat/")
     user = make_user("walker")
     client.force_login(user)
     response = client.get("/chat/")
@@ -53,3 +53,13 @@ def test_centrifuge_js_is_served_from_static_files(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find("vendor/centrifuge/centrifuge.js"), "run scripts/setup.sh (npm install)"
+
+
+def test_a_member_who_is_not_staff_logs_in_and_lands_on_the_chat_page(make_user, client):
+    make_user("plain")
+    response = client.post(
+        "/login/?next=/chat/", {"username": "plain", "password": "a-long-test-password"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/chat/"
+    assert client.get("/chat/").status_code == 200

@@ -52,6 +52,8 @@ window.Realtime = (function () {
     stateBadge.className = `state state-${ctx.newState}`;
     document.body.dataset.realtime = ctx.newState;
   });
+  client.on("error", (ctx) => console.warn("centrifugo:", ctx.type, ctx.error && ctx.error.message));
+  client.on("disconnected", (ctx) => console.warn("centrifugo disconnected:", ctx.code, ctx.reason));
 
   function subscribe(channel, handlers) {
     const url = `${config.subscriptionTokenUrl}?channel=${encodeURIComponent(channel)}`;
