@@ -72,8 +72,12 @@ VAR_DIR = BASE_DIR / env("VAR_DIR", default="var")  # relative paths are relativ
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Worker, beat and web share one file: wait for a lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # Worker, beat and web share one file: wait for a lock instead of failing at once. IMMEDIATE:
+    # a transaction takes the write lock when it begins, so one that read first cannot fail with
+    # "database is locked" when it then writes while a worker holds the lock (seen at 50 msg/s).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
     # A file (not :memory:) so that a Celery worker process started by a test sees the test DB.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 if env("TEST_DATABASE_NAME", default=""):
