@@ -7,7 +7,8 @@ port="$(env_get CENTRIFUGO_PORT 8001)"
 api_key="$(env_get CENTRIFUGO_HTTP_API_KEY)"
 token_secret="$(env_get CENTRIFUGO_TOKEN_HMAC_SECRET_KEY)"
 web_port="$(env_get WEB_PORT 8000)"
-origins="$(env_get CENTRIFUGO_ALLOWED_ORIGINS "http://localhost:$web_port http://127.0.0.1:$web_port")"
+origins="$(env_get CENTRIFUGO_ALLOWED_ORIGINS)"
+[ -n "$origins" ] || origins="http://localhost:$web_port http://127.0.0.1:$web_port"
 if [ -z "$api_key" ] || [ -z "$token_secret" ]; then
   log "CENTRIFUGO_HTTP_API_KEY and CENTRIFUGO_TOKEN_HMAC_SECRET_KEY must be set (scripts/setup.sh writes them to .env)"
   exit 1

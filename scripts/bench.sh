@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Every benchmark, one after another, each at a modest default size (flags of each script give the
+# full sizes). Each prints its figures as ratios against a baseline measured in the same run and
+# writes JSON to bench/results/ (git-ignored). Extra arguments are ignored here; run a script
+# directly to pass flags.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+mkdir -p bench/results
+
+log "live delivery latency: API -> outbox -> worker -> Centrifugo vs publishing directly"
+# Full size by default (100 subscribers, 50 msg/s, 30 s a phase: about 1.5 minutes); a quick run:
+# BENCH_REALTIME_ARGS="--subscribers 10 --rate 10 --duration 5" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" bench/bench_realtime.py ${BENCH_REALTIME_ARGS:-}
