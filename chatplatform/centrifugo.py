@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from cent import Client, PresenceStatsRequest, PublishRequest
+from cent import CentError, Client, PresenceStatsRequest, PublishRequest
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -51,9 +51,15 @@ def presence_clients(channel: str) -> int:
     return client().presence_stats(PresenceStatsRequest(channel=channel)).num_clients
 
 
-def online_users() -> int:
-    """Distinct users connected to Centrifugo now (every connection joins ONLINE_CHANNEL)."""
-    return client().presence_stats(PresenceStatsRequest(channel=ONLINE_CHANNEL)).num_users
+def online_users() -> int | None:
+    """Distinct users connected to Centrifugo now (every connection joins ONLINE_CHANNEL).
+
+    None when Centrifugo does not answer: a statistics snapshot still gets its other numbers.
+    """
+    try:
+        return client().presence_stats(PresenceStatsRequest(channel=ONLINE_CHANNEL)).num_users
+    except (CentError, OSError):
+        return None
 
 
 def _token(claims: dict[str, Any], ttl: int | None) -> str:

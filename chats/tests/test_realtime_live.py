@@ -145,3 +145,13 @@ def test_reconnecting_client_recovers_what_it_missed(team, client_for, listen):
         assert len(wait_events(log, message_id)) == 1
     assert log.subscribed[-1].was_recovering and log.subscribed[-1].recovered
     assert len(message_events(log, before)) == 1  # recovery does not repeat what it had
+
+
+def test_online_users_counts_distinct_connected_users(team, client_for, listen, settings):
+    testing.wait_until(lambda: centrifugo.online_users() == 0, 10, "earlier clients to leave")
+    for user in (team.member, team.member, team.admin):  # the member has two tabs open
+        listen(tokens(client_for(user), centrifugo.chat_channel(team.chat.pk))[0]).wait_connected()
+    assert testing.wait_until(lambda: centrifugo.online_users() == 2, 10, "2 users online")
+
+    settings.CENTRIFUGO_API_URL = f"http://127.0.0.1:{testing.free_port()}/api"
+    assert centrifugo.online_users() is None  # Centrifugo unreachable: unknown, not an error
