@@ -1,0 +1,239 @@
+"""Reads of the statistics: from the counts, plus a bounded tail from the raw tables.
+
+Counts are final up to each statistic's `filled_until` (the last complete hour or day). Numbers
+that must be current ("the last hour", "messages ever") add the rows after that point with a
+range query through the time index: a cost bounded by the last hour or two of activity, never by
+history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMinute
+
+from chats.models import Chat, Message, Notification
+
+from .fill import floor_time
+from .models import DailyCount, FillState, HourlyCount, JobRun, UserDayActivity
+
+HOUR = timedelta(hours=1)
+
+
+def filled_until(stat: str) -> datetime | None:
+    return FillState.objects.filter(stat=stat).values_list("filled_until", flat=True).first()
+
+
+def _raw_messages(start: datetime, end: datetime):
+    return Message.objects.filter(created_at__gte=start, created_at__lt=end).order_by()
+
+
+def messages_by_chat(start: datetime, end: datetime) -> dict[int, int]:
+    """Messages per chat in [start, end): whole filled hours from the counts, the rest raw."""
+    filled = filled_until("messages_sent_by_chat")
+    counts: dict[int, int] = {}
+
+    def add(rows: object) -> None:
+        for chat_id, value in rows:
+            counts[chat_id] = counts.get(chat_id, 0) + value
+
+    first_whole_hour = floor_time(start, HOUR)
+    if first_whole_hour < start:
+        first_whole_hour += HOUR
+    counted_end = min(filled, end) if filled else first_whole_hour
+    if counted_end > first_whole_hour:
+        add(
+            HourlyCount.objects.filter(
+                stat="messages_sent_by_chat", hour__gte=first_whole_hour, hour__lt=counted_end
+            )
+            .values("chat_id")
+            .annotate(n=Sum("value"))
+            .values_list("chat_id", "n")
+        )
+        raw_ranges = [(start, first_whole_hour), (counted_end, end)]
+    else:
+        raw_ranges = [(start, end)]
+    for raw_start, raw_end in raw_ranges:
+        if raw_start < raw_end:
+            add(
+                _raw_messages(raw_start, raw_end)
+                .values("chat_id")
+                .annotate(n=Count("id"))
+                .values_list("chat_id", "n")
+            )
+    return counts
+
+
+def messages_total(now: datetime) -> int:
+    """Messages ever created: the hourly totals plus the messages after the last filled hour."""
+    filled = filled_until("messages_sent")
+    if filled is None:
+        return Message.objects.filter(created_at__lt=now).count()
+    counted = HourlyCount.objects.filter(stat="messages_sent", hour__lt=filled).aggregate(
+        n=Sum("value")
+    )["n"]
+    return (counted or 0) + _raw_messages(filled, now).count()
+
+
+def messages_between(start: datetime, end: datetime) -> int:
+    return _raw_messages(start, end).count()
+
+
+def messages_per_minute(now: datetime, minutes: int = 60) -> list[dict]:
+    """Messages in each of the last `minutes` minutes (zeros included), oldest first."""
+    end = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = end - timedelta(minutes=minutes)
+    grouped = dict(
+        _raw_messages(start, end)
+        .annotate(minute=TruncMinute("created_at", tzinfo=UTC))
+        .values("minute")
+        .annotate(n=Count("id"))
+        .values_list("minute", "n")
+    )
+    rows = []
+    for i in range(minutes):
+        minute = start + timedelta(minutes=i)
+        rows.append({"minute": minute.isoformat(), "count": grouped.get(minute, 0)})
+    return rows
+
+
+def active_users(now: datetime, window_days: int) -> int:
+    """Distinct users who sent a message in the last `window_days` UTC days, today included.
+
+    Whole days come from `UserDayActivity`; today (and any day not filled yet) from the raw
+    messages through the created_at index.
+    """
+    today = now.astimezone(UTC).date()
+    first_day = today - timedelta(days=window_days - 1)
+    filled = filled_until("user_day_activity")
+    raw_from = max(filled, _day_start(first_day)) if filled else _day_start(first_day)
+    counted = UserDayActivity.objects.filter(day__gte=first_day, day__lt=raw_from.date())
+    users = set(counted.values_list("user_id", flat=True).distinct())
+    users.update(
+        _raw_messages(raw_from, now)
+        .filter(author_id__isnull=False)
+        .values_list("author_id", flat=True)
+        .distinct()
+    )
+    return len(users)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def new_users_since(start: datetime) -> int:
+    return get_user_model().objects.filter(date_joined__gte=start).count()
+
+
+def top_chats(start: datetime, end: datetime, limit: int = 5) -> list[dict]:
+    """The busiest chats in [start, end): chat_id, title, messages; busiest first."""
+    counts = messages_by_chat(start, end)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    titles = dict(
+        Chat.objects.filter(pk__in=[chat_id for chat_id, _ in ranked]).values_list("id", "title")
+    )
+    return [
+        {"rank": rank, "chat_id": chat_id, "title": titles.get(chat_id, ""), "messages": n}
+        for rank, (chat_id, n) in enumerate(ranked, start=1)
+    ]
+
+
+def job_runs() -> dict[str, dict]:
+    return {
+        run.job: {
+            "last_success_at": run.last_success_at.isoformat() if run.last_success_at else None,
+            "last_duration_seconds": run.last_duration_seconds,
+            "last_failure_at": run.last_failure_at.isoformat() if run.last_failure_at else None,
+        }
+        for run in JobRun.objects.all()
+    }
+
+
+# --- tables for the reports (pandas) ---------------------------------------------------------
+
+
+def hourly_counts_frame(start: datetime, end: datetime) -> pd.DataFrame:
+    """Tidy totals: one row per (hour, stat) with a non-zero value."""
+    rows = HourlyCount.objects.filter(
+        chat_id__isnull=True, hour__gte=start, hour__lt=end
+    ).values_list("hour", "stat", "value")
+    frame = pd.DataFrame(list(rows), columns=["hour", "stat", "value"])
+    frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
+    return frame.sort_values(["hour", "stat"], ignore_index=True).astype({"value": "int64"})
+
+
+def chat_hourly_messages_frame(start: datetime, end: datetime) -> pd.DataFrame:
+    rows = HourlyCount.objects.filter(
+        stat="messages_sent_by_chat", hour__gte=start, hour__lt=end
+    ).values_list("hour", "chat_id", "value")
+    frame = pd.DataFrame(list(rows), columns=["hour", "chat_id", "messages"])
+    frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
+    return frame.sort_values(["hour", "chat_id"], ignore_index=True).astype(
+        {"chat_id": "int64", "messages": "int64"}
+    )
+
+
+def daily_active_users_frame(first_day: date, last_day: date) -> pd.DataFrame:
+    """One row per (day, window) for the filled days; days with nobody active have users 0."""
+    rows = DailyCount.objects.filter(
+        stat__startswith="active_users_", day__gte=first_day, day__lte=last_day
+    ).values_list("day", "stat", "value")
+    found = {(day, stat.removeprefix("active_users_")): value for day, stat, value in rows}
+    filled = filled_until("active_users_30d")
+    records = []
+    day = first_day
+    while day <= last_day and filled is not None and _day_start(day) < filled:
+        for window in ("1d", "7d", "30d"):
+            records.append((day, window, found.get((day, window), 0)))
+        day += timedelta(days=1)
+    frame = pd.DataFrame(records, columns=["day", "window", "users"])
+    frame["day"] = pd.to_datetime(frame["day"])
+    return frame.astype({"users": "int64"})
+
+
+def user_weekly_activity_frame(first_day: date, last_day: date) -> pd.DataFrame:
+    """Per user and ISO week (Monday): active days and messages, with the user's signup week.
+
+    The input for cohort retention: cohort_week is the Monday of the week the user joined.
+    """
+    rows = UserDayActivity.objects.filter(day__gte=first_day, day__lte=last_day).values_list(
+        "user_id", "day", "messages"
+    )
+    days = pd.DataFrame(list(rows), columns=["user_id", "day", "messages"])
+    days["day"] = pd.to_datetime(days["day"])
+    days["week"] = days["day"] - pd.to_timedelta(days["day"].dt.weekday, unit="D")
+    weekly = (
+        days.groupby(["user_id", "week"])
+        .agg(active_days=("day", "nunique"), messages=("messages", "sum"))
+        .reset_index()
+    )
+    joined = dict(
+        get_user_model()
+        .objects.filter(pk__in=weekly["user_id"].unique().tolist())
+        .values_list("id", "date_joined")
+    )
+    joined_days = pd.to_datetime(weekly["user_id"].map(joined), utc=True).dt.tz_localize(None)
+    joined_days = joined_days.dt.normalize()
+    weekly["cohort_week"] = joined_days - pd.to_timedelta(joined_days.dt.weekday, unit="D")
+    return weekly[["user_id", "cohort_week", "week", "active_days", "messages"]].astype(
+        {"user_id": "int64", "active_days": "int64", "messages": "int64"}
+    )
+
+
+def notifications_frame(start: datetime) -> pd.DataFrame:
+    """Emails created since `start`: enough for delivery latency and failure rates."""
+    rows = (
+        Notification.objects.filter(created_at__gte=start)
+        .order_by("id")
+        .values_list("id", "event", "status", "attempts", "created_at", "done_at")
+    )
+    frame = pd.DataFrame(
+        list(rows), columns=["id", "event", "status", "attempts", "created_at", "done_at"]
+    )
+    for column in ("created_at", "done_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.astype({"id": "int64", "attempts": "int64"})

@@ -1,0 +1,146 @@
+"""Every statistic, declared once as data; `metrics.fill` knows how to fill each kind.
+
+- `HourlyStat`: an aggregate over the rows of a raw table whose time column falls in each hour,
+  optionally per chat; stored in `HourlyCount`.
+- `UserDayStat`: messages per user per UTC day; stored in `UserDayActivity`.
+- `ActiveUsersStat`: distinct users active over the `window_days` days ending on each day,
+  computed from `UserDayActivity` (so it depends on it); stored in `DailyCount`.
+
+A new statistic is one more line here: the fill, the rebuild, the FillState and the reports
+pick it up by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import Count, Q
+
+from chats.models import Chat, MembershipEvent, Message
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class HourlyStat:
+    name: str
+    model: type[models.Model]
+    time_field: str
+    aggregate: models.Aggregate
+    where: Q = field(default_factory=Q)
+    by_chat: bool = False  # one row per chat_id per hour instead of one total
+    description: str = ""
+    slice: timedelta = HOUR
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UserDayStat:
+    name: str
+    description: str = ""
+    slice: timedelta = DAY
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActiveUsersStat:
+    name: str
+    window_days: int
+    description: str = ""
+    slice: timedelta = DAY
+    depends_on: tuple[str, ...] = ("user_day_activity",)
+
+
+Stat = HourlyStat | UserDayStat | ActiveUsersStat
+
+
+def _declare() -> list[Stat]:
+    user_model = get_user_model()
+    return [
+        HourlyStat(
+            "messages_sent",
+            Message,
+            "created_at",
+            Count("id"),
+            description="Messages created in the hour (deleted ones included: they were sent).",
+        ),
+        HourlyStat(
+            "messages_sent_by_chat",
+            Message,
+            "created_at",
+            Count("id"),
+            by_chat=True,
+            description="Messages created in the hour, per chat.",
+        ),
+        HourlyStat(
+            "active_users",
+            Message,
+            "created_at",
+            Count("author_id", distinct=True),
+            where=Q(author_id__isnull=False),
+            description="Users who sent at least one message in the hour.",
+        ),
+        HourlyStat(
+            "active_chats",
+            Message,
+            "created_at",
+            Count("chat_id", distinct=True),
+            description="Chats with at least one message in the hour.",
+        ),
+        HourlyStat(
+            "new_users",
+            user_model,
+            "date_joined",
+            Count("id"),
+            description="Accounts created in the hour.",
+        ),
+        HourlyStat(
+            "joins",
+            MembershipEvent,
+            "at",
+            Count("id"),
+            where=Q(kind=MembershipEvent.Kind.JOIN),
+            description="Members added to a chat in the hour.",
+        ),
+        HourlyStat(
+            "leaves",
+            MembershipEvent,
+            "at",
+            Count("id"),
+            where=Q(kind=MembershipEvent.Kind.LEAVE),
+            description="Members removed from a chat in the hour.",
+        ),
+        HourlyStat(
+            "chats_created",
+            Chat,
+            "created_at",
+            Count("id"),
+            description="Chats created in the hour.",
+        ),
+        UserDayStat("user_day_activity", description="Messages per user per UTC day."),
+        ActiveUsersStat("active_users_1d", 1, description="Users active on the day."),
+        ActiveUsersStat("active_users_7d", 7, description="Users active in the 7 days to it."),
+        ActiveUsersStat("active_users_30d", 30, description="Users active in the 30 days to it."),
+    ]
+
+
+_STATS: dict[str, Stat] | None = None
+
+
+def all_stats() -> dict[str, Stat]:
+    """Name -> declaration, dependencies before dependents (declaration order)."""
+    global _STATS
+    if _STATS is None:  # built lazily: the user model is known only once apps are ready
+        _STATS = {stat.name: stat for stat in _declare()}
+    return _STATS
+
+
+def hourly_stat_names() -> list[str]:
+    return [name for name, stat in all_stats().items() if isinstance(stat, HourlyStat)]
+
+
+ACTIVE_USER_WINDOWS = {"1d": "active_users_1d", "7d": "active_users_7d", "30d": "active_users_30d"}

@@ -1,0 +1,39 @@
+"""Celery tasks of the metrics app, fired by beat (schedule in settings.CELERY_BEAT_SCHEDULE).
+
+Thin wrappers: plain functions in `metrics.jobs` do the work and record each run in `JobRun`.
+No retries: the next beat tick is the retry, and every job is idempotent.
+"""
+
+from celery import shared_task
+
+
+@shared_task(soft_time_limit=240, time_limit=300)
+def fill_stats_task() -> dict:
+    """Fill the statistics' missing time slices (incremental; a crashed step is redone)."""
+    from . import jobs
+
+    return jobs.run_fill()
+
+
+@shared_task(soft_time_limit=240, time_limit=300)
+def make_report_task() -> str:
+    """Write a report folder from the counts and point `latest` at it."""
+    from . import jobs
+
+    return str(jobs.run_report())
+
+
+@shared_task(soft_time_limit=20, time_limit=30, ignore_result=True)
+def publish_live_stats_task() -> None:
+    """Recompute the snapshot (cache + /metrics) and publish it to the live page's channel."""
+    from . import jobs
+
+    jobs.run_live_stats()
+
+
+@shared_task(soft_time_limit=1200, time_limit=1500)
+def render_notebooks_task() -> object:
+    """Render the analysis notebooks into the latest report (notebooks/render.py)."""
+    from notebooks.render import render_latest
+
+    return render_latest()
