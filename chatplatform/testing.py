@@ -256,3 +256,59 @@ def centrifugo_process(
     proc.api_key = api_key
     proc.token_secret = token_secret
     return proc
+
+
+def prometheus_process(
+    config_text: str,
+    port: int | None = None,
+    extra_files: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+) -> ManagedProcess:
+    """A real Prometheus (the Debian `prometheus` binary) with `config_text` as prometheus.yml.
+
+    The config and `extra_files` (name -> text, e.g. rule files the config names relatively) go
+    into a fresh directory that is also the working directory; the TSDB goes in a subdirectory.
+    The returned process carries `url` (http://127.0.0.1:port), `config_path`, and
+    `query(promql) -> list` (the `data.result` of an instant query via the HTTP API).
+    """
+    import json
+    import urllib.parse
+    import urllib.request
+
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(config_text)
+    for name, text in (extra_files or {}).items():
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / name).write_text(text)
+    url = f"http://127.0.0.1:{port}"
+    server = shutil.which("prometheus") or "/usr/bin/prometheus"
+    argv = [
+        server,
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+        *(extra_args or []),
+    ]
+
+    def get_json(path: str) -> dict:
+        with urllib.request.urlopen(url + path, timeout=5) as response:  # noqa: S310 - local
+            return json.loads(response.read())
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:  # noqa: S310
+            return response.status == 200
+
+    def query(promql: str) -> list:
+        return get_json("/api/v1/query?" + urllib.parse.urlencode({"query": promql}))["data"][
+            "result"
+        ]
+
+    proc = ManagedProcess("prometheus", argv, port=port, cwd=workdir, ready=ready)
+    proc.url = url
+    proc.config_path = config_path
+    proc.get_json = get_json
+    proc.query = query
+    return proc
