@@ -94,7 +94,9 @@ def smtp_controller(
         ident="Chat Platform devmail",
         # Any EMAIL_HOST_USER / EMAIL_HOST_PASSWORD is accepted, over plain TCP: a local sink.
         auth_require_tls=False,
-        authenticator=lambda *args: AuthResult(success=True),
+        authenticator=lambda server, session, envelope, mechanism, auth_data: AuthResult(
+            success=True, auth_data=auth_data
+        ),
     )
 
 

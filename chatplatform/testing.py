@@ -312,3 +312,29 @@ def prometheus_process(
     proc.get_json = get_json
     proc.query = query
     return proc
+
+
+def smtp_process(
+    port: int | None = None,
+    mail_dir: Path | str | None = None,
+    refuse: tuple[str, ...] = (),
+    silent: bool = False,
+) -> ManagedProcess:
+    """A real SMTP server (`chatplatform.devmail`) in its own process, on a free port.
+
+    `proc.inbox` reads what it received (one `.eml` per message, kept across restarts);
+    `refuse` answers 550 to those recipients; `silent` accepts connections and never answers.
+    Stop and start it again (or start another one on `proc.port`) to simulate an outage.
+    """
+    from chatplatform import devmail
+
+    port = port or free_port()
+    mail_dir = Path(mail_dir or tempfile.mkdtemp(prefix="smtp-inbox-"))
+    argv = [sys.executable, "-m", "chatplatform.devmail", "--port", str(port)]
+    argv += ["--dir", str(mail_dir), *(f"--refuse={address}" for address in refuse)]
+    if silent:
+        argv.append("--silent")
+    proc = ManagedProcess("smtp-silent" if silent else "smtp", argv, port=port)
+    proc.mail_dir = mail_dir
+    proc.inbox = devmail.Inbox(mail_dir)
+    return proc
