@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "chats",
     "metrics",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -225,6 +226,8 @@ CENTRIFUGO_TOKEN_TTL_SECONDS = env.int("CENTRIFUGO_TOKEN_TTL_SECONDS", default=3
 # --- Statistics and reports -------------------------------------------------------------------
 REPORTS_DIR = BASE_DIR / env("REPORTS_DIR", default=str(VAR_DIR / "reports"))
 REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
+# Days of counts each report's tables cover (charts: the last week of them).
+REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

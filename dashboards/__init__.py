@@ -1,0 +1,1 @@
+"""Grafana dashboards built from code, their provisioning files, the Prometheus config helper."""

@@ -1,0 +1,68 @@
+"""Render the top-level prometheus.yml for a run outside docker compose.
+
+prometheus.yml names its targets as docker compose does (web:8000, flower:5555, ...). `make up` and
+the end-to-end tests run the same jobs, intervals and rules against other addresses, so they render
+a copy with only the targets (and the rule file paths, made absolute) replaced. Used by
+scripts/run-prometheus.sh and the tests; no Django needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROMETHEUS_YML = BASE_DIR / "prometheus.yml"
+JOBS = ("web", "flower", "centrifugo", "prometheus")
+
+
+def load_config(path: Path = PROMETHEUS_YML) -> dict:
+    """The parsed prometheus.yml."""
+    return yaml.safe_load(path.read_text())
+
+
+def render_config(
+    targets: dict[str, str],
+    scrape_interval: str | None = None,
+    path: Path = PROMETHEUS_YML,
+) -> str:
+    """prometheus.yml with each job's target replaced by `targets[job]` ("host:port").
+
+    Every job of the file must get a target (a job left pointing at a compose name would just be
+    down), and no unknown job may be given. Rule files become absolute so the rendered file can
+    live anywhere. `scrape_interval` (tests) shortens the scrape and evaluation intervals.
+    """
+    config = load_config(path)
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    if set(targets) != set(jobs):
+        raise ValueError(f"targets for {sorted(targets)} given, prometheus.yml has {sorted(jobs)}")
+    for name, job in jobs.items():
+        job["static_configs"] = [{"targets": [targets[name]]}]
+    config["rule_files"] = [str((path.parent / rule).resolve()) for rule in config["rule_files"]]
+    if scrape_interval:
+        config["global"].update(
+            scrape_interval=scrape_interval,
+            evaluation_interval=scrape_interval,
+            scrape_timeout=scrape_interval,
+        )
+    header = f"# Rendered from {path} by dashboards/prometheus_config.py; edit that file instead.\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for job in JOBS:
+        parser.add_argument(f"--{job}", required=True, metavar="HOST:PORT")
+    parser.add_argument("--output", required=True, type=Path)
+    args = parser.parse_args(argv)
+    text = render_config({job: getattr(args, job) for job in JOBS})
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
