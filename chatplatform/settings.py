@@ -228,8 +228,6 @@ REPORTS_DIR = BASE_DIR / env("REPORTS_DIR", default=str(VAR_DIR / "reports"))
 REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 # Days of counts each report's tables cover (charts: the last week of them).
 REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
-# Days of counts each report's tables cover (charts: the last week of them).
-REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
