@@ -1,6 +1,7 @@
 """Celery tasks of the chats app: ids in, a plain function does the work, retry policy here."""
 
 from celery import shared_task
+from django.conf import settings
 
 from . import notifications, realtime
 
@@ -11,7 +12,7 @@ RETRY = {"retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
 @shared_task(
     bind=True,
     autoretry_for=(notifications.TransientEmailError,),
-    max_retries=5,
+    max_retries=settings.NOTIFICATION_MAX_ATTEMPTS - 1,
     soft_time_limit=30,  # above EMAIL_TIMEOUT, so a silent server fails one attempt first
     time_limit=45,
     acks_late=True,  # safe: delivery is idempotent (a claimed or sent row is skipped)

@@ -1,0 +1,351 @@
+"""Admin emails end to end: API -> notification rows -> real Redis -> real Celery worker -> a real
+SMTP server started by the test, whose inbox is what the assertions read.
+
+Each test starts its own SMTP server and worker (so no worker of another test, pointed at another
+SMTP server, takes its tasks) and uses a transactional database, so that `on_commit` fires and
+the worker process sees the rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from chatplatform import testing
+from chatplatform.celery import app as celery_app
+from chats import notifications, services
+from chats.models import Notification, OutboxStatus, Role
+from chats.tasks import requeue_stale_outbox_task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(redis_service: testing.ManagedProcess) -> None:
+    """Tasks left on the broker by an earlier test must not reach this test's worker."""
+    celery_app.control.purge()
+
+
+@pytest.fixture
+def smtp() -> Iterator[testing.ManagedProcess]:
+    """A real SMTP server; it refuses `refused@example.com` with 550."""
+    server = testing.smtp_process(refuse=("refused@example.com",)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProcess]]:
+    """Start real Celery workers that send to `smtp`; every one is stopped at the end."""
+    started: list[testing.ManagedProcess] = []
+
+    def start(concurrency: int = 2, **overrides: object) -> testing.ManagedProcess:
+        env = worker_env(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=smtp.port,
+            EMAIL_HOST_USER="",
+            EMAIL_HOST_PASSWORD="",
+            EMAIL_USE_TLS="false",
+            EMAIL_USE_SSL="false",
+            EMAIL_TIMEOUT=1,
+            OUTBOX_STALE_SECONDS=2,
+            **overrides,
+        )
+        worker = testing.celery_worker_process(env, concurrency=concurrency, name="email-worker")
+        started.append(worker.start())
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def people(make_user) -> Callable[[str], User]:
+    return lambda name: make_user(name, f"{name}@example.com")
+
+
+def add_via_api(client_for, actor: User, chat_id: int, user: User, role: str = "member") -> None:
+    response = client_for(actor).post(
+        f"/api/chats/{chat_id}/members/", {"user_id": user.pk, "role": role}, format="json"
+    )
+    assert response.status_code == 201, response.content
+
+
+def all_done(timeout: float = 30, **filters: object) -> None:
+    """Wait until every matching notification has left pending/sending (sent or failed)."""
+    active = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+    testing.wait_until(
+        lambda: not Notification.objects.filter(status__in=active, **filters).exists(),
+        timeout,
+        f"notifications {filters or ''} to be sent",
+    )
+
+
+def inbox_for(smtp, notes) -> list:
+    """The received emails that carry these notifications' Message-IDs."""
+    wanted = {notifications.message_id(n.pk) for n in notes}
+    return [m for m in smtp.inbox.messages() if m.message_id in wanted]
+
+
+def sweep_until(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Run beat's outbox sweep every 2 s (as beat would, on a short period) until `check`."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        with contextlib.suppress(Exception):  # Redis may still be coming back
+            requeue_stale_outbox_task.delay()
+        time.sleep(2)
+
+
+def assert_no_duplicates(smtp) -> None:
+    ids = Counter(m.message_id for m in smtp.inbox.messages())
+    assert [mid for mid, n in ids.items() if n > 1] == []
+
+
+# --- what an admin sees --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_adding_a_member_emails_the_owner_and_admins_except_the_actor(
+    smtp, start_worker, people, client_for
+):
+    owner, admin, quiet_admin, actor, member, newcomer = map(
+        people, ["olga", "adam", "quinn", "alex", "mona", "nina"]
+    )
+    chat = services.create_chat(title="Design review", creator_id=owner.pk)
+    for user, role in [(admin, Role.ADMIN), (quiet_admin, Role.ADMIN), (actor, Role.ADMIN)]:
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk, role=role)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
+    services.set_email_notifications(chat_id=chat.pk, user_id=quiet_admin.pk, enabled=False)
+    start_worker()
+    all_done()  # the emails of the setup above
+    before = set(smtp.inbox.names())
+
+    add_via_api(client_for, actor, chat.pk, newcomer)
+
+    all_done()
+    new = [m for m in smtp.inbox.messages() if m.name not in before]
+    assert sorted(m.envelope_to[0] for m in new) == ["adam@example.com", "olga@example.com"]
+    notes = Notification.objects.filter(event="member_added", subject__contains="nina")
+    assert {n.status for n in notes} == {OutboxStatus.SENT}
+    for mail in new:
+        assert mail.to == mail.envelope_to[0]
+        assert mail.sender == "Chat Platform <noreply@chatplatform.local>"
+        assert mail.subject == "[Design review] nina joined the chat"
+        note = notes.get(recipient_email=mail.to)
+        assert mail.message_id == f"<notification-{note.pk}@chatplatform.local>"
+        assert 'nina was added to the chat "Design review" by alex.' in mail.text
+        assert "<strong>nina</strong>" in mail.html
+        assert "Design review" in mail.html and "alex" in mail.html
+    assert_no_duplicates(smtp)
+
+
+@pytest.mark.slow
+def test_removing_a_member_and_deleting_the_chat_email_the_admins(
+    smtp, start_worker, people, client_for
+):
+    owner, admin, member = map(people, ["olga", "adam", "mona"])
+    chat = services.create_chat(title="Launch", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
+    start_worker()
+
+    api = client_for(owner)
+    assert api.delete(f"/api/chats/{chat.pk}/members/{member.pk}/").status_code == 204
+    all_done()
+    [removed] = [m for m in smtp.inbox.messages() if "left" in m.subject]
+    assert (removed.to, removed.subject) == ("adam@example.com", "[Launch] mona left the chat")
+    assert "mona" in removed.text and "Launch" in removed.text and "mona" in removed.html
+
+    assert api.delete(f"/api/chats/{chat.pk}/").status_code == 204
+    all_done()
+    [deleted] = [m for m in smtp.inbox.messages() if "deleted" in m.subject]
+    assert (deleted.to, deleted.subject) == ("adam@example.com", "[Launch] the chat was deleted")
+    assert "Launch" in deleted.text and "olga" in deleted.text and "Launch" in deleted.html
+    assert not [m for m in smtp.inbox.messages() if "olga@example.com" in m.envelope_to]
+    assert_no_duplicates(smtp)
+
+
+@pytest.mark.slow
+def test_a_rolled_back_change_sends_nothing(smtp, start_worker, people, client_for):
+    owner, admin, ghost, real = map(people, ["olga", "adam", "ghost", "rita"])
+    chat = services.create_chat(title="Ops", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    start_worker()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=ghost.pk)
+        raise RuntimeError("something later in the request failed")
+    # A later change goes through the same queue: once its email is in, the ghost's would be too.
+    add_via_api(client_for, owner, chat.pk, real)
+    testing.wait_until(
+        lambda: any("rita" in m.subject for m in smtp.inbox.messages()), 20, "rita's email"
+    )
+    time.sleep(1)
+    assert not [m for m in smtp.inbox.messages() if "ghost" in m.subject]
+    assert not Notification.objects.filter(subject__contains="ghost").exists()
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_refused_recipient_is_failed_once_and_never_retried(
+    smtp, start_worker, people, client_for
+):
+    owner, admin, refused, newcomer = map(people, ["olga", "adam", "refused", "nina"])
+    chat = services.create_chat(title="Ops", creator_id=owner.pk)
+    for user in (admin, refused):
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk, role=Role.ADMIN)
+    start_worker()
+    add_via_api(client_for, owner, chat.pk, newcomer)
+
+    all_done()
+    note = Notification.objects.get(subject__contains="nina", recipient_id=refused.pk)
+    assert (note.status, note.attempts) == (OutboxStatus.FAILED, 1)
+    assert "550" in note.last_error
+    time.sleep(5)  # longer than the first retry's backoff: a retry would have happened by now
+    note.refresh_from_db()
+    assert (note.status, note.attempts) == (OutboxStatus.FAILED, 1)
+    assert [m.to for m in smtp.inbox.messages() if "nina" in m.subject] == ["adam@example.com"]
+
+
+@pytest.mark.slow
+def test_smtp_down_then_back_delivers_every_email_exactly_once(
+    smtp, start_worker, people, client_for
+):
+    owner, admin = people("olga"), people("adam")
+    chat = services.create_chat(title="Ops", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    start_worker()
+    all_done()
+    smtp.stop()
+
+    newcomers = [people(f"late{n}") for n in range(5)]
+    for user in newcomers:
+        add_via_api(client_for, owner, chat.pk, user)
+    notes = Notification.objects.filter(subject__contains="late")
+    testing.wait_until(
+        lambda: all(n.attempts >= 1 and n.status == OutboxStatus.PENDING for n in notes.all()),
+        20,
+        "every email to fail against the stopped SMTP server and wait for a retry",
+    )
+    assert "Connection refused" in notes.first().last_error
+
+    smtp.start()  # same port, same inbox
+    requeue_stale_outbox_task.delay()  # what beat does every OUTBOX_SWEEP_SECONDS
+    all_done(60, subject__contains="late")
+    assert {n.status for n in notes.all()} == {OutboxStatus.SENT}
+    received = inbox_for(smtp, notes.all())
+    assert sorted(m.subject for m in received) == sorted(
+        f"[Ops] late{n} joined the chat" for n in range(5)
+    )
+    assert_no_duplicates(smtp)
+
+
+@pytest.mark.slow
+def test_a_silent_smtp_server_times_out_and_does_not_block_the_worker(
+    smtp, start_worker, people, client_for
+):
+    """A single worker process: were it stuck on the first email, the second would never start."""
+    owner, admin, first, second = map(people, ["olga", "adam", "first", "second"])
+    chat = services.create_chat(title="Ops", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    start_worker(concurrency=1)
+    all_done()
+    smtp.stop()
+    silent = testing.smtp_process(port=smtp.port, silent=True).start()
+    try:
+        started = time.monotonic()
+        add_via_api(client_for, owner, chat.pk, first)
+        add_via_api(client_for, owner, chat.pk, second)
+        notes = Notification.objects.filter(event="member_added", recipient_id=admin.pk)
+        notes = notes.filter(subject__contains="first") | notes.filter(subject__contains="second")
+        testing.wait_until(
+            lambda: all(n.attempts >= 1 and "timed out" in n.last_error for n in notes.all()),
+            20,
+            "both emails to time out against the silent server",
+        )
+        # EMAIL_TIMEOUT=1 s each, far below the task's 30 s soft limit.
+        assert time.monotonic() - started < 15
+        assert {n.status for n in notes.all()} <= {OutboxStatus.PENDING, OutboxStatus.SENDING}
+    finally:
+        silent.stop()
+    smtp.start()
+    requeue_stale_outbox_task.delay()
+    all_done(60)
+    assert sorted(m.subject for m in inbox_for(smtp, notes.all())) == [
+        "[Ops] first joined the chat",
+        "[Ops] second joined the chat",
+    ]
+    assert_no_duplicates(smtp)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_batch_still_sends_200_emails_per_admin_once(smtp, start_worker, people):
+    owner, admin1, admin2 = people("olga"), people("adam"), people("anna")
+    chat = services.create_chat(title="Big", creator_id=owner.pk)
+    for admin in (admin1, admin2):
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    joiners = User.objects.bulk_create(
+        User(username=f"joiner{n}", email=f"joiner{n}@example.com") for n in range(200)
+    )
+    for user in joiners:
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+    notes = Notification.objects.filter(subject__contains="joiner")
+    assert notes.count() == 400
+
+    worker = start_worker()
+    testing.wait_until(lambda: len(inbox_for(smtp, notes)) >= 60, 60, "the batch to be under way")
+    worker.kill()  # SIGKILL, main process and children, in the middle of the batch
+    at_kill = len(inbox_for(smtp, notes))
+    assert at_kill < 400, "the batch finished before the kill: nothing was tested"
+    assert notes.filter(status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]).exists()
+
+    start_worker()
+    # Rows the dead worker had claimed wait for their lease to expire (EMAIL_TIMEOUT * 3 + 30 s).
+    sweep_until(lambda: not notes.exclude(status=OutboxStatus.SENT).exists(), 120, "all sent")
+    received = inbox_for(smtp, notes)
+    assert Counter(m.to for m in received) == {"adam@example.com": 200, "anna@example.com": 200}
+    assert len({m.message_id for m in received}) == len(received) == 400
+    assert notes.filter(status=OutboxStatus.SENT).count() == 400
+
+
+@pytest.mark.slow
+def test_redis_down_during_the_request_still_delivers_after_it_restarts(
+    redis_service, smtp, start_worker, people, client_for
+):
+    owner, admin, newcomer = people("olga"), people("adam"), people("nina")
+    chat = services.create_chat(title="Ops", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    start_worker()
+    all_done()
+
+    redis_service.stop()
+    try:
+        started = time.monotonic()
+        add_via_api(client_for, owner, chat.pk, newcomer)  # 201 even though nothing was queued
+        assert time.monotonic() - started < 5
+        note = Notification.objects.get(subject__contains="nina")
+        time.sleep(1)
+        note.refresh_from_db()
+        assert (note.status, note.attempts) == (OutboxStatus.PENDING, 0)
+    finally:
+        if not redis_service.running:
+            redis_service.start()
+
+    sweep_until(lambda: inbox_for(smtp, [note]), 60, "the email after Redis came back")
+    [mail] = inbox_for(smtp, [note])
+    assert (mail.to, mail.subject) == ("adam@example.com", "[Ops] nina joined the chat")
+    note.refresh_from_db()
+    assert (note.status, note.attempts) == (OutboxStatus.SENT, 1)
