@@ -229,6 +229,13 @@ REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 # Days of counts each report's tables cover (charts: the last week of them).
 REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
 
+# --- Monitoring -------------------------------------------------------------------------------
+# Where Grafana reaches Prometheus; `manage.py sync_dashboards` uses it when it creates the
+# datasource in a Grafana that lacks it (docker compose provisions it instead).
+PROMETHEUS_URL = env("PROMETHEUS_URL", default="") or (
+    f"http://127.0.0.1:{env.int('PROMETHEUS_PORT', default=9090)}"
+)
+
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
