@@ -28,3 +28,15 @@ env_get() {
   fi
   printf '%s' "$default"
 }
+
+# Export every variable of .env that the environment does not already set: the environment wins,
+# as in Django's settings (honcho's own -e would let .env override it).
+export_env_defaults() {
+  [ -f "$ROOT/.env" ] || return 0
+  local line name
+  while IFS= read -r line || [ -n "$line" ]; do
+    [[ "$line" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || continue
+    name="${line%%=*}"
+    [ -n "${!name+x}" ] || export "$name=${line#*=}"
+  done < "$ROOT/.env"
+}

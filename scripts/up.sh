@@ -24,4 +24,5 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
-exec "$VENV/bin/honcho" -f Procfile -e .env start
+export_env_defaults
+exec "$VENV/bin/honcho" -f Procfile -e /dev/null start
