@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from chats.models import Message
 
-from .models import DailyCount, FillState, HourlyCount, UserDayActivity
-from .stats import ActiveUsersStat, HourlyStat, Stat, UserDayStat, all_stats
+from .models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
+from .stats import ActiveUsersStat, FirstReplyStat, HourlyStat, Stat, UserDayStat, all_stats
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,46 @@ def _user_day_rows(start: datetime, end: datetime) -> list[UserDayActivity]:
     ]
 
 
+def _first_reply_rows(start: datetime, end: datetime) -> list[ChatFirstReply]:
+    """New or completed `ChatFirstReply` rows from the messages in [start, end).
+
+    One grouped query (first message per chat and author) through the created_at index, then the
+    chats seen in the step that still lack a first message or a first reply.
+    """
+    grouped = (
+        Message.objects.filter(created_at__gte=start, created_at__lt=end, author_id__isnull=False)
+        .values("chat_id", "author_id")
+        .annotate(first=Min("created_at"))
+        .order_by()
+        .values_list("chat_id", "author_id", "first")
+    )
+    firsts: dict[int, list[tuple[datetime, int]]] = {}
+    for chat_id, author_id, first in grouped:
+        firsts.setdefault(chat_id, []).append((first, author_id))
+    existing: dict[int, ChatFirstReply] = {}
+    chat_ids = list(firsts)
+    for i in range(0, len(chat_ids), BULK_BATCH):
+        batch = chat_ids[i : i + BULK_BATCH]
+        existing.update(ChatFirstReply.objects.in_bulk(batch))
+    rows = []
+    for chat_id, by_author in firsts.items():
+        row = existing.get(chat_id)
+        if row is None:
+            first_at, first_author = min(by_author)
+            row = ChatFirstReply(
+                chat_id=chat_id, first_message_at=first_at, first_author_id=first_author
+            )
+        elif row.first_reply_at is not None:
+            continue
+        replies = [at for at, author in by_author if author != row.first_author_id]
+        if replies:
+            row.first_reply_at = min(replies)
+        elif chat_id in existing:
+            continue
+        rows.append(row)
+    return rows
+
+
 def _active_user_rows(stat: ActiveUsersStat, start: datetime, end: datetime) -> list[DailyCount]:
     rows = []
     day = start.date()
@@ -140,6 +180,13 @@ def _delete_rows(stat: Stat, start: datetime, end: datetime | None = None) -> in
         rows = UserDayActivity.objects.filter(day__gte=start.date())
         if end is not None:
             rows = rows.filter(day__lt=end.date())
+    elif isinstance(stat, FirstReplyStat):
+        firsts = ChatFirstReply.objects.filter(first_message_at__gte=start)
+        replies = ChatFirstReply.objects.filter(first_reply_at__gte=start)
+        if end is not None:
+            firsts = firsts.filter(first_message_at__lt=end)
+            replies = replies.filter(first_reply_at__lt=end)
+        return firsts.delete()[0] + replies.update(first_reply_at=None)
     else:
         rows = DailyCount.objects.filter(stat=stat.name, day__gte=start.date())
         if end is not None:
@@ -152,12 +199,22 @@ def _compute_rows(stat: Stat, start: datetime, end: datetime) -> list:
         return _hourly_rows(stat, start, end)
     if isinstance(stat, UserDayStat):
         return _user_day_rows(start, end)
+    if isinstance(stat, FirstReplyStat):
+        return _first_reply_rows(start, end)
     return _active_user_rows(stat, start, end)
 
 
 def _store_rows(rows: list) -> None:
     """Insert a step's rows (a seam for the crash tests: it runs inside the step's transaction)."""
-    if rows:
+    if rows and isinstance(rows[0], ChatFirstReply):
+        ChatFirstReply.objects.bulk_create(
+            rows,
+            batch_size=BULK_BATCH,
+            update_conflicts=True,
+            unique_fields=["chat_id"],
+            update_fields=["first_reply_at"],
+        )
+    elif rows:
         type(rows[0]).objects.bulk_create(rows, batch_size=BULK_BATCH)
 
 
@@ -252,6 +309,7 @@ def rebuild_activity_counts(
             HourlyCount.objects.all().delete()
             DailyCount.objects.all().delete()
             UserDayActivity.objects.all().delete()
+            ChatFirstReply.objects.all().delete()
             FillState.objects.all().delete()
         else:
             for stat in stats.values():

@@ -73,6 +73,22 @@ class UserDayActivity(models.Model):
         return f"user {self.user_id} on {self.day}: {self.messages}"
 
 
+class ChatFirstReply(models.Model):
+    """When each chat got its first message, and its first message from someone else.
+
+    Filled like a statistic, step by step: a step only sets missing values, so a redo clears what
+    the step set (rows first seen in it are deleted, replies first seen in it are unset).
+    """
+
+    chat_id = models.BigIntegerField(primary_key=True)
+    first_message_at = models.DateTimeField()
+    first_author_id = models.BigIntegerField()
+    first_reply_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"chat {self.chat_id}: first {self.first_message_at}, reply {self.first_reply_at}"
+
+
 class FillState(models.Model):
     """How far one statistic is filled, and whether the last step finished.
 

@@ -83,7 +83,8 @@ def messages_between(start: datetime, end: datetime) -> int:
 
 
 def messages_per_minute(now: datetime, minutes: int = 60) -> list[dict]:
-    """Messages in each of the last `minutes` minutes (zeros included), oldest first."""
+    """Messages in each of the last `minutes` minutes (zeros included), oldest first; the
+    minute as "YYYY-MM-DDTHH:MM" in UTC."""
     end = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - timedelta(minutes=minutes)
     grouped = dict(
@@ -96,7 +97,11 @@ def messages_per_minute(now: datetime, minutes: int = 60) -> list[dict]:
     rows = []
     for i in range(minutes):
         minute = start + timedelta(minutes=i)
-        rows.append({"minute": minute.isoformat(), "count": grouped.get(minute, 0)})
+        count = grouped.get(minute, 0)
+        # "count" as well as the contract's "messages": the live page's chart reads "count".
+        rows.append(
+            {"minute": minute.strftime("%Y-%m-%dT%H:%M"), "messages": count, "count": count}
+        )
     return rows
 
 
@@ -146,6 +151,9 @@ def job_runs() -> dict[str, dict]:
     return {
         run.job: {
             "last_success_at": run.last_success_at.isoformat() if run.last_success_at else None,
+            "last_success_timestamp": (
+                run.last_success_at.timestamp() if run.last_success_at else None
+            ),
             "last_duration_seconds": run.last_duration_seconds,
             "last_failure_at": run.last_failure_at.isoformat() if run.last_failure_at else None,
         }

@@ -3,6 +3,8 @@
 - `HourlyStat`: an aggregate over the rows of a raw table whose time column falls in each hour,
   optionally per chat; stored in `HourlyCount`.
 - `UserDayStat`: messages per user per UTC day; stored in `UserDayActivity`.
+- `FirstReplyStat`: each chat's first message and first reply by someone else; stored in
+  `ChatFirstReply`.
 - `ActiveUsersStat`: distinct users active over the `window_days` days ending on each day,
   computed from `UserDayActivity` (so it depends on it); stored in `DailyCount`.
 
@@ -55,7 +57,17 @@ class ActiveUsersStat:
     depends_on: tuple[str, ...] = ("user_day_activity",)
 
 
-Stat = HourlyStat | UserDayStat | ActiveUsersStat
+@dataclass(frozen=True)
+class FirstReplyStat:
+    """Per chat: first message and first reply by another user (stored in `ChatFirstReply`)."""
+
+    name: str
+    description: str = ""
+    slice: timedelta = HOUR
+    depends_on: tuple[str, ...] = ()
+
+
+Stat = HourlyStat | UserDayStat | ActiveUsersStat | FirstReplyStat
 
 
 def _declare() -> list[Stat]:
@@ -122,6 +134,7 @@ def _declare() -> list[Stat]:
             description="Chats created in the hour.",
         ),
         UserDayStat("user_day_activity", description="Messages per user per UTC day."),
+        FirstReplyStat("first_replies", description="Each chat's first message and first reply."),
         ActiveUsersStat("active_users_1d", 1, description="Users active on the day."),
         ActiveUsersStat("active_users_7d", 7, description="Users active in the 7 days to it."),
         ActiveUsersStat("active_users_30d", 30, description="Users active in the 30 days to it."),

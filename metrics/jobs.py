@@ -1,0 +1,87 @@
+"""The periodic jobs as plain functions (Celery tasks and management commands call these).
+
+Each run is recorded in `JobRun` (start, success time, duration, failure), which /metrics exposes
+so an alert fires when the statistics stop moving. The fill and the report take a Redis lock so
+two overlapping beat ticks (a slow run, two beat processes) never work at once; the loser skips.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cent import CentError
+from django.db.models import F
+from django.utils import timezone
+
+from chatplatform import centrifugo
+
+from . import fill, reports, snapshot
+from .models import JobRun
+
+logger = logging.getLogger(__name__)
+
+LOCK_SECONDS = 600  # above the tasks' time limits: a killed run's lock expires by itself
+
+
+@contextmanager
+def recorded(job: str) -> Iterator[None]:
+    """Record the run of `job` in JobRun: success time and duration, or the failure."""
+    started = time.monotonic()
+    JobRun.objects.update_or_create(job=job, defaults={"last_started_at": timezone.now()})
+    try:
+        yield
+    except Exception as exc:
+        JobRun.objects.filter(job=job).update(
+            last_failure_at=timezone.now(), last_error=repr(exc)[:2000], failures=F("failures") + 1
+        )
+        raise
+    JobRun.objects.filter(job=job).update(
+        last_success_at=timezone.now(),
+        last_duration_seconds=time.monotonic() - started,
+        successes=F("successes") + 1,
+    )
+
+
+@contextmanager
+def exclusive(job: str) -> Iterator[bool]:
+    """A Redis lock per job; yields False (and the caller skips) when another run holds it."""
+    lock = snapshot.redis_client().lock(f"metrics:lock:{job}", timeout=LOCK_SECONDS)
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
+
+
+def run_fill() -> dict:
+    with exclusive("fill_stats") as acquired:
+        if not acquired:
+            logger.info("fill_stats: another run is in progress, skipping")
+            return {"skipped": True}
+        with recorded("fill_stats"):
+            report = fill.fill_activity_counts()
+    return {"slices": report.slices, "rows": report.rows, "redone": report.redone}
+
+
+def run_report() -> Path | None:
+    with exclusive("make_report") as acquired:
+        if not acquired:
+            logger.info("make_report: another run is in progress, skipping")
+            return None
+        with recorded("make_report"):
+            return reports.make_report()
+
+
+def run_live_stats() -> dict:
+    """Recompute and store the snapshot, then publish it; a Centrifugo outage only logs."""
+    data = snapshot.refresh_snapshot()
+    try:
+        centrifugo.publish(centrifugo.STATS_CHANNEL, data)
+    except (CentError, OSError):
+        logger.warning("could not publish the live statistics", exc_info=True)
+    return data

@@ -1,0 +1,166 @@
+"""The live statistics snapshot: computed by beat, kept in Redis, read by every web process.
+
+`compute_snapshot` reads the counts plus bounded raw tails (metrics.selectors), so it costs a
+handful of index range queries whatever the history. `refresh_snapshot` stores it under one Redis
+key; /metrics and /api/stats/ only read that key, so a scrape is cheap and every web process
+answers the same. Failed Celery tasks are counted per minute in Redis by a `task_failure` signal
+handler (connected in MetricsConfig.ready, so it runs in every worker).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.utils import timezone
+
+from chatplatform import centrifugo
+from chats.models import Chat, Notification, OutboxStatus, Publication
+
+from . import selectors
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_KEY = "metrics:snapshot"
+FAILURES_KEY = "metrics:task_failures:"  # + minute number (epoch seconds // 60)
+FAILURE_KEY_TTL = 2 * 3600
+# The snapshot outlives a few missed beats, then disappears rather than show stale numbers forever.
+SNAPSHOT_TTL = 3600
+SNAPSHOT_KEYS = (
+    "users",
+    "chats",
+    "messages_total",
+    "messages_last_hour",
+    "active_users_1d",
+    "active_users_7d",
+    "active_users_30d",
+    "new_users_last_day",
+    "notifications_pending",
+    "notifications_sent",
+    "notifications_failed",
+    "publications_pending",
+    "tasks_failed_last_hour",
+    "online_users",
+    "messages_per_minute",
+    "top_chats",
+    "generated_at",
+)
+
+
+@lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def redis_client() -> redis.Redis:
+    """The Redis of settings.REDIS_URL (looked up each call: tests point it at their server)."""
+    return _client(settings.REDIS_URL)
+
+
+# --- failed tasks ------------------------------------------------------------------------------
+
+
+def record_task_failure(at: float | None = None) -> None:
+    """Count one failed task in its minute's bucket (the buckets expire after two hours)."""
+    key = f"{FAILURES_KEY}{int((at or time.time()) // 60)}"
+    pipe = redis_client().pipeline()
+    pipe.incr(key)
+    pipe.expire(key, FAILURE_KEY_TTL)
+    pipe.execute()
+
+
+def tasks_failed_last_hour(now: float | None = None) -> int:
+    minute = int((now or time.time()) // 60)
+    keys = [f"{FAILURES_KEY}{m}" for m in range(minute - 59, minute + 1)]
+    return sum(int(v) for v in redis_client().mget(keys) if v is not None)
+
+
+def on_task_failure(sender: Any = None, **kwargs: Any) -> None:
+    """celery.signals.task_failure handler; never lets a Redis problem hide the real failure."""
+    try:
+        record_task_failure()
+    except redis.RedisError:
+        logger.warning("could not count a failed task of %s", getattr(sender, "name", sender))
+
+
+# --- the snapshot ------------------------------------------------------------------------------
+
+
+def _by_status(model: type) -> dict[str, int]:
+    counts = dict(model.objects.values("status").annotate(n=Count("id")).values_list("status", "n"))
+    return {status: counts.get(status, 0) for status in OutboxStatus.values}
+
+
+def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
+    """Every number of the live page and /metrics, from counts plus bounded raw tails."""
+    now = now or timezone.now()
+    notifications = _by_status(Notification)
+    publications = _by_status(Publication)
+    top = [
+        {"chat_id": row["chat_id"], "title": row["title"], "messages": row["messages"]}
+        for row in selectors.top_chats(now - timedelta(days=1), now)
+    ]
+    try:
+        failed = tasks_failed_last_hour(now.timestamp())
+    except redis.RedisError:
+        failed = None
+    return {
+        "users": get_user_model().objects.count(),
+        "chats": Chat.objects.count(),
+        "messages_total": selectors.messages_total(now),
+        "messages_last_hour": selectors.messages_between(now - timedelta(hours=1), now),
+        "active_users_1d": selectors.active_users(now, 1),
+        "active_users_7d": selectors.active_users(now, 7),
+        "active_users_30d": selectors.active_users(now, 30),
+        "new_users_last_day": selectors.new_users_since(now - timedelta(days=1)),
+        "notifications_pending": notifications["pending"] + notifications["sending"],
+        "notifications_sent": notifications["sent"],
+        "notifications_failed": notifications["failed"],
+        "publications_pending": publications["pending"] + publications["sending"],
+        "publications": publications,
+        "tasks_failed_last_hour": failed,
+        "online_users": centrifugo.online_users(),
+        "messages_per_minute": selectors.messages_per_minute(now),
+        "top_chats": top,
+        "jobs": selectors.job_runs(),
+        "generated_at": now.astimezone(UTC).isoformat(),
+    }
+
+
+def store_snapshot(snapshot: dict[str, Any]) -> None:
+    redis_client().set(SNAPSHOT_KEY, json.dumps(snapshot), ex=SNAPSHOT_TTL)
+
+
+def refresh_snapshot(now: datetime | None = None) -> dict[str, Any]:
+    snapshot = compute_snapshot(now)
+    store_snapshot(snapshot)
+    return snapshot
+
+
+def load_snapshot() -> dict[str, Any] | None:
+    """The stored snapshot, or None when beat has not stored one (or Redis is unreachable)."""
+    try:
+        raw = redis_client().get(SNAPSHOT_KEY)
+    except redis.RedisError:
+        logger.warning("Redis unreachable: no statistics snapshot")
+        return None
+    return json.loads(raw) if raw else None
+
+
+def current_snapshot() -> dict[str, Any] | None:
+    """The stored snapshot; computed and stored once if there is none yet (a fresh install)."""
+    snapshot = load_snapshot()
+    if snapshot is None:
+        try:
+            snapshot = refresh_snapshot()
+        except redis.RedisError:
+            return None
+    return snapshot
