@@ -86,7 +86,7 @@
   function applySnapshot(data) {
     snapshot = { ...data };
     perMinute = new Map(
-      (data.messages_per_minute || []).map((row) => [minuteKey(row.minute), row.count]),
+      (data.messages_per_minute || []).map((row) => [minuteKey(row.minute), row.messages]),
     );
     renderCounters();
     renderChart();
