@@ -117,6 +117,31 @@ def remove_member(*, chat_id: int, actor_id: int, user_id: int) -> None:
         notifications.enqueue_after_commit(ids)
 
 
+def forget_user(*, user_id: int) -> None:
+    """Before an account is deleted: each chat it owns passes to its longest-standing admin (else
+    member), so a chat always keeps an owner; a chat left with nobody goes. Every membership
+    the account had is logged as a leave, so the statistics see it."""
+    with transaction.atomic():
+        memberships = list(Membership.objects.select_for_update().filter(user_id=user_id))
+        for owned in (m for m in memberships if m.role == Role.OWNER):
+            heir = (
+                Membership.objects.filter(chat_id=owned.chat_id)
+                .exclude(user_id=user_id)
+                .order_by("role", "joined_at", "id")  # "admin" sorts before "member"
+                .first()
+            )
+            if heir is None:
+                Chat.objects.filter(pk=owned.chat_id).delete()
+                continue
+            owned.role = Role.MEMBER  # at most one owner: step down before the heir steps up
+            owned.save(update_fields=["role"])
+            heir.role = Role.OWNER
+            heir.save(update_fields=["role"])
+        MembershipEvent.objects.bulk_create(
+            MembershipEvent(chat_id=m.chat_id, user_id=user_id, kind="leave") for m in memberships
+        )
+
+
 def _check_text(text: str) -> str:
     text = (text or "").strip()
     if not text:

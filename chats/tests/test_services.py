@@ -374,3 +374,37 @@ def test_after_commit_each_notification_is_queued_on_the_broker(
     assert [(h["task"], h["argsrepr"]) for h in queued] == [
         ("chats.tasks.send_admin_notification_task", f"[{note.pk}]")
     ]
+
+
+# --- deleting an account ------------------------------------------------------------------------
+
+
+def test_deleting_the_owner_hands_the_chat_to_its_admin(team):
+    owner_id = team.owner.pk
+    team.owner.delete()
+    roles = dict(Membership.objects.filter(chat=team.chat).values_list("user_id", "role"))
+    assert roles == {team.admin.pk: Role.OWNER, team.member.pk: Role.MEMBER}
+    assert events(team.chat.pk)[-1] == (owner_id, "leave")
+
+
+def test_deleting_the_owner_of_a_chat_without_admins_hands_it_to_the_oldest_member(make_user):
+    owner, first, second = make_user("o"), make_user("first"), make_user("second")
+    chat = services.create_chat(title="Small", creator_id=owner.pk)
+    for user in (first, second):
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+    owner.delete()
+    assert selectors.get_membership(chat.pk, first.pk).role == Role.OWNER
+    assert selectors.get_membership(chat.pk, second.pk).role == Role.MEMBER
+
+
+def test_deleting_the_only_member_deletes_the_chat(make_user):
+    owner = make_user("lonely")
+    chat = services.create_chat(title="Alone", creator_id=owner.pk)
+    owner.delete()
+    assert not Chat.objects.filter(pk=chat.pk).exists()
+
+
+def test_deleting_a_plain_member_changes_no_role(team):
+    team.member.delete()
+    roles = dict(Membership.objects.filter(chat=team.chat).values_list("user_id", "role"))
+    assert roles == {team.owner.pk: Role.OWNER, team.admin.pk: Role.ADMIN}
