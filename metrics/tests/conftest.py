@@ -1,0 +1,79 @@
+"""Generated activity at fixed times, and a dump of every statistics table to compare runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from chats.models import Chat, MembershipEvent, Message
+from metrics.models import ChatFirstReply, DailyCount, HourlyCount, UserDayActivity
+
+User = get_user_model()
+T0 = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday, 00:00 UTC
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def hm(hour: int, minute: int) -> datetime:
+    return T0 + timedelta(hours=hour, minutes=minute)
+
+
+@dataclass
+class Activity:
+    alice: User
+    bob: User
+    carol: User
+    chat_a: Chat
+    chat_b: Chat
+
+
+@pytest.fixture
+def activity(db: None) -> Activity:
+    """Three users, two chats, seven messages over two days (see the expected tables in tests).
+
+    alice joined two days before T0, bob at 01:30, carol at 26:00 (day 1, 02:00).
+    """
+    alice = User.objects.create(username="alice", date_joined=T0 - timedelta(days=2))
+    bob = User.objects.create(username="bob", date_joined=hm(1, 30))
+    carol = User.objects.create(username="carol", date_joined=hm(26, 0))
+    chat_a = Chat.objects.create(title="Alpha", created_by=alice, created_at=hm(0, 10))
+    chat_b = Chat.objects.create(title="Beta", created_by=carol, created_at=hm(25, 0))
+    MembershipEvent.objects.bulk_create(
+        [
+            MembershipEvent(chat_id=chat_a.pk, user_id=alice.pk, kind="join", at=hm(0, 10)),
+            MembershipEvent(chat_id=chat_a.pk, user_id=bob.pk, kind="join", at=hm(1, 30)),
+            MembershipEvent(chat_id=chat_b.pk, user_id=carol.pk, kind="join", at=hm(25, 0)),
+            MembershipEvent(chat_id=chat_b.pk, user_id=alice.pk, kind="join", at=hm(25, 0)),
+            MembershipEvent(chat_id=chat_a.pk, user_id=bob.pk, kind="leave", at=hm(27, 30)),
+        ]
+    )
+    for chat, author, moment in [
+        (chat_a, alice, hm(0, 15)),
+        (chat_a, alice, hm(0, 45)),
+        (chat_a, bob, hm(1, 40)),
+        (chat_a, bob, hm(3, 5)),
+        (chat_b, carol, hm(26, 10)),
+        (chat_b, alice, hm(26, 20)),
+        (chat_a, carol, hm(26, 50)),
+    ]:
+        Message.objects.create(chat=chat, author=author, text="hi", created_at=moment)
+    return Activity(alice, bob, carol, chat_a, chat_b)
+
+
+def dump() -> dict[str, list[tuple]]:
+    """Every statistics row, sorted, for comparing two runs."""
+    return {
+        "hourly": sorted(HourlyCount.objects.values_list("stat", "chat_id", "hour", "value")),
+        "daily": sorted(DailyCount.objects.values_list("stat", "day", "value")),
+        "user_days": sorted(UserDayActivity.objects.values_list("user_id", "day", "messages")),
+        "first_replies": sorted(
+            ChatFirstReply.objects.values_list(
+                "chat_id", "first_message_at", "first_author_id", "first_reply_at"
+            )
+        ),
+    }
