@@ -174,7 +174,7 @@ def active_users(daily: pd.DataFrame, start, end) -> pd.DataFrame:
     table = rows.pivot_table(index="day", columns="stat", values="value", aggfunc="sum")
     table = table.reindex(columns=list(names)).rename(columns=names)
     table = table.reindex(days_in(start, end)).fillna(0).astype("int64")
-    table.index.name = "day"
+    table.index.name, table.columns.name = "day", None
     mau = table["mau"].where(table["mau"] > 0)
     table["stickiness"] = table["dau"] / mau
     return table
@@ -371,7 +371,8 @@ def engagement_conclusion(summary: dict[str, Any]) -> str:
     if summary["new_users"]:
         week1 = summary["week1_retention"]
         parts.append(
-            f"{summary['new_users']} users joined in {len(summary['cohorts'])} weekly cohorts; "
+            f"{_plural(summary['new_users'], 'user')} joined in "
+            f"{_plural(len(summary['cohorts']), 'weekly cohort')}; "
             + (
                 f"**{week1:.0%}** of those who have had a second week sent a message in it."
                 if week1 is not None
@@ -517,7 +518,7 @@ def task_health_conclusion(summary: dict[str, Any]) -> str:
             )
         )
     if summary["retried"]:
-        text += f" {summary['retried']} emails needed more than one attempt."
+        text += f" {_plural(summary['retried'], 'email')} needed more than one attempt."
     return text
 
 
@@ -544,6 +545,10 @@ def _number(value: Any) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) else round(value, 6)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _count_before(frame: pd.DataFrame, column: str, start: pd.Timestamp) -> int:

@@ -1,0 +1,94 @@
+"""Execute every analysis notebook on a report and render it to HTML beside the report.
+
+Used by `manage.py render_notebooks` (`make notebooks`) and by beat once a day
+(`metrics.tasks.render_notebooks_task`), so each report folder can carry
+`notebooks/<name>.ipynb` (executed, with outputs) and `notebooks/<name>.html`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from notebooks import analysis
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent
+KERNEL_NAME = "python3"
+CELL_TIMEOUT_SECONDS = 600
+log = logging.getLogger(__name__)
+
+
+class RenderError(RuntimeError):
+    """One or more notebooks failed; their HTML (with the traceback) was still written."""
+
+
+def notebook_paths() -> list[Path]:
+    """The analysis notebooks, in name order."""
+    return sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def check_kernel() -> None:
+    """Fail early unless the `python3` kernel runs this interpreter (the venv with the project).
+
+    jupyter_client starts `python` kernel specs with `sys.executable`; a user-level spec named
+    python3 pointing at another Python would run the notebooks without pandas or the project.
+    """
+    from jupyter_client.manager import KernelManager
+
+    command = KernelManager(kernel_name=KERNEL_NAME).format_kernel_cmd()
+    if Path(command[0]).resolve() != Path(sys.executable).resolve():
+        raise RenderError(
+            f"kernel {KERNEL_NAME!r} runs {command[0]}, not {sys.executable}: remove that "
+            f"kernel spec (jupyter kernelspec list) or run from the project's .venv"
+        )
+
+
+def render(report_dir: str | Path, start: str = "", end: str = "") -> list[Path]:
+    """Execute each notebook on `report_dir` with papermill and write .ipynb + .html into
+    `<report>/notebooks/`. Returns the HTML paths. Raises RenderError after rendering all of
+    them if any failed, so one broken notebook does not hide the others.
+    """
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    check_kernel()
+    report = analysis.resolve_report_dir(report_dir)
+    out_dir = report / "notebooks"
+    out_dir.mkdir(exist_ok=True)
+    exporter = HTMLExporter()
+    rendered: list[Path] = []
+    failed: list[str] = []
+    for source in notebook_paths():
+        executed = out_dir / source.name
+        try:
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters={"report_dir": str(report), "start": start, "end": end},
+                kernel_name=KERNEL_NAME,
+                cwd=str(NOTEBOOKS_DIR),
+                progress_bar=False,
+                execution_timeout=CELL_TIMEOUT_SECONDS,
+            )
+        except Exception as error:  # papermill still wrote the notebook up to the failing cell
+            log.error("notebook %s failed on %s: %s", source.name, report, error)
+            failed.append(f"{source.stem}: {type(error).__name__}: {str(error)[-500:]}")
+            if not executed.exists():
+                continue
+        body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+        html = out_dir / f"{source.stem}.html"
+        partial = html.with_suffix(".html.partial")
+        partial.write_text(body, encoding="utf-8")
+        os.replace(partial, html)  # a reader never sees half a page
+        rendered.append(html)
+    if failed:
+        raise RenderError("; ".join(failed))
+    return rendered
+
+
+def render_latest(start: str = "", end: str = "") -> list[Path]:
+    """Render every notebook on REPORTS_DIR/latest (the newest complete report)."""
+    return render(analysis.resolve_report_dir(""), start=start, end=end)
