@@ -1,0 +1,118 @@
+"""The report folder: expected files, real PNGs, tables that match the counts, latest, pruning."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+from django.core.management import call_command
+
+from metrics import fill
+from metrics.reports import CHARTS, TABLES, latest_report, load_table, make_report
+
+from .conftest import T0, Activity, at, hm
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+NOW = at(48) + timedelta(minutes=7)
+
+
+@pytest.fixture
+def report(activity: Activity, tmp_path: Path) -> Path:
+    fill.fill_activity_counts(until=NOW)
+    return make_report(now=NOW, reports_dir=tmp_path, days=3)
+
+
+def test_report_folder_has_every_file_and_real_images(report: Path, tmp_path: Path) -> None:
+    assert report.name == "20250305T000700Z"
+    expected = {f"{t}.{ext}" for t in TABLES for ext in ("parquet", "csv")}
+    expected |= set(CHARTS) | {"index.html", "manifest.json"}
+    assert {p.name for p in report.iterdir()} == expected
+    for chart in CHARTS:
+        data = (report / chart).read_bytes()
+        assert data.startswith(PNG_SIGNATURE)
+        height, width, _ = matplotlib.image.imread(report / chart).shape
+        assert width >= 600 and height >= 300
+    assert (tmp_path / "latest").is_symlink()
+    assert latest_report(tmp_path) == report
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    html = (report / "index.html").read_text()
+    assert "Alpha" in html and 'src="messages_per_hour.png"' in html
+
+
+def test_manifest_and_tables_match_the_counts(report: Path, activity: Activity) -> None:
+    manifest = json.loads((report / "manifest.json").read_text())
+    assert manifest["version"] == 1
+    assert manifest["range"] == {
+        "start": (T0 - timedelta(days=1)).isoformat(),
+        "end": at(48).isoformat(),
+    }
+    assert manifest["charts"] == CHARTS
+    hourly = load_table(report, "hourly")
+    assert list(hourly.columns) == ["hour", "stat", "value"]
+    assert manifest["tables"]["hourly"] == {"rows": 72 * 7, "columns": ["hour", "stat", "value"]}
+    sent = hourly[hourly["stat"] == "messages_sent"].set_index("hour")["value"]
+    assert sent[pd.Timestamp(hm(26, 0))] == 3 and sent[pd.Timestamp(hm(2, 0))] == 0
+    assert sent.sum() == 7
+
+    daily = load_table(report, "daily")
+    as_dict = {(row.day, row.stat): row.value for row in daily.itertuples()}
+    assert as_dict[(date(2025, 3, 4), "active_users_7d")] == 3
+    assert as_dict[(date(2025, 3, 3), "messages_sent")] == 4
+    assert as_dict[(date(2025, 3, 2), "new_users")] == 0
+
+    chats = load_table(report, "chats").set_index("chat_id")
+    assert chats.loc[activity.chat_a.pk, "messages_total"] == 5
+    assert chats.loc[activity.chat_b.pk, "messages_last_day"] == 2
+    assert chats.loc[activity.chat_b.pk, "title"] == "Beta"
+
+    first = load_table(report, "first_replies").set_index("chat_id")
+    assert first.loc[activity.chat_a.pk, "first_reply_at"] == pd.Timestamp(hm(1, 40))
+    users = load_table(report, "users")
+    assert len(users) == 3
+    days = load_table(report, "user_day_activity")
+    assert days["messages"].sum() == 7
+    assert list(load_table(report, "notifications").columns) == [
+        "notification_id",
+        "event",
+        "status",
+        "attempts",
+        "created_at",
+        "done_at",
+        "last_error",
+    ]
+    csv = pd.read_csv(report / "chat_hourly.csv")
+    assert csv["messages"].sum() == 7
+
+
+def test_latest_moves_and_old_reports_are_pruned(
+    report: Path, tmp_path: Path, settings: object
+) -> None:
+    later = make_report(now=NOW + timedelta(days=2), reports_dir=tmp_path, retention_days=7)
+    assert latest_report(tmp_path) == later and report.exists()
+    stale = tmp_path / ".tmp-20250101T000000Z-1"
+    stale.mkdir()
+    os.utime(stale, (0, 0))
+    newest = make_report(now=NOW + timedelta(days=9), reports_dir=tmp_path, retention_days=7)
+    assert latest_report(tmp_path) == newest
+    assert not report.exists()  # 9 days old
+    assert later.exists()  # 7 days old: kept
+    assert not stale.exists()
+    settings.REPORTS_DIR = tmp_path
+    assert load_table(None, "chats").equals(load_table(newest, "chats"))
+
+
+def test_two_reports_in_the_same_second_do_not_collide(report: Path, tmp_path: Path) -> None:
+    again = make_report(now=NOW, reports_dir=tmp_path, days=3)
+    assert again.name == f"{report.name}-1"
+    assert latest_report(tmp_path) == again
+
+
+def test_make_report_command(activity: Activity, tmp_path: Path, capsys) -> None:
+    call_command("make_report", dir=str(tmp_path), days=2)
+    folder = Path(capsys.readouterr().out.strip())
+    assert folder.parent == tmp_path and (folder / "manifest.json").exists()
