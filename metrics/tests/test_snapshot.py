@@ -1,0 +1,123 @@
+"""The snapshot in a real Redis, GET /api/stats/, GET /metrics, the failed-task counter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from celery.signals import task_failure
+from cent import HistoryRequest
+from django.contrib.auth import get_user_model
+from prometheus_client.parser import text_string_to_metric_families
+
+from chatplatform import centrifugo
+from metrics import fill, jobs, snapshot
+
+from .conftest import Activity, hm
+
+User = get_user_model()
+NOW = hm(26, 55)
+CONTRACT_KEYS = set(snapshot.SNAPSHOT_KEYS)
+
+
+@pytest.fixture
+def stored(activity: Activity, redis_service) -> dict:
+    redis = snapshot.redis_client()
+    redis.flushdb()
+    fill.fill_activity_counts(until=NOW)
+    snapshot.record_task_failure(at=(NOW - timedelta(minutes=5)).timestamp())
+    snapshot.record_task_failure(at=(NOW - timedelta(minutes=70)).timestamp())  # too old
+    return snapshot.refresh_snapshot(now=NOW)
+
+
+def test_snapshot_numbers(stored: dict, activity: Activity) -> None:
+    assert set(stored) >= CONTRACT_KEYS
+    assert {key: stored[key] for key in CONTRACT_KEYS - {"messages_per_minute", "top_chats"}} == {
+        "users": 3,
+        "chats": 2,
+        "messages_total": 7,
+        "messages_last_hour": 3,
+        "active_users_1d": 2,
+        "active_users_7d": 3,
+        "active_users_30d": 3,
+        "new_users_last_day": 1,
+        "notifications_pending": 0,
+        "notifications_sent": 0,
+        "notifications_failed": 0,
+        "publications_pending": 0,
+        "tasks_failed_last_hour": 1,
+        "generated_at": NOW.isoformat(),
+    }
+    assert stored["top_chats"] == [
+        {"chat_id": activity.chat_a.pk, "title": "Alpha", "messages": 2},
+        {"chat_id": activity.chat_b.pk, "title": "Beta", "messages": 2},
+    ]
+    minutes = stored["messages_per_minute"]
+    assert len(minutes) == 60
+    assert (minutes[0]["minute"], minutes[-1]["minute"]) == ("2025-03-04T01:56", "2025-03-04T02:55")
+    busy = {row["minute"]: row["messages"] for row in minutes if row["messages"]}
+    assert busy == {"2025-03-04T02:10": 1, "2025-03-04T02:20": 1, "2025-03-04T02:50": 1}
+    assert snapshot.load_snapshot() == stored
+
+
+def test_a_celery_task_failure_is_counted(redis_service) -> None:
+    snapshot.redis_client().flushdb()
+    task_failure.send(sender=None, task_id="x", exception=RuntimeError("boom"))
+    task_failure.send(sender=None, task_id="y", exception=RuntimeError("boom"))
+    assert snapshot.tasks_failed_last_hour() == 2
+
+
+def test_api_stats_needs_a_login_and_returns_the_snapshot(stored: dict, client) -> None:
+    assert client.get("/api/stats/").status_code in (401, 403)
+    client.force_login(User.objects.create(username="reader"))  # any logged-in user
+    response = client.get("/api/stats/")
+    assert response.status_code == 200
+    assert response.json() == stored
+
+
+def scrape(client) -> dict[str, list]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return {
+        family.name: family.samples
+        for family in text_string_to_metric_families(response.content.decode())
+    }
+
+
+def value(samples: list, suffix: str = "", **labels: str) -> float:
+    """The value of the first sample whose name ends with `suffix` and that has `labels`."""
+    return next(
+        s.value
+        for s in samples
+        if s.name.endswith(suffix) and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_metrics_serves_the_snapshot_and_request_latency(stored: dict, client) -> None:
+    client.force_login(User.objects.create(username="reader"))
+    client.get("/api/stats/")
+    jobs.run_fill()  # JobRun: a success time and a duration for fill_stats
+    snapshot.refresh_snapshot(now=NOW)
+    metrics = scrape(client)
+    assert value(metrics["chatplatform_users"]) == 4
+    assert value(metrics["chatplatform_messages"], "_total") == 7
+    assert value(metrics["chatplatform_messages_last_hour"]) == 3
+    assert value(metrics["chatplatform_active_users"], window="7d") == 3
+    assert value(metrics["chatplatform_top_chat_messages_last_day"], rank="2") == 2
+    assert value(metrics["chatplatform_notifications"], status="failed") == 0
+    assert value(metrics["chatplatform_tasks_failed_last_hour"]) == 1
+    assert value(metrics["chatplatform_stats_job_last_success_timestamp_seconds"], job="fill_stats")
+    assert value(metrics["chatplatform_stats_job_duration_seconds"], job="fill_stats") >= 0
+    assert value(metrics["chatplatform_snapshot_age_seconds"]) > 0
+    latency = metrics["chatplatform_http_request_duration_seconds"]
+    assert value(latency, "_count", view="stats", method="GET", status="200") >= 1
+    assert {s.labels.get("view") for s in latency if "view" in s.labels} <= {"stats", "metrics"}
+
+
+@pytest.mark.slow
+def test_live_stats_are_published_to_centrifugo(stored: dict, centrifugo_service) -> None:
+    published = jobs.run_live_stats()
+    history = centrifugo.client().history(HistoryRequest(channel=centrifugo.STATS_CHANNEL, limit=1))
+    assert [pub.data for pub in history.publications] == [published]
+    assert published["online_users"] == 0  # Centrifugo answers: nobody is connected
