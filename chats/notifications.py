@@ -5,6 +5,7 @@
 permanent ones (a refused recipient, a 5xx) are recorded as failed and never retried.
 """
 
+import contextlib
 import logging
 import smtplib
 import socket
@@ -115,10 +116,12 @@ def deliver_notification(notification_id: int, *, final_attempt: bool = False) -
     notification = outbox.claim(Notification, notification_id, lease_seconds=lease)
     if notification is None:
         return "skipped"
+    connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
     try:
-        connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
-        build_email(notification, connection=connection).send()
+        connection.open()
+        build_email(notification, connection=connection).send()  # returns once DATA is accepted
     except Exception as exc:
+        _close_quietly(connection)
         kind = classify(exc)
         error = f"{type(exc).__name__}: {exc}"
         if kind is PermanentEmailError or final_attempt:
@@ -129,8 +132,19 @@ def deliver_notification(notification_id: int, *, final_attempt: bool = False) -
         else:
             outbox.release(notification, error)
         raise kind(error) from exc
-    outbox.done(notification)
+    # Recorded before QUIT: a worker killed between the server's "250 accepted" and this update
+    # sends the email again when the claim expires (the same Message-ID shows it); keep it short.
+    try:
+        outbox.done(notification)
+    finally:
+        _close_quietly(connection)
     return "sent"
+
+
+def _close_quietly(connection) -> None:
+    """QUIT after the message was accepted or refused; a failure here changes nothing."""
+    with contextlib.suppress(Exception):
+        connection.close()
 
 
 def requeue_stale() -> int:
