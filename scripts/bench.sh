@@ -12,3 +12,10 @@ log "live delivery latency: API -> outbox -> worker -> Centrifugo vs publishing 
 # BENCH_REALTIME_ARGS="--subscribers 10 --rate 10 --duration 5" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" bench/bench_realtime.py ${BENCH_REALTIME_ARGS:-}
+
+log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emails vs a plain SMTP loop"
+# On PostgreSQL when scripts/postgres.sh can start it (SQLite serialises the two workers' writes).
+# A quick run: BENCH_EMAIL_ARGS="--requests 200 --joins 300" make bench
+email_db=$("$ROOT/scripts/postgres.sh" 2>/dev/null || true)
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" bench/bench_email.py ${email_db:+--database-url "$email_db"} ${BENCH_EMAIL_ARGS:-}

@@ -1,0 +1,305 @@
+"""Admin emails: what they cost the request, and how fast the pipeline drains a burst of joins.
+
+Two measurements, each against a baseline taken in the same run, on real services (Redis, Celery
+workers, an SMTP server in its own process, the database given by --database-url):
+
+1. Request cost: POST /api/chats/<id>/members/ (in-process DRF client) into a chat whose two
+   admins want emails (two notification rows + two tasks queued after commit) versus a chat whose
+   two admins turned emails off; requests alternate between the two chats; median and p99.
+2. Throughput: --joins joins (services.add_member) in a chat with two admins, with Celery workers
+   running -> time until all 2 x joins emails are in the SMTP server, versus a plain loop that
+   sends the same number of emails straight to the same SMTP server (one connection per email,
+   as each task does; a single reused connection is shown too). The loop is the ceiling.
+
+    .venv/bin/python bench/bench_email.py                           # 1000 requests, 2000 joins
+    .venv/bin/python bench/bench_email.py --database-url "$(scripts/postgres.sh)"  # PostgreSQL
+    .venv/bin/python bench/bench_email.py --requests 200 --joins 300  # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=1000, help="API calls per mode (on, off)")
+    parser.add_argument("--joins", type=int, default=2000, help="joins in the throughput phase")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="PostgreSQL server to create a throwaway database on (default: SQLite in a temp dir)",
+    )
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the inbox")
+    parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
+    return parser.parse_args()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def fresh_postgres(url: str) -> tuple[str, Callable[[], None]]:
+    """Create an empty database next to the one in `url`; return its URL and a dropper."""
+    import psycopg
+
+    name = f"bench_email_{os.getpid()}"
+    parts = urlsplit(url)
+    admin_dsn = urlunsplit(parts._replace(scheme="postgresql"))
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
+
+
+def wait_for_inbox(inbox_dir: Path, count: int, timeout: float) -> float:
+    """Monotonic time at which the inbox first held `count` messages."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if sum(1 for n in os.listdir(inbox_dir) if n.endswith(".eml")) >= count:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"fewer than {count} emails after {timeout}s")
+        time.sleep(0.05)
+
+
+def main() -> None:
+    args = parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-email-"))
+    drop_database = None
+    if args.database_url.startswith("postgres"):
+        database_url, drop_database = fresh_postgres(args.database_url)
+    else:
+        database_url = args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
+
+    from chatplatform import testing
+
+    redis = testing.redis_process().start()
+    smtp = testing.smtp_process(mail_dir=workdir / "inbox").start()
+    os.environ.update(
+        DATABASE_URL=database_url,
+        LOG_LEVEL="WARNING",
+        REDIS_URL=redis.url,
+        CELERY_BROKER_URL=redis.url,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp.port),
+        EMAIL_HOST_USER="",
+        EMAIL_HOST_PASSWORD="",
+        EMAIL_USE_TLS="false",
+        EMAIL_USE_SSL="false",
+        EMAIL_TIMEOUT="5",
+    )
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.mail import EmailMultiAlternatives, get_connection
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    from chatplatform.celery import app as celery_app
+    from chats import notifications, services
+    from chats.models import Notification, OutboxStatus, Role
+
+    User = get_user_model()
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the in-process client
+    call_command("migrate", verbosity=0)
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    print(f"database: {engine}; redis {redis.url}; SMTP 127.0.0.1:{smtp.port}")
+
+    def chat_with_two_admins(title: str, emails: bool):
+        owner, *admins = User.objects.bulk_create(
+            User(username=f"{title}-{role}", email=f"{title}-{role}@example.com")
+            for role in ("owner", "admin1", "admin2")
+        )
+        chat = services.create_chat(title=title, creator_id=owner.pk)
+        for admin in admins:
+            services.add_member(
+                chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN
+            )
+            services.set_email_notifications(chat_id=chat.pk, user_id=admin.pk, enabled=emails)
+        return owner, chat
+
+    def newcomers(prefix: str, n: int) -> list:
+        return User.objects.bulk_create(
+            User(username=f"{prefix}{i}", email=f"{prefix}{i}@example.com") for i in range(n)
+        )
+
+    results: dict = {"database": engine, "workers": args.workers}
+    worker = None
+    try:
+        # --- 1. request cost, notifications on vs off ------------------------------------------
+        warmup = 20
+        owner_on, chat_on = chat_with_two_admins("on", emails=True)
+        owner_off, chat_off = chat_with_two_admins("off", emails=False)
+        users_on = newcomers("on-new", args.requests + warmup)
+        users_off = newcomers("off-new", args.requests + warmup)
+        Notification.objects.all().delete()  # the emails about the admins' own joins
+        api_on, api_off = APIClient(), APIClient()
+        api_on.force_authenticate(owner_on)
+        api_off.force_authenticate(owner_off)
+        timings: dict[str, list[float]] = {"on": [], "off": []}
+        for i in range(args.requests + warmup):
+            order = [("on", api_on, chat_on, users_on), ("off", api_off, chat_off, users_off)]
+            for mode, api, chat, users in order if i % 2 else reversed(order):
+                before = time.perf_counter()
+                response = api.post(
+                    f"/api/chats/{chat.pk}/members/", {"user_id": users[i].pk}, format="json"
+                )
+                elapsed = (time.perf_counter() - before) * 1000
+                assert response.status_code == 201, response.content[:300]
+                if i >= warmup:
+                    timings[mode].append(elapsed)
+        queued = Notification.objects.filter(chat_id=chat_on.pk).count()
+        assert queued == 2 * (args.requests + warmup), queued
+        assert not Notification.objects.filter(chat_id=chat_off.pk).exists()
+        latency = {
+            mode: {
+                "requests": len(values),
+                "p50_ms": statistics.median(values),
+                "p99_ms": percentile(values, 99),
+                "mean_ms": statistics.fmean(values),
+            }
+            for mode, values in timings.items()
+        }
+        latency["ratio_p50"] = latency["on"]["p50_ms"] / latency["off"]["p50_ms"]
+        latency["ratio_p99"] = latency["on"]["p99_ms"] / latency["off"]["p99_ms"]
+        latency["added_p50_ms"] = latency["on"]["p50_ms"] - latency["off"]["p50_ms"]
+        results["request_cost"] = latency
+        # Nobody consumed those tasks: drop them, they are not part of the throughput phase.
+        celery_app.control.purge()
+        Notification.objects.all().delete()
+
+        # --- 2a. the ceiling: a plain loop sending straight to the SMTP server ----------------
+        total = 2 * args.joins
+        inbox_dir = Path(smtp.mail_dir)
+        template = Notification(
+            pk=0,
+            subject="[bench] someone joined the chat",
+            recipient_email="admin@example.com",
+            body_text="someone was added to the chat by someone.\n" * 3,
+            body_html="<p>someone was added to the chat by someone.</p>" * 3,
+        )
+
+        def loop(reuse: bool) -> float:
+            smtp.inbox.clear()
+            started = time.monotonic()
+            shared = get_connection(timeout=5) if reuse else None
+            if shared is not None:
+                shared.open()
+            for n in range(total):
+                template.pk = n + 1
+                connection = shared or get_connection(timeout=5)
+                email: EmailMultiAlternatives = notifications.build_email(template, connection)
+                email.send()
+            if shared is not None:
+                shared.close()
+            return wait_for_inbox(inbox_dir, total, args.timeout) - started
+
+        loop_seconds = loop(reuse=False)
+        loop_reused_seconds = loop(reuse=True)
+        smtp.inbox.clear()
+
+        # --- 2b. the pipeline: joins -> rows -> Redis -> workers -> SMTP ----------------------
+        owner, chat = chat_with_two_admins("burst", emails=True)
+        joiners = newcomers("burst-new", args.joins)
+        Notification.objects.all().delete()
+        worker = testing.celery_worker_process(
+            testing.django_env(), concurrency=args.workers, name="bench-email-worker"
+        ).start()
+        started = time.monotonic()
+        for user in joiners:
+            services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+        joins_done = time.monotonic()
+        last_email = wait_for_inbox(inbox_dir, total, args.timeout)
+        pipeline_seconds = last_email - started
+        time.sleep(1)  # anything extra (a duplicate) would arrive now
+        received = smtp.inbox.messages()
+        duplicates = sum(n - 1 for n in Counter(m.message_id for m in received).values() if n > 1)
+        statuses = dict(Counter(Notification.objects.values_list("status", flat=True)))
+        results["throughput"] = {
+            "joins": args.joins,
+            "emails": total,
+            "received": len(received),
+            "duplicate_message_ids": duplicates,
+            "rows_by_status": statuses,
+            "joins_seconds": joins_done - started,
+            "pipeline_seconds": pipeline_seconds,
+            "drain_after_last_join_seconds": last_email - joins_done,
+            "pipeline_emails_per_s": total / pipeline_seconds,
+            "loop_seconds": loop_seconds,
+            "loop_emails_per_s": total / loop_seconds,
+            "loop_reused_connection_seconds": loop_reused_seconds,
+            "loop_reused_connection_emails_per_s": total / loop_reused_seconds,
+            "ratio_pipeline_to_loop_time": pipeline_seconds / loop_seconds,
+        }
+        assert statuses.get(OutboxStatus.SENT) == total, statuses
+    finally:
+        if worker is not None:
+            worker.stop()
+        smtp.stop()
+        redis.stop()
+        if drop_database is not None:
+            drop_database()
+
+    lat, thr = results["request_cost"], results["throughput"]
+    print(f"\n1. Request cost of the notification ({lat['on']['requests']} requests per mode)")
+    print(f"   {'':28} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for mode, label in (("off", "admins' emails off"), ("on", "admins' emails on (2 rows)")):
+        row = lat[mode]
+        print(f"   {label:28} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} {row['mean_ms']:8.2f}")
+    print(
+        f"   on/off: p50 x{lat['ratio_p50']:.2f} (+{lat['added_p50_ms']:.2f} ms), "
+        f"p99 x{lat['ratio_p99']:.2f}"
+    )
+    print(f"\n2. Throughput: {thr['joins']} joins x 2 admins = {thr['emails']} emails")
+    print(
+        f"   pipeline ({args.workers} worker processes): {thr['pipeline_seconds']:.1f} s "
+        f"({thr['pipeline_emails_per_s']:.0f} emails/s; joins took {thr['joins_seconds']:.1f} s, "
+        f"drain after the last join {thr['drain_after_last_join_seconds']:.1f} s)"
+    )
+    print(
+        f"   plain loop, one connection per email: {thr['loop_seconds']:.1f} s "
+        f"({thr['loop_emails_per_s']:.0f} emails/s); one reused connection: "
+        f"{thr['loop_reused_connection_seconds']:.1f} s "
+        f"({thr['loop_reused_connection_emails_per_s']:.0f} emails/s)"
+    )
+    print(
+        f"   pipeline / loop time: x{thr['ratio_pipeline_to_loop_time']:.2f}; "
+        f"received {thr['received']}, duplicate Message-IDs {thr['duplicate_message_ids']}"
+    )
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"email-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+if __name__ == "__main__":
+    main()
