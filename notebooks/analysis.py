@@ -39,9 +39,26 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # --- Finding and reading a report ---------------------------------------------------------------
 
 
+def setup_django() -> None:
+    """Configure Django (settings and app registry; no database connection is opened).
+
+    The report reader, metrics.reports.load_table, lives beside the report writer, which imports
+    models; so a notebook kernel needs the app registry, though it never queries the database.
+    """
+    import os
+
+    import django
+    from django.apps import apps
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
+    if not apps.ready:
+        django.setup()
+
+
 def reports_dir() -> Path:
-    """REPORTS_DIR as the platform's settings read it (environment, then .env), no Django setup."""
-    from chatplatform import settings
+    """REPORTS_DIR from the platform's settings (environment first, then .env)."""
+    setup_django()
+    from django.conf import settings
 
     return Path(settings.REPORTS_DIR)
 
@@ -66,11 +83,11 @@ def load_manifest(report_dir: Path) -> dict[str, Any]:
 
 
 def load_table(report_dir: Path, name: str) -> pd.DataFrame:
-    """One table of a report (Parquet).
+    """One table of a report, through metrics.reports.load_table (the one reader of tables)."""
+    setup_django()
+    from metrics.reports import load_table as read
 
-    TODO(swap): read through metrics.reports.load_table, the one reader, once it lands.
-    """
-    return pd.read_parquet(Path(report_dir) / f"{name}.parquet")
+    return read(Path(report_dir), name)
 
 
 def load_report(report_dir: Path, names: Iterable[str] = TABLES) -> dict[str, pd.DataFrame]:
@@ -166,14 +183,15 @@ def active_users(daily: pd.DataFrame, start, end) -> pd.DataFrame:
     """DAU, WAU, MAU per day and stickiness (DAU / MAU), from the report's `daily` table.
 
     Active means sent at least one message (the metrics app's definition); WAU and MAU are the
-    users active in the 7 and 30 days ending on that day. Days the report stores no row for had
-    no active user. Stickiness is NaN where MAU is 0.
+    users active in the 7 and 30 days ending on that day. The report writes a row (zero
+    included) for every day already computed, so a day without rows is not computed yet (the
+    current day) and is left out. Stickiness is NaN where MAU is 0.
     """
     names = {"active_users_1d": "dau", "active_users_7d": "wau", "active_users_30d": "mau"}
     rows = daily.loc[daily["stat"].isin(names)].assign(day=lambda f: utc(f["day"]))
     table = rows.pivot_table(index="day", columns="stat", values="value", aggfunc="sum")
     table = table.reindex(columns=list(names)).rename(columns=names)
-    table = table.reindex(days_in(start, end)).fillna(0).astype("int64")
+    table = table.reindex(days_in(start, end)).dropna(how="all").fillna(0).astype("int64")
     table.index.name, table.columns.name = "day", None
     mau = table["mau"].where(table["mau"] > 0)
     table["stickiness"] = table["dau"] / mau
@@ -220,7 +238,7 @@ def activity_summary(tables: dict[str, pd.DataFrame], start, end) -> dict[str, A
     top = busiest_chats(tables["chat_hourly"], tables["chats"], start, end, n=1)
     peak = peak_hour_of_week(hour_of_week(tables["hourly"], start, end))
     grown = growth(tables["users"], tables["chats"], start, end)
-    last_day = dau.iloc[-1]
+    last_day = dau.iloc[-1] if len(dau) else None
     busiest_day = per_day.idxmax() if per_day.sum() > 0 else None
     return {
         "start": start.isoformat(),
@@ -231,12 +249,22 @@ def activity_summary(tables: dict[str, pd.DataFrame], start, end) -> dict[str, A
         "busiest_day": busiest_day.date().isoformat() if busiest_day is not None else None,
         "busiest_day_messages": int(per_day.max()),
         "peak_hour_of_week": peak,
-        "dau_last_day": int(last_day["dau"]),
-        "wau_last_day": int(last_day["wau"]),
-        "mau_last_day": int(last_day["mau"]),
-        "stickiness_last_day": _number(last_day["stickiness"]),
+        # The last day whose active users are computed (a complete day).
+        "last_day": dau.index[-1].date().isoformat() if len(dau) else None,
+        "dau_last_day": None if last_day is None else int(last_day["dau"]),
+        "wau_last_day": None if last_day is None else int(last_day["wau"]),
+        "mau_last_day": None if last_day is None else int(last_day["mau"]),
+        "stickiness_last_day": None if last_day is None else _number(last_day["stickiness"]),
         "stickiness_mean": _number(dau["stickiness"].mean()),
-        "top_chat": top.iloc[0].to_dict() if len(top) else None,
+        "top_chat": (
+            {
+                "chat_id": int(top.at[0, "chat_id"]),
+                "title": str(top.at[0, "title"]),
+                "messages": int(top.at[0, "messages"]),
+            }
+            if len(top)
+            else None
+        ),
         "users_at_end": int(grown["users"].iloc[-1]),
         "users_new": int(
             grown["users"].iloc[-1] - _count_before(tables["users"], "date_joined", start)
@@ -264,8 +292,13 @@ def activity_conclusion(summary: dict[str, Any]) -> str:
         f"({summary['messages_per_day_mean']:g} a day); the busiest day was "
         f"{summary['busiest_day']} with {summary['busiest_day_messages']}. "
         f"Activity peaks on **{peak['weekday']} at {peak['hour']:02d}:00 UTC**. "
-        f"On the last day DAU/WAU/MAU were {summary['dau_last_day']}/{summary['wau_last_day']}/"
-        f"{summary['mau_last_day']}; mean stickiness (DAU/MAU) was **{sticky}**. "
+        + (
+            f"On {summary['last_day']} DAU/WAU/MAU were {summary['dau_last_day']}/"
+            f"{summary['wau_last_day']}/{summary['mau_last_day']}. "
+            if summary["last_day"]
+            else ""
+        )
+        + f"Mean stickiness (DAU/MAU) was **{sticky}**. "
         f'The busiest chat was "{top["title"]}" ({top["messages"]} messages). '
         f"Users grew by {summary['users_new']} to {summary['users_at_end']}, "
         f"chats by {summary['chats_new']} to {summary['chats_at_end']}."

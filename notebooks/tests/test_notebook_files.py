@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
 from notebooks.render import notebook_paths
 
@@ -32,5 +33,5 @@ def test_notebook_is_committed_clean_and_shaped_for_papermill(path: Path) -> Non
     assert {"report_dir", "start", "end"} <= names
     assert "summary" in code[-1].metadata.get("tags", [])
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    for cell in code:
-        ast.parse(cell.source)  # every cell is valid Python
+    for cell in code:  # every cell is valid IPython (Python plus %magics)
+        ast.parse(TransformerManager().transform_cell(cell.source))
