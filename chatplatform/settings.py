@@ -213,7 +213,8 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
 # Outbox rows untouched for this long are queued again by the sweeper.
 OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=120)
 DEV_SMTP_WEB_PORT = env.int("SMTP_WEB_PORT", default=8025)
-DEV_MAIL_DIR = BASE_DIR / env("DEV_MAIL_DIR", default=str(VAR_DIR / "mail"))
+# The development SMTP server (manage.py run_devmail) keeps each email here; empty: $VAR_DIR/mail.
+DEV_MAIL_DIR = BASE_DIR / (env("DEV_MAIL_DIR", default="") or str(VAR_DIR / "mail"))
 
 # --- Centrifugo -------------------------------------------------------------------------------
 CENTRIFUGO_API_URL = env("CENTRIFUGO_API_URL", default="http://127.0.0.1:8001/api")
