@@ -32,6 +32,17 @@ if ! "$TOOLS/bin/centrifugo" version 2>/dev/null | grep -q "$CENTRIFUGO_VERSION"
     -o "$TOOLS/bin/centrifugo" github.com/centrifugal/centrifugo/v6)
 fi
 
+# compose-spec (the Compose Specification's reference loader, compose-go) for the test that
+# validates docker-compose.yml without a Docker engine. Go module proxy, pinned; tests only.
+if [ "${1:-}" = "--test" ] && [ ! -x "$TOOLS/bin/compose-spec-$COMPOSE_GO_VERSION" ]; then
+  log "building compose-spec $COMPOSE_GO_VERSION (first time only, under a minute)"
+  mkdir -p "$TOOLS/bin"
+  GOBIN="$TOOLS/compose-go-build" go install \
+    "github.com/compose-spec/compose-go/v2/cmd@$COMPOSE_GO_VERSION"
+  mv "$TOOLS/compose-go-build/cmd" "$TOOLS/bin/compose-spec-$COMPOSE_GO_VERSION"
+  ln -sf "compose-spec-$COMPOSE_GO_VERSION" "$TOOLS/bin/compose-spec"
+fi
+
 # centrifuge-js for the live pages, from npm, served as a static file (no CDN).
 if [ ! -f node_modules/centrifuge/dist/centrifuge.js ]; then
   log "installing centrifuge-js from npm"
@@ -47,5 +58,8 @@ if [ ! -f .env ]; then
       -e "s|^CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=.*|CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=$(rnd)|" \
       -e "s|^FLOWER_PASSWORD=.*|FLOWER_PASSWORD=$(rnd)|" \
       -e "s|^DEMO_PASSWORD=.*|DEMO_PASSWORD=$(rnd | cut -c1-12)|" \
+      -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=$(rnd)|" \
+      -e "s|^GRAFANA_ADMIN_PASSWORD=.*|GRAFANA_ADMIN_PASSWORD=$(rnd)|" \
+      -e "s|^JUPYTER_TOKEN=.*|JUPYTER_TOKEN=$(rnd)|" \
       .env.example > .env
 fi
