@@ -5,7 +5,6 @@ VENV="$ROOT/.venv"
 TOOLS="$ROOT/.tools"
 PY="$VENV/bin/python"
 CENTRIFUGO_VERSION="6.9.1"
-COMPOSE_GO_VERSION="v2.16.2"  # github.com/compose-spec/compose-go/v2, for tests/test_compose.py
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
 # Install Debian packages that are missing (apt-get update once, only when something is).

@@ -32,15 +32,15 @@ if ! "$TOOLS/bin/centrifugo" version 2>/dev/null | grep -q "$CENTRIFUGO_VERSION"
     -o "$TOOLS/bin/centrifugo" github.com/centrifugal/centrifugo/v6)
 fi
 
-# compose-spec (the Compose Specification's reference loader, compose-go) for the test that
-# validates docker-compose.yml without a Docker engine. Go module proxy, pinned; tests only.
-if [ "${1:-}" = "--test" ] && [ ! -x "$TOOLS/bin/compose-spec-$COMPOSE_GO_VERSION" ]; then
-  log "building compose-spec $COMPOSE_GO_VERSION (first time only, under a minute)"
+# compose-config: docker-compose.yml loaded as `docker compose config` does, by the Compose
+# Specification's reference library (compose-go, pinned in tests/compose_config/go.mod), for
+# tests/test_compose.py (no Docker engine here). Rebuilt when its source changes; tests only.
+compose_stamp="$TOOLS/bin/.compose-config-$(cat tests/compose_config/go.* tests/compose_config/*.go | sha256sum | cut -c1-16)"
+if [ "${1:-}" = "--test" ] && [ ! -f "$compose_stamp" ]; then
+  log "building compose-config (compose-go; first time only, under a minute)"
   mkdir -p "$TOOLS/bin"
-  GOBIN="$TOOLS/compose-go-build" go install \
-    "github.com/compose-spec/compose-go/v2/cmd@$COMPOSE_GO_VERSION"
-  mv "$TOOLS/compose-go-build/cmd" "$TOOLS/bin/compose-spec-$COMPOSE_GO_VERSION"
-  ln -sf "compose-spec-$COMPOSE_GO_VERSION" "$TOOLS/bin/compose-spec"
+  (cd tests/compose_config && go build -o "$TOOLS/bin/compose-config" .)
+  rm -f "$TOOLS"/bin/.compose-config-*; touch "$compose_stamp"
 fi
 
 # centrifuge-js for the live pages, from npm, served as a static file (no CDN).
