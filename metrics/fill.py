@@ -2,8 +2,8 @@
 
 Each statistic has a `FillState`: everything before `filled_until` is final. A run fills only
 the slices from there to the last complete slice before `until`, a bounded step at a time, each
-step reading the raw table through its time index (`created_at`, `date_joined`, `at`), so its
-cost grows with the new rows, not with history. A step is:
+step reading the raw table through its time index (`created_at`, `date_joined`, `at`) with one
+grouped `INSERT ... SELECT`, so its cost grows with the new rows, not with history. A step is:
 
 1. mark the state STARTED (committed), so a crash is visible;
 2. in one transaction: delete the step's rows, insert the new counts, move `filled_until`, mark
@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Min
 from django.db.models.functions import Trunc, TruncDate
 from django.utils import timezone
@@ -37,9 +37,10 @@ from .stats import ActiveUsersStat, FirstReplyStat, HourlyStat, Stat, UserDaySta
 
 logger = logging.getLogger(__name__)
 
-# Slices per step: a step is one transaction and a handful of grouped queries. Big enough that a
-# 90-day rebuild takes few steps, small enough that one step's rows fit comfortably in memory.
-STEP_SLICES = {timedelta(hours=1): 24, timedelta(days=1): 31}
+# Slices per step: a step is one transaction and one grouped INSERT ... SELECT (the counts never
+# travel to Python). Big enough that a 90-day rebuild takes few steps, small enough that a step's
+# transaction stays short.
+STEP_SLICES = {timedelta(hours=1): 168, timedelta(days=1): 31}
 BULK_BATCH = 5000
 
 
@@ -73,40 +74,45 @@ def _first_raw_time(stat: Stat) -> datetime | None:
     return Message.objects.aggregate(t=Min("created_at"))["t"]
 
 
-def _hourly_rows(stat: HourlyStat, start: datetime, end: datetime) -> list[HourlyCount]:
+def _insert_select(table: str, columns: list[str], select: str, params: list) -> int:
+    """INSERT INTO table (columns) <select>: the counts never leave the database server."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {select}", params)
+        return max(cursor.rowcount, 0)
+
+
+def _write_hourly(stat: HourlyStat, start: datetime, end: datetime) -> int:
+    """One grouped query through the time index, inserted as HourlyCount rows."""
     time_range = {f"{stat.time_field}__gte": start, f"{stat.time_field}__lt": end}
-    group = ["slice", "chat_id"] if stat.by_chat else ["slice"]
+    group = ["bucket", "chat_id"] if stat.by_chat else ["bucket"]
     grouped = (
         stat.model.objects.filter(stat.where, **time_range)
-        .annotate(slice=Trunc(stat.time_field, "hour", tzinfo=UTC))
+        .annotate(bucket=Trunc(stat.time_field, "hour", tzinfo=UTC))
         .values(*group)
-        .annotate(value=stat.aggregate)
+        .annotate(n=stat.aggregate)
         .order_by()
+        .values_list(*group, "n")
     )
-    return [
-        HourlyCount(
-            stat=stat.name,
-            chat_id=row["chat_id"] if stat.by_chat else None,
-            hour=row["slice"],
-            value=row["value"],
-        )
-        for row in grouped
-        if row["value"]
-    ]
+    inner, params = grouped.query.sql_with_params()
+    chat = "sub.chat_id" if stat.by_chat else "NULL"
+    select = f"SELECT %s, {chat}, sub.bucket, sub.n FROM ({inner}) sub WHERE sub.n > 0"  # noqa: S608 - Django-compiled SQL, values as parameters
+    table = HourlyCount._meta.db_table
+    return _insert_select(table, ["stat", "chat_id", "hour", "value"], select, [stat.name, *params])
 
 
-def _user_day_rows(start: datetime, end: datetime) -> list[UserDayActivity]:
+def _write_user_days(start: datetime, end: datetime) -> int:
     grouped = (
         Message.objects.filter(created_at__gte=start, created_at__lt=end, author_id__isnull=False)
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("day", "author_id")
-        .annotate(messages=Count("id"))
+        .annotate(bucket=TruncDate("created_at", tzinfo=UTC))
+        .values("bucket", "author_id")
+        .annotate(n=Count("id"))
         .order_by()
+        .values_list("bucket", "author_id", "n")
     )
-    return [
-        UserDayActivity(user_id=row["author_id"], day=row["day"], messages=row["messages"])
-        for row in grouped
-    ]
+    inner, params = grouped.query.sql_with_params()
+    select = f"SELECT sub.author_id, sub.bucket, sub.n FROM ({inner}) sub"  # noqa: S608
+    table = UserDayActivity._meta.db_table
+    return _insert_select(table, ["user_id", "day", "messages"], select, list(params))
 
 
 def _first_reply_rows(start: datetime, end: datetime) -> list[ChatFirstReply]:
@@ -150,19 +156,36 @@ def _first_reply_rows(start: datetime, end: datetime) -> list[ChatFirstReply]:
 
 
 def _active_user_rows(stat: ActiveUsersStat, start: datetime, end: datetime) -> list[DailyCount]:
+    """Distinct users over each day's window, from one read of the user-days it needs, with a
+    sliding window (users enter with the newest day, leave with the day that drops out)."""
+    first_day, end_day = start.date(), end.date()
+    window = timedelta(days=stat.window_days)
+    by_day: dict[date, list[int]] = {}
+    user_days = UserDayActivity.objects.filter(
+        day__gt=first_day - window, day__lt=end_day
+    ).values_list("day", "user_id")
+    for day, user_id in user_days.iterator(chunk_size=20000):
+        by_day.setdefault(day, []).append(user_id)
+    in_window: dict[int, int] = {}  # user -> active days inside the window
+
+    def add(day: date, step: int) -> None:
+        for user_id in by_day.get(day, ()):
+            left = in_window.get(user_id, 0) + step
+            if left:
+                in_window[user_id] = left
+            else:
+                del in_window[user_id]
+
+    day = first_day - window + timedelta(days=1)
+    while day < first_day:
+        add(day, 1)
+        day += timedelta(days=1)
     rows = []
-    day = start.date()
-    while day < end.date():
-        users = (
-            UserDayActivity.objects.filter(
-                day__gt=day - timedelta(days=stat.window_days), day__lte=day
-            )
-            .values("user_id")
-            .distinct()
-            .count()
-        )
-        if users:
-            rows.append(DailyCount(stat=stat.name, day=day, value=users))
+    while day < end_day:
+        add(day, 1)
+        add(day - window, -1)
+        if in_window:
+            rows.append(DailyCount(stat=stat.name, day=day, value=len(in_window)))
         day += timedelta(days=1)
     return rows
 
@@ -194,19 +217,15 @@ def _delete_rows(stat: Stat, start: datetime, end: datetime | None = None) -> in
     return rows.delete()[0]
 
 
-def _compute_rows(stat: Stat, start: datetime, end: datetime) -> list:
+def _write_step(stat: Stat, start: datetime, end: datetime) -> int:
+    """Write the statistic's rows for [start, end) (runs inside the step's transaction; the
+    crash tests make it fail there). Returns the rows written."""
     if isinstance(stat, HourlyStat):
-        return _hourly_rows(stat, start, end)
+        return _write_hourly(stat, start, end)
     if isinstance(stat, UserDayStat):
-        return _user_day_rows(start, end)
+        return _write_user_days(start, end)
     if isinstance(stat, FirstReplyStat):
-        return _first_reply_rows(start, end)
-    return _active_user_rows(stat, start, end)
-
-
-def _store_rows(rows: list) -> None:
-    """Insert a step's rows (a seam for the crash tests: it runs inside the step's transaction)."""
-    if rows and isinstance(rows[0], ChatFirstReply):
+        rows = _first_reply_rows(start, end)
         ChatFirstReply.objects.bulk_create(
             rows,
             batch_size=BULK_BATCH,
@@ -214,8 +233,10 @@ def _store_rows(rows: list) -> None:
             unique_fields=["chat_id"],
             update_fields=["first_reply_at"],
         )
-    elif rows:
-        type(rows[0]).objects.bulk_create(rows, batch_size=BULK_BATCH)
+        return len(rows)
+    rows = _active_user_rows(stat, start, end)
+    DailyCount.objects.bulk_create(rows, batch_size=BULK_BATCH)
+    return len(rows)
 
 
 def _fill_step(state: FillState, stat: Stat, step_end: datetime) -> int:
@@ -225,13 +246,12 @@ def _fill_step(state: FillState, stat: Stat, step_end: datetime) -> int:
     )
     with transaction.atomic():
         _delete_rows(stat, start, step_end)
-        rows = _compute_rows(stat, start, step_end)
-        _store_rows(rows)
+        written = _write_step(stat, start, step_end)
         FillState.objects.filter(pk=state.pk).update(
             filled_until=step_end, state=FillState.State.DONE, updated_at=timezone.now()
         )
     state.filled_until, state.state = step_end, FillState.State.DONE
-    return len(rows)
+    return written
 
 
 def _fill_target(stat: Stat, until: datetime) -> datetime | None:

@@ -104,22 +104,22 @@ def test_a_crashed_run_is_redone_cleanly(
     reference = dump()
     fill.rebuild_activity_counts(since=T0, until=at(0))  # back to T0, nothing after it
 
-    real_store, calls = fill._store_rows, []
+    real_write, calls = fill._write_step, []
 
-    def crash_on_the_fourth_step(rows: list) -> None:
+    def crash_on_the_fourth_step(*args: object) -> int:
         calls.append(1)
+        written = real_write(*args)  # the rows are written...
         if len(calls) == 4:
-            real_store(rows)  # the rows are written, then the process "dies" mid-transaction
-            raise Crash
-        real_store(rows)
+            raise Crash  # ...then the process "dies" before the step's transaction commits
+        return written
 
-    monkeypatch.setattr(fill, "_store_rows", crash_on_the_fourth_step)
+    monkeypatch.setattr(fill, "_write_step", crash_on_the_fourth_step)
     with pytest.raises(Crash):
         fill.fill_activity_counts(until=UNTIL)
     started = list(FillState.objects.filter(state=FillState.State.STARTED).values_list("stat"))
     assert len(started) == 1  # the step that died is marked, its rows rolled back
     assert dump() != reference
-    monkeypatch.setattr(fill, "_store_rows", real_store)
+    monkeypatch.setattr(fill, "_write_step", real_write)
 
     report = fill.fill_activity_counts(until=UNTIL)
     assert report.redone == [started[0][0]]

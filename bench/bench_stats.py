@@ -1,0 +1,335 @@
+"""Activity statistics at scale: full rebuild vs incremental fill vs the naive pandas way.
+
+In a fresh PostgreSQL database (scripts/postgres.sh), bulk-loaded with COPY: users, chats with a
+skewed activity, and N messages spread over D days of history. Measured in the same run:
+
+- rebuild: every statistic from scratch (`rebuild_activity_counts`);
+- incremental: the fill after 10,000 new messages in the next hour, with N messages of history
+  (and, with --big, again after growing the history to 5,000,000);
+- report: the report job (tables, charts, HTML) from the counts;
+- snapshot + one /metrics scrape (the scrape reads the snapshot from a real Redis);
+- naive: load every message into pandas and group (hourly totals, per chat, active users).
+
+Printed as seconds and ratios (incremental / rebuild: the goal is under 5%, and flat as history
+grows); JSON goes to bench/results/.
+
+    .venv/bin/python bench/bench_stats.py                    # 1,000,000 messages over 90 days
+    .venv/bin/python bench/bench_stats.py --big              # ... plus the 5,000,000 history run
+    .venv/bin/python bench/bench_stats.py --messages 100000  # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1_000_000, help="messages of history")
+    parser.add_argument("--days", type=int, default=90, help="days the history spans")
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--chats", type=int, default=2_000)
+    parser.add_argument("--new", type=int, default=10_000, help="new messages before incremental")
+    parser.add_argument("--big", action="store_true", help="also grow the history to --big-size")
+    parser.add_argument("--big-size", type=int, default=5_000_000)
+    parser.add_argument("--database-url", default="", help="default: scripts/postgres.sh")
+    parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
+    return parser.parse_args()
+
+
+def timed(label: str, func, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = func(*args, **kwargs)
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<44} {elapsed:9.2f} s", flush=True)
+    return elapsed, result
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+def fresh_database(base_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return base_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def copy_rows(table: str, columns: list[str], lines: list[str]) -> None:
+    """COPY tab-separated lines into `table` on Django's connection (one round trip a chunk)."""
+    from django.db import connection
+
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        buffer = io.StringIO()
+        for i, line in enumerate(lines, start=1):
+            buffer.write(line)
+            buffer.write("\n")
+            if i % 200_000 == 0:
+                copy.write(buffer.getvalue())
+                buffer = io.StringIO()
+        copy.write(buffer.getvalue())
+
+
+def load_people(users: int, chats: int, start: datetime, rng: np.random.Generator) -> None:
+    from django.db import connection
+
+    span = 80 * 86400
+    joined = [
+        start - timedelta(days=10) + timedelta(seconds=int(s)) for s in rng.integers(0, span, users)
+    ]
+    copy_rows(
+        "auth_user",
+        [
+            "password",
+            "is_superuser",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "is_staff",
+            "is_active",
+            "date_joined",
+        ],
+        [
+            f"!\tf\tbench{i}\t\t\tbench{i}@example.com\tf\tt\t{joined[i].isoformat()}"
+            for i in range(users)
+        ],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM auth_user")
+        first_user = cursor.fetchone()[0]
+    created = [start + timedelta(seconds=int(s)) for s in rng.integers(0, 86400, chats)]
+    copy_rows(
+        "chats_chat",
+        ["title", "created_by_id", "created_at", "updated_at"],
+        [
+            f"Chat {i}\t{first_user + i % users}\t{c.isoformat()}\t{c.isoformat()}"
+            for i, c in enumerate(created)
+        ],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM chats_chat")
+        first_chat = cursor.fetchone()[0]
+    members, events = [], []
+    for i in range(chats):
+        for user in rng.choice(users, size=10, replace=False):
+            at = created[i].isoformat()
+            members.append(f"{first_chat + i}\t{first_user + int(user)}\tmember\tt\t{at}")
+            events.append(f"{first_chat + i}\t{first_user + int(user)}\tjoin\t{at}")
+    copy_rows("chats_membership", ["chat_id", "user_id", "role", "email_notifications", "joined_at"], members)
+    copy_rows("chats_membershipevent", ["chat_id", "user_id", "kind", "at"], events)
+
+
+def load_messages(
+    count: int, start: datetime, end: datetime, users: int, chats: int, rng: np.random.Generator
+) -> None:
+    """`count` messages in [start, end): busy chats busier (a power law), any member writes."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM auth_user")
+        first_user = cursor.fetchone()[0]
+        cursor.execute("SELECT min(id) FROM chats_chat")
+        first_chat = cursor.fetchone()[0]
+    span = (end - start).total_seconds()
+    chunk = 500_000
+    for offset in range(0, count, chunk):
+        n = min(chunk, count - offset)
+        chat = first_chat + (chats * rng.random(n) ** 3).astype(np.int64)
+        author = first_user + rng.integers(0, users, n)
+        seconds = rng.random(n) * span
+        base = start.timestamp()
+        stamps = [datetime.fromtimestamp(base + s, UTC).isoformat() for s in seconds]
+        copy_rows(
+            "chats_message",
+            ["chat_id", "author_id", "text", "created_at"],
+            [f"{c}\t{a}\thello\t{t}" for c, a, t in zip(chat, author, stamps, strict=True)],
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+# --- the naive way -----------------------------------------------------------------------------
+
+
+def naive_pandas(until: datetime) -> dict:
+    """Everything from the messages table: load it all, group in pandas."""
+    import pandas as pd
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT chat_id, author_id, created_at FROM chats_message WHERE created_at < %s",
+            [until],
+        )
+        frame = pd.DataFrame(cursor.fetchall(), columns=["chat_id", "author_id", "created_at"])
+    frame["hour"] = frame["created_at"].dt.floor("h")
+    frame["day"] = frame["created_at"].dt.floor("D")
+    hourly = frame.groupby("hour").agg(
+        messages=("chat_id", "size"),
+        active_users=("author_id", "nunique"),
+        active_chats=("chat_id", "nunique"),
+    )
+    by_chat = frame.groupby(["hour", "chat_id"]).size()
+    user_days = frame.groupby(["day", "author_id"]).size()
+    days = sorted(frame["day"].unique())
+    active = {}
+    per_day = {day: set(users.index) for day, users in user_days.groupby(level=0)}
+    for day in days[-30:]:
+        for window in (1, 7, 30):
+            seen = set()
+            for back in range(window):
+                seen |= per_day.get(day - pd.Timedelta(days=back), set())
+            active[(day, window)] = len(seen)
+    return {"hours": len(hourly), "chat_hours": len(by_chat), "user_days": len(user_days)}
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    args = parse_args()
+    base_url = (
+        args.database_url
+        or subprocess.check_output([str(ROOT / "scripts" / "postgres.sh")], text=True)
+        .strip()
+        .splitlines()[-1]
+    )
+    url = fresh_database(base_url, "bench_stats")
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    from chatplatform import testing
+
+    redis = testing.redis_process().start()
+    os.environ["REDIS_URL"] = redis.url
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from metrics import fill, reports, snapshot
+
+    call_command("migrate", verbosity=0)
+    rng = np.random.default_rng(42)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    history_end = now - timedelta(hours=3)
+    if history_end.hour == 23:  # keep the incremental hours inside one day (see docs)
+        history_end -= timedelta(hours=1)
+    history_start = history_end - timedelta(days=args.days)
+    figures: dict[str, float] = {}
+    sizes = {"messages": args.messages, "days": args.days, "users": args.users, "chats": args.chats}
+    print(f"bench_stats: {args.messages:,} messages over {args.days} days, PostgreSQL", flush=True)
+
+    figures["load_s"], _ = timed(
+        "bulk load (COPY) users, chats, messages",
+        lambda: (
+            load_people(args.users, args.chats, history_start, rng),
+            load_messages(args.messages, history_start, history_end, args.users, args.chats, rng),
+        ),
+    )
+    figures["rebuild_s"], _ = timed(
+        f"full rebuild, {args.messages:,} messages", fill.rebuild_activity_counts, until=history_end
+    )
+    next_hour = history_end
+    load_messages(args.new, next_hour, next_hour + timedelta(hours=1), args.users, args.chats, rng)
+    next_hour += timedelta(hours=1)
+    figures["incremental_s"], _ = timed(
+        f"incremental after {args.new:,} new messages", fill.fill_activity_counts, until=next_hour
+    )
+    figures["incremental_noop_s"], _ = timed(
+        "incremental with nothing new", fill.fill_activity_counts, until=next_hour
+    )
+    with tempfile.TemporaryDirectory() as reports_dir:
+        figures["report_s"], _ = timed(
+            "report job (30 days: tables, charts, HTML)",
+            reports.make_report,
+            now=next_hour,
+            reports_dir=reports_dir,
+        )
+    figures["snapshot_s"], _ = timed("snapshot (beat, every 5 s)", snapshot.refresh_snapshot)
+    client = Client(HTTP_HOST="localhost")
+    client.get("/metrics")  # warm up: imports, the URL resolver
+    figures["scrape_s"], response = timed("one /metrics scrape", client.get, "/metrics")
+    assert response.status_code == 200 and b"chatplatform_users" in response.content
+    figures["naive_s"], naive = timed(
+        f"naive: {args.messages:,} messages into pandas, grouped", naive_pandas, next_hour
+    )
+    if args.big:
+        grow = args.big_size - args.messages - args.new
+        figures["load_big_s"], _ = timed(
+            f"bulk load {grow:,} more messages of history",
+            load_messages,
+            grow,
+            history_start,
+            history_end,
+            args.users,
+            args.chats,
+            rng,
+        )
+        figures["rebuild_big_s"], _ = timed(
+            f"full rebuild, {args.big_size:,} messages",
+            fill.rebuild_activity_counts,
+            until=next_hour,
+        )
+        load_messages(
+            args.new, next_hour, next_hour + timedelta(hours=1), args.users, args.chats, rng
+        )
+        next_hour += timedelta(hours=1)
+        figures["incremental_big_s"], _ = timed(
+            f"incremental after {args.new:,} new, {args.big_size:,} history",
+            fill.fill_activity_counts,
+            until=next_hour,
+        )
+        figures["naive_big_s"], _ = timed(
+            f"naive: {args.big_size:,} messages into pandas", naive_pandas, next_hour
+        )
+    redis.stop()
+
+    ratios = {
+        "incremental / rebuild": figures["incremental_s"] / figures["rebuild_s"],
+        "naive / incremental": figures["naive_s"] / figures["incremental_s"],
+        "naive / rebuild": figures["naive_s"] / figures["rebuild_s"],
+        "report / naive": figures["report_s"] / figures["naive_s"],
+        "scrape / naive": figures["scrape_s"] / figures["naive_s"],
+    }
+    if args.big:
+        ratios["incremental 5M / incremental 1M"] = (
+            figures["incremental_big_s"] / figures["incremental_s"]
+        )
+        ratios["incremental 5M / rebuild 5M"] = (
+            figures["incremental_big_s"] / figures["rebuild_big_s"]
+        )
+        ratios["naive 5M / incremental 5M"] = figures["naive_big_s"] / figures["incremental_big_s"]
+    print("ratios (same run):")
+    for name, value in ratios.items():
+        print(f"  {name:<44} {value:9.4f}")
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"bench_stats-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(
+        json.dumps({"sizes": sizes, "figures": figures, "ratios": ratios, "naive": naive}, indent=2)
+    )
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()
