@@ -442,6 +442,21 @@ def live_delivery() -> dash.Dashboard:
                 "Publications per second Centrifugo handles, and server API calls by method.",
             )
         )
+        .with_panel(
+            graph(
+                "Centrifugo API latency p95",
+                [
+                    (
+                        "histogram_quantile(0.95, sum by (method, le) "
+                        f"({_rate('centrifugo_api_command_duration_seconds_histogram_bucket')}))",
+                        "{{method}}",
+                    )
+                ],
+                "s",
+                "Time Centrifugo takes to answer the server API (publish, presence) by method.",
+                width=24,
+            )
+        )
         .with_row(dash.Row("Web API"))
         .with_panel(
             graph(
