@@ -69,10 +69,24 @@ class MembershipEventAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     """Each email's fate: sent or failed, with the attempt count and the last error."""
 
-    list_display = ["id", "event", "recipient_email", "status", "attempts", "created_at", "done_at"]
+    list_display = [
+        "id",
+        "event",
+        "recipient_email",
+        "status",
+        "attempts",
+        "error",
+        "created_at",
+        "done_at",
+    ]
     list_filter = ["status", "event"]
     search_fields = ["recipient_email", "subject"]
     readonly_fields = [f.name for f in Notification._meta.fields]
+
+    @admin.display(description="last error")
+    def error(self, obj: Notification) -> str:
+        """The start of the last SMTP error: enough to tell a refusal from a timeout at a glance."""
+        return obj.last_error[:80] + ("…" if len(obj.last_error) > 80 else "")
 
 
 @admin.register(Publication)

@@ -110,6 +110,20 @@ def classify(exc: Exception) -> type[Exception]:
     return PermanentEmailError
 
 
+def describe(exc: Exception) -> str:
+    """The SMTP answer as a person reads it ("550 5.1.1 <a@b>: ..."), for the admin page."""
+
+    def text(message: bytes | str) -> str:
+        return message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = "; ".join(f"{code} {text(msg)}" for code, msg in exc.recipients.values())
+        return f"{type(exc).__name__}: {refused}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{type(exc).__name__}: {exc.smtp_code} {text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def deliver_notification(notification_id: int, *, final_attempt: bool = False) -> str:
     """Send one notification at most once; returns what happened, for the task's log."""
     lease = settings.EMAIL_TIMEOUT * 3 + 30
@@ -123,7 +137,7 @@ def deliver_notification(notification_id: int, *, final_attempt: bool = False) -
     except Exception as exc:
         _close_quietly(connection)
         kind = classify(exc)
-        error = f"{type(exc).__name__}: {exc}"
+        error = describe(exc)
         if kind is PermanentEmailError or final_attempt:
             outbox.fail(notification, error)
             logger.warning("notification %s failed: %s", notification_id, error)

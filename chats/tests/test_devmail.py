@@ -93,6 +93,9 @@ def test_a_refused_recipient_is_a_permanent_failure():
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             send(server.port, an_email(to="refused@example.com"))
         assert notifications.classify(refused.value) is notifications.PermanentEmailError
+        assert notifications.describe(refused.value) == (
+            "SMTPRecipientsRefused: 550 5.1.1 <refused@example.com>: Recipient address rejected"
+        )
         send(server.port, an_email(pk=8))
         assert [m.message_id for m in server.inbox.messages()] == [
             "<notification-8@chatplatform.local>"

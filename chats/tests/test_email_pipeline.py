@@ -201,7 +201,7 @@ def test_a_rolled_back_change_sends_nothing(smtp, start_worker, people, client_f
 
 @pytest.mark.slow
 def test_a_refused_recipient_is_failed_once_and_never_retried(
-    smtp, start_worker, people, client_for
+    smtp, start_worker, people, client_for, admin_client
 ):
     owner, admin, refused, newcomer = map(people, ["olga", "adam", "refused", "nina"])
     chat = services.create_chat(title="Ops", creator_id=owner.pk)
@@ -218,6 +218,8 @@ def test_a_refused_recipient_is_failed_once_and_never_retried(
     note.refresh_from_db()
     assert (note.status, note.attempts) == (OutboxStatus.FAILED, 1)
     assert [m.to for m in smtp.inbox.messages() if "nina" in m.subject] == ["adam@example.com"]
+    page = admin_client.get("/admin/chats/notification/?status__exact=failed").content.decode()
+    assert "refused@example.com" in page and "550 5.1.1" in page
 
 
 @pytest.mark.slow
