@@ -1,0 +1,36 @@
+# The platform's image: web (gunicorn), worker, beat, Flower, migrations and Jupyter all run it,
+# with different commands (docker-compose.yml). Build: docker compose build.
+
+# centrifuge-js for the live pages comes from npm (package-lock.json), as in `make up`; only its
+# dist/ folder is copied into the final image.
+FROM node:22-slim AS js
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --silent
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_SETTINGS_MODULE=chatplatform.settings \
+    MPLCONFIGDIR=/tmp/matplotlib
+WORKDIR /app
+
+# Dependencies first, from pyproject.toml alone, so that a code change reuses this layer.
+COPY pyproject.toml ./
+RUN pip install .
+
+COPY . .
+COPY --from=js /build/node_modules/centrifuge/dist node_modules/centrifuge/dist
+# Static files are collected at build time and served by whitenoise from the image.
+RUN python manage.py collectstatic --noinput -v 0
+
+# Never run as root. The folders the named volumes are mounted on are created here and owned by
+# the app user, so a fresh volume starts with the right owner.
+RUN useradd --create-home --uid 10001 app \
+    && mkdir -p /data/reports /data/flower /data/beat /app/var \
+    && chown -R app:app /data /app/var
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "chatplatform.wsgi:application", "--bind", "0.0.0.0:8000"]

@@ -1,0 +1,398 @@
+"""docker-compose.yml, checked without a Docker engine (none runs on this machine or in CI).
+
+1. A real Compose implementation loads it: compose-go, the Compose Specification's reference
+   library that docker compose itself is built on, through tests/compose_config (LoadProject, as
+   `docker compose config`): schema, `.env` interpolation, normalization, consistency.
+2. Everything the file names exists in the repository and fits together: each command's module,
+   script or config file, each bind-mounted file or folder, each port a service listens on (and
+   that Prometheus scrapes, and that Grafana's datasource and the app's settings point at),
+   each health check's port, each depends_on condition's target.
+
+The project folder the loader sees is a temporary one that links to the repository's files and
+holds a `.env` copied from `.env.example`, so a developer's own `.env` plays no part.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+LOADER = ROOT / ".tools" / "bin" / "compose-config"
+APP_SERVICES = {"migrate", "web", "worker", "beat", "flower", "jupyter"}
+SERVICES = APP_SERVICES | {
+    "postgres",
+    "redis",
+    "centrifugo",
+    "prometheus",
+    "grafana",
+    "mailpit",
+}
+# Ports the third-party images listen on by default (the app's come from their commands).
+IMAGE_DEFAULT_PORTS = {
+    "postgres": {5432},
+    "redis": {6379},
+    "prometheus": {9090},
+    "grafana": {3000},
+    "mailpit": {1025, 8025},
+}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY|TOKEN|BASIC_AUTH")
+
+
+def env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
+
+
+def make_project(folder: Path, compose_text: str | None = None, env_text: str | None = None):
+    """A project folder: links to every top-level entry of the repository, its own files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in (".env", "docker-compose.yml", ".git"):
+            (folder / entry.name).symlink_to(entry)
+    (folder / "docker-compose.yml").write_text(
+        compose_text if compose_text is not None else (ROOT / "docker-compose.yml").read_text()
+    )
+    (folder / ".env").write_text(
+        env_text if env_text is not None else (ROOT / ".env.example").read_text()
+    )
+    return folder
+
+
+def load(folder: Path) -> subprocess.CompletedProcess[str]:
+    if not LOADER.exists():
+        pytest.fail(f"{LOADER} is missing: run scripts/setup.sh --test (builds it with Go)")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(folder)}  # nothing from the caller's environment
+    return subprocess.run(
+        [str(LOADER), str(folder)], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("compose") / "chatplatform")
+
+
+@pytest.fixture(scope="module")
+def config(project_dir: Path) -> dict:
+    result = load(project_dir)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def services(config: dict) -> dict[str, dict]:
+    return config["services"]
+
+
+def repo_path(project_dir: Path, source: str) -> Path:
+    """A bind mount's source (resolved inside the temporary project) as a repository path."""
+    return ROOT / Path(source).relative_to(project_dir)
+
+
+def container_file(service: dict, project_dir: Path, path: str) -> Path | None:
+    """Which repository file a path inside the container is, through the service's bind mounts,
+    or through the image (the Dockerfile copies the repository to /app)."""
+    best = None
+    for mount in service.get("volumes", []):
+        target = mount["target"]
+        inside = path == target or path.startswith(target + "/")
+        if mount["type"] == "bind" and inside and (best is None or len(target) > len(best[0])):
+            best = (target, repo_path(project_dir, mount["source"]))
+    if best:
+        return best[1] / path[len(best[0]) :].lstrip("/")
+    if "build" in service and path.startswith("/app/"):
+        return ROOT / path[len("/app/") :]
+    return None
+
+
+def listening_ports(name: str, service: dict) -> set[int]:
+    """Ports a service listens on inside its container, from its command or environment."""
+    ports = set(IMAGE_DEFAULT_PORTS.get(name, set()))
+    command = " ".join(service.get("command") or [])
+    ports |= {int(p) for p in re.findall(r"--bind[= ]\S*:(\d+)", command)}
+    ports |= {int(p) for p in re.findall(r"--port[= ](\d+)", command)}
+    if "CENTRIFUGO_HTTP_SERVER_PORT" in service.get("environment", {}):
+        ports.add(int(service["environment"]["CENTRIFUGO_HTTP_SERVER_PORT"]))
+    return ports
+
+
+# --- the reference loader --------------------------------------------------------------------
+
+
+def test_the_reference_loader_accepts_the_file(services: dict) -> None:
+    assert set(services) == SERVICES
+
+
+def test_the_loader_is_strict_enough_to_catch_mistakes(tmp_path: Path) -> None:
+    """The check above can fail: an unknown key, a missing service, a missing secret all do."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    typo = text.replace("    healthcheck:\n", "    healthchek:\n", 1)
+    result = load(make_project(tmp_path / "typo", compose_text=typo))
+    assert result.returncode != 0 and "healthchek" in result.stderr
+
+    missing = text.replace(
+        "      mailpit:\n        condition", "      mailbox:\n        condition", 1
+    )
+    result = load(make_project(tmp_path / "missing", compose_text=missing))
+    assert result.returncode != 0 and "mailbox" in result.stderr
+
+    no_secret = "\n".join(
+        line
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if not line.startswith("POSTGRES_PASSWORD=")
+    )
+    result = load(make_project(tmp_path / "no-secret", env_text=no_secret))
+    assert result.returncode != 0 and "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
+# --- images, order, health -------------------------------------------------------------------
+
+
+def test_third_party_images_are_pinned_and_the_app_is_built_here(services: dict) -> None:
+    for name, service in services.items():
+        if name in APP_SERVICES:
+            assert service["build"]["context"].endswith("chatplatform"), name
+            assert Path(service["build"]["context"], service["build"]["dockerfile"]).name
+            continue
+        image, _, tag = service["image"].rpartition(":")
+        assert image and re.match(r"^v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$", tag), (
+            f"{name}: unpinned {service['image']}"
+        )
+    assert services["centrifugo"]["image"] == "centrifugo/centrifugo:v6.9.1"
+
+
+def test_every_condition_has_something_to_wait_for(services: dict) -> None:
+    for name, service in services.items():
+        for target, dep in (service.get("depends_on") or {}).items():
+            assert target in services, f"{name} depends on unknown {target}"
+            if dep["condition"] == "service_healthy":
+                assert services[target].get("healthcheck"), f"{name} waits for {target}'s health"
+            elif dep["condition"] == "service_completed_successfully":
+                assert services[target]["restart"] == "no", f"{target} must be a one-shot"
+    for app in ("web", "worker", "beat"):
+        depends = services[app]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["redis"]["condition"] == "service_healthy"
+    scraped = services["prometheus"]["depends_on"]
+    assert {name for name, d in scraped.items() if d["condition"] == "service_healthy"} == {
+        "web",
+        "flower",
+        "centrifugo",
+    }
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_long_running_services_have_health_checks_on_their_own_port(services: dict) -> None:
+    for name, service in services.items():
+        if name in ("migrate", "beat"):
+            continue  # a one-shot; beat has no port (the stats-job alerts watch it)
+        check = service.get("healthcheck")
+        assert check and check["test"], f"{name} has no health check"
+        for url in re.findall(r"http://[^'\" ]+", " ".join(check["test"])):
+            port = urlsplit(url).port
+            assert port in listening_ports(name, service), f"{name} checks {url}"
+
+
+def test_data_lives_in_named_volumes(config: dict, services: dict) -> None:
+    expected = {
+        "postgres": "/var/lib/postgresql/data",
+        "redis": "/data",
+        "prometheus": "/prometheus",
+        "grafana": "/var/lib/grafana",
+        "mailpit": "/data",
+        "flower": "/data/flower",
+        "beat": "/data/beat",
+        "worker": "/data/reports",
+        "jupyter": "/data/reports",
+    }
+    for name, target in expected.items():
+        named = {
+            m["target"]: m["source"] for m in services[name]["volumes"] if m["type"] == "volume"
+        }
+        assert target in named, f"{name} keeps {target} in no named volume"
+        assert named[target] in config["volumes"]
+    # The reports the worker writes are the ones Jupyter reads; the app reads them there.
+    assert services["worker"]["environment"]["REPORTS_DIR"] == "/data/reports"
+    assert services["jupyter"]["environment"]["REPORTS_DIR"] == "/data/reports"
+
+
+# --- everything named exists in the repository ----------------------------------------------
+
+
+def test_bind_mounts_are_files_and_folders_of_the_repository(project_dir: Path, services) -> None:
+    mounted = 0
+    for name, service in services.items():
+        for mount in service.get("volumes", []):
+            if mount["type"] != "bind":
+                continue
+            source = repo_path(project_dir, mount["source"])
+            assert source.exists(), f"{name} mounts {source}, which is not in the repository"
+            assert mount.get("read_only") or name == "jupyter", f"{name} can write {source}"
+            mounted += 1
+    assert mounted >= 6
+
+
+def test_app_commands_name_real_modules_and_commands(project_dir: Path, services: dict) -> None:
+    from django.core.management import get_commands
+
+    from chatplatform.celery import app as celery_app
+
+    for name in APP_SERVICES:
+        words = " ".join(services[name]["command"]).split()
+        if "manage.py" in words:
+            assert (ROOT / "manage.py").is_file()
+            assert words[words.index("manage.py") + 1] in get_commands()
+        if "-A" in words:
+            assert words[words.index("-A") + 1] == "chatplatform" == celery_app.main
+        for module, attr in re.findall(r"\b([a-z_]+(?:\.[a-z_]+)+):([a-z_]+)\b", " ".join(words)):
+            imported = __import__(module, fromlist=[attr])
+            assert callable(getattr(imported, attr)), f"{name}: {module}:{attr}"
+        for word in words:
+            for path in re.findall(r"(/app/[\w./-]+)", word):
+                found = container_file(services[name], project_dir, path)
+                assert found is not None and found.exists(), f"{name}: {path}"
+    assert "chatplatform.wsgi:application" in " ".join(services["web"]["command"])
+    assert "lab" in services["jupyter"]["command"]
+
+
+def test_third_party_config_files_are_the_repositorys(project_dir: Path, services: dict) -> None:
+    centrifugo = services["centrifugo"]
+    path = centrifugo["command"][centrifugo["command"].index("--config") + 1]
+    config_file = container_file(centrifugo, project_dir, path)
+    assert config_file == ROOT / "centrifugo" / "config.json"
+    json.loads(config_file.read_text())
+
+    prometheus = services["prometheus"]
+    flag = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    prometheus_yml = container_file(prometheus, project_dir, flag.split("=", 1)[1])
+    assert prometheus_yml == ROOT / "prometheus.yml"
+    scrape = yaml.safe_load(prometheus_yml.read_text())
+    config_dir = str(Path(flag.split("=", 1)[1]).parent)
+    for rule_file in scrape["rule_files"]:  # relative to the config file, as Prometheus reads it
+        found = container_file(prometheus, project_dir, f"{config_dir}/{rule_file}")
+        assert found is not None and found.is_file(), rule_file
+
+    grafana = services["grafana"]
+    provisioning = container_file(grafana, project_dir, "/etc/grafana/provisioning")
+    providers = yaml.safe_load((provisioning / "dashboards" / "chatplatform.yml").read_text())
+    for provider in providers["providers"]:
+        folder = container_file(grafana, project_dir, provider["options"]["path"])
+        assert folder is not None and sorted(folder.glob("*.json")), provider["options"]["path"]
+
+
+def test_the_dockerfile_builds_from_the_repository() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.M):
+        for source in sources.split():
+            assert source == "." or (ROOT / source).exists(), f"COPY {source}"
+    assert "pip install ." in text and "collectstatic" in text
+    users = re.findall(r"^USER (\S+)$", text, re.M)
+    assert users and users[-1] not in ("root", "0")
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", ".venv", ".git", "var"} <= set(ignored)
+
+
+# --- ports and addresses fit together --------------------------------------------------------
+
+
+def test_published_ports_are_local_and_the_ones_services_listen_on(services: dict) -> None:
+    defaults = env_example()
+    published = {
+        "web": "WEB_PORT",
+        "flower": "FLOWER_PORT",
+        "centrifugo": "CENTRIFUGO_PORT",
+        "prometheus": "PROMETHEUS_PORT",
+        "grafana": "GRAFANA_PORT",
+        "mailpit": "SMTP_WEB_PORT",
+        "jupyter": "JUPYTER_PORT",
+    }
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", f"{name} publishes beyond this machine"
+            assert port["target"] in listening_ports(name, service), f"{name}: {port}"
+            assert port["published"] == defaults[published[name]], f"{name}: {port}"
+    assert set(published) == {name for name, s in services.items() if s.get("ports")}
+
+
+def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dict) -> None:
+    def reachable(url_or_address: str) -> None:
+        parts = urlsplit(url_or_address if "//" in url_or_address else f"//{url_or_address}")
+        assert parts.hostname in services, url_or_address
+        port = parts.port or {"http": 80}.get(parts.scheme)
+        assert port in listening_ports(parts.hostname, services[parts.hostname]), url_or_address
+
+    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    targets = [
+        target
+        for job in scrape["scrape_configs"]
+        for group in job.get("static_configs", [])
+        for target in group["targets"]
+        if not target.startswith("localhost:")
+    ]
+    assert sorted(targets) == ["centrifugo:8000", "flower:5555", "web:8000"]
+    for target in targets:
+        reachable(target)
+
+    datasources = yaml.safe_load(
+        (ROOT / "dashboards/provisioning/datasources/prometheus.yml").read_text()
+    )
+    for source in datasources["datasources"]:
+        reachable(source["url"])
+
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        reachable(env["DATABASE_URL"].replace("postgres://", "http://"))
+        reachable(env["REDIS_URL"].replace("redis://", "http://"))
+        reachable(env["CENTRIFUGO_API_URL"])
+        reachable(f"{env['EMAIL_HOST']}:{env['EMAIL_PORT']}")
+        assert "web" in env["DJANGO_ALLOWED_HOSTS"].split(",")  # Prometheus asks for Host: web
+    # The browser's WebSocket goes to Centrifugo's published port.
+    ws = urlsplit(services["web"]["environment"]["CENTRIFUGO_WS_URL"])
+    assert str(ws.port) == services["centrifugo"]["ports"][0]["published"]
+
+
+# --- secrets only from .env ------------------------------------------------------------------
+
+
+def test_secrets_come_only_from_env(services: dict) -> None:
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    example = env_example()
+    referenced = set(
+        re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "docker-compose.yml").read_text())
+    )
+    assert referenced <= set(example), f"undocumented: {referenced - set(example)}"
+    for name, service in raw["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(key) and key != "<<":
+                assert "${" in str(value), f"{name}.{key} is written in the file"
+    # Every app service reads .env whole; the images get values from it by interpolation.
+    for name in APP_SERVICES:
+        assert [Path(e["path"]).name for e in services[name]["env_file"]] == [".env"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == example["POSTGRES_PASSWORD"]
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == example["GRAFANA_ADMIN_PASSWORD"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    centrifugo = services["centrifugo"]["environment"]
+    assert centrifugo["CENTRIFUGO_HTTP_API_KEY"] == example["CENTRIFUGO_HTTP_API_KEY"]
+    assert (
+        centrifugo["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"]
+        == example["CENTRIFUGO_TOKEN_HMAC_SECRET_KEY"]
+    )
+    flower = services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
+    assert flower == f"{example['FLOWER_USER']}:{example['FLOWER_PASSWORD']}"
+
+
+def test_setup_generates_every_compose_secret() -> None:
+    """A fresh `.env` from scripts/setup.sh has random values for the compose secrets too."""
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    for name in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "JUPYTER_TOKEN"):
+        assert f"s|^{name}=.*|{name}=$(rnd)|" in setup, name
