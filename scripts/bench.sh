@@ -19,3 +19,9 @@ log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emai
 email_db=$("$ROOT/scripts/postgres.sh" 2>/dev/null || true)
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" bench/bench_email.py ${email_db:+--database-url "$email_db"} ${BENCH_EMAIL_ARGS:-}
+
+log "activity statistics: full rebuild vs incremental fill vs naive pandas (PostgreSQL)"
+# 1,000,000 messages over 90 days (a few minutes); --big adds the 5,000,000-message history run:
+# BENCH_STATS_ARGS="--big" make bench;  quick: BENCH_STATS_ARGS="--messages 100000"
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" bench/bench_stats.py ${BENCH_STATS_ARGS:-}
