@@ -345,7 +345,7 @@ def cohort_retention(
             if cohort + pd.Timedelta(weeks=n) >= end:
                 table.loc[cohort, n] = np.nan
     table.insert(0, "users", sizes.astype("int64"))
-    table.index.name = "cohort"
+    table.index.name, table.columns.name = "cohort", None
     return table
 
 
