@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pandas as pd
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMinute
 
-from chats.models import Chat, Message, Notification
+from chats.models import Chat, Message
 
 from .fill import floor_time
-from .models import DailyCount, FillState, HourlyCount, JobRun, UserDayActivity
+from .models import FillState, HourlyCount, JobRun, UserDayActivity
 
 HOUR = timedelta(hours=1)
 
@@ -159,89 +158,3 @@ def job_runs() -> dict[str, dict]:
         }
         for run in JobRun.objects.all()
     }
-
-
-# --- tables for the reports (pandas) ---------------------------------------------------------
-
-
-def hourly_counts_frame(start: datetime, end: datetime) -> pd.DataFrame:
-    """Tidy totals: one row per (hour, stat) with a non-zero value."""
-    rows = HourlyCount.objects.filter(
-        chat_id__isnull=True, hour__gte=start, hour__lt=end
-    ).values_list("hour", "stat", "value")
-    frame = pd.DataFrame(list(rows), columns=["hour", "stat", "value"])
-    frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
-    return frame.sort_values(["hour", "stat"], ignore_index=True).astype({"value": "int64"})
-
-
-def chat_hourly_messages_frame(start: datetime, end: datetime) -> pd.DataFrame:
-    rows = HourlyCount.objects.filter(
-        stat="messages_sent_by_chat", hour__gte=start, hour__lt=end
-    ).values_list("hour", "chat_id", "value")
-    frame = pd.DataFrame(list(rows), columns=["hour", "chat_id", "messages"])
-    frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
-    return frame.sort_values(["hour", "chat_id"], ignore_index=True).astype(
-        {"chat_id": "int64", "messages": "int64"}
-    )
-
-
-def daily_active_users_frame(first_day: date, last_day: date) -> pd.DataFrame:
-    """One row per (day, window) for the filled days; days with nobody active have users 0."""
-    rows = DailyCount.objects.filter(
-        stat__startswith="active_users_", day__gte=first_day, day__lte=last_day
-    ).values_list("day", "stat", "value")
-    found = {(day, stat.removeprefix("active_users_")): value for day, stat, value in rows}
-    filled = filled_until("active_users_30d")
-    records = []
-    day = first_day
-    while day <= last_day and filled is not None and _day_start(day) < filled:
-        for window in ("1d", "7d", "30d"):
-            records.append((day, window, found.get((day, window), 0)))
-        day += timedelta(days=1)
-    frame = pd.DataFrame(records, columns=["day", "window", "users"])
-    frame["day"] = pd.to_datetime(frame["day"])
-    return frame.astype({"users": "int64"})
-
-
-def user_weekly_activity_frame(first_day: date, last_day: date) -> pd.DataFrame:
-    """Per user and ISO week (Monday): active days and messages, with the user's signup week.
-
-    The input for cohort retention: cohort_week is the Monday of the week the user joined.
-    """
-    rows = UserDayActivity.objects.filter(day__gte=first_day, day__lte=last_day).values_list(
-        "user_id", "day", "messages"
-    )
-    days = pd.DataFrame(list(rows), columns=["user_id", "day", "messages"])
-    days["day"] = pd.to_datetime(days["day"])
-    days["week"] = days["day"] - pd.to_timedelta(days["day"].dt.weekday, unit="D")
-    weekly = (
-        days.groupby(["user_id", "week"])
-        .agg(active_days=("day", "nunique"), messages=("messages", "sum"))
-        .reset_index()
-    )
-    joined = dict(
-        get_user_model()
-        .objects.filter(pk__in=weekly["user_id"].unique().tolist())
-        .values_list("id", "date_joined")
-    )
-    joined_days = pd.to_datetime(weekly["user_id"].map(joined), utc=True).dt.tz_localize(None)
-    joined_days = joined_days.dt.normalize()
-    weekly["cohort_week"] = joined_days - pd.to_timedelta(joined_days.dt.weekday, unit="D")
-    return weekly[["user_id", "cohort_week", "week", "active_days", "messages"]].astype(
-        {"user_id": "int64", "active_days": "int64", "messages": "int64"}
-    )
-
-
-def notifications_frame(start: datetime) -> pd.DataFrame:
-    """Emails created since `start`: enough for delivery latency and failure rates."""
-    rows = (
-        Notification.objects.filter(created_at__gte=start)
-        .order_by("id")
-        .values_list("id", "event", "status", "attempts", "created_at", "done_at")
-    )
-    frame = pd.DataFrame(
-        list(rows), columns=["id", "event", "status", "attempts", "created_at", "done_at"]
-    )
-    for column in ("created_at", "done_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame.astype({"id": "int64", "attempts": "int64"})
