@@ -44,6 +44,12 @@ def parse_args() -> argparse.Namespace:
         default="",
         help="PostgreSQL server to create a throwaway database on (default: SQLite in a temp dir)",
     )
+    parser.add_argument(
+        "--worker-conn-max-age",
+        type=int,
+        default=60,
+        help="the workers' DATABASE_CONN_MAX_AGE, as the Procfile sets it (0: a connection a task)",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the inbox")
     parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
     return parser.parse_args()
@@ -151,7 +157,11 @@ def main() -> None:
             User(username=f"{prefix}{i}", email=f"{prefix}{i}@example.com") for i in range(n)
         )
 
-    results: dict = {"database": engine, "workers": args.workers}
+    results: dict = {
+        "database": engine,
+        "workers": args.workers,
+        "worker_conn_max_age": args.worker_conn_max_age,
+    }
     worker = None
     try:
         # --- 1. request cost, notifications on vs off ------------------------------------------
@@ -231,7 +241,9 @@ def main() -> None:
         joiners = newcomers("burst-new", args.joins)
         Notification.objects.all().delete()
         worker = testing.celery_worker_process(
-            testing.django_env(), concurrency=args.workers, name="bench-email-worker"
+            testing.django_env(DATABASE_CONN_MAX_AGE=args.worker_conn_max_age),
+            concurrency=args.workers,
+            name="bench-email-worker",
         ).start()
         started = time.monotonic()
         for user in joiners:
@@ -280,7 +292,8 @@ def main() -> None:
     )
     print(f"\n2. Throughput: {thr['joins']} joins x 2 admins = {thr['emails']} emails")
     print(
-        f"   pipeline ({args.workers} worker processes): {thr['pipeline_seconds']:.1f} s "
+        f"   pipeline ({args.workers} worker processes, DATABASE_CONN_MAX_AGE="
+        f"{args.worker_conn_max_age}): {thr['pipeline_seconds']:.1f} s "
         f"({thr['pipeline_emails_per_s']:.0f} emails/s; joins took {thr['joins_seconds']:.1f} s, "
         f"drain after the last join {thr['drain_after_last_join_seconds']:.1f} s)"
     )
