@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -279,6 +280,7 @@ def main() -> None:
         redis.stop()
         if drop_database is not None:
             drop_database()
+        shutil.rmtree(workdir, ignore_errors=True)  # 2 x 4,000 .eml files
 
     lat, thr = results["request_cost"], results["throughput"]
     print(f"\n1. Request cost of the notification ({lat['on']['requests']} requests per mode)")
