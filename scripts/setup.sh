@@ -49,17 +49,28 @@ if [ ! -f node_modules/centrifuge/dist/centrifuge.js ]; then
   npm ci --silent --no-audit --no-fund
 fi
 
-# .env with random secrets on first run; never overwritten.
+# .env with random secrets on first run; never overwritten. Variables added to .env.example
+# since (a newer checkout) are appended with their own fresh secrets.
+rnd() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+fresh="$(mktemp)"
+sed -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=$(rnd)|" \
+    -e "s|^CENTRIFUGO_HTTP_API_KEY=.*|CENTRIFUGO_HTTP_API_KEY=$(rnd)|" \
+    -e "s|^CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=.*|CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=$(rnd)|" \
+    -e "s|^FLOWER_PASSWORD=.*|FLOWER_PASSWORD=$(rnd)|" \
+    -e "s|^DEMO_PASSWORD=.*|DEMO_PASSWORD=$(rnd | cut -c1-12)|" \
+    -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=$(rnd)|" \
+    -e "s|^GRAFANA_ADMIN_PASSWORD=.*|GRAFANA_ADMIN_PASSWORD=$(rnd)|" \
+    -e "s|^JUPYTER_TOKEN=.*|JUPYTER_TOKEN=$(rnd)|" \
+    .env.example > "$fresh"
 if [ ! -f .env ]; then
   log "writing .env with random local secrets (git-ignored)"
-  rnd() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
-  sed -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=$(rnd)|" \
-      -e "s|^CENTRIFUGO_HTTP_API_KEY=.*|CENTRIFUGO_HTTP_API_KEY=$(rnd)|" \
-      -e "s|^CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=.*|CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=$(rnd)|" \
-      -e "s|^FLOWER_PASSWORD=.*|FLOWER_PASSWORD=$(rnd)|" \
-      -e "s|^DEMO_PASSWORD=.*|DEMO_PASSWORD=$(rnd | cut -c1-12)|" \
-      -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=$(rnd)|" \
-      -e "s|^GRAFANA_ADMIN_PASSWORD=.*|GRAFANA_ADMIN_PASSWORD=$(rnd)|" \
-      -e "s|^JUPYTER_TOKEN=.*|JUPYTER_TOKEN=$(rnd)|" \
-      .env.example > .env
+  mv "$fresh" .env
+else
+  missing="$(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$fresh" | while IFS= read -r line; do
+    grep -q "^${line%%=*}=" .env || printf '%s\n' "$line"; done)"
+  if [ -n "$missing" ]; then
+    log "adding to .env what .env.example gained: $(printf '%s\n' "$missing" | cut -d= -f1 | xargs)"
+    printf '\n# Added by scripts/setup.sh from .env.example\n%s\n' "$missing" >> .env
+  fi
+  rm -f "$fresh"
 fi
