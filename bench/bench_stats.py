@@ -133,7 +133,11 @@ def load_people(users: int, chats: int, start: datetime, rng: np.random.Generato
             at = created[i].isoformat()
             members.append(f"{first_chat + i}\t{first_user + int(user)}\tmember\tt\t{at}")
             events.append(f"{first_chat + i}\t{first_user + int(user)}\tjoin\t{at}")
-    copy_rows("chats_membership", ["chat_id", "user_id", "role", "email_notifications", "joined_at"], members)
+    copy_rows(
+        "chats_membership",
+        ["chat_id", "user_id", "role", "email_notifications", "joined_at"],
+        members,
+    )
     copy_rows("chats_membershipevent", ["chat_id", "user_id", "kind", "at"], events)
 
 
