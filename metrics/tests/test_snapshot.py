@@ -56,7 +56,10 @@ def test_snapshot_numbers(stored: dict, activity: Activity) -> None:
     ]
     minutes = stored["messages_per_minute"]
     assert len(minutes) == 60
-    assert (minutes[0]["minute"], minutes[-1]["minute"]) == ("2025-03-04T01:56Z", "2025-03-04T02:55Z")
+    assert (minutes[0]["minute"], minutes[-1]["minute"]) == (
+        "2025-03-04T01:56Z",
+        "2025-03-04T02:55Z",
+    )
     busy = {row["minute"]: row["messages"] for row in minutes if row["messages"]}
     assert busy == {"2025-03-04T02:10Z": 1, "2025-03-04T02:20Z": 1, "2025-03-04T02:50Z": 1}
     assert snapshot.load_snapshot() == stored
