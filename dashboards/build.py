@@ -349,7 +349,7 @@ def chat_activity() -> dash.Dashboard:
                 [
                     (
                         "time() - chatplatform_stats_job_last_success_timestamp_seconds",
-                        "{{exported_job}}",
+                        "{{stats_job}}",
                     )
                 ],
                 "s",
@@ -359,7 +359,7 @@ def chat_activity() -> dash.Dashboard:
         .with_panel(
             graph(
                 "Job duration",
-                [("chatplatform_stats_job_duration_seconds", "{{exported_job}}")],
+                [("chatplatform_stats_job_duration_seconds", "{{stats_job}}")],
                 "s",
                 "How long the last run of each statistics job took; grows with new data only.",
             )

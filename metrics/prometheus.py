@@ -93,12 +93,12 @@ class SnapshotCollector:
         last_success = GaugeMetricFamily(
             f"{PREFIX}_stats_job_last_success_timestamp_seconds",
             "Unix time of the statistics job's last successful run.",
-            labels=["job"],
+            labels=["stats_job"],
         )
         duration = GaugeMetricFamily(
             f"{PREFIX}_stats_job_duration_seconds",
             "Duration of the statistics job's last successful run.",
-            labels=["job"],
+            labels=["stats_job"],
         )
         for job, run in sorted(snap.get("jobs", {}).items()):
             if run.get("last_success_timestamp") is not None:

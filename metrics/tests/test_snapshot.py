@@ -112,8 +112,10 @@ def test_metrics_serves_the_snapshot_and_request_latency(stored: dict, client) -
     assert value(metrics["chatplatform_top_chat_messages_last_day"], rank="2") == 2
     assert value(metrics["chatplatform_notifications"], status="failed") == 0
     assert value(metrics["chatplatform_tasks_failed_last_hour"]) == 1
-    assert value(metrics["chatplatform_stats_job_last_success_timestamp_seconds"], job="fill_stats")
-    assert value(metrics["chatplatform_stats_job_duration_seconds"], job="fill_stats") >= 0
+    assert value(
+        metrics["chatplatform_stats_job_last_success_timestamp_seconds"], stats_job="fill_stats"
+    )
+    assert value(metrics["chatplatform_stats_job_duration_seconds"], stats_job="fill_stats") >= 0
     assert value(metrics["chatplatform_snapshot_age_seconds"]) > 0
     latency = metrics["chatplatform_http_request_duration_seconds"]
     assert value(latency, "_count", view="stats", method="GET", status="200") >= 1
