@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -20,6 +21,12 @@ def _point_celery_at(url: str) -> None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_root() -> None:
+    """WhiteNoise warns on every request when STATIC_ROOT is missing (no collectstatic in tests)."""
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="session")

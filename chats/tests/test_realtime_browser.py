@@ -104,3 +104,42 @@ def test_chat_page_shows_a_message_sent_from_another_window(team, open_page):
     services.delete_message(chat_id=team.chat.pk, message_id=other.pk, actor_id=team.owner.pk)
     reader.locator("#messages li", has_text="via API").wait_for(state="detached")
     screenshot(reader, "chat-page.png")
+
+
+def counter(page, key: str):
+    return page.locator(f"[data-key={key}]")
+
+
+def wait_for_counter(page, key: str, expected: str) -> None:
+    page.wait_for_function(
+        "([key, expected]) => document.querySelector(`[data-key=${key}]`).textContent === expected",
+        arg=[key, expected],
+    )
+
+
+def test_live_page_counters_move_as_messages_are_posted(team, open_page, make_user):
+    from metrics import jobs
+
+    watcher = make_user("watcher", is_staff=True)
+    for text in ("one", "two"):
+        services.post_message(chat_id=team.chat.pk, author_id=team.owner.pk, text=text)
+    jobs.run_live_stats()  # what beat does every few seconds: the page's first numbers
+
+    page = open_page(watcher, "/live/", login="/admin/login/")
+    page.wait_for_selector("body[data-subscribed-stats=yes]")
+    wait_for_counter(page, "messages_last_hour", "2")
+    assert counter(page, "users").inner_text() == "5"  # the team's four and the watcher
+
+    # Each new message reaches the page over the WebSocket before the next snapshot.
+    for text in ("three", "four", "five"):
+        services.post_message(chat_id=team.chat.pk, author_id=team.member.pk, text=text)
+    wait_for_counter(page, "messages_last_hour", "5")
+
+    # The next snapshot agrees, and brings what only it knows (a new user, who is online).
+    make_user("newcomer")
+    jobs.run_live_stats()
+    wait_for_counter(page, "users", "6")
+    assert counter(page, "messages_last_hour").inner_text() == "5"
+    wait_for_counter(page, "online_users", "1")  # the watcher's own connection
+    assert counter(page, "tasks_failed_last_hour").inner_text() == "0"
+    screenshot(page, "live-page.png")
