@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare local state: migrations, static files, the demo data and the Prometheus config.
+# Prepare local state: migrations, static files, the demo data, and a first report.
 # Idempotent: the second run changes nothing.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -7,3 +7,11 @@ mkdir -p "$(env_get VAR_DIR var)"  # the SQLite database lives there; relative t
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py collectstatic --noinput -v 0
 "$PY" manage.py seed_demo
+# First run only: a report with rendered notebooks right away, not after beat's first intervals.
+reports="$(env_get REPORTS_DIR "$(env_get VAR_DIR var)/reports")"
+if [ ! -e "$reports/latest" ]; then
+  log "first report and notebooks (first run only)"
+  "$PY" manage.py fill_stats -v 0
+  "$PY" manage.py make_report -v 0 >/dev/null
+  "$PY" manage.py render_notebooks -v 0 >/dev/null 2>&1 || log "notebooks not rendered: run make notebooks to see why"
+fi
