@@ -112,13 +112,7 @@ def main() -> None:
         LOG_LEVEL="WARNING",
         REDIS_URL=redis.url,
         CELERY_BROKER_URL=redis.url,
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp.port),
-        EMAIL_HOST_USER="",
-        EMAIL_HOST_PASSWORD="",
-        EMAIL_USE_TLS="false",
-        EMAIL_USE_SSL="false",
+        **smtp.django_env,
         EMAIL_TIMEOUT="5",
     )
     import django

@@ -208,6 +208,13 @@ def celery_worker_process(
 CENTRIFUGO_CONFIG = BASE_DIR / "centrifugo" / "config.json"
 
 
+def celery_beat_process(env: dict[str, str], workdir: Path) -> ManagedProcess:
+    """A real `celery beat` with its schedule state in `workdir` (the schedule comes from env)."""
+    argv = [sys.executable, "-m", "celery", "-A", "chatplatform", "beat", "-l", "info"]
+    argv += ["--schedule", str(workdir / "beat-schedule"), "--pidfile", ""]
+    return ManagedProcess("beat", argv, env=env)
+
+
 def centrifugo_process(
     port: int | None = None,
     api_key: str = "test-centrifugo-api-key",
@@ -324,6 +331,7 @@ def smtp_process(
 
     `proc.inbox` reads what it received (one `.eml` per message, kept across restarts);
     `refuse` answers 550 to those recipients; `silent` accepts connections and never answers.
+    `proc.django_env` holds the EMAIL_* settings that make a worker send to it.
     Stop and start it again (or start another one on `proc.port`) to simulate an outage.
     """
     from chatplatform import devmail
@@ -337,4 +345,13 @@ def smtp_process(
     proc = ManagedProcess("smtp-silent" if silent else "smtp", argv, port=port)
     proc.mail_dir = mail_dir
     proc.inbox = devmail.Inbox(mail_dir)
+    proc.django_env = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": "false",
+        "EMAIL_USE_SSL": "false",
+    }
     return proc

@@ -22,16 +22,6 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = (
-    "hourly",
-    "chat_hourly",
-    "daily",
-    "chats",
-    "users",
-    "user_day_activity",
-    "first_replies",
-    "notifications",
-)
 DAY = pd.Timedelta(days=1)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -90,7 +80,8 @@ def load_table(report_dir: Path, name: str) -> pd.DataFrame:
     return read(Path(report_dir), name)
 
 
-def load_report(report_dir: Path, names: Iterable[str] = TABLES) -> dict[str, pd.DataFrame]:
+def load_report(report_dir: Path, names: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """The named tables of a report (metrics.reports.TABLES lists them all)."""
     return {name: load_table(report_dir, name) for name in names}
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 
 from chatplatform import testing
 from chatplatform.celery import app as celery_app
@@ -48,16 +48,7 @@ def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProc
 
     def start(concurrency: int = 2, **overrides: object) -> testing.ManagedProcess:
         env = worker_env(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=smtp.port,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            EMAIL_USE_TLS="false",
-            EMAIL_USE_SSL="false",
-            EMAIL_TIMEOUT=1,
-            OUTBOX_STALE_SECONDS=2,
-            **overrides,
+            **{**smtp.django_env, "EMAIL_TIMEOUT": 1, "OUTBOX_STALE_SECONDS": 2, **overrides}
         )
         worker = testing.celery_worker_process(env, concurrency=concurrency, name="email-worker")
         started.append(worker.start())
@@ -321,11 +312,11 @@ def test_worker_killed_mid_batch_still_sends_200_emails_per_admin_once(smtp, sta
     distinct = {(m.to, m.message_id) for m in received}
     assert Counter(to for to, _ in distinct) == {"adam@example.com": 200, "anna@example.com": 200}
     assert notes.filter(status=OutboxStatus.SENT).count() == 400
-    # A duplicate needs the kill to land between the server's "250 accepted" and the row's update.
-    # On PostgreSQL that is one short UPDATE: none. On SQLite the update may first wait for the
-    # other process's write lock, so the window is wider: at most one per killed process.
-    allowed = 0 if connection.vendor == "postgresql" else 2
-    assert len(received) - len(distinct) <= allowed
+    # Exactly-once is impossible over SMTP: a kill that lands between the server's "250 accepted"
+    # and the row's update (one short UPDATE; on SQLite it may also wait for a write lock) sends
+    # that email again, with the same Message-ID, so the duplicate is visible and a mail client
+    # folds it. At most one per worker process killed (concurrency 2); none otherwise.
+    assert len(received) - len(distinct) <= 2
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@ real celery beat firing the metrics jobs on a real worker within a short test sc
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,24 +69,6 @@ def test_prometheus_scrapes_metrics_and_promql_answers(redis_service, live_serve
         assert float(scrapes[0]["value"][1]) >= 2
 
 
-def beat_process(env: dict[str, str], workdir: Path) -> testing.ManagedProcess:
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "chatplatform",
-        "beat",
-        "-l",
-        "info",
-        "--schedule",
-        str(workdir / "beat-schedule"),
-        "--pidfile",
-        "",
-    ]
-    return testing.ManagedProcess("beat", argv, env=env)
-
-
 def test_beat_fires_the_metrics_jobs_on_a_worker(worker_env, tmp_path: Path) -> None:
     celery_app.control.purge()
     snapshot.redis_client().flushdb()
@@ -103,7 +84,7 @@ def test_beat_fires_the_metrics_jobs_on_a_worker(worker_env, tmp_path: Path) -> 
         CENTRIFUGO_TIMEOUT=0.5,
     )
     worker = testing.celery_worker_process(env, concurrency=1, name="metrics-worker")
-    with worker, beat_process(env, tmp_path) as beat:
+    with worker, testing.celery_beat_process(env, tmp_path) as beat:
 
         def fill_done() -> bool:
             return JobRun.objects.filter(job="fill_stats", successes__gte=1).exists()
