@@ -27,12 +27,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import bench_database, percentile  # noqa: E402 (bench/ is on sys.path)
 
 
 def parse_args() -> argparse.Namespace:
@@ -56,32 +56,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def fresh_postgres(url: str) -> tuple[str, Callable[[], None]]:
-    """Create an empty database next to the one in `url`; return its URL and a dropper."""
-    import psycopg
-
-    name = f"bench_email_{os.getpid()}"
-    parts = urlsplit(url)
-    admin_dsn = urlunsplit(parts._replace(scheme="postgresql"))
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
-
-
 def wait_for_inbox(inbox_dir: Path, count: int, timeout: float) -> float:
     """Monotonic time at which the inbox first held `count` messages."""
     deadline = time.monotonic() + timeout
@@ -96,11 +70,7 @@ def wait_for_inbox(inbox_dir: Path, count: int, timeout: float) -> float:
 def main() -> None:
     args = parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-email-"))
-    drop_database = None
-    if args.database_url.startswith("postgres"):
-        database_url, drop_database = fresh_postgres(args.database_url)
-    else:
-        database_url = args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}"
+    database_url, drop_database = bench_database(args.database_url, workdir, "bench_email")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
 
     from chatplatform import testing
@@ -272,8 +242,7 @@ def main() -> None:
             worker.stop()
         smtp.stop()
         redis.stop()
-        if drop_database is not None:
-            drop_database()
+        drop_database()
         shutil.rmtree(workdir, ignore_errors=True)  # 2 x 4,000 .eml files
 
     lat, thr = results["request_cost"], results["throughput"]

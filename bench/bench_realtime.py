@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import bench_database, percentile  # noqa: E402 (bench/ is on sys.path)
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -90,14 +92,6 @@ async def _subscribe_all(ws_url: str, clients: list[dict], conn) -> None:
 # --- the benchmark -------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def paced(rate: float, duration: float):
     """Yield at a steady rate; if a step ran late, the next one starts at once (no burst)."""
     count = int(rate * duration)
@@ -129,7 +123,9 @@ def summarize(name: str, sent: dict[int, float], arrivals: list, subscribers: in
 def main() -> None:
     args = parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-realtime-"))
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'db.sqlite3'}"
+    database_url, drop_database = bench_database(args.database_url, workdir, "bench_realtime")
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")  # as the Procfile's worker runs
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
 
@@ -271,6 +267,7 @@ def main() -> None:
         worker.stop()
         hub.stop()
         redis.stop()
+        drop_database()
 
     print(
         f"\nAPI posts at {results['achieved_api_rate']} msg/s (asked {args.rate:g}); "

@@ -36,6 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import fresh_postgres  # noqa: E402 (bench/ is on sys.path)
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -60,15 +62,6 @@ def timed(label: str, func, *args, **kwargs) -> tuple[float, object]:
 
 
 # --- the database ------------------------------------------------------------------------------
-
-
-def fresh_database(base_url: str, name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return base_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def copy_rows(table: str, columns: list[str], lines: list[str]) -> None:
@@ -216,7 +209,7 @@ def main() -> None:
         .strip()
         .splitlines()[-1]
     )
-    url = fresh_database(base_url, "bench_stats")
+    url, drop_database = fresh_postgres(base_url, "bench_stats")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -307,6 +300,7 @@ def main() -> None:
             f"naive: {args.big_size:,} messages into pandas", naive_pandas, next_hour
         )
     redis.stop()
+    drop_database()
 
     ratios = {
         "incremental / rebuild": figures["incremental_s"] / figures["rebuild_s"],

@@ -22,23 +22,25 @@ from chats.models import OutboxRow, OutboxStatus
 logger = logging.getLogger(__name__)
 
 
-def send_tasks(task: Task, ids: Iterable[int]) -> int:
-    """Queue one task per id; if the broker is down, log it and leave the rows to the sweeper."""
+def send_tasks(task: Task, ids: Iterable[int], *, together: bool = False) -> int:
+    """Queue one task per id (or one for all ids, `together`); if the broker is down, log it and
+    leave the rows to the sweeper."""
+    batches = [list(ids)] if together else [[pk] for pk in ids]
     queued = 0
-    for pk in ids:
+    for batch in batches:
         try:
-            task.apply_async(args=[pk])
+            task.apply_async(args=batch)
         except Exception as exc:
-            logger.warning("could not queue %s(%s), the sweeper will: %s", task.name, pk, exc)
+            logger.warning("could not queue %s%s, the sweeper will: %s", task.name, batch, exc)
             break
-        queued += 1
+        queued += len(batch)
     return queued
 
 
-def enqueue_after_commit(task: Task, ids: list[int]) -> None:
+def enqueue_after_commit(task: Task, ids: list[int], *, together: bool = False) -> None:
     """Queue the delivery only once the rows are visible to a worker; a rollback queues nothing."""
     if ids:
-        transaction.on_commit(lambda: send_tasks(task, ids))
+        transaction.on_commit(lambda: send_tasks(task, ids, together=together))
 
 
 def claim(model: type[OutboxRow], pk: int, lease_seconds: float) -> OutboxRow | None:

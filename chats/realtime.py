@@ -6,6 +6,7 @@ published once it is back, with its id as the idempotency key so it arrives once
 
 import logging
 import re
+from collections.abc import Iterable
 
 from cent import CentError
 from django.conf import settings
@@ -83,7 +84,8 @@ def record_message_event(event: str, message: Message) -> list[Publication]:
         publications.append(
             Publication.objects.create(channel=centrifugo.STATS_CHANNEL, data=activity)
         )
-    outbox.enqueue_after_commit(publish_event_task, [p.pk for p in publications])
+    # One task for the event and its tick: half the broker and worker overhead per message.
+    outbox.enqueue_after_commit(publish_event_task, [p.pk for p in publications], together=True)
     return publications
 
 
@@ -103,6 +105,12 @@ def deliver_publication(publication_id: int) -> str:
         raise TransientPublishError(error) from exc
     outbox.done(publication)
     return "published"
+
+
+def deliver_publications(publication_ids: Iterable[int]) -> list[str]:
+    """Publish in order; the first failure stops the batch (the rest stay pending, unclaimed) and
+    raises, so the task's retry takes the batch again and skips what is already published."""
+    return [deliver_publication(pk) for pk in publication_ids]
 
 
 def requeue_stale() -> int:

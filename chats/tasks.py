@@ -34,8 +34,8 @@ def send_admin_notification_task(self, notification_id: int) -> str:
     reject_on_worker_lost=True,
     **RETRY,
 )
-def publish_event_task(self, publication_id: int) -> str:
-    return realtime.deliver_publication(publication_id)
+def publish_event_task(self, *publication_ids: int) -> list[str]:
+    return realtime.deliver_publications(publication_ids)
 
 
 @shared_task(soft_time_limit=60, time_limit=90)

@@ -6,19 +6,20 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 mkdir -p bench/results
+# On PostgreSQL when scripts/postgres.sh can start it (SQLite serialises the workers' writes); each
+# benchmark measures on a throwaway database it creates there.
+pg_url=$("$ROOT/scripts/postgres.sh" 2>/dev/null || true)
 
 log "live delivery latency: API -> outbox -> worker -> Centrifugo vs publishing directly"
 # Full size by default (100 subscribers, 50 msg/s, 30 s a phase: about 1.5 minutes); a quick run:
 # BENCH_REALTIME_ARGS="--subscribers 10 --rate 10 --duration 5" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_realtime.py ${BENCH_REALTIME_ARGS:-}
+"$PY" bench/bench_realtime.py ${pg_url:+--database-url "$pg_url"} ${BENCH_REALTIME_ARGS:-}
 
 log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emails vs a plain SMTP loop"
-# On PostgreSQL when scripts/postgres.sh can start it (SQLite serialises the two workers' writes).
 # A quick run: BENCH_EMAIL_ARGS="--requests 200 --joins 300" make bench
-email_db=$("$ROOT/scripts/postgres.sh" 2>/dev/null || true)
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_email.py ${email_db:+--database-url "$email_db"} ${BENCH_EMAIL_ARGS:-}
+"$PY" bench/bench_email.py ${pg_url:+--database-url "$pg_url"} ${BENCH_EMAIL_ARGS:-}
 
 log "activity statistics: full rebuild vs incremental fill vs naive pandas (PostgreSQL)"
 # 1,000,000 messages over 90 days (a few minutes); --big adds the 5,000,000-message history run:

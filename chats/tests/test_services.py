@@ -376,6 +376,22 @@ def test_after_commit_each_notification_is_queued_on_the_broker(
     ]
 
 
+def test_after_commit_a_new_message_is_one_task_for_its_event_and_its_tick(
+    team, redis_service, django_capture_on_commit_callbacks
+):
+    """The chat's event and the live-statistics tick travel together: one task per message."""
+    broker = redis.Redis.from_url(redis_service.url)
+    broker.delete("celery")
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.post_message(chat_id=team.chat.pk, author_id=team.member.pk, text="hi")
+    queued = [json.loads(raw)["headers"] for raw in broker.lrange("celery", 0, -1)]
+    event = Publication.objects.get(channel=f"chat:{team.chat.pk}", data__message__id=message.pk)
+    tick = Publication.objects.get(channel="stats:live", pk__gt=event.pk)
+    assert [(h["task"], h["argsrepr"]) for h in queued] == [
+        ("chats.tasks.publish_event_task", f"[{event.pk}, {tick.pk}]")
+    ]
+
+
 # --- deleting an account ------------------------------------------------------------------------
 
 
