@@ -219,8 +219,12 @@ DEV_SMTP_WEB_PORT = env.int("SMTP_WEB_PORT", default=8025)
 DEV_MAIL_DIR = BASE_DIR / (env("DEV_MAIL_DIR", default="") or str(VAR_DIR / "mail"))
 
 # --- Centrifugo -------------------------------------------------------------------------------
-CENTRIFUGO_API_URL = env("CENTRIFUGO_API_URL", default="http://127.0.0.1:8001/api")
-CENTRIFUGO_WS_URL = env("CENTRIFUGO_WS_URL", default="ws://127.0.0.1:8001/connection/websocket")
+# Empty: the local Centrifugo of `make up`, on CENTRIFUGO_PORT.
+_CENTRIFUGO_LOCAL = f"127.0.0.1:{env.int('CENTRIFUGO_PORT', default=8001)}"
+CENTRIFUGO_API_URL = env("CENTRIFUGO_API_URL", default="") or f"http://{_CENTRIFUGO_LOCAL}/api"
+CENTRIFUGO_WS_URL = (
+    env("CENTRIFUGO_WS_URL", default="") or f"ws://{_CENTRIFUGO_LOCAL}/connection/websocket"
+)
 CENTRIFUGO_HTTP_API_KEY = env("CENTRIFUGO_HTTP_API_KEY", default="insecure-dev-api-key")
 CENTRIFUGO_TOKEN_HMAC_SECRET_KEY = env(
     "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY", default="insecure-dev-token-secret"

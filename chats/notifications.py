@@ -130,6 +130,8 @@ def deliver_notification(notification_id: int, *, final_attempt: bool = False) -
     notification = outbox.claim(Notification, notification_id, lease_seconds=lease)
     if notification is None:
         return "skipped"
+    # The row counts every attempt, the sweeper's re-queues included (a task's own count restarts).
+    final_attempt = final_attempt or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
     try:
         connection.open()

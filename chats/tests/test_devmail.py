@@ -126,3 +126,24 @@ def test_a_stopped_server_comes_back_on_the_same_port_with_its_inbox():
         ]
     finally:
         server.stop()
+
+
+@pytest.mark.django_db
+def test_the_rows_attempt_count_bounds_retries_even_across_sweeper_requeues(settings):
+    """A re-queued task starts its own retry count at 0; the row's count still ends it."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", testing.free_port()  # nobody there
+    settings.NOTIFICATION_MAX_ATTEMPTS = 3
+    row = Notification.objects.create(
+        event="member_added", chat_id=1, recipient_id=1, recipient_email="adam@example.com",
+        subject="s", body_text="b", body_html="<p>b</p>", attempts=1,
+    )  # fmt: skip
+    with pytest.raises(notifications.TransientEmailError):
+        notifications.deliver_notification(row.pk)  # attempt 2 of 3: released for a retry
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("pending", 2)
+    with pytest.raises(notifications.TransientEmailError):
+        notifications.deliver_notification(row.pk)  # attempt 3 of 3: the last one
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert "refused" in row.last_error.lower() or "connect" in row.last_error.lower()

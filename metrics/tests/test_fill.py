@@ -140,7 +140,7 @@ def test_rebuild_since_counts_a_message_inserted_into_the_past(activity: Activit
     assert hourly_totals()["messages_sent"][0] == 2  # before `since`: untouched
 
 
-def test_fill_stats_command_reports_what_it_filled(db: None, capsys) -> None:
+def test_fill_stats_command_reports_what_it_filled(db: None, redis_service, capsys) -> None:
     two_hours_ago = timezone.now() - timedelta(hours=2)
     user = User.objects.create(username="recent", date_joined=two_hours_ago)
     chat = Chat.objects.create(title="Now", created_by=user, created_at=two_hours_ago)
@@ -154,3 +154,14 @@ def test_fill_stats_command_reports_what_it_filled(db: None, capsys) -> None:
     call_command("fill_stats", since=two_hours_ago.date().isoformat())
     assert "messages_sent:" in capsys.readouterr().out
     assert HourlyCount.objects.filter(stat="messages_sent").get().value == 1
+
+
+def test_fill_stats_command_refuses_while_another_fill_holds_the_lock(db: None, redis_service):
+    from django.core.management.base import CommandError
+
+    from metrics.jobs import exclusive
+
+    with exclusive("fill_stats") as acquired:
+        assert acquired
+        with pytest.raises(CommandError, match="holds the lock"):
+            call_command("fill_stats", since="all")

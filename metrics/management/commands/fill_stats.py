@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
 from metrics import fill
-from metrics.jobs import recorded
+from metrics.jobs import exclusive, recorded
 
 
 def parse_since(value: str) -> datetime:
@@ -32,12 +32,16 @@ class Command(BaseCommand):
         parser.add_argument("--since", help="YYYY-MM-DD[THH:MM] (UTC), or 'all'")
 
     def handle(self, *args: object, since: str | None = None, **options: object) -> None:
-        with recorded("fill_stats"):
-            if since is None:
-                report = fill.fill_activity_counts()
-            else:
-                start = None if since == "all" else parse_since(since)
-                report = fill.rebuild_activity_counts(since=start)
+        start = None if since in (None, "all") else parse_since(since)
+        # The same lock as beat's runs: a rebuild must not delete counts under a running fill.
+        with exclusive("fill_stats") as acquired:
+            if not acquired:
+                raise CommandError("another fill_stats run holds the lock; try again shortly")
+            with recorded("fill_stats"):
+                if since is None:
+                    report = fill.fill_activity_counts()
+                else:
+                    report = fill.rebuild_activity_counts(since=start)
         for name in sorted(report.slices):
             self.stdout.write(
                 f"{name}: {report.slices[name]} slices, {report.rows.get(name, 0)} rows"
