@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -90,5 +91,23 @@ def render(report_dir: str | Path, start: str = "", end: str = "") -> list[Path]
 
 
 def render_latest(start: str = "", end: str = "") -> list[Path]:
-    """Render every notebook on REPORTS_DIR/latest (the newest complete report)."""
-    return render(analysis.resolve_report_dir(""), start=start, end=end)
+    """Render every notebook on REPORTS_DIR/latest (the newest complete report), and publish the
+    renders at REPORTS_DIR/notebooks too: reports come every few minutes, renders once a day, so
+    that stable folder is where the newest rendered notebooks always are."""
+    report = analysis.resolve_report_dir("")
+    rendered = render(report, start=start, end=end)
+    publish(report / "notebooks", report.parent / "notebooks", source=report.name)
+    return rendered
+
+
+def publish(renders: Path, target: Path, source: str) -> None:
+    """Replace `target` with a copy of `renders` in two renames: never half a folder."""
+    staging = target.parent / f".tmp-notebooks-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(renders, staging)
+    (staging / "REPORT").write_text(f"{source}\n", encoding="utf-8")  # which report they show
+    retired = target.parent / f".tmp-notebooks-old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)

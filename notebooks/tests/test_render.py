@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
@@ -233,6 +233,12 @@ def test_render_latest_on_a_fresh_report_with_no_activity(tmp_path: Path, settin
     assert got["engagement"]["new_users"] == 0 and got["engagement"]["first_reply"]["chats"] == 0
     assert got["task_health"]["emails"] == 0
     assert "No messages were sent in the 3 days" in conclusion(report / "notebooks/activity.ipynb")
+    # The newest renders also stand at REPORTS_DIR/notebooks, which outlives newer reports.
+    published = tmp_path / "notebooks"
+    assert (published / "REPORT").read_text().strip() == report.name
+    assert (published / "activity.html").read_bytes() == (paths[0]).read_bytes()
+    newer = make_report(now=NOW + timedelta(hours=1), reports_dir=tmp_path, days=3)
+    assert not (newer / "notebooks").exists() and (published / "activity.html").exists()
 
 
 @pytest.mark.slow

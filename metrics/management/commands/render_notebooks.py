@@ -17,10 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--end", default="", help="last day, YYYY-MM-DD (default: report's)")
 
     def handle(self, *args: object, report_dir: str, start: str, end: str, **options: object):
-        from notebooks.render import RenderError, render
+        from notebooks.render import RenderError, render, render_latest
 
         try:
-            paths = render(report_dir, start=start, end=end)
+            if report_dir:
+                paths = render(report_dir, start=start, end=end)
+            else:  # the latest report, published at REPORTS_DIR/notebooks as beat's job does
+                paths = render_latest(start=start, end=end)
         except (FileNotFoundError, ValueError, RenderError) as error:
             raise CommandError(str(error)) from error
         for path in paths:
