@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 
-from chats import services
+from chatplatform import centrifugo
+from chats import realtime, services
 
 from .live import live_worker  # noqa: F401 (fixture)
 
@@ -103,6 +104,13 @@ def test_chat_page_shows_a_message_sent_from_another_window(team, open_page):
     reader.locator("#messages li", has_text="via API").wait_for()
     services.delete_message(chat_id=team.chat.pk, message_id=other.pk, actor_id=team.owner.pk)
     reader.locator("#messages li", has_text="via API").wait_for(state="detached")
+
+    # A late, out-of-order "created" event (a re-queued publication) does not bring it back.
+    stale = realtime.message_payload("message_created", other)  # `other` as it was before
+    centrifugo.publish(centrifugo.chat_channel(team.chat.pk), stale)
+    services.post_message(chat_id=team.chat.pk, author_id=team.owner.pk, text="after the stale")
+    reader.locator("#messages li", has_text="after the stale").wait_for()
+    assert reader.locator("#messages li", has_text="via API").count() == 0
     screenshot(reader, "chat-page.png")
 
 

@@ -12,13 +12,19 @@
   const button = document.getElementById("send-button");
   const sendError = document.getElementById("send-error");
   let current = null; // {chat, subscription}
+  // Events can arrive out of order (several workers, a sweeper re-queue after an outage): a deleted
+  // message never comes back, and an older version never overwrites a newer one.
+  const deleted = new Set();
+  const version = (message) => Date.parse(message.edited_at || message.created_at);
 
   function renderMessage(message) {
     let item = list.querySelector(`[data-message-id="${message.id}"]`);
-    if (message.deleted) {
+    if (message.deleted || deleted.has(message.id)) {
+      deleted.add(message.id);
       if (item) item.remove();
       return;
     }
+    if (item && Number(item.dataset.version) > version(message)) return;
     if (!item) {
       item = document.createElement("li");
       item.dataset.messageId = message.id;
@@ -27,6 +33,7 @@
       const later = [...list.children].find((li) => Number(li.dataset.messageId) > message.id);
       list.insertBefore(item, later || null);
     }
+    item.dataset.version = version(message);
     item.classList.toggle("mine", message.author_id === config.user.id);
     item.querySelector(".author").textContent = message.author || "deleted user";
     item.querySelector(".text").textContent = message.text;
