@@ -24,7 +24,7 @@ def _database_ok() -> bool:
 def _redis_ok() -> bool:
     try:
         client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
         )
         return bool(client.ping())
     except Exception:

@@ -43,6 +43,10 @@ class ChatAdmin(admin.ModelAdmin):
     search_fields = ["title"]
     inlines = [MembershipInline]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """A chat is born with its owner: through the API (services.create_chat), not here."""
+        return False
+
 
 @admin.register(Membership)
 class MembershipAdmin(OwnerStaysMixin, admin.ModelAdmin):

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from chatplatform.errors import Conflict, DomainError, Forbidden, NotFound
 
@@ -27,6 +28,12 @@ def register_user(*, username: str, email: str, password: str) -> User:
             return User.objects.create_user(username=username, email=email, password=password)
     except IntegrityError:  # a concurrent registration won the race
         raise taken from None
+
+
+def issue_token(*, user_id: int) -> str:
+    """The user's API token, created on first login and the same one afterwards."""
+    token, _ = Token.objects.get_or_create(user_id=user_id)
+    return token.key
 
 
 @transaction.atomic

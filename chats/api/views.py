@@ -4,7 +4,6 @@ from django.contrib.auth import authenticate
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import Cursor, CursorPagination
@@ -70,8 +69,7 @@ class TokenView(APIView):
         user = authenticate(request, username=data["username"], password=data["password"])
         if user is None:
             raise DomainError("Unable to log in with these credentials.", field="password")
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response({"token": services.issue_token(user_id=user.pk)})
 
 
 class ChatListView(APIView):

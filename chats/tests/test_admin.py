@@ -20,7 +20,6 @@ def staff_client(make_user) -> Client:
     "page",
     [
         "chat/",
-        "chat/add/",
         "chat/{chat}/change/",
         "membership/",
         "membership/?role__exact=owner",
@@ -35,6 +34,10 @@ def test_admin_pages_open_for_staff(team, staff_client, page):
     services.post_message(chat_id=team.chat.pk, author_id=team.member.pk, text="hello")
     response = staff_client.get("/admin/chats/" + page.format(chat=team.chat.pk))
     assert response.status_code == 200
+
+
+def test_admin_cannot_create_a_chat_without_an_owner(staff_client):
+    assert staff_client.get("/admin/chats/chat/add/").status_code == 403
 
 
 def test_admin_shows_the_chats_members_inline(team, staff_client):

@@ -432,14 +432,14 @@ def test_the_author_deletes_a_message_and_it_leaves_the_list(team, client_for):
 
 
 def test_healthz_is_200_when_database_and_redis_answer(db, redis_service, settings):
-    settings.REDIS_URL = redis_service.url
+    settings.CELERY_BROKER_URL = redis_service.url  # the broker is the Redis that matters
     response = APIClient().get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "down": [], "database": True, "redis": True}
 
 
 def test_healthz_is_503_naming_redis_when_it_is_down(db, settings):
-    settings.REDIS_URL = f"redis://127.0.0.1:{testing.free_port()}/0"  # nothing listens there
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{testing.free_port()}/0"  # nobody there
     response = APIClient().get("/healthz")
     assert response.status_code == 503
     assert response.json()["down"] == ["redis"]
