@@ -18,8 +18,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first, from pyproject.toml alone, so that a code change reuses this layer.
-COPY pyproject.toml ./
-RUN pip install .
+COPY pyproject.toml constraints.txt ./
+RUN pip install -c constraints.txt .
 
 COPY . .
 COPY --from=js /build/node_modules/centrifuge/dist node_modules/centrifuge/dist

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark, one after another, each at a modest default size (flags of each script give the
-# full sizes). Each prints its figures as ratios against a baseline measured in the same run and
+# Every benchmark, one after another, at the sizes the issues ask for unless noted below (the
+# BENCH_*_ARGS variables pass flags, for a quick run or the larger sizes). Each prints its figures as ratios against a baseline measured in the same run and
 # writes JSON to bench/results/ (git-ignored). Extra arguments are ignored here; run a script
 # directly to pass flags.
 source "$(dirname "$0")/lib.sh"

@@ -9,13 +9,14 @@ pkgs=(redis-server prometheus)
 [ "${1:-}" = "--test" ] && pkgs+=(postgresql chromium)
 apt_ensure "${pkgs[@]}"
 
-# Python: a project-local virtualenv, reinstalled only when pyproject.toml changes.
-stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# Python: a project-local virtualenv, reinstalled only when pyproject.toml or constraints.txt
+# changes; constraints.txt pins every transitive package too.
+stamp="$VENV/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log "installing Python dependencies into .venv"
   [ -x "$PY" ] || python3 -m venv "$VENV"
-  "$PY" -m pip install -q --upgrade pip
-  "$PY" -m pip install -q -e '.[dev]'
+  "$PY" -m pip install -q 'pip==26.3'
+  "$PY" -m pip install -q -c constraints.txt -e '.[dev]'
   rm -f "$VENV"/.installed-*; touch "$stamp"
 fi
 
