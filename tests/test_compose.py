@@ -294,7 +294,7 @@ def test_the_dockerfile_builds_from_the_repository() -> None:
     for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.M):
         for source in sources.split():
             assert source == "." or (ROOT / source).exists(), f"COPY {source}"
-    assert "pip install ." in text and "collectstatic" in text
+    assert "pip install -c constraints.txt ." in text and "collectstatic" in text
     users = re.findall(r"^USER (\S+)$", text, re.M)
     assert users and users[-1] not in ("root", "0")
     ignored = (ROOT / ".dockerignore").read_text().split()
