@@ -53,6 +53,11 @@ class FillReport:
     redone: list[str] = field(default_factory=list)
 
 
+# A row is stamped when its transaction starts and visible only once it commits: a slice is
+# counted only when it ended this long ago, so a late commit is never left out for good.
+SETTLE = timedelta(minutes=2)
+
+
 def floor_time(moment: datetime, slice_: timedelta) -> datetime:
     moment = moment.astimezone(UTC)
     if slice_ >= timedelta(days=1):
@@ -306,8 +311,8 @@ def fill_stat(stat: Stat, until: datetime, report: FillReport | None = None) -> 
 def fill_activity_counts(
     until: datetime | None = None, stats: list[str] | None = None
 ) -> FillReport:
-    """Fill every statistic (or the named ones) up to `until` (default: now)."""
-    until = until or timezone.now()
+    """Fill every statistic (or the named ones) up to `until` (default: SETTLE ago)."""
+    until = until or timezone.now() - SETTLE
     report = FillReport()
     for name, stat in all_stats().items():
         if stats is None or name in stats:
