@@ -26,7 +26,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess:
 def test_prometheus_yml_passes_promtool_check_config() -> None:
     result = promtool("check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "8 rules found" in result.stdout + result.stderr
+    assert "9 rules found" in result.stdout + result.stderr
 
 
 def test_rendered_local_config_passes_promtool(tmp_path: Path) -> None:
@@ -78,6 +78,7 @@ def test_every_alert_has_a_unit_test_that_fires_it_and_one_that_does_not() -> No
         "EmailNotificationsBacklog",
         "EmailNotificationsFailing",
         "StatisticsJobStale",
+        "StatisticsJobNeverSucceeded",
         "CentrifugoDown",
         "ScrapeTargetDown",
     }
