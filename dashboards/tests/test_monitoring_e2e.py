@@ -119,7 +119,9 @@ class Prometheus:
 
 
 @pytest.fixture
-def stack(redis_service, centrifugo_service, live_server, worker_env, settings) -> Iterator[dict]:
+def stack(
+    redis_service, centrifugo_service, live_server, worker_env, settings, tmp_path
+) -> Iterator[dict]:
     """SMTP, a worker with the test tasks, Flower and Prometheus, all on free ports."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     celery_app.control.purge()
@@ -130,6 +132,7 @@ def stack(redis_service, centrifugo_service, live_server, worker_env, settings) 
         env = worker_env(
             **smtp.django_env,
             **centrifugo_service.django_env,
+            REPORTS_DIR=tmp_path / "reports",
         )
         flower = flower_process(env)
         started.append(flower.start())
@@ -185,9 +188,10 @@ def run_tasks() -> None:
     for n in range(2):
         e2e_tasks.fail.delay(n)
     e2e_tasks.retry_once.delay(1)
-    # The beat jobs, in order: counts first, then the snapshot /metrics serves.
+    # The beat jobs, in order: counts, the report, then the snapshot /metrics serves.
     chain(
         celery_app.signature("metrics.tasks.fill_stats_task", immutable=True),
+        celery_app.signature("metrics.tasks.make_report_task", immutable=True),
         celery_app.signature("metrics.tasks.publish_live_stats_task", immutable=True),
     ).delay()
 
