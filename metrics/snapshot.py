@@ -32,8 +32,6 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_KEY = "metrics:snapshot"
 FAILURES_KEY = "metrics:task_failures:"  # + minute number (epoch seconds // 60)
 FAILURE_KEY_TTL = 2 * 3600
-# The snapshot outlives a few missed beats, then disappears rather than show stale numbers forever.
-SNAPSHOT_TTL = 3600
 SNAPSHOT_KEYS = (
     "users",
     "chats",
@@ -136,7 +134,9 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
 
 
 def store_snapshot(snapshot: dict[str, Any]) -> None:
-    redis_client().set(SNAPSHOT_KEY, json.dumps(snapshot), ex=SNAPSHOT_TTL)
+    # No expiry: when beat stops, the last snapshot stays and its age (generated_at,
+    # chatplatform_snapshot_age_seconds) grows, which is what the alerts and the live page show.
+    redis_client().set(SNAPSHOT_KEY, json.dumps(snapshot))
 
 
 def refresh_snapshot(now: datetime | None = None) -> dict[str, Any]:
@@ -156,11 +156,11 @@ def load_snapshot() -> dict[str, Any] | None:
 
 
 def current_snapshot() -> dict[str, Any] | None:
-    """The stored snapshot; computed and stored once if there is none yet (a fresh install)."""
-    snapshot = load_snapshot()
-    if snapshot is None:
-        try:
-            snapshot = refresh_snapshot()
-        except redis.RedisError:
-            return None
-    return snapshot
+    """The stored snapshot; computed and stored once if there has never been one (a fresh
+    install). None while Redis is unreachable: a scrape never falls back to the database."""
+    try:
+        raw = redis_client().get(SNAPSHOT_KEY)
+        return json.loads(raw) if raw else refresh_snapshot()
+    except redis.RedisError:
+        logger.warning("Redis unreachable: no statistics snapshot")
+        return None

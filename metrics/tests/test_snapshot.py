@@ -10,7 +10,7 @@ from cent import HistoryRequest
 from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatplatform import centrifugo
+from chatplatform import centrifugo, testing
 from metrics import fill, jobs, snapshot
 
 from .conftest import Activity, hm
@@ -130,3 +130,16 @@ def test_live_stats_are_published_to_centrifugo(stored: dict, centrifugo_service
     history = centrifugo.client().history(HistoryRequest(channel=centrifugo.STATS_CHANNEL, limit=1))
     assert [pub.data for pub in history.publications] == [published]
     assert published["online_users"] == 0  # Centrifugo answers: nobody is connected
+
+
+@pytest.mark.django_db
+def test_without_redis_a_scrape_has_no_business_numbers_and_never_reads_the_tables(
+    client, settings, django_assert_num_queries
+) -> None:
+    settings.REDIS_URL = f"redis://127.0.0.1:{testing.free_port()}/0"  # nobody listens there
+    client.force_login(User.objects.create(username="reader"))
+    with django_assert_num_queries(0):
+        metrics = scrape(client)
+    assert "chatplatform_users" not in metrics
+    assert "chatplatform_http_request_duration_seconds" in metrics  # the process's own numbers
+    assert client.get("/api/stats/").status_code == 503
