@@ -211,7 +211,7 @@ def test_data_lives_in_named_volumes(config: dict, services: dict) -> None:
         "flower": "/data/flower",
         "beat": "/data/beat",
         "worker": "/data/reports",
-        "jupyter": "/data/reports",
+        "jupyter": "/app/reports",  # under its file browser's root
     }
     for name, target in expected.items():
         named = {
@@ -221,7 +221,7 @@ def test_data_lives_in_named_volumes(config: dict, services: dict) -> None:
         assert named[target] in config["volumes"]
     # The reports the worker writes are the ones Jupyter reads; the app reads them there.
     assert services["worker"]["environment"]["REPORTS_DIR"] == "/data/reports"
-    assert services["jupyter"]["environment"]["REPORTS_DIR"] == "/data/reports"
+    assert services["jupyter"]["environment"]["REPORTS_DIR"] == "/app/reports"
 
 
 # --- everything named exists in the repository ----------------------------------------------
