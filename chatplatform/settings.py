@@ -71,7 +71,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # SQLite is the embedded default; DATABASE_URL=postgres://... switches to PostgreSQL.
-VAR_DIR = BASE_DIR / env("VAR_DIR", default="var")  # relative paths are relative to the project
+VAR_DIR = BASE_DIR / (env("VAR_DIR", default="") or "var")  # relative paths are relative to the project
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -233,7 +233,7 @@ CENTRIFUGO_TIMEOUT = env.float("CENTRIFUGO_TIMEOUT", default=3.0)
 CENTRIFUGO_TOKEN_TTL_SECONDS = env.int("CENTRIFUGO_TOKEN_TTL_SECONDS", default=300)
 
 # --- Statistics and reports -------------------------------------------------------------------
-REPORTS_DIR = BASE_DIR / env("REPORTS_DIR", default=str(VAR_DIR / "reports"))
+REPORTS_DIR = BASE_DIR / (env("REPORTS_DIR", default="") or str(VAR_DIR / "reports"))
 REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 # Days of counts each report's tables cover (charts: the last week of them).
 REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)

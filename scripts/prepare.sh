@@ -3,12 +3,12 @@
 # Idempotent: the second run changes nothing.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-mkdir -p "$(env_get VAR_DIR var)"  # the SQLite database lives there; relative to the project
+mkdir -p "$(var_dir)"  # the SQLite database lives there
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py collectstatic --noinput -v 0
 "$PY" manage.py seed_demo
 # First run only: a report with rendered notebooks right away, not after beat's first intervals.
-reports="$(env_get REPORTS_DIR "$(env_get VAR_DIR var)/reports")"
+reports="$(env_get REPORTS_DIR)"; reports="${reports:-$(var_dir)/reports}"
 if [ ! -e "$reports/latest" ]; then
   log "first report and notebooks (first run only)"
   "$PY" manage.py fill_stats -v 0

@@ -19,6 +19,6 @@ export CENTRIFUGO_HTTP_API_KEY="$api_key"
 export CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY="$token_secret"
 export CENTRIFUGO_CLIENT_ALLOWED_ORIGINS="$origins"
 # Its own working directory: Centrifugo v6 would otherwise load the project's .env itself.
-mkdir -p "$ROOT/var/centrifugo"
-cd "$ROOT/var/centrifugo"
+mkdir -p "$(var_dir)/centrifugo"
+cd "$(var_dir)/centrifugo"
 exec "$TOOLS/bin/centrifugo" --config "$ROOT/centrifugo/config.json"

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Run Debian's Prometheus for `make up`: the top-level prometheus.yml with its targets pointed at
-# the local processes (ports from .env), data in var/prometheus/data, listening on 127.0.0.1.
+# the local processes (ports from .env), data in $VAR_DIR/prometheus/data, listening on 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 port="$(env_get PROMETHEUS_PORT 9090)"
 host=127.0.0.1
-mkdir -p var/prometheus/data
+state="$(var_dir)/prometheus"
+mkdir -p "$state/data"
 "$PY" -m dashboards.prometheus_config \
   --web "$host:$(env_get WEB_PORT 8000)" \
   --flower "$host:$(env_get FLOWER_PORT 5555)" \
   --centrifugo "$host:$(env_get CENTRIFUGO_PORT 8001)" \
   --prometheus "$host:$port" \
-  --output var/prometheus/prometheus.yml
+  --output "$state/prometheus.yml"
 exec prometheus \
-  --config.file=var/prometheus/prometheus.yml \
-  --storage.tsdb.path=var/prometheus/data \
+  --config.file="$state/prometheus.yml" \
+  --storage.tsdb.path="$state/data" \
   --web.listen-address="$host:$port"

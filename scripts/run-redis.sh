@@ -9,5 +9,6 @@ if redis-cli -h "$host" -p "$port" ping >/dev/null 2>&1; then
   log "Redis already answers at $host:$port; using it"
   exec sleep infinity
 fi
-mkdir -p "$ROOT/var/redis"
-exec redis-server --bind "$host" --port "$port" --dir "$ROOT/var/redis" --appendonly yes
+data="$(var_dir)/redis"
+mkdir -p "$data"
+exec redis-server --bind "$host" --port "$port" --dir "$data" --appendonly yes
