@@ -71,7 +71,8 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # SQLite is the embedded default; DATABASE_URL=postgres://... switches to PostgreSQL.
-VAR_DIR = BASE_DIR / (env("VAR_DIR", default="") or "var")  # relative paths are relative to the project
+# Relative paths are relative to the project; empty means var.
+VAR_DIR = BASE_DIR / (env("VAR_DIR", default="") or "var")
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
