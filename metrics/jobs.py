@@ -11,8 +11,10 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
+import redis
 from cent import CentError
 from django.db.models import F
 from django.utils import timezone
@@ -48,9 +50,18 @@ def recorded(job: str) -> Iterator[None]:
 
 @contextmanager
 def exclusive(job: str) -> Iterator[bool]:
-    """A Redis lock per job; yields False (and the caller skips) when another run holds it."""
+    """A Redis lock per job; yields False (and the caller skips) when another run holds it.
+
+    Without Redis there is no broker either, so no beat run to race with (make up's first run
+    fills before Redis starts): the job runs unlocked rather than not at all.
+    """
     lock = snapshot.redis_client().lock(f"metrics:lock:{job}", timeout=LOCK_SECONDS)
-    acquired = lock.acquire(blocking=False)
+    try:
+        acquired = lock.acquire(blocking=False)
+    except redis.ConnectionError:
+        logger.warning("%s: Redis does not answer, running without the lock", job)
+        yield True
+        return
     try:
         yield acquired
     finally:
@@ -58,23 +69,27 @@ def exclusive(job: str) -> Iterator[bool]:
             lock.release()
 
 
-def run_fill() -> dict:
+def run_fill(since: datetime | None = None, rebuild: bool = False) -> fill.FillReport | None:
+    """Fill the missing slices, or with `rebuild` recount from `since` (None: everything).
+    None when another run holds the lock."""
     with exclusive("fill_stats") as acquired:
         if not acquired:
             logger.info("fill_stats: another run is in progress, skipping")
-            return {"skipped": True}
+            return None
         with recorded("fill_stats"):
-            report = fill.fill_activity_counts()
-    return {"slices": report.slices, "rows": report.rows, "redone": report.redone}
+            if rebuild:
+                return fill.rebuild_activity_counts(since=since)
+            return fill.fill_activity_counts()
 
 
-def run_report() -> Path | None:
+def run_report(reports_dir: str | None = None, days: int | None = None) -> Path | None:
+    """Write a report (defaults from settings); None when another run holds the lock."""
     with exclusive("make_report") as acquired:
         if not acquired:
             logger.info("make_report: another run is in progress, skipping")
             return None
         with recorded("make_report"):
-            return reports.make_report()
+            return reports.make_report(reports_dir=reports_dir, days=days)
 
 
 def run_live_stats() -> dict:

@@ -45,6 +45,13 @@ def _gauge(name: str, doc: str, value: object, labels: dict[str, str] | None = N
     return family
 
 
+def _by_status(name: str, doc: str, counts: dict[str, int]) -> Metric:
+    family = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=["status"])
+    for status, count in counts.items():
+        family.add_metric([status], float(count))
+    return family
+
+
 class SnapshotCollector:
     """Every business gauge, from the stored snapshot (nothing when there is none)."""
 
@@ -107,24 +114,21 @@ class SnapshotCollector:
                 duration.add_metric([job], run["last_duration_seconds"])
         yield last_success
         yield duration
-        notifications = GaugeMetricFamily(
-            f"{PREFIX}_notifications",
+        yield _by_status(
+            "notifications",
             "Admin emails by delivery state (pending includes those being sent).",
-            labels=["status"],
+            {status: snap[f"notifications_{status}"] for status in ("pending", "sent", "failed")},
         )
-        for status in ("pending", "sent", "failed"):
-            notifications.add_metric([status], float(snap[f"notifications_{status}"]))
-        yield notifications
-        publications = GaugeMetricFamily(
-            f"{PREFIX}_publications",
+        publications = snap.get("publications", {})
+        yield _by_status(
+            "publications",
             "Live events for Centrifugo by delivery state (pending includes those being sent).",
-            labels=["status"],
+            {
+                "pending": snap["publications_pending"],
+                "sent": publications.get("sent", 0),
+                "failed": publications.get("failed", 0),
+            },
         )
-        by_status = snap.get("publications", {})
-        publications.add_metric(["pending"], float(snap["publications_pending"]))
-        for status in ("sent", "failed"):
-            publications.add_metric([status], float(by_status.get(status, 0)))
-        yield publications
         yield _gauge(
             "tasks_failed_last_hour",
             "Celery tasks that failed in the last 60 minutes (all workers).",

@@ -146,12 +146,8 @@ def refresh_snapshot(now: datetime | None = None) -> dict[str, Any]:
 
 
 def load_snapshot() -> dict[str, Any] | None:
-    """The stored snapshot, or None when beat has not stored one (or Redis is unreachable)."""
-    try:
-        raw = redis_client().get(SNAPSHOT_KEY)
-    except redis.RedisError:
-        logger.warning("Redis unreachable: no statistics snapshot")
-        return None
+    """The stored snapshot, or None when none has been stored (raises if Redis is down)."""
+    raw = redis_client().get(SNAPSHOT_KEY)
     return json.loads(raw) if raw else None
 
 
@@ -159,8 +155,7 @@ def current_snapshot() -> dict[str, Any] | None:
     """The stored snapshot; computed and stored once if there has never been one (a fresh
     install). None while Redis is unreachable: a scrape never falls back to the database."""
     try:
-        raw = redis_client().get(SNAPSHOT_KEY)
-        return json.loads(raw) if raw else refresh_snapshot()
+        return load_snapshot() or refresh_snapshot()
     except redis.RedisError:
         logger.warning("Redis unreachable: no statistics snapshot")
         return None

@@ -12,7 +12,10 @@ def fill_stats_task() -> dict:
     """Fill the statistics' missing time slices (incremental; a crashed step is redone)."""
     from . import jobs
 
-    return jobs.run_fill()
+    report = jobs.run_fill()
+    if report is None:
+        return {"skipped": True}
+    return {"slices": report.slices, "rows": report.rows, "redone": report.redone}
 
 
 @shared_task(soft_time_limit=240, time_limit=300)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
-from metrics import fill
-from metrics.jobs import exclusive, recorded
+from metrics.jobs import run_fill
 
 
 def parse_since(value: str) -> datetime:
@@ -32,26 +30,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--since", help="YYYY-MM-DD[THH:MM] (UTC), or 'all'")
 
-    @staticmethod
-    def fill(start: datetime | None, rebuild: bool) -> fill.FillReport:
-        with recorded("fill_stats"):
-            if rebuild:
-                return fill.rebuild_activity_counts(since=start)
-            return fill.fill_activity_counts()
-
     def handle(self, *args: object, since: str | None = None, **options: object) -> None:
         start = None if since in (None, "all") else parse_since(since)
-        # The same lock as beat's runs: a rebuild must not delete counts under a running fill.
-        try:
-            with exclusive("fill_stats") as acquired:
-                if not acquired:
-                    raise CommandError("another fill_stats run holds the lock; try again shortly")
-                report = self.fill(start, rebuild=since is not None)
-        except redis.ConnectionError:
-            # No Redis, so no broker and no beat run to race with (make up's first run fills
-            # before Redis starts): fill without the lock.
-            self.stderr.write("Redis does not answer: filling without the lock")
-            report = self.fill(start, rebuild=since is not None)
+        # Through beat's lock: a rebuild must not delete counts under a running fill.
+        report = run_fill(since=start, rebuild=since is not None)
+        if report is None:
+            raise CommandError("another fill_stats run holds the lock; try again shortly")
         for name in sorted(report.slices):
             self.stdout.write(
                 f"{name}: {report.slices[name]} slices, {report.rows.get(name, 0)} rows"

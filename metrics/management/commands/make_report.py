@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics.jobs import recorded
-from metrics.reports import make_report
+from metrics.jobs import run_report
 
 
 class Command(BaseCommand):
@@ -16,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, help="days covered (default: REPORTS_RANGE_DAYS)")
 
     def handle(self, *args: object, dir: str | None = None, days: int | None = None, **_: object):
-        with recorded("make_report"):
-            folder = make_report(reports_dir=dir, days=days)
+        folder = run_report(reports_dir=dir, days=days)  # through beat's lock
+        if folder is None:
+            raise CommandError("another make_report run holds the lock; try again shortly")
         self.stdout.write(str(folder))
