@@ -124,14 +124,15 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def deliver_notification(notification_id: int, *, final_attempt: bool = False) -> str:
+def deliver_notification(notification_id: int) -> str:
     """Send one notification at most once; returns what happened, for the task's log."""
     lease = settings.EMAIL_TIMEOUT * 3 + 30
     notification = outbox.claim(Notification, notification_id, lease_seconds=lease)
     if notification is None:
         return "skipped"
-    # The row counts every attempt, the sweeper's re-queues included (a task's own count restarts).
-    final_attempt = final_attempt or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
+    # The row counts every attempt, the sweeper's re-queues included (a task's own count restarts
+    # with each re-queue), so it alone decides which attempt is the last.
+    final_attempt = notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
     try:
         connection.open()

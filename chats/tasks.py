@@ -10,7 +10,6 @@ RETRY = {"retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
 
 
 @shared_task(
-    bind=True,
     autoretry_for=(notifications.TransientEmailError,),
     max_retries=settings.NOTIFICATION_MAX_ATTEMPTS - 1,
     soft_time_limit=30,  # above EMAIL_TIMEOUT, so a silent server fails one attempt first
@@ -19,13 +18,11 @@ RETRY = {"retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
     reject_on_worker_lost=True,
     **RETRY,
 )
-def send_admin_notification_task(self, notification_id: int) -> str:
-    final = self.request.retries >= self.max_retries
-    return notifications.deliver_notification(notification_id, final_attempt=final)
+def send_admin_notification_task(notification_id: int) -> str:
+    return notifications.deliver_notification(notification_id)
 
 
 @shared_task(
-    bind=True,
     autoretry_for=(realtime.TransientPublishError,),
     max_retries=8,
     soft_time_limit=15,
@@ -34,7 +31,7 @@ def send_admin_notification_task(self, notification_id: int) -> str:
     reject_on_worker_lost=True,
     **RETRY,
 )
-def publish_event_task(self, *publication_ids: int) -> list[str]:
+def publish_event_task(*publication_ids: int) -> list[str]:
     return realtime.deliver_publications(publication_ids)
 
 
