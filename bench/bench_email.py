@@ -56,17 +56,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def wait_for_inbox(inbox_dir: Path, count: int, timeout: float) -> float:
-    """Monotonic time at which the inbox first held `count` messages."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if sum(1 for n in os.listdir(inbox_dir) if n.endswith(".eml")) >= count:
-            return time.monotonic()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"fewer than {count} emails after {timeout}s")
-        time.sleep(0.05)
-
-
 def main() -> None:
     args = parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-email-"))
@@ -173,7 +162,12 @@ def main() -> None:
 
         # --- 2a. the ceiling: a plain loop sending straight to the SMTP server ----------------
         total = 2 * args.joins
-        inbox_dir = Path(smtp.mail_dir)
+
+        def inbox_full() -> float:
+            """Monotonic time at which the inbox first held every email."""
+            testing.wait_until(lambda: smtp.inbox.count() >= total, args.timeout, "emails", 0.05)
+            return time.monotonic()
+
         template = Notification(
             pk=0,
             subject="[bench] someone joined the chat",
@@ -195,7 +189,7 @@ def main() -> None:
                 email.send()
             if shared is not None:
                 shared.close()
-            return wait_for_inbox(inbox_dir, total, args.timeout) - started
+            return inbox_full() - started
 
         loop_seconds = loop(reuse=False)
         loop_reused_seconds = loop(reuse=True)
@@ -214,7 +208,7 @@ def main() -> None:
         for user in joiners:
             services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
         joins_done = time.monotonic()
-        last_email = wait_for_inbox(inbox_dir, total, args.timeout)
+        last_email = inbox_full()
         pipeline_seconds = last_email - started
         time.sleep(1)  # anything extra (a duplicate) would arrive now
         received = smtp.inbox.messages()

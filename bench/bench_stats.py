@@ -216,91 +216,108 @@ def main() -> None:
     from chatplatform import testing
 
     redis = testing.redis_process().start()
-    os.environ["REDIS_URL"] = redis.url
-    import django
+    try:
+        os.environ["REDIS_URL"] = redis.url
+        import django
 
-    django.setup()
-    from django.core.management import call_command
-    from django.test import Client
+        django.setup()
+        from django.core.management import call_command
+        from django.test import Client
 
-    from metrics import fill, reports, snapshot
+        from metrics import fill, reports, snapshot
 
-    call_command("migrate", verbosity=0)
-    rng = np.random.default_rng(42)
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    history_end = now - timedelta(hours=3)
-    if history_end.hour == 23:  # keep the incremental hours inside one day (see docs)
-        history_end -= timedelta(hours=1)
-    history_start = history_end - timedelta(days=args.days)
-    figures: dict[str, float] = {}
-    sizes = {"messages": args.messages, "days": args.days, "users": args.users, "chats": args.chats}
-    print(f"bench_stats: {args.messages:,} messages over {args.days} days, PostgreSQL", flush=True)
-
-    figures["load_s"], _ = timed(
-        "bulk load (COPY) users, chats, messages",
-        lambda: (
-            load_people(args.users, args.chats, history_start, rng),
-            load_messages(args.messages, history_start, history_end, args.users, args.chats, rng),
-        ),
-    )
-    figures["rebuild_s"], _ = timed(
-        f"full rebuild, {args.messages:,} messages", fill.rebuild_activity_counts, until=history_end
-    )
-    next_hour = history_end
-    load_messages(args.new, next_hour, next_hour + timedelta(hours=1), args.users, args.chats, rng)
-    next_hour += timedelta(hours=1)
-    figures["incremental_s"], _ = timed(
-        f"incremental after {args.new:,} new messages", fill.fill_activity_counts, until=next_hour
-    )
-    figures["incremental_noop_s"], _ = timed(
-        "incremental with nothing new", fill.fill_activity_counts, until=next_hour
-    )
-    with tempfile.TemporaryDirectory() as reports_dir:
-        figures["report_s"], _ = timed(
-            "report job (30 days: tables, charts, HTML)",
-            reports.make_report,
-            now=next_hour,
-            reports_dir=reports_dir,
+        call_command("migrate", verbosity=0)
+        rng = np.random.default_rng(42)
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        history_end = now - timedelta(hours=3)
+        if history_end.hour == 23:  # keep the incremental hours inside one day (see docs)
+            history_end -= timedelta(hours=1)
+        history_start = history_end - timedelta(days=args.days)
+        figures: dict[str, float] = {}
+        sizes = {
+            "messages": args.messages,
+            "days": args.days,
+            "users": args.users,
+            "chats": args.chats,
+        }
+        print(
+            f"bench_stats: {args.messages:,} messages over {args.days} days, PostgreSQL", flush=True
         )
-    figures["snapshot_s"], _ = timed("snapshot (beat, every 5 s)", snapshot.refresh_snapshot)
-    client = Client(HTTP_HOST="localhost")
-    client.get("/metrics")  # warm up: imports, the URL resolver
-    figures["scrape_s"], response = timed("one /metrics scrape", client.get, "/metrics")
-    assert response.status_code == 200 and b"chatplatform_users" in response.content
-    figures["naive_s"], naive = timed(
-        f"naive: {args.messages:,} messages into pandas, grouped", naive_pandas, next_hour
-    )
-    if args.big:
-        grow = args.big_size - args.messages - args.new
-        figures["load_big_s"], _ = timed(
-            f"bulk load {grow:,} more messages of history",
-            load_messages,
-            grow,
-            history_start,
-            history_end,
-            args.users,
-            args.chats,
-            rng,
+
+        figures["load_s"], _ = timed(
+            "bulk load (COPY) users, chats, messages",
+            lambda: (
+                load_people(args.users, args.chats, history_start, rng),
+                load_messages(
+                    args.messages, history_start, history_end, args.users, args.chats, rng
+                ),
+            ),
         )
-        figures["rebuild_big_s"], _ = timed(
-            f"full rebuild, {args.big_size:,} messages",
+        figures["rebuild_s"], _ = timed(
+            f"full rebuild, {args.messages:,} messages",
             fill.rebuild_activity_counts,
-            until=next_hour,
+            until=history_end,
         )
+        next_hour = history_end
         load_messages(
             args.new, next_hour, next_hour + timedelta(hours=1), args.users, args.chats, rng
         )
         next_hour += timedelta(hours=1)
-        figures["incremental_big_s"], _ = timed(
-            f"incremental after {args.new:,} new, {args.big_size:,} history",
+        figures["incremental_s"], _ = timed(
+            f"incremental after {args.new:,} new messages",
             fill.fill_activity_counts,
             until=next_hour,
         )
-        figures["naive_big_s"], _ = timed(
-            f"naive: {args.big_size:,} messages into pandas", naive_pandas, next_hour
+        figures["incremental_noop_s"], _ = timed(
+            "incremental with nothing new", fill.fill_activity_counts, until=next_hour
         )
-    redis.stop()
-    drop_database()
+        with tempfile.TemporaryDirectory() as reports_dir:
+            figures["report_s"], _ = timed(
+                "report job (30 days: tables, charts, HTML)",
+                reports.make_report,
+                now=next_hour,
+                reports_dir=reports_dir,
+            )
+        figures["snapshot_s"], _ = timed("snapshot (beat, every 5 s)", snapshot.refresh_snapshot)
+        client = Client(HTTP_HOST="localhost")
+        client.get("/metrics")  # warm up: imports, the URL resolver
+        figures["scrape_s"], response = timed("one /metrics scrape", client.get, "/metrics")
+        assert response.status_code == 200 and b"chatplatform_users" in response.content
+        figures["naive_s"], naive = timed(
+            f"naive: {args.messages:,} messages into pandas, grouped", naive_pandas, next_hour
+        )
+        if args.big:
+            grow = args.big_size - args.messages - args.new
+            figures["load_big_s"], _ = timed(
+                f"bulk load {grow:,} more messages of history",
+                load_messages,
+                grow,
+                history_start,
+                history_end,
+                args.users,
+                args.chats,
+                rng,
+            )
+            figures["rebuild_big_s"], _ = timed(
+                f"full rebuild, {args.big_size:,} messages",
+                fill.rebuild_activity_counts,
+                until=next_hour,
+            )
+            load_messages(
+                args.new, next_hour, next_hour + timedelta(hours=1), args.users, args.chats, rng
+            )
+            next_hour += timedelta(hours=1)
+            figures["incremental_big_s"], _ = timed(
+                f"incremental after {args.new:,} new, {args.big_size:,} history",
+                fill.fill_activity_counts,
+                until=next_hour,
+            )
+            figures["naive_big_s"], _ = timed(
+                f"naive: {args.big_size:,} messages into pandas", naive_pandas, next_hour
+            )
+    finally:
+        redis.stop()
+        drop_database()
 
     ratios = {
         "incremental / rebuild": figures["incremental_s"] / figures["rebuild_s"],

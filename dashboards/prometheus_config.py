@@ -16,6 +16,7 @@ import yaml
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROMETHEUS_YML = BASE_DIR / "prometheus.yml"
+ALERTS = BASE_DIR / "prometheus" / "alerts.yml"  # the rule file prometheus.yml names
 JOBS = ("web", "flower", "centrifugo", "prometheus")
 
 

@@ -347,14 +347,13 @@ def first_reply_stats(first_replies: pd.DataFrame, start, end) -> dict[str, Any]
     got a reply (linear interpolation between ranks, numpy's default), and `unreplied` counts
     the rest.
     """
-    rows = between(first_replies, "first_message_at", start, end)
-    waits = (utc(rows["first_reply_at"]) - utc(rows["first_message_at"])).dropna()
-    minutes = waits.dt.total_seconds() / 60
+    chats = len(between(first_replies, "first_message_at", start, end))
+    minutes = reply_minutes(first_replies, start, end)
     replied = len(minutes)
     return {
-        "chats": len(rows),
+        "chats": chats,
         "replied": replied,
-        "unreplied": len(rows) - replied,
+        "unreplied": chats - replied,
         "median_minutes": _number(minutes.quantile(0.5)) if replied else None,
         "p90_minutes": _number(minutes.quantile(0.9)) if replied else None,
     }

@@ -159,7 +159,7 @@ def test_third_party_images_are_pinned_and_the_app_is_built_here(services: dict)
     for name, service in services.items():
         if name in APP_SERVICES:
             assert service["build"]["context"].endswith("chatplatform"), name
-            assert Path(service["build"]["context"], service["build"]["dockerfile"]).name
+            assert Path(service["build"]["context"], service["build"]["dockerfile"]).is_file()
             continue
         image, _, tag = service["image"].rpartition(":")
         assert image and re.match(r"^v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$", tag), (

@@ -12,7 +12,7 @@ import yaml
 from dashboards import prometheus_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-ALERTS = BASE_DIR / "prometheus" / "alerts.yml"
+ALERTS = prometheus_config.ALERTS
 ALERTS_TEST = BASE_DIR / "prometheus" / "alerts_test.yml"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 

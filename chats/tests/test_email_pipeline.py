@@ -59,11 +59,6 @@ def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProc
         worker.stop()
 
 
-@pytest.fixture
-def people(make_user) -> Callable[[str], User]:
-    return lambda name: make_user(name, f"{name}@example.com")
-
-
 def add_via_api(client_for, actor: User, chat_id: int, user: User, role: str = "member") -> None:
     response = client_for(actor).post(
         f"/api/chats/{chat_id}/members/", {"user_id": user.pk, "role": role}, format="json"
@@ -108,10 +103,10 @@ def assert_no_duplicates(smtp) -> None:
 
 @pytest.mark.slow
 def test_adding_a_member_emails_the_owner_and_admins_except_the_actor(
-    smtp, start_worker, people, client_for
+    smtp, start_worker, make_user, client_for
 ):
     owner, admin, quiet_admin, actor, member, newcomer = map(
-        people, ["olga", "adam", "quinn", "alex", "mona", "nina"]
+        make_user, ["olga", "adam", "quinn", "alex", "mona", "nina"]
     )
     chat = services.create_chat(title="Design review", creator_id=owner.pk)
     for user, role in [(admin, Role.ADMIN), (quiet_admin, Role.ADMIN), (actor, Role.ADMIN)]:
@@ -143,9 +138,9 @@ def test_adding_a_member_emails_the_owner_and_admins_except_the_actor(
 
 @pytest.mark.slow
 def test_removing_a_member_and_deleting_the_chat_email_the_admins(
-    smtp, start_worker, people, client_for
+    smtp, start_worker, make_user, client_for
 ):
-    owner, admin, member = map(people, ["olga", "adam", "mona"])
+    owner, admin, member = map(make_user, ["olga", "adam", "mona"])
     chat = services.create_chat(title="Launch", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
@@ -168,8 +163,8 @@ def test_removing_a_member_and_deleting_the_chat_email_the_admins(
 
 
 @pytest.mark.slow
-def test_a_rolled_back_change_sends_nothing(smtp, start_worker, people, client_for):
-    owner, admin, ghost, real = map(people, ["olga", "adam", "ghost", "rita"])
+def test_a_rolled_back_change_sends_nothing(smtp, start_worker, make_user, client_for):
+    owner, admin, ghost, real = map(make_user, ["olga", "adam", "ghost", "rita"])
     chat = services.create_chat(title="Ops", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
     start_worker()
@@ -192,9 +187,9 @@ def test_a_rolled_back_change_sends_nothing(smtp, start_worker, people, client_f
 
 @pytest.mark.slow
 def test_a_refused_recipient_is_failed_once_and_never_retried(
-    smtp, start_worker, people, client_for, admin_client
+    smtp, start_worker, make_user, client_for, admin_client
 ):
-    owner, admin, refused, newcomer = map(people, ["olga", "adam", "refused", "nina"])
+    owner, admin, refused, newcomer = map(make_user, ["olga", "adam", "refused", "nina"])
     chat = services.create_chat(title="Ops", creator_id=owner.pk)
     for user in (admin, refused):
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk, role=Role.ADMIN)
@@ -215,16 +210,16 @@ def test_a_refused_recipient_is_failed_once_and_never_retried(
 
 @pytest.mark.slow
 def test_smtp_down_then_back_delivers_every_email_exactly_once(
-    smtp, start_worker, people, client_for
+    smtp, start_worker, make_user, client_for
 ):
-    owner, admin = people("olga"), people("adam")
+    owner, admin = make_user("olga"), make_user("adam")
     chat = services.create_chat(title="Ops", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
     start_worker()
     all_done()
     smtp.stop()
 
-    newcomers = [people(f"late{n}") for n in range(5)]
+    newcomers = [make_user(f"late{n}") for n in range(5)]
     for user in newcomers:
         add_via_api(client_for, owner, chat.pk, user)
     notes = Notification.objects.filter(subject__contains="late")
@@ -248,10 +243,10 @@ def test_smtp_down_then_back_delivers_every_email_exactly_once(
 
 @pytest.mark.slow
 def test_a_silent_smtp_server_times_out_and_does_not_block_the_worker(
-    smtp, start_worker, people, client_for
+    smtp, start_worker, make_user, client_for
 ):
     """A single worker process: were it stuck on the first email, the second would never start."""
-    owner, admin, first, second = map(people, ["olga", "adam", "first", "second"])
+    owner, admin, first, second = map(make_user, ["olga", "adam", "first", "second"])
     chat = services.create_chat(title="Ops", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
     start_worker(concurrency=1)
@@ -285,8 +280,10 @@ def test_a_silent_smtp_server_times_out_and_does_not_block_the_worker(
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_batch_still_sends_200_emails_per_admin_once(smtp, start_worker, people):
-    owner, admin1, admin2 = people("olga"), people("adam"), people("anna")
+def test_worker_killed_mid_batch_still_sends_200_emails_per_admin_once(
+    smtp, start_worker, make_user
+):
+    owner, admin1, admin2 = make_user("olga"), make_user("adam"), make_user("anna")
     chat = services.create_chat(title="Big", creator_id=owner.pk)
     for admin in (admin1, admin2):
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
@@ -321,9 +318,9 @@ def test_worker_killed_mid_batch_still_sends_200_emails_per_admin_once(smtp, sta
 
 @pytest.mark.slow
 def test_redis_down_during_the_request_still_delivers_after_it_restarts(
-    redis_service, smtp, start_worker, people, client_for
+    redis_service, smtp, start_worker, make_user, client_for
 ):
-    owner, admin, newcomer = people("olga"), people("adam"), people("nina")
+    owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
     chat = services.create_chat(title="Ops", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
     start_worker()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -35,7 +35,7 @@ from metrics.prometheus import REGISTRY as REQUEST_DURATION_REGISTRY
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 User = get_user_model()
-ALERTS = Path(prometheus_config.BASE_DIR) / "prometheus" / "alerts.yml"
+ALERTS = prometheus_config.ALERTS
 FLOWER_USER, FLOWER_PASSWORD = "operator", "flower-e2e-password"
 # What Grafana would put in place of its variables for a short test run.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
@@ -61,12 +61,11 @@ def flower_process(env: dict[str, str]) -> testing.ManagedProcess:
     """A real Flower with basic auth, on the test broker; ready when /healthcheck answers."""
     port = testing.free_port()
     argv = [
-        *("python", "-m", "celery", "-A", "chatplatform", "flower"),
+        *(sys.executable, "-m", "celery", "-A", "chatplatform", "flower"),
         f"--port={port}",
         "--address=127.0.0.1",
         f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",
     ]
-    argv[0] = str(Path(prometheus_config.BASE_DIR) / ".venv" / "bin" / "python")
     url = f"http://127.0.0.1:{port}"
     proc = testing.ManagedProcess(
         "flower", argv, env=env, port=port, ready=lambda: http(f"{url}/healthcheck")[0] == 200
@@ -119,8 +118,15 @@ class Prometheus:
 
 
 @pytest.fixture
+def flower(worker_env) -> Iterator[testing.ManagedProcess]:
+    """A real Flower with basic auth on the test broker (it needs nothing else)."""
+    with flower_process(worker_env()) as proc:
+        yield proc
+
+
+@pytest.fixture
 def stack(
-    redis_service, centrifugo_service, live_server, worker_env, settings, tmp_path
+    redis_service, centrifugo_service, live_server, worker_env, flower, settings, tmp_path
 ) -> Iterator[dict]:
     """SMTP, a worker with the test tasks, Flower and Prometheus, all on free ports."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -134,8 +140,6 @@ def stack(
             **centrifugo_service.django_env,
             REPORTS_DIR=tmp_path / "reports",
         )
-        flower = flower_process(env)
-        started.append(flower.start())
         worker = testing.celery_worker_process(
             env, name="monitoring-worker", extra=["--include", e2e_tasks.__name__]
         )
@@ -298,17 +302,17 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) 
     assert {name for name, _ in alerts} == {"CeleryTaskFailureRatioHigh"}
 
 
-def test_flower_refuses_requests_without_credentials(stack: dict) -> None:
-    flower = stack["flower"].url
+def test_flower_refuses_requests_without_credentials(flower: testing.ManagedProcess) -> None:
+    url = flower.url
     for path in ("/", "/tasks", "/api/workers", "/api/tasks"):
-        assert http(flower + path)[0] == 401, path
-        assert http(flower + path, headers=basic_auth(FLOWER_USER, "wrong"))[0] == 401, path
-    assert http(flower + "/", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))[0] == 200
-    status, body = http(flower + "/api/workers", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))
+        assert http(url + path)[0] == 401, path
+        assert http(url + path, headers=basic_auth(FLOWER_USER, "wrong"))[0] == 401, path
+    assert http(url + "/", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))[0] == 200
+    status, body = http(url + "/api/workers", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))
     assert status == 200
     # Flower 2.0 serves /metrics (and /healthcheck) without credentials even with basic auth on:
     # why its port must stay on the internal network (docs/monitoring.md). If a Flower upgrade
     # starts protecting it, this fails and prometheus.yml needs basic_auth for the flower job.
-    status, body = http(flower + "/metrics")
+    status, body = http(url + "/metrics")
     assert status == 200
     assert b"flower_worker_online" in body

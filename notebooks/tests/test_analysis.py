@@ -61,6 +61,7 @@ def test_resolve_report_dir_follows_latest_and_explains_a_missing_report(tmp_pat
     (tmp_path / "latest").symlink_to(stamp.name)
     settings.REPORTS_DIR = tmp_path
     assert a.resolve_report_dir(str(stamp)) == stamp
+    assert a.resolve_report_dir("") == stamp  # empty: whatever REPORTS_DIR/latest names
     with pytest.raises(FileNotFoundError, match="no report at"):
         a.resolve_report_dir(tmp_path / "nothing")
 

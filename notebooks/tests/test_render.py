@@ -13,7 +13,6 @@ Timeline (T0 = Monday 2025-03-03 00:00 UTC; the report covers [03-03, 03-18), 15
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -268,8 +267,4 @@ def test_a_failing_notebook_is_still_rendered_and_reported(tmp_path: Path, monke
 
 def test_the_python3_kernel_is_this_interpreter() -> None:
     """Papermill's kernel must be the venv's Python (pandas, the project), not a system one."""
-    from jupyter_client.manager import KernelManager
-
-    command = KernelManager(kernel_name="python3").format_kernel_cmd()
-    assert Path(command[0]).resolve() == Path(sys.executable).resolve()
-    render_module.check_kernel()
+    render_module.check_kernel()  # raises RenderError naming the other interpreter
