@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -75,6 +76,9 @@ TEMPLATES = [
 VAR_DIR = BASE_DIR / (env("VAR_DIR", default="") or "var")
 DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+if not DATABASES["default"].get("ENGINE"):
+    # Not echoed: the URL may hold a password.
+    raise ImproperlyConfigured("DATABASE_URL must look like postgres://... or sqlite:///...")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Worker, beat and web share one file: wait for a lock instead of failing at once. IMMEDIATE:
     # a transaction takes the write lock when it begins, so one that read first cannot fail with
