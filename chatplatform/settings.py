@@ -17,6 +17,13 @@ env = environ.Env()
 # overwrite=False: a variable already in the process environment wins over `.env`.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def env_or(name: str, default: str) -> str:
+    """The variable, or `default` when it is unset or empty (`.env.example` leaves such lines
+    empty to mean "the default")."""
+    return env(name, default="") or default
+
+
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-development-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -73,8 +80,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 # SQLite is the embedded default; DATABASE_URL=postgres://... switches to PostgreSQL.
 # Relative paths are relative to the project; empty means var.
-VAR_DIR = BASE_DIR / (env("VAR_DIR", default="") or "var")
-DATABASE_URL = env("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+VAR_DIR = BASE_DIR / env_or("VAR_DIR", "var")
+DATABASE_URL = env_or("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 if not DATABASES["default"].get("ENGINE"):
     # Not echoed: the URL may hold a password.
@@ -151,7 +158,7 @@ MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
 
 # --- Redis and Celery -------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL
+CELERY_BROKER_URL = env_or("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -221,15 +228,13 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
 OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=120)
 DEV_SMTP_WEB_PORT = env.int("SMTP_WEB_PORT", default=8025)
 # The development SMTP server (manage.py run_devmail) keeps each email here; empty: $VAR_DIR/mail.
-DEV_MAIL_DIR = BASE_DIR / (env("DEV_MAIL_DIR", default="") or str(VAR_DIR / "mail"))
+DEV_MAIL_DIR = BASE_DIR / env_or("DEV_MAIL_DIR", str(VAR_DIR / "mail"))
 
 # --- Centrifugo -------------------------------------------------------------------------------
 # Empty: the local Centrifugo of `make up`, on CENTRIFUGO_PORT.
 _CENTRIFUGO_LOCAL = f"127.0.0.1:{env.int('CENTRIFUGO_PORT', default=8001)}"
-CENTRIFUGO_API_URL = env("CENTRIFUGO_API_URL", default="") or f"http://{_CENTRIFUGO_LOCAL}/api"
-CENTRIFUGO_WS_URL = (
-    env("CENTRIFUGO_WS_URL", default="") or f"ws://{_CENTRIFUGO_LOCAL}/connection/websocket"
-)
+CENTRIFUGO_API_URL = env_or("CENTRIFUGO_API_URL", f"http://{_CENTRIFUGO_LOCAL}/api")
+CENTRIFUGO_WS_URL = env_or("CENTRIFUGO_WS_URL", f"ws://{_CENTRIFUGO_LOCAL}/connection/websocket")
 CENTRIFUGO_HTTP_API_KEY = env("CENTRIFUGO_HTTP_API_KEY", default="insecure-dev-api-key")
 CENTRIFUGO_TOKEN_HMAC_SECRET_KEY = env(
     "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY", default="insecure-dev-token-secret"
@@ -238,7 +243,7 @@ CENTRIFUGO_TIMEOUT = env.float("CENTRIFUGO_TIMEOUT", default=3.0)
 CENTRIFUGO_TOKEN_TTL_SECONDS = env.int("CENTRIFUGO_TOKEN_TTL_SECONDS", default=300)
 
 # --- Statistics and reports -------------------------------------------------------------------
-REPORTS_DIR = BASE_DIR / (env("REPORTS_DIR", default="") or str(VAR_DIR / "reports"))
+REPORTS_DIR = BASE_DIR / env_or("REPORTS_DIR", str(VAR_DIR / "reports"))
 REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 # Days of counts each report's tables cover (charts: the last week of them).
 REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
@@ -246,8 +251,8 @@ REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
 # --- Monitoring -------------------------------------------------------------------------------
 # Where Grafana reaches Prometheus; `manage.py sync_dashboards` uses it when it creates the
 # datasource in a Grafana that lacks it (docker compose provisions it instead).
-PROMETHEUS_URL = env("PROMETHEUS_URL", default="") or (
-    f"http://127.0.0.1:{env.int('PROMETHEUS_PORT', default=9090)}"
+PROMETHEUS_URL = env_or(
+    "PROMETHEUS_URL", f"http://127.0.0.1:{env.int('PROMETHEUS_PORT', default=9090)}"
 )
 
 # --- Logging ----------------------------------------------------------------------------------
