@@ -8,7 +8,7 @@ history.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
@@ -16,10 +16,9 @@ from django.db.models.functions import TruncMinute
 
 from chats.models import Chat, Message
 
-from .fill import floor_time
+from .fill import day_start, floor_time
 from .models import FillState, HourlyCount, JobRun, UserDayActivity
-
-HOUR = timedelta(hours=1)
+from .stats import HOUR
 
 
 def filled_until(stat: str) -> datetime | None:
@@ -110,7 +109,7 @@ def active_users(now: datetime, window_days: int) -> int:
     today = now.astimezone(UTC).date()
     first_day = today - timedelta(days=window_days - 1)
     filled = filled_until("user_day_activity")
-    raw_from = max(filled, _day_start(first_day)) if filled else _day_start(first_day)
+    raw_from = max(filled, day_start(first_day)) if filled else day_start(first_day)
     counted = UserDayActivity.objects.filter(day__gte=first_day, day__lt=raw_from.date())
     users = set(counted.values_list("user_id", flat=True).distinct())
     users.update(
@@ -120,10 +119,6 @@ def active_users(now: datetime, window_days: int) -> int:
         .distinct()
     )
     return len(users)
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def new_users_since(start: datetime) -> int:

@@ -19,11 +19,10 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count
 from django.utils import timezone
 
-from chatplatform import centrifugo
-from chats.models import Chat, Notification, OutboxStatus, Publication
+from chatplatform import centrifugo, outbox
+from chats.models import Chat, Notification, Publication
 
 from . import selectors
 
@@ -92,16 +91,11 @@ def on_task_failure(sender: Any = None, **kwargs: Any) -> None:
 # --- the snapshot ------------------------------------------------------------------------------
 
 
-def _by_status(model: type) -> dict[str, int]:
-    counts = dict(model.objects.values("status").annotate(n=Count("id")).values_list("status", "n"))
-    return {status: counts.get(status, 0) for status in OutboxStatus.values}
-
-
 def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
     """Every number of the live page and /metrics, from counts plus bounded raw tails."""
     now = now or timezone.now()
-    notifications = _by_status(Notification)
-    publications = _by_status(Publication)
+    notifications = outbox.backlog(Notification)
+    publications = outbox.backlog(Publication)
     top = [
         {"chat_id": row["chat_id"], "title": row["title"], "messages": row["messages"]}
         for row in selectors.top_chats(now - timedelta(days=1), now)

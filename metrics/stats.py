@@ -154,6 +154,3 @@ def all_stats() -> dict[str, Stat]:
 
 def hourly_stat_names() -> list[str]:
     return [name for name, stat in all_stats().items() if isinstance(stat, HourlyStat)]
-
-
-ACTIVE_USER_WINDOWS = {"1d": "active_users_1d", "7d": "active_users_7d", "30d": "active_users_30d"}

@@ -81,7 +81,7 @@ def load_table(report_dir: Path, name: str) -> pd.DataFrame:
 
 
 def load_report(report_dir: Path, names: Iterable[str]) -> dict[str, pd.DataFrame]:
-    """The named tables of a report (metrics.reports.TABLES lists them all)."""
+    """The named tables of a report (its manifest.json lists them all)."""
     return {name: load_table(report_dir, name) for name in names}
 
 
@@ -549,7 +549,8 @@ def task_health_conclusion(summary: dict[str, Any]) -> str:
 
 
 def fetch_live_stats(url: str, token: str = "", timeout: float = 5.0) -> dict[str, Any]:
-    """GET the platform's /api/stats/ snapshot (a staff API token if it asks for one)."""
+    """GET the platform's /api/stats/ snapshot; it needs any user's API token (not only
+    staff's). A refused token raises urllib.error.HTTPError (401)."""
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url!r}")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310

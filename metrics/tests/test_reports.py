@@ -13,11 +13,23 @@ import pytest
 from django.core.management import call_command
 
 from metrics import fill
-from metrics.reports import CHARTS, TABLES, latest_report, load_table, make_report
+from metrics.reports import latest_report, load_table, make_report
 
 from .conftest import T0, Activity, at, hm
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The report contract (docs/metrics.md), written out here so that a change to it fails a test.
+TABLES = [
+    "hourly",
+    "chat_hourly",
+    "daily",
+    "chats",
+    "users",
+    "user_day_activity",
+    "first_replies",
+    "notifications",
+]
+CHARTS = ["messages_per_hour.png", "active_users.png", "busiest_chats.png", "hour_of_week.png"]
 NOW = at(48) + timedelta(minutes=7)
 
 
@@ -52,9 +64,19 @@ def test_manifest_and_tables_match_the_counts(report: Path, activity: Activity) 
         "end": at(48).isoformat(),
     }
     assert manifest["charts"] == CHARTS
+    assert list(manifest["tables"]) == TABLES
     hourly = load_table(report, "hourly")
     assert list(hourly.columns) == ["hour", "stat", "value"]
     assert manifest["tables"]["hourly"] == {"rows": 72 * 7, "columns": ["hour", "stat", "value"]}
+    assert list(hourly["stat"].unique()) == [  # every hourly total of metrics.stats, in order
+        "messages_sent",
+        "active_users",
+        "active_chats",
+        "new_users",
+        "joins",
+        "leaves",
+        "chats_created",
+    ]
     sent = hourly[hourly["stat"] == "messages_sent"].set_index("hour")["value"]
     assert sent[pd.Timestamp(hm(26, 0))] == 3 and sent[pd.Timestamp(hm(2, 0))] == 0
     assert sent.sum() == 7

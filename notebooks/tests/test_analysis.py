@@ -1,15 +1,18 @@
-"""Unit tests of notebooks/analysis.py on small tables whose answers are worked out by hand."""
+"""Unit tests of notebooks/analysis.py on small tables whose answers are worked out by hand;
+fetch_live_stats against the real /api/stats/ (live server, real Redis)."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import math
-import threading
+import urllib.error
 
 import pandas as pd
 import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
 
+from metrics import snapshot
 from notebooks import analysis as a
 
 T = pd.Timestamp
@@ -317,29 +320,20 @@ def test_activity_summary_and_conclusion(hourly: pd.DataFrame) -> None:
     assert "Mean stickiness (DAU/MAU) was **25%**" in text
 
 
-def test_fetch_live_stats_sends_the_token_and_parses_json() -> None:
-    seen = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen["auth"] = self.headers.get("Authorization")
-            body = json.dumps({"users": 3}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/api/stats/"
-        assert a.fetch_live_stats(url, token="abc") == {"users": 3}
-        assert seen["auth"] == "Token abc"
-    finally:
-        server.shutdown()
+def test_fetch_live_stats_reads_the_real_api_with_any_users_token(
+    live_server, redis_service
+) -> None:
+    """The real /api/stats/ (live server, real Redis): a plain user's token reads the snapshot
+    the web processes serve; a refused token is an HTTP 401, not an empty or partial answer."""
+    snapshot.redis_client().flushdb()
+    user = get_user_model().objects.create_user("analyst", password="a-long-test-password")
+    snapshot.refresh_snapshot()
+    url = f"{live_server.url}/api/stats/"
+    live = a.fetch_live_stats(url, token=Token.objects.create(user=user).key)
+    assert live == snapshot.load_snapshot()
+    assert live["users"] == 1
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        a.fetch_live_stats(url, token="not-a-token")
+    assert refused.value.code == 401
     with pytest.raises(ValueError, match="http"):
         a.fetch_live_stats("file:///etc/passwd")

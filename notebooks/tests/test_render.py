@@ -113,6 +113,13 @@ def summaries(folder: Path) -> dict[str, dict]:
     return found
 
 
+def inline_charts(path: Path) -> int:
+    """PNG outputs of an executed notebook: the figures plt.show() drew inline."""
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    return sum("image/png" in o.get("data", {}) for o in outputs)
+
+
 def conclusion(path: Path) -> str:
     """The markdown the conclusion cell (the one before the summary) displayed."""
     nb = nbformat.read(path, as_version=4)
@@ -135,6 +142,9 @@ def test_notebooks_on_a_report_of_known_activity(tmp_path: Path) -> None:
         f"{n}.{ext}" for n in names for ext in ("ipynb", "html")
     }
     got = summaries(out)
+    # Every chart shows inline: the kernel's backend, which nothing (report reader included) sets.
+    charts = {name: inline_charts(out / f"{name}.ipynb") for name in names}
+    assert charts == {"activity": 5, "engagement": 2, "task_health": 2}
 
     activity = got["activity"]
     assert (activity["start"], activity["end"]) == (
