@@ -27,11 +27,12 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 logger = logging.getLogger(__name__)
@@ -330,17 +331,42 @@ def serve(
     threading.Event().wait()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Development SMTP sink with a web inbox.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=1025)
-    parser.add_argument("--web-port", type=int, default=0, help="0: no web inbox")
-    parser.add_argument("--dir", required=True, help="where the .eml files go")
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    port: int = 1025,
+    web_port: int = 0,
+    mail_dir: str | None = None,
+) -> None:
+    """The options of `main`, also those of `manage.py run_devmail` (which passes its settings
+    as the defaults), so the two commands cannot drift apart."""
+    parser.add_argument("--host", default="127.0.0.1", help="address both servers bind to")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--web-port", type=int, default=web_port, help="0: no web inbox")
+    parser.add_argument(
+        "--dir", default=mail_dir, required=mail_dir is None, help="where the .eml files go"
+    )
     parser.add_argument("--refuse", action="append", default=[], help="answer 550 to this RCPT")
     parser.add_argument("--silent", action="store_true", help="accept TCP, never answer")
+
+
+def serve_options(options: Mapping[str, Any]) -> None:
+    """`serve` with the options `add_arguments` defined, as parsed (`vars(args)` or Django's)."""
+    serve(
+        options["dir"],
+        options["host"],
+        options["port"],
+        options["web_port"] or None,
+        options["refuse"],
+        options["silent"],
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Development SMTP sink with a web inbox.")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    serve(args.dir, args.host, args.port, args.web_port or None, args.refuse, args.silent)
+    serve_options(vars(args))
 
 
 if __name__ == "__main__":

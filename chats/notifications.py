@@ -2,7 +2,8 @@
 
 `record` writes one `Notification` per recipient inside the caller's transaction; the task calls
 `deliver_notification`, which classifies SMTP failures: transient ones are retried with backoff,
-permanent ones (a refused recipient, a 5xx) are recorded as failed and never retried.
+permanent ones (a refused recipient, a 5xx) are recorded as failed and never retried. The row's
+attempt count alone bounds the retries: the last transient failure raises `EmailGaveUp`.
 """
 
 import contextlib
@@ -37,6 +38,11 @@ class TransientEmailError(Exception):
 
 class PermanentEmailError(Exception):
     """Not worth retrying: the server refused the recipient or the message (5xx)."""
+
+
+class EmailGaveUp(Exception):
+    """Retries exhausted: the row is failed; the task fails so Flower and the failure metrics see
+    it (not in the task's `autoretry_for`: a retry would only find the failed row and succeed)."""
 
 
 def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | None) -> list[int]:
@@ -133,12 +139,16 @@ def deliver_notification(notification_id: int) -> str:
     # The row counts every attempt, the sweeper's re-queues included (a task's own count restarts
     # with each re-queue), so it alone decides which attempt is the last.
     final_attempt = notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
-    connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
+    connection = None
     try:
+        # Inside the try: a backend that refuses its settings (e.g. both EMAIL_USE_TLS and
+        # EMAIL_USE_SSL) raises here, and the row must not stay `sending` for the sweeper.
+        connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
         connection.open()
         build_email(notification, connection=connection).send()  # returns once DATA is accepted
     except Exception as exc:
-        _close_quietly(connection)
+        if connection is not None:
+            _close_quietly(connection)
         kind = classify(exc)
         error = describe(exc)
         if kind is PermanentEmailError or final_attempt:
@@ -146,8 +156,8 @@ def deliver_notification(notification_id: int) -> str:
             logger.warning("notification %s failed: %s", notification_id, error)
             if kind is PermanentEmailError:
                 return "failed"
-        else:
-            outbox.release(notification, error)
+            raise EmailGaveUp(error) from exc
+        outbox.release(notification, error)
         raise kind(error) from exc
     # Recorded before QUIT: a worker killed between the server's "250 accepted" and this update
     # sends the email again when the claim expires (the same Message-ID shows it); keep it short.

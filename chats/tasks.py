@@ -1,7 +1,6 @@
 """Celery tasks of the chats app: ids in, a plain function does the work, retry policy here."""
 
 from celery import shared_task
-from django.conf import settings
 
 from . import notifications, realtime
 
@@ -10,8 +9,11 @@ RETRY = {"retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
 
 
 @shared_task(
-    autoretry_for=(notifications.TransientEmailError,),
-    max_retries=settings.NOTIFICATION_MAX_ATTEMPTS - 1,
+    autoretry_for=(notifications.TransientEmailError,),  # not EmailGaveUp: the last attempt fails
+    # No limit here: the row's attempts bound the retries (each retry claims the row, counting an
+    # attempt, and the last one raises EmailGaveUp; a claim that gets nothing returns quietly).
+    # A task's own retry count restarts with every sweeper re-queue, so it cannot be the bound.
+    max_retries=None,
     soft_time_limit=30,  # above EMAIL_TIMEOUT, so a silent server fails one attempt first
     time_limit=45,
     acks_late=True,  # safe: delivery is idempotent (a claimed or sent row is skipped)

@@ -142,7 +142,7 @@ def test_the_rows_attempt_count_bounds_retries_even_across_sweeper_requeues(sett
         notifications.deliver_notification(row.pk)  # attempt 2 of 3: released for a retry
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("pending", 2)
-    with pytest.raises(notifications.TransientEmailError):
+    with pytest.raises(notifications.EmailGaveUp):  # not retried: the task fails, visibly
         notifications.deliver_notification(row.pk)  # attempt 3 of 3: the last one
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("failed", 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 import redis
@@ -125,6 +126,27 @@ def test_adding_a_member_emails_every_other_admin_after_commit(
     assert "newcomer" in notes[0].subject
     # Delivery is queued once the transaction commits, not before.
     assert len(callbacks) == 1
+
+
+def test_a_change_rolled_back_after_the_service_queues_and_keeps_no_email(
+    team, make_user, django_capture_on_commit_callbacks
+):
+    """A request that fails after `add_member` rolls its emails back with it: the rows go, and
+    the delivery registered for "after commit" is dropped instead of run."""
+    newcomer = make_user("ghost")
+    before = Notification.objects.count()
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.add_member(chat_id=team.chat.pk, actor_id=team.admin.pk, user_id=newcomer.pk)
+        assert Notification.objects.count() == before + 1  # the owner's email, recorded
+        raise RuntimeError("something later in the request failed")
+    assert callbacks == []
+    assert Notification.objects.count() == before
+    assert not Notification.objects.filter(body_text__contains="ghost").exists()
+    assert selectors.get_membership(team.chat.pk, newcomer.pk) is None
 
 
 @pytest.mark.parametrize(("actor", "error"), [("member", Forbidden), ("outsider", NotFound)])
@@ -411,6 +433,21 @@ def test_deleting_the_owner_of_a_chat_without_admins_hands_it_to_the_oldest_memb
     owner.delete()
     assert selectors.get_membership(chat.pk, first.pk).role == Role.OWNER
     assert selectors.get_membership(chat.pk, second.pk).role == Role.MEMBER
+
+
+def test_deleting_the_owner_hands_the_chat_to_an_admin_even_if_a_member_joined_earlier(make_user):
+    """Role first, seniority second: the oldest membership is a plain member's, yet the admin
+    inherits the chat."""
+    owner, member, admin = make_user("o"), make_user("early"), make_user("late-admin")
+    chat = services.create_chat(title="Mixed", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    joined = Membership.objects.get(chat=chat, user=owner).joined_at
+    Membership.objects.filter(chat=chat, user=member).update(joined_at=joined)
+    Membership.objects.filter(chat=chat, user=admin).update(joined_at=joined + timedelta(days=1))
+    owner.delete()
+    assert selectors.get_membership(chat.pk, admin.pk).role == Role.OWNER
+    assert selectors.get_membership(chat.pk, member.pk).role == Role.MEMBER
 
 
 def test_deleting_the_only_member_deletes_the_chat(make_user):
