@@ -19,7 +19,6 @@ workers, an SMTP server in its own process, the database given by --database-url
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -32,7 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import bench_database, percentile  # noqa: E402 (bench/ is on sys.path)
+from common import (  # noqa: E402 (bench/ is on sys.path)
+    add_common_args,
+    bench_database,
+    percentile,
+    setup_django,
+    write_results,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,18 +46,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--joins", type=int, default=2000, help="joins in the throughput phase")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument(
-        "--database-url",
-        default="",
-        help="PostgreSQL server to create a throwaway database on (default: SQLite in a temp dir)",
-    )
-    parser.add_argument(
         "--worker-conn-max-age",
         type=int,
         default=60,
         help="the workers' DATABASE_CONN_MAX_AGE, as the Procfile sets it (0: a connection a task)",
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the inbox")
-    parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
+    add_common_args(parser)
     return parser.parse_args()
 
 
@@ -74,13 +74,10 @@ def main() -> None:
         **smtp.django_env,
         EMAIL_TIMEOUT="5",
     )
-    import django
-
-    django.setup()
+    setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.mail import EmailMultiAlternatives, get_connection
-    from django.core.management import call_command
     from rest_framework.test import APIClient
 
     from chatplatform.celery import app as celery_app
@@ -88,8 +85,6 @@ def main() -> None:
     from chats.models import Notification, OutboxStatus, Role
 
     User = get_user_model()
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the in-process client
-    call_command("migrate", verbosity=0)
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     print(f"database: {engine}; redis {redis.url}; SMTP 127.0.0.1:{smtp.port}")
 
@@ -266,11 +261,7 @@ def main() -> None:
         f"   pipeline / loop time: x{thr['ratio_pipeline_to_loop_time']:.2f}; "
         f"received {thr['received']}, duplicate Message-IDs {thr['duplicate_message_ids']}"
     )
-    out = Path(args.results)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"email-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_results(args.results, "email", results)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import statistics
@@ -32,7 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import bench_database, percentile  # noqa: E402 (bench/ is on sys.path)
+from common import (  # noqa: E402 (bench/ is on sys.path)
+    add_common_args,
+    bench_database,
+    percentile,
+    setup_django,
+    write_results,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,10 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30, help="seconds per phase")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency")
     parser.add_argument("--clients", type=int, default=4, help="threads posting to the API")
-    parser.add_argument(
-        "--database-url", default="", help="default: a fresh SQLite file in a temporary directory"
-    )
-    parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
+    add_common_args(parser)
     return parser.parse_args()
 
 
@@ -144,20 +146,15 @@ def main() -> None:
         CENTRIFUGO_HTTP_API_KEY=hub.api_key,
         CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=hub.token_secret,
     )
-    import django
-
-    django.setup()
+    setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from rest_framework.test import APIClient
 
     from chatplatform import centrifugo
     from chats import services
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]  # the in-process client
-    call_command("migrate", verbosity=0)
     users = [
         get_user_model().objects.create_user(f"bench{n}", f"bench{n}@example.com", "x" * 12)
         for n in range(args.subscribers + 1)
@@ -293,11 +290,7 @@ def main() -> None:
             f"{row['max_ms']:8.1f} {row['lost']:6d}"
         )
     print(f"pipeline / floor: p50 x{results['ratio_p50']:.1f}, p99 x{results['ratio_p99']:.1f}")
-    out = Path(args.results)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"realtime-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    write_results(args.results, "realtime", results)
 
 
 if __name__ == "__main__":

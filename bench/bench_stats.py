@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import subprocess
 import sys
@@ -36,7 +35,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import fresh_postgres  # noqa: E402 (bench/ is on sys.path)
+from common import (  # noqa: E402 (bench/ is on sys.path)
+    add_common_args,
+    fresh_postgres,
+    setup_django,
+    write_results,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,9 +52,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--new", type=int, default=10_000, help="new messages before incremental")
     parser.add_argument("--big", action="store_true", help="also grow the history to --big-size")
     parser.add_argument("--big-size", type=int, default=5_000_000)
-    parser.add_argument("--database-url", default="", help="default: scripts/postgres.sh")
-    parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
-    return parser.parse_args()
+    add_common_args(
+        parser,
+        "PostgreSQL server to create a throwaway database on (COPY needs PostgreSQL; "
+        "default: the one scripts/postgres.sh starts)",
+    )
+    args = parser.parse_args()
+    if args.database_url and not args.database_url.startswith("postgres"):
+        parser.error(f"--database-url must be PostgreSQL (COPY), not {args.database_url}")
+    return args
 
 
 def timed(label: str, func, *args, **kwargs) -> tuple[float, object]:
@@ -203,11 +213,10 @@ def naive_pandas(until: datetime) -> dict:
 
 def main() -> None:
     args = parse_args()
+    # scripts/bench.sh passes the URL; run alone, start PostgreSQL here (it prints only the URL).
     base_url = (
         args.database_url
-        or subprocess.check_output([str(ROOT / "scripts" / "postgres.sh")], text=True)
-        .strip()
-        .splitlines()[-1]
+        or subprocess.check_output([str(ROOT / "scripts" / "postgres.sh")], text=True).strip()
     )
     url, drop_database = fresh_postgres(base_url, "bench_stats")
     os.environ["DATABASE_URL"] = url
@@ -218,16 +227,21 @@ def main() -> None:
     redis = testing.redis_process().start()
     try:
         os.environ["REDIS_URL"] = redis.url
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+        setup_django()
         from django.test import Client
 
         from metrics import fill, reports, snapshot
 
-        call_command("migrate", verbosity=0)
         rng = np.random.default_rng(42)
+
+        def new_hour_then_fill(label: str, hour: datetime) -> tuple[float, datetime]:
+            """Load --new messages into the hour from `hour`, then time the fill up to its end:
+            the incremental work a beat tick does, on the history loaded so far."""
+            end = hour + timedelta(hours=1)
+            load_messages(args.new, hour, end, args.users, args.chats, rng)
+            elapsed, _ = timed(label, fill.fill_activity_counts, until=end)
+            return elapsed, end
+
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         history_end = now - timedelta(hours=3)
         if history_end.hour == 23:  # keep the incremental hours inside one day (see docs)
@@ -258,15 +272,8 @@ def main() -> None:
             fill.rebuild_activity_counts,
             until=history_end,
         )
-        next_hour = history_end
-        load_messages(
-            args.new, next_hour, next_hour + timedelta(hours=1), args.users, args.chats, rng
-        )
-        next_hour += timedelta(hours=1)
-        figures["incremental_s"], _ = timed(
-            f"incremental after {args.new:,} new messages",
-            fill.fill_activity_counts,
-            until=next_hour,
+        figures["incremental_s"], next_hour = new_hour_then_fill(
+            f"incremental after {args.new:,} new messages", history_end
         )
         figures["incremental_noop_s"], _ = timed(
             "incremental with nothing new", fill.fill_activity_counts, until=next_hour
@@ -303,14 +310,8 @@ def main() -> None:
                 fill.rebuild_activity_counts,
                 until=next_hour,
             )
-            load_messages(
-                args.new, next_hour, next_hour + timedelta(hours=1), args.users, args.chats, rng
-            )
-            next_hour += timedelta(hours=1)
-            figures["incremental_big_s"], _ = timed(
-                f"incremental after {args.new:,} new, {args.big_size:,} history",
-                fill.fill_activity_counts,
-                until=next_hour,
+            figures["incremental_big_s"], next_hour = new_hour_then_fill(
+                f"incremental after {args.new:,} new, {args.big_size:,} history", next_hour
             )
             figures["naive_big_s"], _ = timed(
                 f"naive: {args.big_size:,} messages into pandas", naive_pandas, next_hour
@@ -337,13 +338,11 @@ def main() -> None:
     print("ratios (same run):")
     for name, value in ratios.items():
         print(f"  {name:<44} {value:9.4f}")
-    results = Path(args.results)
-    results.mkdir(parents=True, exist_ok=True)
-    out = results / f"bench_stats-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(
-        json.dumps({"sizes": sizes, "figures": figures, "ratios": ratios, "naive": naive}, indent=2)
+    write_results(
+        args.results,
+        "stats",
+        {"sizes": sizes, "figures": figures, "ratios": ratios, "naive": naive},
     )
-    print(f"results: {out}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,53 @@
-"""What every benchmark needs: percentiles, and a throwaway database to measure on."""
+"""What every benchmark needs: the shared flags, a throwaway database to measure on, Django set
+up on it, percentiles, and one way to write results (so runs can be compared file by file)."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+def add_common_args(
+    parser: argparse.ArgumentParser,
+    database_help: str = "PostgreSQL server to create a throwaway database on "
+    "(default: SQLite in a temporary directory)",
+) -> None:
+    """--database-url (scripts/bench.sh passes its PostgreSQL) and --results, on every bench."""
+    parser.add_argument("--database-url", default="", help=database_help)
+    parser.add_argument(
+        "--results", default=str(RESULTS_DIR), help="folder for the JSON results (bench/results)"
+    )
+
+
+def write_results(folder: str | Path, name: str, results: dict) -> Path:
+    """Write `results` to <folder>/<name>-<UTC time>.json, a new file a run, and say where."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return path
+
+
+def setup_django() -> None:
+    """django.setup() on the fresh database of DATABASE_URL, then migrate it. The in-process
+    test clients (DRF's APIClient, django.test.Client) send Host: testserver, so allow it."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    call_command("migrate", verbosity=0)
 
 
 def percentile(values: list[float], q: float) -> float:

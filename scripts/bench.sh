@@ -1,28 +1,32 @@
 #!/usr/bin/env bash
 # Every benchmark, one after another, at the sizes the issues ask for unless noted below (the
-# BENCH_*_ARGS variables pass flags, for a quick run or the larger sizes). Each prints its figures as ratios against a baseline measured in the same run and
-# writes JSON to bench/results/ (git-ignored). Extra arguments are ignored here; run a script
-# directly to pass flags.
+# BENCH_*_ARGS variables pass flags, for a quick run or the larger sizes). Each prints its figures
+# as ratios against a baseline measured in the same run and writes JSON to bench/results/
+# (git-ignored). Extra arguments are ignored here; run a script directly to pass flags.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 mkdir -p bench/results
-# On PostgreSQL when scripts/postgres.sh can start it (SQLite serialises the workers' writes); each
-# benchmark measures on a throwaway database it creates there.
-pg_url=$("$ROOT/scripts/postgres.sh" 2>/dev/null || true)
+# On PostgreSQL, as the README says (SQLite would serialise the workers' writes, and bench_stats
+# loads with COPY): no quiet fallback to SQLite. Each benchmark measures on a throwaway database it
+# creates on this server.
+if ! pg_url=$("$ROOT/scripts/postgres.sh") || [ -z "$pg_url" ]; then
+  log "PostgreSQL did not start (scripts/postgres.sh, above): no benchmark run"
+  exit 1
+fi
 
 log "live delivery latency: API -> outbox -> worker -> Centrifugo vs publishing directly"
 # Full size by default (100 subscribers, 50 msg/s, 30 s a phase: about 1.5 minutes); a quick run:
 # BENCH_REALTIME_ARGS="--subscribers 10 --rate 10 --duration 5" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_realtime.py ${pg_url:+--database-url "$pg_url"} ${BENCH_REALTIME_ARGS:-}
+"$PY" bench/bench_realtime.py --database-url "$pg_url" ${BENCH_REALTIME_ARGS:-}
 
 log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emails vs a plain SMTP loop"
 # A quick run: BENCH_EMAIL_ARGS="--requests 200 --joins 300" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_email.py ${pg_url:+--database-url "$pg_url"} ${BENCH_EMAIL_ARGS:-}
+"$PY" bench/bench_email.py --database-url "$pg_url" ${BENCH_EMAIL_ARGS:-}
 
 log "activity statistics: full rebuild vs incremental fill vs naive pandas (PostgreSQL)"
 # 1,000,000 messages over 90 days (a few minutes); --big adds the 5,000,000-message history run:
 # BENCH_STATS_ARGS="--big" make bench;  quick: BENCH_STATS_ARGS="--messages 100000"
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_stats.py ${BENCH_STATS_ARGS:-}
+"$PY" bench/bench_stats.py --database-url "$pg_url" ${BENCH_STATS_ARGS:-}
