@@ -24,12 +24,13 @@ var_dir() {
   case "$dir" in /*) printf '%s' "$dir" ;; *) printf '%s' "$ROOT/$dir" ;; esac
 }
 
-# Read one variable from the environment, else from .env, else a default.
+# Read one variable from the environment, else from .env, else a default. Of duplicate lines in
+# .env the first wins, as in export_env_defaults and Django's settings.
 env_get() {
   local name="$1" default="${2:-}"
   if [ -n "${!name:-}" ]; then printf '%s' "${!name}"; return; fi
   if [ -f "$ROOT/.env" ]; then
-    local line; line=$(grep -E "^${name}=" "$ROOT/.env" | tail -n 1 || true)
+    local line; line=$(grep -m1 -E "^${name}=" "$ROOT/.env" || true)
     if [ -n "$line" ]; then printf '%s' "${line#*=}"; return; fi
   fi
   printf '%s' "$default"

@@ -360,6 +360,52 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
     assert str(ws.port) == services["centrifugo"]["ports"][0]["published"]
 
 
+# --- what .env decides, and what it cannot ---------------------------------------------------
+
+
+def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path) -> None:
+    """`environment:` wins over env_file, so .env reaches these only through ${interpolation};
+    DJANGO_DEBUG stays off (.env.example's `true` is for runserver) and `web` stays allowed."""
+    example = (ROOT / ".env.example").read_text()
+    assert "\nDJANGO_DEBUG=true\n" in example  # the value compose must not follow
+    settings = {
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        "CENTRIFUGO_WS_URL": "wss://chat.example.com/connection/websocket",
+        "CENTRIFUGO_ALLOWED_ORIGINS": "https://chat.example.com",
+    }
+    env_text, replaced = re.subn(
+        rf"^({'|'.join(settings)})=.*$", lambda m: f"{m[1]}={settings[m[1]]}", example, flags=re.M
+    )
+    assert replaced == len(settings)
+    result = load(make_project(tmp_path / "proxied", env_text=env_text))
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["DJANGO_ALLOWED_HOSTS"] == "chat.example.com,web", name
+        assert env["CENTRIFUGO_WS_URL"] == settings["CENTRIFUGO_WS_URL"], name
+        assert env["DJANGO_DEBUG"] == "false", name
+    origins = services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"]
+    assert origins == settings["CENTRIFUGO_ALLOWED_ORIGINS"]
+
+
+def test_empty_env_settings_default_to_this_machine(services: dict) -> None:
+    """.env.example leaves the WebSocket URL and the origins empty: the published ports, then."""
+    example = env_example()
+    assert example["CENTRIFUGO_WS_URL"] == example["CENTRIFUGO_ALLOWED_ORIGINS"] == ""
+    web, centrifugo_port = example["WEB_PORT"], example["CENTRIFUGO_PORT"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["DJANGO_ALLOWED_HOSTS"] == f"{example['DJANGO_ALLOWED_HOSTS']},web", name
+        assert env["CENTRIFUGO_WS_URL"] == (
+            f"ws://127.0.0.1:{centrifugo_port}/connection/websocket"
+        ), name
+        assert env["DJANGO_DEBUG"] == "false", name
+    assert services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"] == (
+        f"http://localhost:{web} http://127.0.0.1:{web}"
+    )
+
+
 # --- secrets only from .env ------------------------------------------------------------------
 
 
@@ -389,10 +435,3 @@ def test_secrets_come_only_from_env(services: dict) -> None:
     )
     flower = services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
     assert flower == f"{example['FLOWER_USER']}:{example['FLOWER_PASSWORD']}"
-
-
-def test_setup_generates_every_compose_secret() -> None:
-    """A fresh `.env` from scripts/setup.sh has random values for the compose secrets too."""
-    setup = (ROOT / "scripts" / "setup.sh").read_text()
-    for name in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "JUPYTER_TOKEN"):
-        assert f"s|^{name}=.*|{name}=$(rnd)|" in setup, name
