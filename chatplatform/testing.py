@@ -265,20 +265,22 @@ def centrifugo_process(
     return proc
 
 
-def prometheus_process(
-    config_text: str,
-    port: int | None = None,
-    extra_files: dict[str, str] | None = None,
-    extra_args: list[str] | None = None,
-) -> ManagedProcess:
+class PrometheusError(RuntimeError):
+    """Prometheus refused a request; the message holds its own answer (errorType and error, e.g.
+    where a query does not parse), which a bare HTTP 400 would hide."""
+
+
+def prometheus_process(config_text: str, port: int | None = None) -> ManagedProcess:
     """A real Prometheus (the Debian `prometheus` binary) with `config_text` as prometheus.yml.
 
-    The config and `extra_files` (name -> text, e.g. rule files the config names relatively) go
-    into a fresh directory that is also the working directory; the TSDB goes in a subdirectory.
-    The returned process carries `url` (http://127.0.0.1:port), `config_path`, and
-    `query(promql) -> list` (the `data.result` of an instant query via the HTTP API).
+    The config goes into a fresh directory that is also the working directory; the TSDB goes in a
+    subdirectory. The returned process carries `url` (http://127.0.0.1:port),
+    `api(path, **params) -> dict` (the `data` of GET /api/v1/<path>, e.g. "rules", "alerts") and
+    `query(promql) -> list` (the `data.result` of an instant query); both raise PrometheusError
+    with Prometheus's error text when it refuses.
     """
     import json
+    import urllib.error
     import urllib.parse
     import urllib.request
 
@@ -286,9 +288,6 @@ def prometheus_process(
     workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
     config_path = workdir / "prometheus.yml"
     config_path.write_text(config_text)
-    for name, text in (extra_files or {}).items():
-        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
-        (workdir / name).write_text(text)
     url = f"http://127.0.0.1:{port}"
     server = shutil.which("prometheus") or "/usr/bin/prometheus"
     argv = [
@@ -297,26 +296,30 @@ def prometheus_process(
         f"--storage.tsdb.path={workdir / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--web.enable-lifecycle",
-        *(extra_args or []),
     ]
 
-    def get_json(path: str) -> dict:
-        with urllib.request.urlopen(url + path, timeout=5) as response:  # noqa: S310 - local
-            return json.loads(response.read())
+    def api(path: str, **params: str) -> dict:
+        address = f"{url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        try:
+            with urllib.request.urlopen(address, timeout=10) as response:  # noqa: S310 - local
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            raise PrometheusError(f"{path} {params}: HTTP {exc.code}: {body}") from None
+        if answer.get("status") != "success":
+            raise PrometheusError(f"{path} {params}: {answer}")
+        return answer["data"]
 
     def ready() -> bool:
         with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:  # noqa: S310
             return response.status == 200
 
     def query(promql: str) -> list:
-        return get_json("/api/v1/query?" + urllib.parse.urlencode({"query": promql}))["data"][
-            "result"
-        ]
+        return api("query", query=promql)["result"]
 
     proc = ManagedProcess("prometheus", argv, port=port, cwd=workdir, ready=ready)
     proc.url = url
-    proc.config_path = config_path
-    proc.get_json = get_json
+    proc.api = api
     proc.query = query
     return proc
 
@@ -343,7 +346,6 @@ def smtp_process(
     if silent:
         argv.append("--silent")
     proc = ManagedProcess("smtp-silent" if silent else "smtp", argv, port=port)
-    proc.mail_dir = mail_dir
     proc.inbox = devmail.Inbox(mail_dir)
     proc.django_env = {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",

@@ -156,6 +156,12 @@ def _rate(selector: str) -> str:
     return f"rate({selector}[$__rate_interval])"
 
 
+def _quantile(q: float, by: str, series: str) -> str:
+    """Quantile `q` of a histogram's bucket rates, one line per `by` label ("" for all together):
+    the buckets must be summed by `le` too, or histogram_quantile has no buckets to read."""
+    return f"histogram_quantile({q}, sum by ({by + ', ' if by else ''}le) ({series}))"
+
+
 def _events(task_type: str) -> str:
     """Flower's counter of task events of one type, e.g. task-failed."""
     return f'flower_events_total{{type=~"{task_type}"}}'
@@ -251,8 +257,8 @@ def task_health() -> dash.Dashboard:
             graph(
                 "Runtime p50 / p95 per task",
                 [
-                    (f"histogram_quantile(0.5, sum by (task, le) ({runtime}))", "p50 {{task}}"),
-                    (f"histogram_quantile(0.95, sum by (task, le) ({runtime}))", "p95 {{task}}"),
+                    (_quantile(0.5, "task", runtime), "p50 {{task}}"),
+                    (_quantile(0.95, "task", runtime), "p95 {{task}}"),
                 ],
                 "s",
                 "Time a task body takes on the worker. CeleryTaskRuntimeP95High fires above 10 s.",
@@ -447,8 +453,11 @@ def live_delivery() -> dash.Dashboard:
                 "Centrifugo API latency p95",
                 [
                     (
-                        "histogram_quantile(0.95, sum by (method, le) "
-                        f"({_rate('centrifugo_api_command_duration_seconds_histogram_bucket')}))",
+                        _quantile(
+                            0.95,
+                            "method",
+                            _rate("centrifugo_api_command_duration_seconds_histogram_bucket"),
+                        ),
                         "{{method}}",
                     )
                 ],
@@ -462,8 +471,8 @@ def live_delivery() -> dash.Dashboard:
             graph(
                 "API latency p50 / p95",
                 [
-                    (f"histogram_quantile(0.5, sum by (le) ({latency}))", "p50"),
-                    (f"histogram_quantile(0.95, sum by (le) ({latency}))", "p95"),
+                    (_quantile(0.5, "", latency), "p50"),
+                    (_quantile(0.95, "", latency), "p95"),
                 ],
                 "s",
                 "Time the web app takes to answer, all views together.",
@@ -472,7 +481,7 @@ def live_delivery() -> dash.Dashboard:
         .with_panel(
             graph(
                 "API p95 latency by view",
-                [(f"histogram_quantile(0.95, sum by (view, le) ({latency}))", "{{view}}")],
+                [(_quantile(0.95, "view", latency), "{{view}}")],
                 "s",
                 "Slowest routes first; the view label is the URL route name, never a raw path.",
             )

@@ -42,6 +42,7 @@ GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
 
 
 def http(url: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    """Status and body of a request to the app or Flower; an error status is an answer too."""
     body = json.dumps(data).encode() if data is not None else None
     request = urllib.request.Request(url, data=body, headers=headers or {})  # noqa: S310
     if body is not None:
@@ -74,47 +75,37 @@ def flower_process(env: dict[str, str]) -> testing.ManagedProcess:
     return proc
 
 
-class Prometheus:
-    """The query API of a real Prometheus, with the error text when a query does not parse."""
+def value(prometheus: testing.ManagedProcess, expr: str) -> float | None:
+    """The one number an instant query returns (None when it returns no series)."""
+    result = prometheus.query(expr)
+    return float(result[0]["value"][1]) if result else None
 
-    def __init__(self, proc: testing.ManagedProcess) -> None:
-        self.proc = proc
 
-    def query(self, expr: str) -> dict:
-        status, body = http(
-            f"{self.proc.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-        )
-        answer = json.loads(body)
-        answer["http_status"] = status
-        return answer
+def wait_value(
+    prometheus: testing.ManagedProcess, expr: str, expected: float, timeout: float = 60
+) -> None:
+    testing.wait_until(
+        lambda: value(prometheus, expr) == expected,
+        timeout,
+        f"{expr} == {expected} in Prometheus",
+    )
 
-    def result(self, expr: str) -> list:
-        answer = self.query(expr)
-        assert answer["status"] == "success", (expr, answer)
-        return answer["data"]["result"]
 
-    def value(self, expr: str) -> float | None:
-        result = self.result(expr)
-        return float(result[0]["value"][1]) if result else None
+def wait_snapshot_value(
+    prometheus: testing.ManagedProcess, expr: str, expected: float, timeout: float = 90
+) -> None:
+    """Wait for an app number, asking the worker for a fresh snapshot now and then (as beat
+    would every few seconds) since emails and counts land after the last refresh."""
 
-    def wait_value(self, expr: str, expected: float, timeout: float = 60) -> None:
-        testing.wait_until(
-            lambda: self.value(expr) == expected, timeout, f"{expr} == {expected} in Prometheus"
-        )
+    def refreshed() -> bool:
+        celery_app.send_task("metrics.tasks.publish_live_stats_task")
+        try:
+            wait_value(prometheus, expr, expected, timeout=5)
+        except TimeoutError:
+            return False
+        return True
 
-    def wait_snapshot_value(self, expr: str, expected: float, timeout: float = 90) -> None:
-        """Wait for an app number, asking the worker for a fresh snapshot now and then (as beat
-        would every few seconds) since emails and counts land after the last refresh."""
-
-        def refreshed() -> bool:
-            celery_app.send_task("metrics.tasks.publish_live_stats_task")
-            try:
-                self.wait_value(expr, expected, timeout=5)
-            except TimeoutError:
-                return False
-            return True
-
-        testing.wait_until(refreshed, timeout, f"{expr} == {expected} after a snapshot refresh")
+    testing.wait_until(refreshed, timeout, f"{expr} == {expected} after a snapshot refresh")
 
 
 @pytest.fixture
@@ -157,7 +148,7 @@ def stack(
         )
         prometheus = testing.prometheus_process(config, port=prometheus_port)
         started.append(prometheus.start())
-        yield {"prometheus": Prometheus(prometheus), "flower": flower, "web": live_server.url}
+        yield {"prometheus": prometheus, "flower": flower, "web": live_server.url}
     finally:
         for proc in reversed(started):
             proc.stop()
@@ -213,7 +204,7 @@ def panel_queries() -> Iterator[tuple[str, str, str]]:
 
 
 def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) -> None:
-    prometheus: Prometheus = stack["prometheus"]
+    prometheus: testing.ManagedProcess = stack["prometheus"]
     # The latency histogram lives in this process, which earlier tests' requests also went through.
     posted_labels = {"view": "message-list", "method": "POST", "status": "201"}
     posted_before = REQUEST_DURATION_REGISTRY.get_sample_value(
@@ -223,19 +214,19 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) 
     # Two waves, with scrapes in between, so counters grow while Prometheus watches (rate > 0).
     chat_activity(stack["web"], 1)
     run_tasks()
-    prometheus.wait_value(flower_count(e2e_tasks.FAIL, "task-failed"), 2)
-    prometheus.wait_value(flower_count(e2e_tasks.RETRY_ONCE, "task-succeeded"), 1)
+    wait_value(prometheus, flower_count(e2e_tasks.FAIL, "task-failed"), 2)
+    wait_value(prometheus, flower_count(e2e_tasks.RETRY_ONCE, "task-succeeded"), 1)
     chat_activity(stack["web"], 2)
     run_tasks()
-    prometheus.wait_value(flower_count(e2e_tasks.FAIL, "task-failed"), 4)
-    prometheus.wait_value(flower_count(e2e_tasks.SUCCEED, "task-succeeded"), 6)
-    prometheus.wait_value(flower_count(e2e_tasks.RETRY_ONCE, "task-retried"), 2)
-    prometheus.wait_snapshot_value('sum(chatplatform_notifications{status="sent"})', 2)
-    prometheus.wait_snapshot_value("count(chatplatform_top_chat_messages_last_day)", 2)
-    assert prometheus.value("chatplatform_users") == 6
+    wait_value(prometheus, flower_count(e2e_tasks.FAIL, "task-failed"), 4)
+    wait_value(prometheus, flower_count(e2e_tasks.SUCCEED, "task-succeeded"), 6)
+    wait_value(prometheus, flower_count(e2e_tasks.RETRY_ONCE, "task-retried"), 2)
+    wait_snapshot_value(prometheus, 'sum(chatplatform_notifications{status="sent"})', 2)
+    wait_snapshot_value(prometheus, "count(chatplatform_top_chat_messages_last_day)", 2)
+    assert value(prometheus, "chatplatform_users") == 6
 
     # Every scrape target is up.
-    targets = prometheus.result("up")
+    targets = prometheus.query("up")
     assert {t["metric"]["job"]: t["value"][1] for t in targets} == {
         "web": "1",
         "flower": "1",
@@ -248,10 +239,12 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) 
     def check_panels() -> tuple[list, list]:
         empty, broken = [], []
         for dashboard, panel, expr in panel_queries():
-            answer = prometheus.query(expr)
-            if answer["status"] != "success":
-                broken.append((dashboard, panel, expr, answer.get("error")))
-            elif not answer["data"]["result"]:
+            try:
+                result = prometheus.query(expr)
+            except testing.PrometheusError as exc:
+                broken.append((dashboard, panel, expr, str(exc)))
+                continue
+            if not result:
                 empty.append((dashboard, panel, expr))
         return empty, broken
 
@@ -266,35 +259,39 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) 
 
     # The numbers are the ones this test caused.
     failing = f'flower_events_total{{task="{e2e_tasks.FAIL}"'
-    failure_ratio = prometheus.value(
+    failure_ratio = value(
+        prometheus,
         f'sum(rate({failing}, type="task-failed"}}[1m]))'
-        f' / sum(rate({failing}, type=~"task-succeeded|task-failed"}}[1m]))'
+        f' / sum(rate({failing}, type=~"task-succeeded|task-failed"}}[1m]))',
     )
     assert failure_ratio == 1.0
-    assert prometheus.value("sum(flower_worker_online)") == 1
+    assert value(prometheus, "sum(flower_worker_online)") == 1
     # Flower's runtime buckets reach past the email task's 30 s soft limit (FLOWER_TASK_RUNTIME_
     # METRIC_BUCKETS from .env, as make up and compose pass it), so the p95 alert can fire.
-    assert prometheus.result('flower_task_runtime_seconds_bucket{le="60.0"}')
-    assert prometheus.value('sum(chatplatform_active_users{window="1d"})') == 4
+    assert prometheus.query('flower_task_runtime_seconds_bucket{le="60.0"}')
+    assert value(prometheus, 'sum(chatplatform_active_users{window="1d"})') == 4
     posted = 'chatplatform_http_request_duration_seconds_count{view="message-list", method="POST"}'
-    assert prometheus.value(f'sum({posted[:-1]}, status="201"}})') == (posted_before or 0) + 8
+    assert value(prometheus, f'sum({posted[:-1]}, status="201"}})') == (posted_before or 0) + 8
 
     # Every alert rule parses; Prometheus loaded them all from alerts.yml and evaluates them.
     rules = [
         rule for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]
     ]
+    broken_rules = []
     for rule in rules:
-        answer = prometheus.query(rule["expr"])
-        assert answer["status"] == "success", (rule["alert"], answer.get("error"))
-    _, body = http(f"{prometheus.proc.url}/api/v1/rules")
-    loaded = [r for g in json.loads(body)["data"]["groups"] for r in g["rules"]]
+        try:
+            prometheus.query(rule["expr"])
+        except testing.PrometheusError as exc:
+            broken_rules.append((rule["alert"], str(exc)))
+    assert broken_rules == [], broken_rules
+    loaded = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
     assert sorted(r["name"] for r in loaded) == sorted(r["alert"] for r in rules)
     assert {r["name"]: r["health"] for r in loaded} == {r["alert"]: "ok" for r in rules}
 
     # The failing task trips the failure-ratio alert (pending: it must last 5 minutes to fire);
     # the healthy services trip nothing else.
     def active_alerts() -> list[dict]:
-        return json.loads(http(f"{prometheus.proc.url}/api/v1/alerts")[1])["data"]["alerts"]
+        return prometheus.api("alerts")["alerts"]
 
     testing.wait_until(active_alerts, 30, "the failure-ratio alert to be pending")
     alerts = {(a["labels"]["alertname"], a["labels"].get("task")) for a in active_alerts()}
