@@ -35,11 +35,11 @@ from chats.models import Chat, Notification
 
 from .fill import floor_time
 from .models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
+from .report_files import LATEST, latest_report, load_table  # noqa: F401 (re-exported)
 from .stats import HOUR, HourlyStat, all_stats, hourly_stat_names
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
-LATEST = "latest"
 DAILY_STATS = [
     "active_users_1d",
     "active_users_7d",
@@ -48,20 +48,6 @@ DAILY_STATS = [
     "new_users",
 ]
 CHARTS = ["messages_per_hour.png", "active_users.png", "busiest_chats.png", "hour_of_week.png"]
-
-
-def load_table(report_dir: Path | str | None, name: str) -> pd.DataFrame:
-    """Read one table of a report (None: the latest) from its Parquet file: the one reader."""
-    folder = Path(report_dir) if report_dir is not None else latest_report()
-    if folder is None:
-        raise FileNotFoundError("no report has been written yet")
-    return pd.read_parquet(folder / f"{name}.parquet")
-
-
-def latest_report(reports_dir: Path | str | None = None) -> Path | None:
-    """The folder `latest` names (resolved), or None before the first report."""
-    link = Path(reports_dir or settings.REPORTS_DIR) / LATEST
-    return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
 
 
 # --- the tables ------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The computations behind the analysis notebooks, as plain functions on the report tables.
 
 The notebooks only load, call these and draw, so every number they print is unit-tested here.
-Nothing in this module needs Django or a database: it reads a report folder written by the
-metrics job (layout: docs/notebooks.md and the report contract), so an analyst can open the
-notebooks on a copied report folder anywhere.
+Nothing in this module needs a database or Django's app registry (only its settings, for
+REPORTS_DIR): it reads a report folder written by the metrics job (layout: docs/notebooks.md and
+metrics.report_files), so an analyst can open the notebooks on a copied report folder anywhere.
 
 Time conventions: every timestamp is turned into a timezone-aware UTC `pandas.Timestamp`; a day
 is the UTC midnight that starts it; ranges are half-open, `[start, end)`.
@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metrics.report_files import LATEST, latest_report, load_table
+
 ROOT = Path(__file__).resolve().parent.parent
 DAY = pd.Timedelta(days=1)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -29,40 +31,27 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # --- Finding and reading a report ---------------------------------------------------------------
 
 
-def setup_django() -> None:
-    """Configure Django (settings and app registry; no database connection is opened).
-
-    The report reader, metrics.reports.load_table, lives beside the report writer, which imports
-    models; so a notebook kernel needs the app registry, though it never queries the database.
-    """
-    import os
-
-    import django
-    from django.apps import apps
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
-    if not apps.ready:
-        django.setup()
-
-
 def reports_dir() -> Path:
     """REPORTS_DIR from the platform's settings (environment first, then .env)."""
-    setup_django()
+    import os
+
     from django.conf import settings
 
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
     return Path(settings.REPORTS_DIR)
 
 
 def resolve_report_dir(report_dir: str | Path | None = "") -> Path:
-    """The report folder to analyse: the given one, or REPORTS_DIR/latest when empty.
+    """The report folder to analyse: the given one, or the one REPORTS_DIR/latest names.
 
     The `latest` symlink is resolved once, so a notebook reads one report even if the metrics
     job replaces `latest` while it runs.
     """
-    path = Path(report_dir) if report_dir else reports_dir() / "latest"
-    if not (path / "manifest.json").is_file():
+    path = Path(report_dir) if report_dir else latest_report(reports_dir())
+    if path is None or not (path / "manifest.json").is_file():
+        where = path or reports_dir() / LATEST
         raise FileNotFoundError(
-            f"no report at {path}: run the report job first (manage.py make_report, "
+            f"no report at {where}: run the report job first (manage.py make_report, "
             "or wait for beat)"
         )
     return path.resolve()
@@ -70,14 +59,6 @@ def resolve_report_dir(report_dir: str | Path | None = "") -> Path:
 
 def load_manifest(report_dir: Path) -> dict[str, Any]:
     return json.loads((Path(report_dir) / "manifest.json").read_text())
-
-
-def load_table(report_dir: Path, name: str) -> pd.DataFrame:
-    """One table of a report, through metrics.reports.load_table (the one reader of tables)."""
-    setup_django()
-    from metrics.reports import load_table as read
-
-    return read(Path(report_dir), name)
 
 
 def load_report(report_dir: Path, names: Iterable[str]) -> dict[str, pd.DataFrame]:

@@ -67,6 +67,9 @@ def test_resolve_report_dir_follows_latest_and_explains_a_missing_report(tmp_pat
     assert a.resolve_report_dir("") == stamp  # empty: whatever REPORTS_DIR/latest names
     with pytest.raises(FileNotFoundError, match="no report at"):
         a.resolve_report_dir(tmp_path / "nothing")
+    settings.REPORTS_DIR = tmp_path / "empty"  # before the first report: no `latest` yet
+    with pytest.raises(FileNotFoundError, match="empty/latest: run the report job"):
+        a.resolve_report_dir("")
 
 
 def test_messages_per_day_fills_quiet_days_with_zero(hourly: pd.DataFrame) -> None:
