@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
-from cent import CentError, Client, PresenceStatsRequest, PublishRequest
+from cent import BatchRequest, CentError, Client, PresenceStatsRequest, PublishRequest
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -37,6 +37,19 @@ def client() -> Client:
 def publish(channel: str, data: Any, idempotency_key: str | None = None) -> None:
     """Publish once; Centrifugo drops a repeat of the same key, so a retry cannot duplicate."""
     client().publish(PublishRequest(channel=channel, data=data, idempotency_key=idempotency_key))
+
+
+def publish_batch(publications: list[tuple[str, Any, str]], timeout: float | None = None) -> None:
+    """Publish (channel, data, idempotency key) triples in one HTTP call, in order; raises when
+    Centrifugo does not answer within `timeout` or refuses any of them."""
+    requests = [
+        PublishRequest(channel=channel, data=data, idempotency_key=key)
+        for channel, data, key in publications
+    ]
+    try:
+        client().batch(BatchRequest(requests=requests, parallel=False), timeout=timeout)
+    except (KeyError, TypeError) as exc:  # cent cannot parse a reply that carries an error
+        raise CentError(f"a publication of the batch was refused: {exc!r}") from exc
 
 
 @receiver(setting_changed)

@@ -8,32 +8,53 @@ queued again by `requeue_stale`, run by beat.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import timedelta
+from functools import lru_cache
 
-from celery import Task
+from celery import Task, current_app
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.connection import ConnectionPool
 
 from chats.models import OutboxRow, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
 
-def send_tasks(task: Task, ids: Iterable[int], *, together: bool = False) -> int:
-    """Queue one task per id (or one for all ids, `together`); if the broker is down, log it and
-    leave the rows to the sweeper."""
+@lru_cache(maxsize=4)
+def _handover_pool(url: str, timeout: float) -> ConnectionPool:
+    """Broker connections for the hand-over: every Redis call waits at most `timeout`."""
+    # max_retries 0: kombu would otherwise retry a failed (re)connection for seconds.
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0}
+    return current_app.connection_for_write(url, transport_options=options).Pool(limit=32)
+
+
+def send_tasks(task: Task, ids: Sequence[int], *, together: bool = False) -> int:
+    """Queue one task per id (or one for all ids, `together`); if the broker is down or does not
+    answer within OUTBOX_HANDOVER_TIMEOUT, log it and leave the rows to the sweeper.
+
+    One try, no retry loop: a request that called this after its commit answers in time even
+    when Redis hangs (a SIGSTOPped or black-holed Redis accepts the connection and never replies).
+    """
     batches = [list(ids)] if together else [[pk] for pk in ids]
     queued = 0
-    for batch in batches:
-        try:
-            task.apply_async(args=batch)
-        except Exception as exc:
-            logger.warning("could not queue %s%s, the sweeper will: %s", task.name, batch, exc)
-            break
-        queued += len(batch)
+    pool = _handover_pool(settings.CELERY_BROKER_URL, settings.OUTBOX_HANDOVER_TIMEOUT)
+    try:
+        with pool.acquire(block=True, timeout=settings.OUTBOX_HANDOVER_TIMEOUT) as connection:
+            for batch in batches:
+                task.apply_async(args=batch, connection=connection, retry=False)
+                queued += len(batch)
+    except Exception as exc:
+        logger.warning(
+            "could not queue %s (%d of %d queued), the sweeper will: %s",
+            task.name,
+            queued,
+            len(ids),
+            exc,
+        )
     return queued
 
 
@@ -59,8 +80,13 @@ def claim(model: type[OutboxRow], pk: int, lease_seconds: float) -> OutboxRow | 
 
 
 def done(row: OutboxRow) -> None:
+    mark_done(type(row), [row.pk])
+
+
+def mark_done(model: type[OutboxRow], ids: Sequence[int]) -> None:
+    """Delivered: never to be claimed or swept again."""
     now = timezone.now()
-    type(row).objects.filter(pk=row.pk).update(
+    model.objects.filter(pk__in=ids).update(
         status=OutboxStatus.SENT, done_at=now, updated_at=now, claimed_until=None, last_error=""
     )
 

@@ -168,6 +168,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
+# Each worker group sets its own prefetch (WORKER_GROUPS); this is the default for any other.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -186,6 +187,70 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+# The hand-over of outbox rows to the broker after commit (chatplatform.outbox.send_tasks) waits
+# at most this long for Redis, once, with no retry: a hung or black-holed Redis delays a request
+# by this much at most, and what was not handed over stays in the outbox for the sweeper.
+OUTBOX_HANDOVER_TIMEOUT = env.float("OUTBOX_HANDOVER_TIMEOUT", default=0.5)
+
+# --- Queues and worker groups -----------------------------------------------------------------
+# One declaration of which kind of work goes where. Every task is routed to the queue of its kind;
+# each queue has a wait budget: how long its oldest task may wait before CeleryQueueWaitHigh
+# fires (live: seconds; emails: minutes; statistics: about their period).
+QUEUE_WAIT_BUDGETS = {
+    "live": env.int("QUEUE_WAIT_BUDGET_LIVE", default=5),
+    "email": env.int("QUEUE_WAIT_BUDGET_EMAIL", default=300),
+    "stats": env.int("QUEUE_WAIT_BUDGET_STATS", default=120),
+    "reports": env.int("QUEUE_WAIT_BUDGET_REPORTS", default=900),
+    "maintenance": env.int("QUEUE_WAIT_BUDGET_MAINTENANCE", default=120),
+}
+CELERY_TASK_ROUTES = {
+    "chats.tasks.publish_event_task": {"queue": "live"},
+    "chats.tasks.send_admin_notification_task": {"queue": "email"},
+    "metrics.tasks.fill_stats_task": {"queue": "stats"},
+    "metrics.tasks.publish_live_stats_task": {"queue": "stats"},
+    "metrics.tasks.make_report_task": {"queue": "reports"},
+    "metrics.tasks.render_notebooks_task": {"queue": "reports"},
+    "chats.tasks.requeue_stale_outbox_task": {"queue": "maintenance"},
+}
+# A task nobody routed (a new one, a test's) lands with the housekeeping, never on `live`.
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+# The worker groups: which queues each serves, with how many processes, and how many tasks each
+# process reserves ahead (prefetch multiplier). `make up` (Procfile), docker compose (a service
+# per group, scaled with --scale) and the tests all start workers from this, through
+# `python -m chatplatform.workers GROUP`. No email, statistics or render task can reach a `live`
+# process. Live events are short: prefetch a few. The rest: one at a time (acks_late tasks).
+# Each process of a group serves its Prometheus metrics on WORKER_METRICS_PORT + the group's
+# index below (make up); in compose every replica uses WORKER_METRICS_PORT itself.
+WORKER_GROUPS = {
+    "live": {
+        "queues": ["live"],
+        "concurrency": env.int("WORKER_LIVE_CONCURRENCY", default=2),
+        "prefetch": 4,
+    },
+    "email": {
+        "queues": ["email"],
+        # SMTP is I/O: more processes than cores (docs/scaling in docs/monitoring.md).
+        "concurrency": env.int("WORKER_EMAIL_CONCURRENCY", default=4),
+        "prefetch": 1,
+    },
+    "background": {
+        "queues": ["stats", "maintenance"],
+        "concurrency": env.int("WORKER_BACKGROUND_CONCURRENCY", default=1),
+        "prefetch": 1,
+    },
+    "reports": {
+        "queues": ["reports"],
+        "concurrency": env.int("WORKER_REPORTS_CONCURRENCY", default=1),
+        "prefetch": 1,
+        # pandas and matplotlib keep memory: a fresh process every few jobs.
+        "max_tasks_per_child": 10,
+    },
+}
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9811)
+# A worker whose heartbeat is older than this is stale (killed or stuck): it alerts.
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("WORKER_HEARTBEAT_STALE_SECONDS", default=30)
+# A beat entry is overdue when it last ran more than two periods plus this long ago.
+BEAT_OVERDUE_GRACE_SECONDS = env.int("BEAT_OVERDUE_GRACE_SECONDS", default=60)
 
 # The whole schedule in one place. Intervals come from the environment so tests can shorten them.
 CELERY_BEAT_SCHEDULE = {
@@ -210,6 +275,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("NOTEBOOKS_SECONDS", default=86400)),
     },
 }
+
+# Beat records when each entry last ran (in Redis), so /metrics shows an overdue entry.
+CELERY_BEAT_SCHEDULER = "metrics.celery_watch:RecordingScheduler"
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
@@ -240,6 +308,10 @@ CENTRIFUGO_TOKEN_HMAC_SECRET_KEY = env(
     "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY", default="insecure-dev-token-secret"
 )
 CENTRIFUGO_TIMEOUT = env.float("CENTRIFUGO_TIMEOUT", default=3.0)
+# Live events are published by the web process right after commit (the short path, see
+# docs/realtime.md), waiting at most this long; what fails goes to the `live` queue instead.
+CENTRIFUGO_PUBLISH_AFTER_COMMIT = env.bool("CENTRIFUGO_PUBLISH_AFTER_COMMIT", default=True)
+CENTRIFUGO_REQUEST_TIMEOUT = env.float("CENTRIFUGO_REQUEST_TIMEOUT", default=0.5)
 CENTRIFUGO_TOKEN_TTL_SECONDS = env.int("CENTRIFUGO_TOKEN_TTL_SECONDS", default=300)
 
 # --- Statistics and reports -------------------------------------------------------------------

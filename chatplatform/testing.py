@@ -171,30 +171,23 @@ def django_env(**overrides: object) -> dict[str, str]:
 
 
 def celery_worker_process(
-    env: dict[str, str], concurrency: int = 2, name: str = "worker", extra: list[str] | None = None
+    env: dict[str, str],
+    concurrency: int | None = None,
+    name: str = "worker",
+    extra: list[str] | None = None,
+    group: str | None = None,
+    metrics_port: int = 0,
 ) -> ManagedProcess:
-    """A real `celery worker` (prefork) that is ready once it answers a ping."""
+    """A real worker of one group of settings.WORKER_GROUPS (`group=None`: one serving every
+    queue), started as make up and compose start it (`python -m chatplatform.workers`); ready
+    once it answers a ping. `metrics_port` serves its queue-wait histogram (0: none)."""
     hostname = f"{name}-{free_port()}@localhost"
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "chatplatform",
-        "worker",
-        "-l",
-        "info",
-        "--concurrency",
-        str(concurrency),
-        "--pool",
-        "prefork",
-        "-E",
-        "--hostname",
-        hostname,
-        "--without-mingle",
-        "--without-gossip",
-        *(extra or []),
-    ]
+    argv = [sys.executable, "-m", "chatplatform.workers", group or "all"]
+    argv += ["--metrics-port", str(metrics_port), "--hostname", hostname]
+    argv += ["--without-mingle", "--without-gossip"]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    argv += extra or []
 
     def ready() -> bool:
         from chatplatform.celery import app
@@ -202,7 +195,10 @@ def celery_worker_process(
         replies = app.control.ping(destination=[hostname], timeout=0.5)
         return bool(replies)
 
-    return ManagedProcess(name, argv, env=env, ready=ready, ready_timeout=90)
+    proc = ManagedProcess(name, argv, env=env, ready=ready, ready_timeout=90)
+    proc.hostname = hostname
+    proc.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else None
+    return proc
 
 
 CENTRIFUGO_CONFIG = BASE_DIR / "centrifugo" / "config.json"

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from cent import CentError
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 
 from chatplatform import centrifugo, outbox
 from chatplatform.errors import DomainError, Forbidden
@@ -84,9 +85,35 @@ def record_message_event(event: str, message: Message) -> list[Publication]:
         publications.append(
             Publication.objects.create(channel=centrifugo.STATS_CHANNEL, data=activity)
         )
-    # One task for the event and its tick: half the broker and worker overhead per message.
-    outbox.enqueue_after_commit(publish_event_task, [p.pk for p in publications], together=True)
+    if settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT:
+        transaction.on_commit(lambda: publish_after_commit(publications))
+    else:
+        # One task for the event and its tick: half the broker and worker overhead per message.
+        outbox.enqueue_after_commit(publish_event_task, [p.pk for p in publications], together=True)
     return publications
+
+
+def publish_after_commit(publications: list[Publication]) -> str:
+    """The short live path (docs/realtime.md): right after commit, the web process publishes the
+    rows itself, in one Centrifugo call that waits at most CENTRIFUGO_REQUEST_TIMEOUT, and marks
+    them sent. If Centrifugo is down, slow or refuses, the rows go to the `live` queue's task,
+    which retries with backoff; if Redis is down too, the sweeper finds them. The idempotency key
+    keeps a publication that Centrifugo did take (a timeout after it answered) from arriving
+    twice when the task publishes it again."""
+    from .tasks import publish_event_task
+
+    ids = [p.pk for p in publications]
+    try:
+        centrifugo.publish_batch(
+            [(p.channel, p.data, p.idempotency_key) for p in publications],
+            timeout=settings.CENTRIFUGO_REQUEST_TIMEOUT,
+        )
+    except Exception as exc:
+        logger.warning("publishing %s after commit failed, the live queue will: %s", ids, exc)
+        outbox.send_tasks(publish_event_task, ids, together=True)
+        return "queued"
+    outbox.mark_done(Publication, ids)
+    return "published"
 
 
 def deliver_publication(publication_id: int) -> str:

@@ -17,7 +17,7 @@ import yaml
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROMETHEUS_YML = BASE_DIR / "prometheus.yml"
 ALERTS = BASE_DIR / "prometheus" / "alerts.yml"  # the rule file prometheus.yml names
-JOBS = ("web", "flower", "centrifugo", "prometheus")
+JOBS = ("web", "flower", "centrifugo", "prometheus", "celery-workers")
 
 
 def load_config(path: Path = PROMETHEUS_YML) -> dict:
@@ -25,8 +25,17 @@ def load_config(path: Path = PROMETHEUS_YML) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def worker_targets(spec: str) -> list[dict]:
+    """`group=host:port,...` as static configs, each target labelled with its worker group."""
+    configs = []
+    for item in filter(None, spec.split(",")):
+        group, _, target = item.partition("=")
+        configs.append({"targets": [target], "labels": {"group": group}})
+    return configs
+
+
 def render_config(
-    targets: dict[str, str],
+    targets: dict[str, str | list[dict]],
     scrape_interval: str | None = None,
     path: Path = PROMETHEUS_YML,
 ) -> str:
@@ -41,7 +50,12 @@ def render_config(
     if set(targets) != set(jobs):
         raise ValueError(f"targets for {sorted(targets)} given, prometheus.yml has {sorted(jobs)}")
     for name, job in jobs.items():
-        job["static_configs"] = [{"targets": [targets[name]]}]
+        target = targets[name]
+        # A list is already static configs (labelled targets); a string is one target.
+        job["static_configs"] = target if isinstance(target, list) else [{"targets": [target]}]
+        # Discovery and relabelling are for compose's DNS names; here the targets are given.
+        job.pop("dns_sd_configs", None)
+        job.pop("relabel_configs", None)
     config["rule_files"] = [str((path.parent / rule).resolve()) for rule in config["rule_files"]]
     if scrape_interval:
         config["global"].update(
@@ -56,10 +70,13 @@ def render_config(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for job in JOBS:
-        parser.add_argument(f"--{job}", required=True, metavar="HOST:PORT")
+        metavar = "GROUP=HOST:PORT,..." if job == "celery-workers" else "HOST:PORT"
+        parser.add_argument(f"--{job}", required=True, metavar=metavar)
     parser.add_argument("--output", required=True, type=Path)
     args = parser.parse_args(argv)
-    text = render_config({job: getattr(args, job) for job in JOBS})
+    given = {job: getattr(args, job.replace("-", "_")) for job in JOBS}
+    given["celery-workers"] = worker_targets(given["celery-workers"])
+    text = render_config(given)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     return 0

@@ -6,8 +6,18 @@ class MetricsConfig(AppConfig):
     verbose_name = "Activity statistics"
 
     def ready(self) -> None:
-        from celery.signals import task_failure
+        from celery import signals
 
+        from . import celery_watch
         from .snapshot import on_task_failure
 
-        task_failure.connect(on_task_failure, weak=False, dispatch_uid="metrics-task-failure")
+        signals.task_failure.connect(on_task_failure, weak=False, dispatch_uid="metrics-failure")
+        # Queue health (metrics.celery_watch): every sender stamps, workers observe and beat.
+        for signal, handler in (
+            (signals.before_task_publish, celery_watch.stamp_sent_at),
+            (signals.task_prerun, celery_watch.observe_queue_wait),
+            (signals.worker_ready, celery_watch.on_worker_ready),
+            (signals.heartbeat_sent, celery_watch.write_heartbeat),
+            (signals.worker_shutdown, celery_watch.on_worker_shutdown),
+        ):
+            signal.connect(handler, weak=False, dispatch_uid=f"metrics-{handler.__name__}")

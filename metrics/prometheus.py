@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .queues import QueueCollector
 from .snapshot import current_snapshot
 
 PREFIX = "chatplatform"
@@ -143,6 +144,7 @@ class SnapshotCollector:
 
 
 REGISTRY.register(SnapshotCollector())
+REGISTRY.register(QueueCollector())
 
 
 def _registry() -> CollectorRegistry:
@@ -151,6 +153,7 @@ def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     registry.register(SnapshotCollector())
+    registry.register(QueueCollector())
     return registry
 
 

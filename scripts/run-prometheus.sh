@@ -12,6 +12,7 @@ mkdir -p "$state/data"
   --flower "$host:$(env_get FLOWER_PORT 5555)" \
   --centrifugo "$host:$(env_get CENTRIFUGO_PORT 8001)" \
   --prometheus "$host:$port" \
+  --celery-workers "$("$PY" -c "from chatplatform.workers import metrics_targets as t; print(t('$host'))")" \
   --output "$state/prometheus.yml"
 exec prometheus \
   --config.file="$state/prometheus.yml" \

@@ -25,7 +25,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADER = ROOT / ".tools" / "bin" / "compose-config"
-APP_SERVICES = {"migrate", "web", "worker", "beat", "flower", "jupyter"}
+# One worker service per group of settings.WORKER_GROUPS.
+WORKERS = {"worker-live", "worker-email", "worker-background", "worker-reports"}
+APP_SERVICES = {"migrate", "web", "beat", "flower", "jupyter"} | WORKERS
 SERVICES = APP_SERVICES | {
     "postgres",
     "redis",
@@ -117,7 +119,7 @@ def listening_ports(name: str, service: dict) -> set[int]:
     ports = set(IMAGE_DEFAULT_PORTS.get(name, set()))
     command = " ".join(service.get("command") or [])
     ports |= {int(p) for p in re.findall(r"--bind[= ]\S*:(\d+)", command)}
-    ports |= {int(p) for p in re.findall(r"--port[= ](\d+)", command)}
+    ports |= {int(p) for p in re.findall(r"--(?:metrics-)?port[= ](\d+)", command)}
     if "CENTRIFUGO_HTTP_SERVER_PORT" in service.get("environment", {}):
         ports.add(int(service["environment"]["CENTRIFUGO_HTTP_SERVER_PORT"]))
     return ports
@@ -130,6 +132,17 @@ def test_the_reference_loader_accepts_the_file(services: dict) -> None:
     assert set(services) == SERVICES
 
 
+def test_each_worker_group_is_a_service_started_from_the_declaration(services: dict) -> None:
+    """Queues, processes and prefetch come from settings.WORKER_GROUPS, never the command."""
+    from django.conf import settings
+
+    assert {f"worker-{group}" for group in settings.WORKER_GROUPS} == WORKERS
+    for name in WORKERS:
+        command = services[name]["command"]
+        assert command[:4] == ["python", "-m", "chatplatform.workers", name.removeprefix("worker-")]
+        assert not {"-Q", "--queues", "-c", "--concurrency"} & set(command)
+
+
 def test_the_loader_is_strict_enough_to_catch_mistakes(tmp_path: Path) -> None:
     """The check above can fail: an unknown key, a missing service, a missing secret all do."""
     text = (ROOT / "docker-compose.yml").read_text()
@@ -138,7 +151,7 @@ def test_the_loader_is_strict_enough_to_catch_mistakes(tmp_path: Path) -> None:
     assert result.returncode != 0 and "healthchek" in result.stderr
 
     missing = text.replace(
-        "      mailpit:\n        condition", "      mailbox:\n        condition", 1
+        "    mailpit:\n      condition", "    mailbox:\n      condition", 1
     )
     result = load(make_project(tmp_path / "missing", compose_text=missing))
     assert result.returncode != 0 and "mailbox" in result.stderr
@@ -176,7 +189,7 @@ def test_every_condition_has_something_to_wait_for(services: dict) -> None:
                 assert services[target].get("healthcheck"), f"{name} waits for {target}'s health"
             elif dep["condition"] == "service_completed_successfully":
                 assert services[target]["restart"] == "no", f"{target} must be a one-shot"
-    for app in ("web", "worker", "beat"):
+    for app in ("web", "beat", *WORKERS):
         depends = services[app]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
         assert depends["postgres"]["condition"] == "service_healthy"
@@ -210,7 +223,7 @@ def test_data_lives_in_named_volumes(config: dict, services: dict) -> None:
         "mailpit": "/data",
         "flower": "/data/flower",
         "beat": "/data/beat",
-        "worker": "/data/reports",
+        **dict.fromkeys(WORKERS, "/data/reports"),
         "jupyter": "/app/reports",  # under its file browser's root
     }
     for name, target in expected.items():
@@ -220,7 +233,8 @@ def test_data_lives_in_named_volumes(config: dict, services: dict) -> None:
         assert target in named, f"{name} keeps {target} in no named volume"
         assert named[target] in config["volumes"]
     # The reports the worker writes are the ones Jupyter reads; the app reads them there.
-    assert services["worker"]["environment"]["REPORTS_DIR"] == "/data/reports"
+    for worker in WORKERS:
+        assert services[worker]["environment"]["REPORTS_DIR"] == "/data/reports"
     assert services["jupyter"]["environment"]["REPORTS_DIR"] == "/app/reports"
 
 
@@ -339,6 +353,12 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         if not target.startswith("localhost:")
     ]
     assert sorted(targets) == ["centrifugo:8000", "flower:5555", "web:8000"]
+    # The worker replicas are found by DNS: one name per worker service, on its metrics port.
+    for sd in next(j for j in scrape["scrape_configs"] if j["job_name"] == "celery-workers")[
+        "dns_sd_configs"
+    ]:
+        assert set(sd["names"]) == WORKERS
+        targets += [f"{name}:{sd['port']}" for name in sd["names"]]
     for target in targets:
         reachable(target)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import redis
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
+from chatplatform import testing
 from chatplatform.errors import Conflict, DomainError, Forbidden, NotFound
 from chats import selectors, services
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Publication, Role
@@ -383,30 +385,35 @@ def test_a_new_admin_is_not_emailed_about_their_own_join(team, make_user):
 def test_after_commit_each_notification_is_queued_on_the_broker(
     team, make_user, redis_service, django_capture_on_commit_callbacks
 ):
-    """What a worker would receive: one task per notification, carrying only the row's id."""
+    """What a worker would receive: one task per notification on the `email` queue, carrying
+    only the row's id, stamped with its send time (for the time-in-queue metrics)."""
     broker = redis.Redis.from_url(redis_service.url)
-    broker.delete("celery")
+    broker.delete("email")
     newcomer = make_user()
+    before = time.time()
     with django_capture_on_commit_callbacks(execute=True):
         services.add_member(chat_id=team.chat.pk, actor_id=team.admin.pk, user_id=newcomer.pk)
-    queued = [json.loads(raw)["headers"] for raw in broker.lrange("celery", 0, -1)]
+    queued = [json.loads(raw)["headers"] for raw in broker.lrange("email", 0, -1)]
     note = Notification.objects.get(
         event="member_added", recipient_id=team.owner.pk, body_text__contains=newcomer.username
     )
     assert [(h["task"], h["argsrepr"]) for h in queued] == [
         ("chats.tasks.send_admin_notification_task", f"[{note.pk}]")
     ]
+    assert before <= queued[0]["sent_at"] <= time.time()
 
 
-def test_after_commit_a_new_message_is_one_task_for_its_event_and_its_tick(
-    team, redis_service, django_capture_on_commit_callbacks
+def test_a_message_centrifugo_cannot_take_is_one_live_task_for_its_event_and_its_tick(
+    team, redis_service, django_capture_on_commit_callbacks, settings
 ):
-    """The chat's event and the live-statistics tick travel together: one task per message."""
+    """The web process publishes after commit; when Centrifugo does not answer (nothing listens
+    here), the chat's event and the live-statistics tick go together to the `live` queue."""
+    settings.CENTRIFUGO_API_URL = f"http://127.0.0.1:{testing.free_port()}/api"
     broker = redis.Redis.from_url(redis_service.url)
-    broker.delete("celery")
+    broker.delete("live")
     with django_capture_on_commit_callbacks(execute=True):
         message = services.post_message(chat_id=team.chat.pk, author_id=team.member.pk, text="hi")
-    queued = [json.loads(raw)["headers"] for raw in broker.lrange("celery", 0, -1)]
+    queued = [json.loads(raw)["headers"] for raw in broker.lrange("live", 0, -1)]
     event = Publication.objects.get(channel=f"chat:{team.chat.pk}", data__message__id=message.pk)
     tick = Publication.objects.get(channel="stats:live", pk__gt=event.pk)
     assert [(h["task"], h["argsrepr"]) for h in queued] == [
