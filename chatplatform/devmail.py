@@ -7,7 +7,9 @@ as one `.eml` file (atomically: a reader never sees half a message) with the env
 
 Modes, for tests of the failure paths:
 - `refuse`: RCPT TO for these addresses answers 550 (a permanent failure);
-- `silent`: accept TCP connections and never answer (a hung SMTP server).
+- `silent`: accept TCP connections and never answer (a hung SMTP server);
+- `delay`: take this many seconds to accept each message, as a remote provider does (each
+  connection waits on its own, so parallel senders overlap).
 
 Run standalone (no Django needed): `python -m chatplatform.devmail --port 1025 --dir var/mail`.
 """
@@ -15,6 +17,7 @@ Run standalone (no Django needed): `python -m chatplatform.devmail --port 1025 -
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -43,9 +46,13 @@ NAME_RE = re.compile(r"^[0-9]+-[0-9]+\.eml$")
 
 
 class MailSink:
-    """aiosmtpd handler: refuse the listed recipients with 550, store every message as `.eml`."""
+    """aiosmtpd handler: refuse the listed recipients with 550, store every message as `.eml`
+    (after `delay` seconds, without blocking other connections)."""
 
-    def __init__(self, mail_dir: Path | str, refuse: Iterable[str] = ()) -> None:
+    def __init__(
+        self, mail_dir: Path | str, refuse: Iterable[str] = (), delay: float = 0.0
+    ) -> None:
+        self.delay = delay
         self.mail_dir = Path(mail_dir)
         self.mail_dir.mkdir(parents=True, exist_ok=True)
         self.refuse = {address.lower() for address in refuse}
@@ -59,6 +66,8 @@ class MailSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8", "surrogateescape")
@@ -80,7 +89,11 @@ class MailSink:
 
 
 def smtp_controller(
-    mail_dir: Path | str, host: str = "127.0.0.1", port: int = 1025, refuse: Iterable[str] = ()
+    mail_dir: Path | str,
+    host: str = "127.0.0.1",
+    port: int = 1025,
+    refuse: Iterable[str] = (),
+    delay: float = 0.0,
 ):
     """An aiosmtpd server in a thread of this process; `.start()` / `.stop()` it."""
     from aiosmtpd.controller import Controller
@@ -88,7 +101,7 @@ def smtp_controller(
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # one INFO line per SMTP command
     return Controller(
-        MailSink(mail_dir, refuse),
+        MailSink(mail_dir, refuse, delay),
         hostname=host,
         port=port,
         server_hostname="devmail.local",
@@ -316,13 +329,14 @@ def serve(
     web_port: int | None = None,
     refuse: Iterable[str] = (),
     silent: bool = False,
+    delay: float = 0.0,
 ) -> None:
     """Run until killed: the SMTP sink (or a silent server) and, if asked, the web inbox."""
     if silent:
         SilentServer(host, port).start()
         print(f"silent SMTP server on {host}:{port} (accepts, never answers)", flush=True)
     else:
-        smtp_controller(mail_dir, host, port, refuse).start()
+        smtp_controller(mail_dir, host, port, refuse, delay).start()
         print(f"SMTP sink on {host}:{port}, storing into {mail_dir}", flush=True)
     if web_port:
         web = web_inbox(mail_dir, host, web_port)
@@ -347,6 +361,9 @@ def add_arguments(
     )
     parser.add_argument("--refuse", action="append", default=[], help="answer 550 to this RCPT")
     parser.add_argument("--silent", action="store_true", help="accept TCP, never answer")
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="seconds to take accepting each message"
+    )
 
 
 def serve_options(options: Mapping[str, Any]) -> None:
@@ -358,6 +375,7 @@ def serve_options(options: Mapping[str, Any]) -> None:
         options["web_port"] or None,
         options["refuse"],
         options["silent"],
+        options.get("delay") or 0.0,
     )
 
 

@@ -325,11 +325,13 @@ def smtp_process(
     mail_dir: Path | str | None = None,
     refuse: tuple[str, ...] = (),
     silent: bool = False,
+    delay: float = 0.0,
 ) -> ManagedProcess:
     """A real SMTP server (`chatplatform.devmail`) in its own process, on a free port.
 
     `proc.inbox` reads what it received (one `.eml` per message, kept across restarts);
-    `refuse` answers 550 to those recipients; `silent` accepts connections and never answers.
+    `refuse` answers 550 to those recipients; `silent` accepts connections and never answers;
+    `delay` takes that many seconds to accept each message (a remote provider).
     `proc.django_env` holds the EMAIL_* settings that make a worker send to it.
     Stop and start it again (or start another one on `proc.port`) to simulate an outage.
     """
@@ -341,6 +343,8 @@ def smtp_process(
     argv += ["--dir", str(mail_dir), *(f"--refuse={address}" for address in refuse)]
     if silent:
         argv.append("--silent")
+    if delay:
+        argv += ["--delay", str(delay)]
     proc = ManagedProcess("smtp-silent" if silent else "smtp", argv, port=port)
     proc.inbox = devmail.Inbox(mail_dir)
     proc.django_env = {

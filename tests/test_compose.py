@@ -150,9 +150,7 @@ def test_the_loader_is_strict_enough_to_catch_mistakes(tmp_path: Path) -> None:
     result = load(make_project(tmp_path / "typo", compose_text=typo))
     assert result.returncode != 0 and "healthchek" in result.stderr
 
-    missing = text.replace(
-        "    mailpit:\n      condition", "    mailbox:\n      condition", 1
-    )
+    missing = text.replace("    mailpit:\n      condition", "    mailbox:\n      condition", 1)
     result = load(make_project(tmp_path / "missing", compose_text=missing))
     assert result.returncode != 0 and "mailbox" in result.stderr
 
