@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -212,6 +213,8 @@ CELERY_TASK_ROUTES = {
     "metrics.tasks.render_notebooks_task": {"queue": "reports"},
     "chats.tasks.requeue_stale_outbox_task": {"queue": "maintenance"},
 }
+# Declared, so that every process knows every queue (a purge empties them all).
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in QUEUE_WAIT_BUDGETS]
 # A task nobody routed (a new one, a test's) lands with the housekeeping, never on `live`.
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 # The worker groups: which queues each serves, with how many processes, and how many tasks each

@@ -9,6 +9,7 @@ the worker process sees the rows.
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -341,3 +342,47 @@ def test_redis_down_during_the_request_still_delivers_after_it_restarts(
     assert (mail.to, mail.subject) == ("adam@example.com", "[Ops] nina joined the chat")
     note.refresh_from_db()
     assert (note.status, note.attempts) == (OutboxStatus.SENT, 1)
+
+
+@pytest.mark.slow
+def test_a_frozen_redis_holds_no_request_and_loses_nothing(
+    redis_service, centrifugo_service, smtp, start_worker, make_user, client_for
+):
+    """SIGSTOP is how a hung or black-holed broker looks: it accepts connections, never answers.
+    Posting and adding a member still answer within a second; after Redis resumes, the live event
+    and the email each arrive once."""
+    from chatplatform import centrifugo
+
+    from .live import LiveClient, message_events
+    from .test_realtime_live import post, tokens
+
+    owner, admin, newcomer = make_user("ora"), make_user("abe"), make_user("nell")
+    chat = services.create_chat(title="Frozen", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    start_worker(**centrifugo_service.django_env)
+    all_done()
+    channel = centrifugo.chat_channel(chat.pk)
+    live = LiveClient(centrifugo_service.ws_url, tokens(client_for(admin), channel)[0]).connect()
+    try:
+        log = live.subscribe(channel, tokens(client_for(admin), channel)[1])
+        redis_service.proc.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            message_id = post(client_for(owner), chat.pk, "through the freeze")
+            posted = time.monotonic() - started
+            started = time.monotonic()
+            add_via_api(client_for, owner, chat.pk, newcomer)
+            added = time.monotonic() - started
+            assert max(posted, added) < 1.0, (posted, added)
+            note = Notification.objects.get(subject__contains="nell")
+            assert (note.status, note.attempts) == (OutboxStatus.PENDING, 0)
+        finally:
+            redis_service.proc.send_signal(signal.SIGCONT)
+
+        sweep_until(lambda: inbox_for(smtp, [note]), 60, "the email after Redis resumed")
+        testing.wait_until(lambda: message_events(log, message_id), 10, "the live event")
+        time.sleep(2)  # room for a duplicate to show up
+        assert len(inbox_for(smtp, [note])) == 1
+        assert len(message_events(log, message_id)) == 1
+    finally:
+        live.close()
