@@ -1,0 +1,115 @@
+"""A dead worker and a stopped beat, as a real Prometheus with the project's alert rules sees them.
+
+A worker killed with SIGKILL sends no "offline" event, so Flower keeps it online; its heartbeat in
+Redis stops, /metrics shows its age growing, and the heartbeat and no-worker alerts evaluate
+true. A stopped beat leaves its entries' last runs behind, and its overdue signal turns on.
+The rules are the project's, copied with every `for` set to 0 so the test needs no minutes.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chatplatform import testing
+from chatplatform.celery import app as celery_app
+from dashboards import prometheus_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def rules_without_waiting(directory: Path) -> Path:
+    """The project's alert rules, each firing as soon as its expression is true."""
+    rules = yaml.safe_load(prometheus_config.ALERTS.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+    path = directory / "alerts.yml"
+    path.write_text(yaml.safe_dump(rules))
+    return path
+
+
+@pytest.fixture
+def prometheus(live_server, centrifugo_service, tmp_path) -> Iterator[testing.ManagedProcess]:
+    """A real Prometheus scraping this test's web app (the broker's view) every second."""
+    port = testing.free_port()
+    web = urllib.parse.urlsplit(live_server.url)
+    config = yaml.safe_load(
+        prometheus_config.render_config(
+            {
+                "web": f"127.0.0.1:{web.port}",
+                "flower": f"127.0.0.1:{testing.free_port()}",  # not part of this test
+                "centrifugo": f"127.0.0.1:{centrifugo_service.port}",
+                "prometheus": f"127.0.0.1:{port}",
+                "celery-workers": [],
+            },
+            scrape_interval="1s",
+        )
+    )
+    config["rule_files"] = [str(rules_without_waiting(tmp_path))]
+    with testing.prometheus_process(yaml.safe_dump(config), port=port) as proc:
+        yield proc
+
+
+def firing(prometheus: testing.ManagedProcess, alert: str, **labels: str) -> bool:
+    return any(
+        a["labels"]["alertname"] == alert
+        and a["state"] == "firing"
+        and all(a["labels"].get(k) == v for k, v in labels.items())
+        for a in prometheus.api("alerts")["alerts"]
+    )
+
+
+def value(prometheus: testing.ManagedProcess, promql: str) -> float | None:
+    result = prometheus.query(promql)
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_a_killed_worker_goes_stale_and_alerts(prometheus, worker_env) -> None:
+    celery_app.control.purge()
+    worker = testing.celery_worker_process(worker_env(), group="live", name="doomed")
+    worker.start()
+    try:
+        age = f'chatplatform_worker_heartbeat_age_seconds{{worker="{worker.hostname}"}}'
+        testing.wait_until(lambda: (v := value(prometheus, age)) is not None and v < 5, 30, age)
+        testing.wait_until(
+            lambda: value(prometheus, 'chatplatform_queue_workers{queue="live"}') == 1, 30, "live"
+        )
+        assert not firing(prometheus, "CeleryWorkerHeartbeatStale", worker=worker.hostname)
+
+        worker.kill()  # SIGKILL: no offline event, no goodbye
+        testing.wait_until(
+            lambda: firing(prometheus, "CeleryWorkerHeartbeatStale", worker=worker.hostname),
+            90,
+            "the heartbeat alert for the killed worker",
+            interval=1,
+        )
+        assert value(prometheus, age) > 30
+        testing.wait_until(
+            lambda: firing(prometheus, "CeleryQueueNoWorker", queue="live"),
+            30,
+            "the no-worker alert for the live queue",
+            interval=1,
+        )
+    finally:
+        worker.stop()
+
+
+def test_a_stopped_beat_makes_its_entries_overdue(prometheus, worker_env, settings, tmp_path):
+    settings.BEAT_OVERDUE_GRACE_SECONDS = 1  # the web app computes "overdue": 2 periods + 1 s
+    beat = testing.celery_beat_process(worker_env(LIVE_STATS_SECONDS=1), tmp_path)
+    overdue = 'chatplatform_beat_entry_overdue{entry="publish-live-stats"}'
+    with beat:
+        testing.wait_until(lambda: value(prometheus, overdue) == 0, 30, "beat's entry on time")
+        assert not firing(prometheus, "CeleryBeatEntryOverdue", entry="publish-live-stats")
+    testing.wait_until(lambda: value(prometheus, overdue) == 1, 30, "the entry to be overdue")
+    testing.wait_until(
+        lambda: firing(prometheus, "CeleryBeatEntryOverdue", entry="publish-live-stats"),
+        30,
+        "the beat overdue alert",
+        interval=1,
+    )
