@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         port = metrics_port(group) if group else 0
     env = dict(os.environ)
     # Keep the database connection between tasks (health-checked before reuse): on PostgreSQL
-    # the email worker sends about twice as many emails a second.
-    env.setdefault("DATABASE_CONN_MAX_AGE", "60")
+    # the email worker sends about twice as many emails a second. Its own variable, since
+    # DATABASE_CONN_MAX_AGE (0 in .env) is the web process's.
+    env["DATABASE_CONN_MAX_AGE"] = os.environ.get("WORKER_DATABASE_CONN_MAX_AGE") or "60"
     # A fresh directory per worker: prometheus-client's multiprocess files of a previous run
     # would add old counts to the new ones.
     multiproc = Path(tempfile.mkdtemp(prefix=f"worker-{args.group}-metrics-"))
