@@ -6,7 +6,8 @@ dashboards/json/, which Grafana loads through file provisioning (dashboards/prov
 equals what this module builds, so edit the code and regenerate, never the JSON.
 
 Every panel queries the one Prometheus datasource that provisioning defines, by its fixed uid.
-Task health comes from Flower's metrics, business numbers from the web app's /metrics, live
+Task health comes from Flower's metrics, queue health from the web app's /metrics (read from the
+broker) and the workers' own (time in queue), business numbers from the web app's /metrics, live
 delivery from Centrifugo's. Queries use Grafana's `$__rate_interval`, which the end-to-end test
 replaces with a fixed window when it sends them to a real Prometheus.
 """
@@ -174,14 +175,22 @@ def _per_task(expr: str) -> str:
 FAILED, FINISHED = _events("task-failed"), _events("task-succeeded|task-failed")
 
 
+def _broker(by: str, metric: str) -> str:
+    """A gauge the web app reads from the broker: every web replica reports the same value, so
+    take one (max), never the sum."""
+    return f"max by ({by}) ({metric})"
+
+
 def task_health() -> dash.Dashboard:
     """Is the background work done, on time? Workers, throughput, failures, runtime, backlog."""
     runtime = _rate("flower_task_runtime_seconds_bucket")
+    waited = _rate("chatplatform_task_queue_wait_seconds_bucket")
     return (
         _new(
             "Task health",
             "chatplatform-task-health",
-            "Celery workers and tasks as Flower sees them (task events), and the outbox backlog.",
+            "Celery workers and tasks as Flower sees them (task events), the queues as the broker "
+            "and the workers see them, beat's schedule, and the outbox backlog.",
         )
         .with_row(dash.Row("Now"))
         .with_panel(
@@ -282,6 +291,92 @@ def task_health() -> dash.Dashboard:
                 "none",
                 "Outbox rows by status: admin emails and live events for Centrifugo.",
                 width=24,
+            )
+        )
+        .with_row(dash.Row("Queues"))
+        .with_panel(
+            graph(
+                "Tasks waiting by queue",
+                [(_broker("queue, state", "chatplatform_queue_tasks"), "{{queue}} {{state}}")],
+                "none",
+                "Ready: in the queue, waiting for any worker. Reserved: taken by a worker and not "
+                "yet acknowledged (prefetched, running an acks_late task, or holding an ETA).",
+            )
+        )
+        .with_panel(
+            graph(
+                "Oldest ready task age by queue",
+                [
+                    (_broker("queue", "chatplatform_queue_oldest_task_age_seconds"), "{{queue}}"),
+                    (
+                        _broker("queue", "chatplatform_queue_wait_budget_seconds"),
+                        "budget {{queue}}",
+                    ),
+                ],
+                "s",
+                "How long the oldest waiting task of each queue has waited, against the queue's "
+                "budget. CeleryQueueWaitHigh fires when it stays over the budget for 1 minute.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Time in queue p50 / p95 by queue",
+                [
+                    (_quantile(0.5, "queue", waited), "p50 {{queue}}"),
+                    (_quantile(0.95, "queue", waited), "p95 {{queue}}"),
+                ],
+                "s",
+                "From send (or ETA) to a worker starting the task, as the workers record it. "
+                "CeleryQueueWaitP95High fires when the p95 stays over the queue's budget.",
+                width=24,
+            )
+        )
+        .with_row(dash.Row("Workers and beat"))
+        .with_panel(
+            graph(
+                "Worker heartbeat age",
+                [
+                    (
+                        _broker("worker, group", "chatplatform_worker_heartbeat_age_seconds"),
+                        "{{worker}} ({{group}})",
+                    )
+                ],
+                "s",
+                "Seconds since each worker's last heartbeat (every 2 s). One that keeps growing "
+                "was killed or is stuck: CeleryWorkerHeartbeatStale fires past 30 s.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Workers per queue",
+                [(_broker("queue", "chatplatform_queue_workers"), "{{queue}}")],
+                "none",
+                "Workers with a fresh heartbeat that consume each queue. CeleryQueueNoWorker "
+                "fires at 0.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Beat: time since last run",
+                [
+                    (
+                        "time() - "
+                        + _broker("entry", "chatplatform_beat_entry_last_run_timestamp_seconds"),
+                        "{{entry}}",
+                    )
+                ],
+                "s",
+                "Seconds since beat last sent each schedule entry's task: a saw tooth up to the "
+                "entry's period while beat runs.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Beat entries overdue",
+                [(_broker("entry", "chatplatform_beat_entry_overdue"), "{{entry}}")],
+                "none",
+                "1 when an entry last ran more than two periods plus a grace ago (or never): beat "
+                "is stopped or stuck. CeleryBeatEntryOverdue fires after 2 minutes.",
             )
         )
     )

@@ -26,7 +26,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess:
 def test_prometheus_yml_passes_promtool_check_config() -> None:
     result = promtool("check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "9 rules found" in result.stdout + result.stderr
+    assert "14 rules found" in result.stdout + result.stderr
 
 
 def test_rendered_local_config_passes_promtool(tmp_path: Path) -> None:
@@ -75,6 +75,11 @@ def test_every_alert_has_a_unit_test_that_fires_it_and_one_that_does_not() -> No
         "CeleryTaskFailureRatioHigh",
         "CeleryTaskRuntimeP95High",
         "CeleryNoWorkerOnline",
+        "CeleryQueueWaitHigh",
+        "CeleryQueueWaitP95High",
+        "CeleryWorkerHeartbeatStale",
+        "CeleryQueueNoWorker",
+        "CeleryBeatEntryOverdue",
         "EmailNotificationsBacklog",
         "EmailNotificationsFailing",
         "StatisticsJobStale",

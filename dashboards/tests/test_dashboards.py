@@ -88,6 +88,13 @@ def test_panels_cover_what_the_operator_asked_for() -> None:
         "Prefetch time per task",
         "Retries per task",
         "Outbox backlog",
+        "Tasks waiting by queue",
+        "Oldest ready task age by queue",
+        "Time in queue p50 / p95 by queue",
+        "Worker heartbeat age",
+        "Workers per queue",
+        "Beat: time since last run",
+        "Beat entries overdue",
     } <= titles["chatplatform-task-health"]
     assert {
         "Messages per hour",

@@ -1,12 +1,14 @@
 """Every dashboard query and alert rule against a real Prometheus that scrapes the real services.
 
 A real Prometheus, configured from the top-level prometheus.yml (targets pointed at this test's
-processes), scrapes the web app (live_server), a real Flower with basic auth, and a real Centrifugo,
-while a real Celery worker runs the platform's tasks (emails to a real SMTP server, live events,
-the statistics jobs) and test-only tasks that succeed, fail on purpose, or retry. Then each PromQL
-expression of each dashboard panel is sent to Prometheus's query API and must parse and return
-data, and each alert rule must parse and evaluate without error. No Grafana runs here: Grafana
-only forwards these same expressions to this same API.
+processes), scrapes the web app (live_server), a real Flower with basic auth, a real Centrifugo
+and a real Celery worker's metrics port, while that worker runs the platform's tasks (emails to a
+real SMTP server, live events, the statistics jobs) and test-only tasks that succeed, fail on
+purpose, or retry, and a real beat sends the schedule (so the web app reports its entries' last
+runs, as it does the worker's heartbeats). Then each PromQL expression of each dashboard panel is
+sent to Prometheus's query API and must parse and return data, and each alert rule must parse and
+evaluate without error. No Grafana runs here: Grafana only forwards these same expressions to
+this same API.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from chatplatform import testing
 from chatplatform.celery import app as celery_app
 from dashboards import build, prometheus_config
 from dashboards.tests import e2e_tasks
+from metrics import celery_watch
 from metrics.prometheus import REGISTRY as REQUEST_DURATION_REGISTRY
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -119,9 +122,13 @@ def flower(worker_env) -> Iterator[testing.ManagedProcess]:
 def stack(
     redis_service, centrifugo_service, live_server, worker_env, flower, settings, tmp_path
 ) -> Iterator[dict]:
-    """SMTP, a worker with the test tasks, Flower and Prometheus, all on free ports."""
+    """SMTP, a worker with the test tasks and its metrics port, beat, Flower and Prometheus, all
+    on free ports."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     celery_app.control.purge()
+    # Earlier tests of the session share this Redis: a worker they SIGKILLed left a heartbeat
+    # that would trip CeleryWorkerHeartbeatStale here, and their beat left its own runs.
+    celery_watch.broker().delete(celery_watch.HEARTBEATS_KEY, celery_watch.BEAT_RUNS_KEY)
     started: list[testing.ManagedProcess] = []
     try:
         smtp = testing.smtp_process()
@@ -131,10 +138,15 @@ def stack(
             **centrifugo_service.django_env,
             REPORTS_DIR=tmp_path / "reports",
         )
+        worker_metrics_port = testing.free_port()
         worker = testing.celery_worker_process(
-            env, name="monitoring-worker", extra=["--include", e2e_tasks.__name__]
+            env,
+            name="monitoring-worker",
+            extra=["--include", e2e_tasks.__name__],
+            metrics_port=worker_metrics_port,
         )
         started.append(worker.start())
+        started.append(testing.celery_beat_process(env, tmp_path).start())
         web = urllib.parse.urlsplit(live_server.url)
         prometheus_port = testing.free_port()
         config = prometheus_config.render_config(
@@ -143,12 +155,20 @@ def stack(
                 "flower": f"127.0.0.1:{flower.port}",
                 "centrifugo": f"127.0.0.1:{centrifugo_service.port}",
                 "prometheus": f"127.0.0.1:{prometheus_port}",
+                "celery-workers": [
+                    {"targets": [f"127.0.0.1:{worker_metrics_port}"], "labels": {"group": "all"}}
+                ],
             },
             scrape_interval="1s",
         )
         prometheus = testing.prometheus_process(config, port=prometheus_port)
         started.append(prometheus.start())
-        yield {"prometheus": prometheus, "flower": flower, "web": live_server.url}
+        yield {
+            "prometheus": prometheus,
+            "flower": flower,
+            "web": live_server.url,
+            "worker": worker,
+        }
     finally:
         for proc in reversed(started):
             proc.stop()
@@ -203,7 +223,7 @@ def panel_queries() -> Iterator[tuple[str, str, str]]:
             yield model["title"], title, expr
 
 
-def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) -> None:
+def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict, settings) -> None:
     prometheus: testing.ManagedProcess = stack["prometheus"]
     # The latency histogram lives in this process, which earlier tests' requests also went through.
     posted_labels = {"view": "message-list", "method": "POST", "status": "201"}
@@ -232,6 +252,7 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) 
         "flower": "1",
         "centrifugo": "1",
         "prometheus": "1",
+        "celery-workers": "1",
     }
 
     # Every panel query parses and returns data. Rates need two scrapes of a series inside the
@@ -272,6 +293,18 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict) 
     assert value(prometheus, 'sum(chatplatform_active_users{window="1d"})') == 4
     posted = 'chatplatform_http_request_duration_seconds_count{view="message-list", method="POST"}'
     assert value(prometheus, f'sum({posted[:-1]}, status="201"}})') == (posted_before or 0) + 8
+    # Queue health: the one worker serves every queue and beats; beat sent every entry in time;
+    # the worker recorded the time in queue of each test task (3 succeed, 2 fail, 2 runs of
+    # retry_once per wave, all on the default queue).
+    heartbeat = f'chatplatform_worker_heartbeat_age_seconds{{worker="{stack["worker"].hostname}"}}'
+    assert value(prometheus, heartbeat) < 30
+    assert value(prometheus, "min(chatplatform_queue_workers)") == 1
+    assert value(prometheus, "count(chatplatform_beat_entry_last_run_timestamp_seconds)") == len(
+        settings.CELERY_BEAT_SCHEDULE
+    )
+    assert value(prometheus, "max(chatplatform_beat_entry_overdue)") == 0
+    waited = 'sum(chatplatform_task_queue_wait_seconds_count{queue="maintenance"}) >= 14'
+    testing.wait_until(lambda: prometheus.query(waited), 10, waited)
 
     # Every alert rule parses; Prometheus loaded them all from alerts.yml and evaluates them.
     rules = [
