@@ -1,6 +1,5 @@
 """GET /healthz: 200 when the database and Redis answer, 503 naming what is down."""
 
-import redis
 from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import extend_schema
@@ -10,6 +9,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from chatplatform import redis_client
 
 
 def _database_ok() -> bool:
@@ -23,10 +24,7 @@ def _database_ok() -> bool:
 
 def _redis_ok() -> bool:
     try:
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
-        )
-        return bool(client.ping())
+        return bool(redis_client.client(settings.CELERY_BROKER_URL).ping())
     except Exception:
         return False
 

@@ -23,7 +23,6 @@ import os
 import shutil
 import time
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import redis
@@ -31,6 +30,8 @@ from celery.beat import PersistentScheduler
 from django.conf import settings
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from chatplatform import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +52,10 @@ QUEUE_WAIT = Histogram(
 )
 
 
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-
-
 def broker() -> redis.Redis:
     """The broker's Redis (looked up each call: tests point it at their server), with short
     timeouts: these records must never hold up a task or a scrape."""
-    return _client(settings.CELERY_BROKER_URL)
+    return redis_client.client(settings.CELERY_BROKER_URL)
 
 
 # --- every process that sends tasks -------------------------------------------------------------

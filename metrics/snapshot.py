@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import redis
@@ -22,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from chatplatform import centrifugo, outbox
+from chatplatform.redis_client import client as redis_client_for
 from chats.models import Chat, Notification, Publication
 
 from . import selectors
@@ -52,14 +52,9 @@ SNAPSHOT_KEYS = (
 )
 
 
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-
-
 def redis_client() -> redis.Redis:
     """The Redis of settings.REDIS_URL (looked up each call: tests point it at their server)."""
-    return _client(settings.REDIS_URL)
+    return redis_client_for(settings.REDIS_URL)
 
 
 # --- failed tasks ------------------------------------------------------------------------------
