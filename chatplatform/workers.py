@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("group", choices=[*group_names(), "all"])
     parser.add_argument("--metrics-port", type=int, default=None, help="0: no metrics endpoint")
+    parser.add_argument("--concurrency", "-c", type=int, help="processes (default: the group's)")
+    parser.add_argument("--hostname", "-n", help="node name (default: GROUP@%%h)")
     args, extra = parser.parse_known_args(argv)
     group = None if args.group == "all" else args.group
     port = args.metrics_port
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
     env["WORKER_GROUP"] = args.group
     env["WORKER_METRICS_PORT_ACTIVE"] = str(port)
-    celery = [sys.executable, "-m", "celery", *worker_argv(group, extra=extra)]
+    argv = worker_argv(group, hostname=args.hostname, concurrency=args.concurrency, extra=extra)
+    celery = [sys.executable, "-m", "celery", *argv]
     sys.stdout.flush()
     try:
         os.execve(sys.executable, celery, env)  # noqa: S606 - our own interpreter, no shell
