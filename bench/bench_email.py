@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from common import (  # noqa: E402 (bench/ is on sys.path)
     add_common_args,
     bench_database,
+    inbox_tally,
     percentile,
     setup_django,
     write_results,
@@ -206,14 +207,13 @@ def main() -> None:
         last_email = inbox_full()
         pipeline_seconds = last_email - started
         time.sleep(1)  # anything extra (a duplicate) would arrive now
-        received = smtp.inbox.messages()
-        duplicates = sum(n - 1 for n in Counter(m.message_id for m in received).values() if n > 1)
+        tally = inbox_tally(smtp.inbox)
         statuses = dict(Counter(Notification.objects.values_list("status", flat=True)))
         results["throughput"] = {
             "joins": args.joins,
             "emails": total,
-            "received": len(received),
-            "duplicate_message_ids": duplicates,
+            "received": tally["received"],
+            "duplicate_message_ids": tally["duplicate_message_ids"],
             "rows_by_status": statuses,
             "joins_seconds": joins_done - started,
             "pipeline_seconds": pipeline_seconds,

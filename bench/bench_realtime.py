@@ -1,296 +1,242 @@
-"""Live delivery latency: from the API call returning to the message arriving at subscribers.
+"""Live delivery latency: from the start of the API request to the message at its subscribers.
 
-Two phases against the same real services and the same WebSocket subscribers:
+Phases against the same real services (Redis, Centrifugo, a `live` worker group, the database
+of --database-url) and the same WebSocket subscribers (in another process), at each rate:
 
-- floor: publish straight to Centrifugo's HTTP API (`cent`), timed from the call returning;
-- pipeline: POST /api/chats/<id>/messages/ (in-process DRF client, real database), then the
-  outbox row -> a real Celery worker -> Centrifugo, timed from the API call returning.
+- floor: publish straight to Centrifugo's HTTP API (`cent`), timed from the call's start;
+- pipeline, per --paths: POST /api/chats/<id>/messages/ (in-process DRF client, real database)
+  timed from the request's start, then either
+  - after-commit (the default layout): the web process publishes right after commit, or
+  - worker (CENTRIFUGO_PUBLISH_AFTER_COMMIT=false, the layout before): the outbox row -> the
+    `live` queue -> a worker -> Centrifugo.
 
-The subscribers run in another process (so receiving does not compete with posting for the
-GIL); both processes read the same system-wide monotonic clock. Figures are printed as p50/p99
-and as ratios pipeline/floor, and written to bench/results/.
+Each phase reports p50/p99 of the delivery latency, the calls' own latency, and the share of
+the offered rate delivered. The rates climb until the floor no longer keeps up here (>= 95 % of
+the offered rate delivered with p99 < 1 s): that is what this machine can measure. For each
+path it names the first rate where the pipeline's p99 exceeds twice the floor's. The API is
+posted from this process (--clients threads sharing one GIL, as one web process would serve
+it): where a path's sent/s falls short of the rate, that is the limit it hit. Results go to
+bench/results/.
 
-    .venv/bin/python bench/bench_realtime.py                 # 100 subscribers, 50 msg/s, 30 s
-    .venv/bin/python bench/bench_realtime.py --subscribers 10 --rate 10 --duration 5  # quick
+    .venv/bin/python bench/bench_realtime.py     # 100 subscribers, 50..300 msg/s, 10 s a phase
+    .venv/bin/python bench/bench_realtime.py --subscribers 10 --rates 10 --duration 5  # quick
+    .venv/bin/python bench/bench_realtime.py --rates 50 --duration 30 --paths worker
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing as mp
-import os
-import statistics
+import contextlib
+import itertools
 import sys
-import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common import (  # noqa: E402 (bench/ is on sys.path)
+    Listener,
+    LiveServices,
+    Pacer,
+    Sent,
     add_common_args,
-    bench_database,
-    percentile,
+    api_poster,
+    chat_with_members,
+    live_services,
     setup_django,
+    subscriber_specs,
+    summarize,
+    wait_for_outbox,
     write_results,
 )
+
+PATHS = {
+    "after-commit": "after-commit (API -> web publishes)",
+    "worker": "worker (API -> live queue -> worker)",
+}
+FLOOR = "floor (cent -> Centrifugo)"
+SUSTAINED_PCT, SUSTAINED_P99_MS = 95.0, 1000.0
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100, help="WebSocket clients")
-    parser.add_argument("--rate", type=float, default=50, help="messages per second")
-    parser.add_argument("--duration", type=float, default=30, help="seconds per phase")
-    parser.add_argument("--workers", type=int, default=2, help="Celery worker concurrency")
+    parser.add_argument(
+        "--rates",
+        "--rate",
+        default="50,75,100,150,200,300",
+        help="messages per second, climbed in order until the floor no longer keeps up",
+    )
+    parser.add_argument("--duration", type=float, default=10, help="seconds per phase")
+    parser.add_argument(
+        "--paths",
+        "--path",
+        default="after-commit,worker",
+        help=f"pipelines to measure at each rate, of {', '.join(PATHS)}",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="live worker concurrency (default: declared)"
+    )
     parser.add_argument("--clients", type=int, default=4, help="threads posting to the API")
     add_common_args(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.rates = [float(rate) for rate in args.rates.split(",")]
+    args.paths = args.paths.split(",")
+    if unknown := set(args.paths) - set(PATHS):
+        parser.error(f"unknown --paths {sorted(unknown)}: choose from {', '.join(PATHS)}")
+    return args
 
 
-# --- the subscriber process ----------------------------------------------------------------------
+def sustained(row: dict) -> bool:
+    """The phase kept up with its rate: enough of it delivered, soon enough."""
+    return row["delivered_pct"] >= SUSTAINED_PCT and row["p99_ms"] < SUSTAINED_P99_MS
 
 
-def subscriber_main(ws_url: str, clients: list[dict], conn: mp.connection.Connection) -> None:
-    """Connect every client, report ready, record arrivals until told to stop, send them back."""
-    asyncio.run(_subscribe_all(ws_url, clients, conn))
-
-
-async def _subscribe_all(ws_url: str, clients: list[dict], conn) -> None:
-    from centrifuge import Client, PublicationContext, SubscriptionEventHandler
-
-    arrivals: list[tuple[str, int, float]] = []  # (phase, key, monotonic time)
-
-    class Events(SubscriptionEventHandler):
-        def __init__(self, phase: str) -> None:
-            self.phase = phase
-
-        async def on_publication(self, ctx: PublicationContext) -> None:
-            now = time.monotonic()
-            data = ctx.pub.data
-            key = data["seq"] if self.phase == "floor" else data["message"]["id"]
-            arrivals.append((self.phase, key, now))
-
-    live = []
-    for spec in clients:
-        client = Client(ws_url, token=spec["token"], proxy=None, timeout=20)
-        await client.connect()
-        for phase, channel, token in spec["subscriptions"]:
-            sub = client.new_subscription(channel, events=Events(phase), token=token)
-            await sub.subscribe()
-            live.append(sub)
-        live.append(client)
-    for item in live:
-        await item.ready(timeout=30)
-    conn.send("ready")
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, conn.recv)  # "stop"
-    conn.send(arrivals)
-    for item in live:
-        if hasattr(item, "disconnect"):
-            await item.disconnect()
-
-
-# --- the benchmark -------------------------------------------------------------------------------
-
-
-def paced(rate: float, duration: float):
-    """Yield at a steady rate; if a step ran late, the next one starts at once (no burst)."""
-    count = int(rate * duration)
-    start = time.monotonic()
-    for i in range(count):
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        yield i
-
-
-def summarize(name: str, sent: dict[int, float], arrivals: list, subscribers: int) -> dict:
-    latencies = [(t - sent[key]) * 1000 for _, key, t in arrivals if key in sent]
-    expected = len(sent) * subscribers
-    return {
-        "phase": name,
-        "messages": len(sent),
-        "deliveries": len(latencies),
-        "expected_deliveries": expected,
-        "lost": expected - len(latencies),
-        "p50_ms": percentile(latencies, 50),
-        "p90_ms": percentile(latencies, 90),
-        "p99_ms": percentile(latencies, 99),
-        "max_ms": max(latencies, default=float("nan")),
-        "mean_ms": statistics.fmean(latencies) if latencies else float("nan"),
-    }
+def highest_sustained(runs: list[dict], key: str) -> float | None:
+    """The highest rate `key` (floor or a path) kept up with, climbing from the lowest rate."""
+    rates = list(itertools.takewhile(lambda run: sustained(run[key]), runs))
+    return rates[-1]["rate"] if rates else None
 
 
 def main() -> None:
     args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-realtime-"))
-    database_url, drop_database = bench_database(args.database_url, workdir, "bench_realtime")
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")  # as the Procfile's worker runs
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
+    with contextlib.ExitStack() as stack:  # stops what it started, last first, on any failure
+        rig = stack.enter_context(live_services(args.database_url, "bench-realtime"))
+        runs = measure(args, rig, stack)
+    from django.conf import settings
 
-    from chatplatform import testing
-
-    redis = testing.redis_process().start()
-    hub = testing.centrifugo_process().start()
-    os.environ.update(
-        REDIS_URL=redis.url,
-        CELERY_BROKER_URL=redis.url,
-        CENTRIFUGO_API_URL=hub.api_url,
-        CENTRIFUGO_WS_URL=hub.ws_url,
-        CENTRIFUGO_HTTP_API_KEY=hub.api_key,
-        CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=hub.token_secret,
+    over_2x = {
+        path: next(
+            (run["rate"] for run in runs if run[path]["p99_ms"] > 2 * run["floor"]["p99_ms"]),
+            None,
+        )
+        for path in args.paths
+    }
+    results = {
+        "subscribers": args.subscribers,
+        "duration_s": args.duration,
+        "clients": args.clients,
+        "paths": args.paths,
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "live_worker_concurrency": args.workers or settings.WORKER_GROUPS["live"]["concurrency"],
+        "runs": runs,
+        "sustains_up_to": {key: highest_sustained(runs, key) for key in ["floor", *args.paths]},
+        "first_rate_pipeline_p99_over_2x_floor": over_2x,
+    }
+    print(f"\n{args.subscribers} subscribers, {results['database']}; latency from the call's start")
+    print_table(runs, args.paths)
+    print(
+        f"floor keeps up (>= {SUSTAINED_PCT:g} % delivered, p99 < {SUSTAINED_P99_MS:g} ms) "
+        f"up to {format(results['sustains_up_to']['floor'] or 0, 'g')} msg/s here "
+        f"(rates tried: {', '.join(format(run['rate'], 'g') for run in runs)})"
     )
+    for path, rate in over_2x.items():
+        where = f"first at {rate:g} msg/s" if rate else "at no rate measured"
+        if rate is not None and rate == runs[0]["rate"]:
+            where += " (the lowest rate tried)"
+        kept = results["sustains_up_to"][path]
+        print(
+            f"{path}: keeps up to {format(kept, 'g') + ' msg/s' if kept else 'no rate tried'}; "
+            f"pipeline p99 > 2x floor p99 {where}"
+        )
+    write_results(args.results, "realtime", results)
+
+
+def measure(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitStack) -> list:
+    """Every rate, floor then each path, until the floor no longer keeps up; every process it
+    starts goes on `stack`, so the caller stops it."""
     setup_django()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from rest_framework.test import APIClient
 
-    from chatplatform import centrifugo
-    from chats import services
+    from chatplatform import centrifugo, testing
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    users = [
-        get_user_model().objects.create_user(f"bench{n}", f"bench{n}@example.com", "x" * 12)
-        for n in range(args.subscribers + 1)
-    ]
-    author = users[0]
-    chat = services.create_chat(title="bench", creator_id=author.pk)
-    for user in users[1:]:
-        services.add_member(chat_id=chat.pk, actor_id=author.pk, user_id=user.pk)
-    from chats.models import Notification
-
-    Notification.objects.all().delete()  # membership emails are not what this measures
+    author, chat, members = chat_with_members(args.subscribers)
     floor_channel = "chat:999999"
-    chat_channel = centrifugo.chat_channel(chat.pk)
-    clients = [
-        {
-            "token": centrifugo.connection_token(user.pk, ttl=3600),
-            "subscriptions": [
-                (
-                    "floor",
-                    floor_channel,
-                    centrifugo.subscription_token(user.pk, floor_channel, 3600),
-                ),
-                (
-                    "pipeline",
-                    chat_channel,
-                    centrifugo.subscription_token(user.pk, chat_channel, 3600),
-                ),
-            ],
-        }
-        for user in users[1:]
-    ]
-
-    worker = testing.celery_worker_process(
-        testing.django_env(LOG_LEVEL="WARNING"), concurrency=args.workers, name="bench-worker"
+    clients = subscriber_specs(
+        members, [("floor", floor_channel), ("pipeline", centrifugo.chat_channel(chat.pk))]
     )
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    listener = ctx.Process(target=subscriber_main, args=(hub.ws_url, clients, child), daemon=True)
-    results: dict = {}
-    try:
-        worker.start()
-        listener.start()
-        if not parent.poll(120) or parent.recv() != "ready":
-            raise RuntimeError("subscribers did not connect")
-        print(
-            f"{args.subscribers} subscribers connected; {args.rate:g} msg/s for {args.duration:g} s"
+    stack.enter_context(
+        testing.celery_worker_process(
+            testing.django_env(LOG_LEVEL="WARNING"),
+            group="live",
+            concurrency=args.workers,
+            name="bench-live",
         )
+    )
+    listener = stack.enter_context(Listener(rig.hub.ws_url, clients))
+    pacer = stack.enter_context(Pacer(args.clients))
+    floor_seq = itertools.count()
 
-        # Phase 1, the floor: Centrifugo's API directly.
-        floor_sent: dict[int, float] = {}
-        for seq in paced(args.rate, args.duration):
-            centrifugo.publish(floor_channel, {"seq": seq, "text": f"floor {seq}"})
-            floor_sent[seq] = time.monotonic()
-        time.sleep(2)
-
-        # Phase 2, the pipeline: the API, the outbox, the worker, Centrifugo.
-        url = f"/api/chats/{chat.pk}/messages/"
-        api_sent: dict[int, float] = {}
-        api_durations: list[float] = []
-        local = threading.local()
-
-        def post(seq: int) -> None:
-            # Several posting threads, as several clients would: one alone cannot reach 50/s.
-            if not hasattr(local, "api"):
-                local.api = APIClient()
-                local.api.force_authenticate(author)
-            before = time.monotonic()
-            response = local.api.post(url, {"text": f"bench message {seq}"}, format="json")
-            returned = time.monotonic()
-            assert response.status_code == 201, response.content[:300]
-            api_sent[response.json()["id"]] = returned
-            api_durations.append((returned - before) * 1000)
-
+    def publish(_: int) -> Sent:
+        seq = next(floor_seq)
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=args.clients) as pool:
-            for future in [pool.submit(post, seq) for seq in paced(args.rate, args.duration)]:
-                future.result()
-        achieved = len(api_sent) / (time.monotonic() - started)
-        if achieved < 0.95 * args.rate:
-            print(f"warning: the API was posted at {achieved:.1f} msg/s, not {args.rate:g}")
-        deadline = time.monotonic() + 30
-        from chats.models import OutboxStatus, Publication
+        centrifugo.publish(floor_channel, {"seq": seq, "text": f"floor {seq}"})
+        return Sent(seq, started, time.monotonic())
 
-        while Publication.objects.exclude(status=OutboxStatus.SENT).exists():
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        time.sleep(2)
+    post = api_poster(author, chat.pk)
 
-        parent.send("stop")
-        arrivals = parent.recv()
-        pipeline = summarize(
-            "pipeline (API -> outbox -> worker -> Centrifugo)",
-            api_sent,
-            [a for a in arrivals if a[0] == "pipeline"],
-            args.subscribers,
-        )
-        floor = summarize(
-            "floor (cent -> Centrifugo)",
-            floor_sent,
-            [a for a in arrivals if a[0] == "floor"],
-            args.subscribers,
-        )
-        results = {
-            "subscribers": args.subscribers,
-            "rate": args.rate,
-            "duration_s": args.duration,
-            "achieved_api_rate": round(achieved, 1),
-            "api_call_p50_ms": percentile(api_durations, 50),
-            "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
-            "worker_concurrency": args.workers,
-            "floor": floor,
-            "pipeline": pipeline,
-            "ratio_p50": pipeline["p50_ms"] / floor["p50_ms"],
-            "ratio_p99": pipeline["p99_ms"] / floor["p99_ms"],
-        }
-    finally:
-        if listener.is_alive():
-            listener.terminate()
-        worker.stop()
-        hub.stop()
-        redis.stop()
-        drop_database()
+    def phase(name: str, label: str, rate: float, path: str | None = None) -> dict:
+        """One phase at `rate`; `path` sets the web side's CENTRIFUGO_PUBLISH_AFTER_COMMIT (read
+        per call by chats.realtime, so one process measures both layouts)."""
+        if path is not None:
+            settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT = path == "after-commit"
+        count = round(rate * args.duration)
+        sent = pacer.run(post if path else publish, rate, count)
+        wait_for_outbox()
+        listener.wait_for(len(sent) * args.subscribers)
+        row = summarize(name, sent, listener.collect(), label, args.subscribers, offered=count)
+        span = max(s.started for s in sent) - min(s.started for s in sent) + 1 / rate
+        row["sent_per_s"] = len(sent) / span
+        return row
 
     print(
-        f"\nAPI posts at {results['achieved_api_rate']} msg/s (asked {args.rate:g}); "
-        f"API call p50 {results['api_call_p50_ms']:.1f} ms; {results['database']}"
+        f"{args.subscribers} subscribers connected; rates {args.rates} msg/s, "
+        f"{args.duration:g} s a phase, paths {args.paths}, {args.clients} posting threads"
     )
-    print(f"{'phase':52} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>6}")
-    for row in (results["floor"], results["pipeline"]):
-        print(
-            f"{row['phase']:52} {row['p50_ms']:8.1f} {row['p90_ms']:8.1f} {row['p99_ms']:8.1f} "
-            f"{row['max_ms']:8.1f} {row['lost']:6d}"
-        )
-    print(f"pipeline / floor: p50 x{results['ratio_p50']:.1f}, p99 x{results['ratio_p99']:.1f}")
-    write_results(args.results, "realtime", results)
+    # Warm-up, discarded: connections, imports, the first queries of each path.
+    for path in [None, *args.paths]:
+        if path is not None:
+            settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT = path == "after-commit"
+        pacer.run(post if path else publish, args.rates[0], 20)
+    wait_for_outbox()
+    time.sleep(1)
+    listener.collect()
+
+    runs: list[dict] = []
+    for rate in args.rates:
+        run = {"rate": rate, "floor": phase(FLOOR, "floor", rate)}
+        for path in args.paths:
+            run[path] = phase(PATHS[path], "pipeline", rate, path)
+        runs.append(run)
+        print_run(run, args.paths)
+        if not sustained(run["floor"]):
+            print(f"the floor no longer keeps up at {rate:g} msg/s: no higher rate")
+            break
+    return runs
+
+
+def print_run(run: dict, paths: list[str]) -> None:
+    floor = run["floor"]
+    parts = [f"floor p99 {floor['p99_ms']:.0f} ms ({floor['delivered_pct']:.0f} %)"]
+    parts += [f"{path} p99 {run[path]['p99_ms']:.0f} ms" for path in paths]
+    print(f"  {run['rate']:g} msg/s: " + ", ".join(parts))
+
+
+def print_table(runs: list[dict], paths: list[str]) -> None:
+    head = f"{'msg/s':>6} {'phase':38} {'sent/s':>7} {'deliv%':>7} {'p50 ms':>8} {'p99 ms':>8}"
+    print(f"{head} {'max ms':>8} {'call p50':>8} {'call p99':>8} {'p99/floor':>9} keeps up")
+    for run in runs:
+        floor = run["floor"]
+        for key in ["floor", *paths]:
+            row = run[key]
+            ratio = row["p99_ms"] / floor["p99_ms"]
+            print(
+                f"{run['rate']:6g} {row['phase']:38} {row['sent_per_s']:7.1f} "
+                f"{row['delivered_pct']:7.1f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
+                f"{row['max_ms']:8.1f} {row['call_p50_ms']:8.1f} {row['call_p99_ms']:8.1f} "
+                f"{'x' + format(ratio, '.1f'):>9} {'yes' if sustained(row) else 'no'}"
+            )
 
 
 if __name__ == "__main__":

@@ -14,11 +14,19 @@ if ! pg_url=$("$ROOT/scripts/postgres.sh") || [ -z "$pg_url" ]; then
   exit 1
 fi
 
-log "live delivery latency: API -> outbox -> worker -> Centrifugo vs publishing directly"
-# Full size by default (100 subscribers, 50 msg/s, 30 s a phase: about 1.5 minutes); a quick run:
-# BENCH_REALTIME_ARGS="--subscribers 10 --rate 10 --duration 5" make bench
+log "live delivery latency: API -> Centrifugo (after commit; through the live queue) vs publishing directly"
+# Full size by default (100 subscribers; 50, 75, 100, 150, 200, 300 msg/s until the direct publish
+# no longer keeps up; 10 s a phase, both paths: 3 to 5 minutes); a quick run:
+# BENCH_REALTIME_ARGS="--subscribers 10 --rates 10 --duration 5" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" bench/bench_realtime.py --database-url "$pg_url" ${BENCH_REALTIME_ARGS:-}
+
+log "head-of-line: live message latency while 1,000 admin emails drain vs with no backlog"
+# 100 messages a phase at 5 msg/s, 1,000 emails through a 0.2 s SMTP server, and the layout before
+# the split (--single-pool, its waits capped at 30 s): about 3 minutes. A quick run:
+# BENCH_HEAD_OF_LINE_ARGS="--subscribers 5 --messages 10 --emails 100" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" bench/bench_head_of_line.py --database-url "$pg_url" ${BENCH_HEAD_OF_LINE_ARGS:---single-pool}
 
 log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emails vs a plain SMTP loop"
 # A quick run: BENCH_EMAIL_ARGS="--requests 200 --joins 300" make bench
