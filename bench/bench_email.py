@@ -50,7 +50,7 @@ def parse_args() -> argparse.Namespace:
         "--worker-conn-max-age",
         type=int,
         default=60,
-        help="the workers' DATABASE_CONN_MAX_AGE, as the Procfile sets it (0: a connection a task)",
+        help="the workers' WORKER_DATABASE_CONN_MAX_AGE (0: a connection a task)",
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the inbox")
     add_common_args(parser)
@@ -196,8 +196,9 @@ def main() -> None:
         joiners = newcomers("burst-new", args.joins)
         Notification.objects.all().delete()
         worker = testing.celery_worker_process(
-            testing.django_env(DATABASE_CONN_MAX_AGE=args.worker_conn_max_age),
+            testing.django_env(WORKER_DATABASE_CONN_MAX_AGE=args.worker_conn_max_age),
             concurrency=args.workers,
+            group="email",
             name="bench-email-worker",
         ).start()
         started = time.monotonic()

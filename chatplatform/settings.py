@@ -222,6 +222,8 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 # per group, scaled with --scale) and the tests all start workers from this, through
 # `python -m chatplatform.workers GROUP`. No email, statistics or render task can reach a `live`
 # process. Live events are short: prefetch a few. The rest: one at a time (acks_late tasks).
+# `nice`: bulk work yields the CPU to the web and live processes when cores are scarce (an email
+# burst on 2 cores otherwise doubled the API's latency, and with it a live message's).
 # Each process of a group serves its Prometheus metrics on WORKER_METRICS_PORT + the group's
 # index below (make up); in compose every replica uses WORKER_METRICS_PORT itself.
 WORKER_GROUPS = {
@@ -235,16 +237,19 @@ WORKER_GROUPS = {
         # SMTP is I/O: more processes than cores (docs/scaling in docs/monitoring.md).
         "concurrency": env.int("WORKER_EMAIL_CONCURRENCY", default=4),
         "prefetch": 1,
+        "nice": 10,
     },
     "background": {
         "queues": ["stats", "maintenance"],
         "concurrency": env.int("WORKER_BACKGROUND_CONCURRENCY", default=1),
         "prefetch": 1,
+        "nice": 5,
     },
     "reports": {
         "queues": ["reports"],
         "concurrency": env.int("WORKER_REPORTS_CONCURRENCY", default=1),
         "prefetch": 1,
+        "nice": 15,
         # pandas and matplotlib keep memory: a fresh process every few jobs.
         "max_tasks_per_child": 10,
     },

@@ -39,6 +39,13 @@ def metrics_targets(host: str) -> str:
     return ",".join(f"{group}={host}:{metrics_port(group)}" for group in group_names())
 
 
+def settings_nice(group: str) -> int:
+    """How much lower than the web and live processes the group runs on a busy CPU."""
+    from django.conf import settings
+
+    return settings.WORKER_GROUPS[group].get("nice", 0)
+
+
 def worker_argv(
     group: str | None,
     *,
@@ -92,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     env["WORKER_METRICS_PORT_ACTIVE"] = str(port)
     argv = worker_argv(group, hostname=args.hostname, concurrency=args.concurrency, extra=extra)
     celery = [sys.executable, "-m", "celery", *argv]
+    if group and settings_nice(group):
+        os.nice(settings_nice(group))  # inherited by the exec'd worker and its pool
     sys.stdout.flush()
     try:
         os.execve(sys.executable, celery, env)  # noqa: S606 - our own interpreter, no shell
