@@ -41,6 +41,9 @@ def test_each_queue_is_served_by_exactly_one_group_and_live_only_by_live() -> No
     assert settings.CELERY_TASK_DEFAULT_QUEUE != "live"
     live_tasks = [t for t, r in settings.CELERY_TASK_ROUTES.items() if r["queue"] == "live"]
     assert live_tasks == ["chats.tasks.publish_event_task"]
+    # Bulk work yields the CPU to live work (and to the web process, which is not niced).
+    assert workers.settings_nice("live") == 0
+    assert all(workers.settings_nice(g) > 0 for g in settings.WORKER_GROUPS if g != "live")
 
 
 def test_a_group_becomes_one_worker_command_line() -> None:
