@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import jwt
+import requests
 from cent import BatchRequest, CentError, Client, PresenceStatsRequest, PublishRequest
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -27,10 +28,15 @@ def chat_channel(chat_id: int) -> str:
 
 @lru_cache(maxsize=1)
 def client() -> Client:
+    # Centrifugo's API is internal: no proxy from the environment applies, and not looking for
+    # one spares requests a scan of os.environ on every call (about 2 ms of each API post).
+    session = requests.Session()
+    session.trust_env = False
     return Client(
         settings.CENTRIFUGO_API_URL,
         settings.CENTRIFUGO_HTTP_API_KEY,
         timeout=settings.CENTRIFUGO_TIMEOUT,
+        session=session,
     )
 
 

@@ -71,8 +71,8 @@ def record_message_event(event: str, message: Message) -> list[Publication]:
     text-free activity tick for the live statistics page (staff see counts, not texts)."""
     from .tasks import publish_event_task
 
-    publications = [
-        Publication.objects.create(
+    rows = [
+        Publication(
             channel=centrifugo.chat_channel(message.chat_id), data=message_payload(event, message)
         )
     ]
@@ -82,9 +82,10 @@ def record_message_event(event: str, message: Message) -> list[Publication]:
             "chat_id": message.chat_id,
             "created_at": message.created_at.isoformat(),
         }
-        publications.append(
-            Publication.objects.create(channel=centrifugo.STATS_CHANNEL, data=activity)
-        )
+        rows.append(Publication(channel=centrifugo.STATS_CHANNEL, data=activity))
+    # One INSERT for both (ids in order, on PostgreSQL and SQLite alike): one round trip less in
+    # the request that a subscriber is waiting on.
+    publications = Publication.objects.bulk_create(rows)
     if settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT:
         transaction.on_commit(lambda: publish_after_commit(publications))
     else:
