@@ -76,7 +76,10 @@ def online_users() -> int | None:
     None when Centrifugo does not answer: a statistics snapshot still gets its other numbers.
     """
     try:
-        return client().presence_stats(PresenceStatsRequest(channel=ONLINE_CHANNEL)).num_users
+        # Short: a first scrape of a fresh install computes the snapshot inside its request.
+        request = PresenceStatsRequest(channel=ONLINE_CHANNEL)
+        timeout = settings.CENTRIFUGO_REQUEST_TIMEOUT
+        return client().presence_stats(request, timeout=timeout).num_users
     except (CentError, OSError):
         return None
 

@@ -17,7 +17,6 @@ class MetricsConfig(AppConfig):
             (signals.before_task_publish, celery_watch.stamp_sent_at),
             (signals.task_prerun, celery_watch.observe_queue_wait),
             (signals.worker_ready, celery_watch.on_worker_ready),
-            (signals.heartbeat_sent, celery_watch.write_heartbeat),
             (signals.worker_shutdown, celery_watch.on_worker_shutdown),
         ):
             signal.connect(handler, weak=False, dispatch_uid=f"metrics-{handler.__name__}")

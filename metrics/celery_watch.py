@@ -6,9 +6,12 @@
   from its ETA when it had one (countdown, retry backoff), to the start. The histogram lives in
   the prefork children, so it uses prometheus-client's multiprocess mode (the directory is set by
   `chatplatform.workers`) and the worker's main process serves it on its metrics port.
-- A worker's main process writes a heartbeat into Redis with each Celery heartbeat (2 s), with
-  its group and queues; a worker killed with SIGKILL stops writing and its heartbeat goes stale.
-- Beat records each schedule entry's last run in Redis (`RecordingScheduler`).
+- A worker's main process writes a heartbeat into Redis every HEARTBEAT_SECONDS from a timer of
+  its event loop (not Celery's event heartbeat, which `celery control disable_events` would stop),
+  with its group and queues; a worker killed with SIGKILL, or whose loop is stuck, stops writing.
+- Beat records when it starts and when it sends each schedule entry's task
+  (`RecordingScheduler`), so an entry is overdue two periods after its last run, or after beat's
+  start if it has not run since.
 
 The app's /metrics reads the Redis side (metrics.queues); labels are queue, group, worker and
 schedule entry names, all bounded by the declarations in settings (and the live workers).
@@ -38,6 +41,8 @@ logger = logging.getLogger(__name__)
 SENT_AT_HEADER = "sent_at"
 HEARTBEATS_KEY = "chatplatform:worker-heartbeats"  # hash: worker hostname -> JSON
 BEAT_RUNS_KEY = "chatplatform:beat-last-run"  # hash: schedule entry name -> unix time
+BEAT_STARTED_KEY = "chatplatform:beat-started"  # unix time the running beat started
+HEARTBEAT_SECONDS = 2.0
 WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
 # Not registered anywhere: in a worker (multiprocess mode) each child writes it to its files and
@@ -98,12 +103,14 @@ _worker: dict[str, Any] = {}
 
 
 def on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
-    """worker_ready: remember who this worker is, write its first heartbeat, serve its metrics."""
+    """worker_ready (sender: the consumer): remember who this worker is, beat on the consumer's
+    own timer, serve its metrics."""
     queues = sorted(sender.app.amqp.queues.consume_from)
     _worker.update(
         hostname=sender.hostname, group=os.environ.get("WORKER_GROUP", "all"), queues=queues
     )
     write_heartbeat()
+    sender.timer.call_repeatedly(HEARTBEAT_SECONDS, write_heartbeat)
     port = int(os.environ.get("WORKER_METRICS_PORT_ACTIVE") or 0)
     multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if port and multiproc:
@@ -114,8 +121,8 @@ def on_worker_ready(sender: Any = None, **kwargs: Any) -> None:
         logger.info("worker metrics on port %s", port)
 
 
-def write_heartbeat(**kwargs: Any) -> None:
-    """heartbeat_sent (every 2 s in the main process): this worker is alive and serving."""
+def write_heartbeat() -> None:
+    """This worker is alive and its event loop turns (every HEARTBEAT_SECONDS)."""
     if not _worker:
         return
     record = {"group": _worker["group"], "queues": _worker["queues"], "at": time.time()}
@@ -135,12 +142,6 @@ def on_worker_shutdown(**kwargs: Any) -> None:
         shutil.rmtree(multiproc, ignore_errors=True)
 
 
-def read_heartbeats() -> dict[str, dict]:
-    """Every worker's last heartbeat: {hostname: {"group", "queues", "at"}}."""
-    raw = broker().hgetall(HEARTBEATS_KEY)
-    return {name.decode(): json.loads(value) for name, value in raw.items()}
-
-
 def forget_heartbeats(hostnames: list[str]) -> None:
     """Drop heartbeats too old to matter, so the set of worker labels stays bounded."""
     if hostnames:
@@ -158,23 +159,18 @@ def record_beat_runs(runs: dict[str, float]) -> None:
             logger.warning("could not record beat runs: %s", exc)
 
 
-def read_beat_runs() -> dict[str, float]:
-    return {k.decode(): float(v) for k, v in broker().hgetall(BEAT_RUNS_KEY).items()}
-
-
 class RecordingScheduler(PersistentScheduler):
-    """Celery's file-backed scheduler that also records when each entry last ran, so a stopped
-    or stuck beat shows as overdue entries (settings.CELERY_BEAT_SCHEDULER)."""
+    """Celery's file-backed scheduler that also records when it started and when it sends each
+    entry's task, so a stopped or stuck beat shows as overdue entries
+    (settings.CELERY_BEAT_SCHEDULER). Only real sends count as runs: Celery gives a new entry a
+    last run of "now", which would hide an entry that never ran."""
 
     def setup_schedule(self) -> None:
         super().setup_schedule()
-        record_beat_runs(
-            {
-                name: entry.last_run_at.timestamp()
-                for name, entry in self.schedule.items()
-                if name in settings.CELERY_BEAT_SCHEDULE and entry.last_run_at
-            }
-        )
+        try:
+            broker().set(BEAT_STARTED_KEY, time.time())
+        except redis.RedisError as exc:
+            logger.warning("could not record beat's start: %s", exc)
 
     def apply_async(self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any):
         result = super().apply_async(entry, producer=producer, advance=advance, **kwargs)

@@ -46,6 +46,7 @@ class BrokerState:
     queues: dict[str, QueueState] = field(default_factory=dict)
     heartbeats: dict[str, dict] = field(default_factory=dict)
     beat_runs: dict[str, float] = field(default_factory=dict)
+    beat_started: float | None = None
 
 
 def priority_keys(queue: str) -> list[str]:
@@ -80,6 +81,7 @@ def read_broker(queues: list[str] | None = None) -> BrokerState:
     pipe.hvals(UNACKED_KEY)
     pipe.hgetall(celery_watch.HEARTBEATS_KEY)
     pipe.hgetall(celery_watch.BEAT_RUNS_KEY)
+    pipe.get(celery_watch.BEAT_STARTED_KEY)
     answers = iter(pipe.execute())
     state = BrokerState(queues={queue: QueueState() for queue in queues})
     for queue in queues:
@@ -99,6 +101,8 @@ def read_broker(queues: list[str] | None = None) -> BrokerState:
             state.queues[routing_key].reserved += 1
     state.heartbeats = {k.decode(): json.loads(v) for k, v in next(answers).items()}
     state.beat_runs = {k.decode(): float(v) for k, v in next(answers).items()}
+    started = next(answers)
+    state.beat_started = float(started) if started else None
     return state
 
 
@@ -146,6 +150,13 @@ def collect(state: BrokerState, now: float | None = None) -> Iterator[Metric]:
     yield from (tasks, oldest, budget)
 
     stale_after = settings.WORKER_HEARTBEAT_STALE_SECONDS
+    threshold = _family(
+        "worker_heartbeat_stale_seconds",
+        "Heartbeat age past which a worker counts as gone (WORKER_HEARTBEAT_STALE_SECONDS).",
+        [],
+    )
+    threshold.add_metric([], stale_after)
+    yield threshold
     age = _family(
         "worker_heartbeat_age_seconds",
         "Seconds since the worker's last heartbeat (every 2 s while it lives).",
@@ -177,8 +188,9 @@ def collect(state: BrokerState, now: float | None = None) -> Iterator[Metric]:
     period = _family("beat_entry_interval_seconds", "The schedule entry's period.", ["entry"])
     overdue = _family(
         "beat_entry_overdue",
-        "1 when the entry last ran more than two periods plus BEAT_OVERDUE_GRACE_SECONDS ago "
-        "(or never did): beat is stopped or stuck.",
+        "1 when two periods plus BEAT_OVERDUE_GRACE_SECONDS have passed since the entry last ran "
+        "(or, if it has not run since, since beat started; or beat never started): beat is "
+        "stopped or stuck.",
         ["entry"],
     )
     for entry, seconds in sorted(intervals.items()):
@@ -186,7 +198,8 @@ def collect(state: BrokerState, now: float | None = None) -> Iterator[Metric]:
         period.add_metric([entry], seconds)
         if ran is not None:
             last_run.add_metric([entry], ran)
-        late = ran is None or now - ran > 2 * seconds + settings.BEAT_OVERDUE_GRACE_SECONDS
+        since = max(filter(None, (ran, state.beat_started)), default=None)
+        late = since is None or now - since > 2 * seconds + settings.BEAT_OVERDUE_GRACE_SECONDS
         overdue.add_metric([entry], 1.0 if late else 0.0)
     yield from (last_run, period, overdue)
 
@@ -210,7 +223,7 @@ class QueueCollector:
 
         try:
             state = read_broker()
+            forget_old_workers(state)
         except redis.RedisError:
             return  # the broker is down: the web job's other metrics still answer
-        forget_old_workers(state)
         yield from collect(state)

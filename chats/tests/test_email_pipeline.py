@@ -346,11 +346,12 @@ def test_redis_down_during_the_request_still_delivers_after_it_restarts(
 
 @pytest.mark.slow
 def test_a_frozen_redis_holds_no_request_and_loses_nothing(
-    redis_service, centrifugo_service, smtp, start_worker, make_user, client_for
+    redis_service, centrifugo_service, smtp, start_worker, make_user, client_for, settings
 ):
     """SIGSTOP is how a hung or black-holed broker looks: it accepts connections, never answers.
-    Posting and adding a member still answer within a second; after Redis resumes, the live event
-    and the email each arrive once."""
+    Posting and adding a member still answer within a second, also when Centrifugo is out of the
+    web's reach too (so the event must go through the frozen broker); after Redis resumes, the
+    live events and the email each arrive once."""
     from chatplatform import centrifugo
 
     from .live import LiveClient, message_events
@@ -376,13 +377,24 @@ def test_a_frozen_redis_holds_no_request_and_loses_nothing(
             assert max(posted, added) < 1.0, (posted, added)
             note = Notification.objects.get(subject__contains="nell")
             assert (note.status, note.attempts) == (OutboxStatus.PENDING, 0)
+
+            settings.CENTRIFUGO_API_URL = f"http://127.0.0.1:{testing.free_port()}/api"
+            started = time.monotonic()
+            stranded = post(client_for(owner), chat.pk, "neither Centrifugo nor Redis")
+            assert time.monotonic() - started < 1.0
+            assert not message_events(log, stranded)
         finally:
             redis_service.proc.send_signal(signal.SIGCONT)
 
-        sweep_until(lambda: inbox_for(smtp, [note]), 60, "the email after Redis resumed")
-        testing.wait_until(lambda: message_events(log, message_id), 10, "the live event")
+        def all_arrived() -> bool:
+            return bool(inbox_for(smtp, [note]) and message_events(log, stranded))
+
+        # The worker publishes to the real Centrifugo; the sweeper finds what no one queued.
+        sweep_until(all_arrived, 60, "the email and the stranded event after Redis resumed")
+        assert message_events(log, message_id)  # published by the web while Redis was frozen
         time.sleep(2)  # room for a duplicate to show up
         assert len(inbox_for(smtp, [note])) == 1
         assert len(message_events(log, message_id)) == 1
+        assert len(message_events(log, stranded)) == 1
     finally:
         live.close()

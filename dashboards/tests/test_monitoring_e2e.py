@@ -128,7 +128,9 @@ def stack(
     celery_app.control.purge()
     # Earlier tests of the session share this Redis: a worker they SIGKILLed left a heartbeat
     # that would trip CeleryWorkerHeartbeatStale here, and their beat left its own runs.
-    celery_watch.broker().delete(celery_watch.HEARTBEATS_KEY, celery_watch.BEAT_RUNS_KEY)
+    celery_watch.broker().delete(
+        celery_watch.HEARTBEATS_KEY, celery_watch.BEAT_RUNS_KEY, celery_watch.BEAT_STARTED_KEY
+    )
     started: list[testing.ManagedProcess] = []
     try:
         smtp = testing.smtp_process()
@@ -293,13 +295,16 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict, 
     assert value(prometheus, 'sum(chatplatform_active_users{window="1d"})') == 4
     posted = 'chatplatform_http_request_duration_seconds_count{view="message-list", method="POST"}'
     assert value(prometheus, f'sum({posted[:-1]}, status="201"}})') == (posted_before or 0) + 8
-    # Queue health: the one worker serves every queue and beats; beat sent every entry in time;
+    # Queue health: the one worker serves every queue and beats; beat sends the live snapshot
+    # (every 5 s) and no entry is overdue (the others have not come due since beat started);
     # the worker recorded the time in queue of each test task (3 succeed, 2 fail, 2 runs of
     # retry_once per wave, all on the default queue).
     heartbeat = f'chatplatform_worker_heartbeat_age_seconds{{worker="{stack["worker"].hostname}"}}'
     assert value(prometheus, heartbeat) < 30
     assert value(prometheus, "min(chatplatform_queue_workers)") == 1
-    assert value(prometheus, "count(chatplatform_beat_entry_last_run_timestamp_seconds)") == len(
+    ran = 'chatplatform_beat_entry_last_run_timestamp_seconds{entry="publish-live-stats"}'
+    testing.wait_until(lambda: prometheus.query(ran), 15, ran)
+    assert value(prometheus, "count(chatplatform_beat_entry_overdue)") == len(
         settings.CELERY_BEAT_SCHEDULE
     )
     assert value(prometheus, "max(chatplatform_beat_entry_overdue)") == 0

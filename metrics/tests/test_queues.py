@@ -68,12 +68,14 @@ def test_depth_and_oldest_age_come_from_the_broker(client) -> None:
 
 
 @pytest.mark.usefixtures("empty_broker")
-def test_reserved_tasks_count_and_an_eta_is_not_time_in_queue(client, worker_env) -> None:
+def test_reserved_tasks_count_and_an_eta_is_not_time_in_queue(client, worker_env, settings):
+    settings.WORKER_HEARTBEAT_STALE_SECONDS = 3  # the worker must keep beating to stay counted
     port = testing.free_port()
     worker = testing.celery_worker_process(
         worker_env(), group="live", concurrency=1, name="queue-worker", metrics_port=port
     )
     with worker:
+        started = time.monotonic()
         # Two tasks the worker takes now and holds until their ETA: reserved, not ready.
         for _ in range(2):
             publish_event_task.apply_async((NO_SUCH_PUBLICATION,), countdown=120)
@@ -107,3 +109,6 @@ def test_reserved_tasks_count_and_an_eta_is_not_time_in_queue(client, worker_env
         )
         assert after[count] == before.get(count, 0) + 1
         assert after[total] - before.get(total, 0) < 1.0  # not the 2 s countdown
+        # Seconds after its start, past the stale threshold, the worker still counts: it beats.
+        testing.wait_until(lambda: time.monotonic() - started > 5, 10, "5 s of worker life")
+        assert scrape(client)[live("chatplatform_queue_workers")] == 1

@@ -8,6 +8,7 @@ The rules are the project's, copied with every `for` set to 0 so the test needs 
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import yaml
 from chatplatform import testing
 from chatplatform.celery import app as celery_app
 from dashboards import prometheus_config
+from metrics import celery_watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -101,10 +103,20 @@ def test_a_killed_worker_goes_stale_and_alerts(prometheus, worker_env) -> None:
 
 def test_a_stopped_beat_makes_its_entries_overdue(prometheus, worker_env, settings, tmp_path):
     settings.BEAT_OVERDUE_GRACE_SECONDS = 1  # the web app computes "overdue": 2 periods + 1 s
+    celery_watch.broker().delete(celery_watch.BEAT_RUNS_KEY, celery_watch.BEAT_STARTED_KEY)
     beat = testing.celery_beat_process(worker_env(LIVE_STATS_SECONDS=1), tmp_path)
-    overdue = 'chatplatform_beat_entry_overdue{entry="publish-live-stats"}'
+    entry = '{entry="publish-live-stats"}'
+    overdue = f"chatplatform_beat_entry_overdue{entry}"
+    last_run = f"chatplatform_beat_entry_last_run_timestamp_seconds{entry}"
+    # Beat has never started on this broker: every entry is overdue.
+    testing.wait_until(lambda: value(prometheus, overdue) == 1, 30, "overdue before beat starts")
     with beat:
         testing.wait_until(lambda: value(prometheus, overdue) == 0, 30, "beat's entry on time")
+        first = testing.wait_until(lambda: value(prometheus, last_run), 10, "a first run")
+        # Past the overdue threshold (3 s) while beat runs: the entry keeps running, on time.
+        time.sleep(5)
+        assert value(prometheus, last_run) >= first + 3
+        assert value(prometheus, overdue) == 0
         assert not firing(prometheus, "CeleryBeatEntryOverdue", entry="publish-live-stats")
     testing.wait_until(lambda: value(prometheus, overdue) == 1, 30, "the entry to be overdue")
     testing.wait_until(
