@@ -123,7 +123,9 @@ def live_services(database_url: str, prefix: str) -> Iterator[LiveServices]:
         url, drop_database = bench_database(database_url, workdir, prefix.replace("-", "_"))
         cleanup.callback(drop_database)
         os.environ.update(DATABASE_URL=url, LOG_LEVEL="WARNING")
-        os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")  # as the Procfile's workers run
+        # The posting threads keep their connection, as a pooled web server would; the workers
+        # keep theirs anyway (WORKER_DATABASE_CONN_MAX_AGE).
+        os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
         from chatplatform import testing
 

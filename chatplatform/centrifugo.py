@@ -48,12 +48,12 @@ def publish(channel: str, data: Any, idempotency_key: str | None = None) -> None
 def publish_batch(publications: list[tuple[str, Any, str]], timeout: float | None = None) -> None:
     """Publish (channel, data, idempotency key) triples in one HTTP call, in order; raises when
     Centrifugo does not answer within `timeout` or refuses any of them."""
-    requests = [
+    commands = [
         PublishRequest(channel=channel, data=data, idempotency_key=key)
         for channel, data, key in publications
     ]
     try:
-        client().batch(BatchRequest(requests=requests, parallel=False), timeout=timeout)
+        client().batch(BatchRequest(requests=commands, parallel=False), timeout=timeout)
     except (KeyError, TypeError) as exc:  # cent cannot parse a reply that carries an error
         raise CentError(f"a publication of the batch was refused: {exc!r}") from exc
 

@@ -234,7 +234,7 @@ WORKER_GROUPS = {
     },
     "email": {
         "queues": ["email"],
-        # SMTP is I/O: more processes than cores (docs/scaling in docs/monitoring.md).
+        # SMTP is I/O: more processes than cores (docs/monitoring.md, "Scaling a group").
         "concurrency": env.int("WORKER_EMAIL_CONCURRENCY", default=4),
         "prefetch": 1,
         "nice": 10,

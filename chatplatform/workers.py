@@ -49,7 +49,6 @@ def settings_nice(group: str) -> int:
 def worker_argv(
     group: str | None,
     *,
-    queues: list[str] | None = None,
     hostname: str | None = None,
     concurrency: int | None = None,
     extra: list[str] | tuple[str, ...] = (),
@@ -59,7 +58,7 @@ def worker_argv(
     from django.conf import settings
 
     spec = settings.WORKER_GROUPS[group] if group else {"concurrency": 1, "prefetch": 1}
-    queues = queues or (spec["queues"] if group else list(settings.QUEUE_WAIT_BUDGETS))
+    queues = spec["queues"] if group else list(settings.QUEUE_WAIT_BUDGETS)
     argv = [
         *("-A", "chatplatform", "worker", "-l", "info", "-E", "--pool", "prefork"),
         *("--queues", ",".join(queues)),

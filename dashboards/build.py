@@ -163,6 +163,12 @@ def _quantile(q: float, by: str, series: str) -> str:
     return f"histogram_quantile({q}, sum by ({by + ', ' if by else ''}le) ({series}))"
 
 
+def _p50_p95(by: str, series: str) -> list[Query]:
+    """The median and p95 lines of a histogram, one pair per `by` label ("" for all together)."""
+    suffix = f" {{{{{by}}}}}" if by else ""
+    return [(_quantile(q, by, series), f"p{round(q * 100)}{suffix}") for q in (0.5, 0.95)]
+
+
 def _events(task_type: str) -> str:
     """Flower's counter of task events of one type, e.g. task-failed."""
     return f'flower_events_total{{type=~"{task_type}"}}'
@@ -265,10 +271,7 @@ def task_health() -> dash.Dashboard:
         .with_panel(
             graph(
                 "Runtime p50 / p95 per task",
-                [
-                    (_quantile(0.5, "task", runtime), "p50 {{task}}"),
-                    (_quantile(0.95, "task", runtime), "p95 {{task}}"),
-                ],
+                _p50_p95("task", runtime),
                 "s",
                 "Time a task body takes on the worker. CeleryTaskRuntimeP95High fires above 10 s.",
             )
@@ -321,10 +324,7 @@ def task_health() -> dash.Dashboard:
         .with_panel(
             graph(
                 "Time in queue p50 / p95 by queue",
-                [
-                    (_quantile(0.5, "queue", waited), "p50 {{queue}}"),
-                    (_quantile(0.95, "queue", waited), "p95 {{queue}}"),
-                ],
+                _p50_p95("queue", waited),
                 "s",
                 "From send (or ETA) to a worker starting the task, as the workers record it. "
                 "CeleryQueueWaitP95High fires when the p95 stays over the queue's budget.",
@@ -565,10 +565,7 @@ def live_delivery() -> dash.Dashboard:
         .with_panel(
             graph(
                 "API latency p50 / p95",
-                [
-                    (_quantile(0.5, "", latency), "p50"),
-                    (_quantile(0.95, "", latency), "p95"),
-                ],
+                _p50_p95("", latency),
                 "s",
                 "Time the web app takes to answer, all views together.",
             )

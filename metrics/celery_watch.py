@@ -151,12 +151,11 @@ def forget_heartbeats(hostnames: list[str]) -> None:
 # --- beat ---------------------------------------------------------------------------------------
 
 
-def record_beat_runs(runs: dict[str, float]) -> None:
-    if runs:
-        try:
-            broker().hset(BEAT_RUNS_KEY, mapping=runs)
-        except redis.RedisError as exc:
-            logger.warning("could not record beat runs: %s", exc)
+def record_beat_run(entry: str) -> None:
+    try:
+        broker().hset(BEAT_RUNS_KEY, entry, time.time())
+    except redis.RedisError as exc:
+        logger.warning("could not record beat's run of %s: %s", entry, exc)
 
 
 class RecordingScheduler(PersistentScheduler):
@@ -174,5 +173,5 @@ class RecordingScheduler(PersistentScheduler):
 
     def apply_async(self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any):
         result = super().apply_async(entry, producer=producer, advance=advance, **kwargs)
-        record_beat_runs({entry.name: time.time()})  # only once the task was handed over
+        record_beat_run(entry.name)  # only once the task was handed over
         return result

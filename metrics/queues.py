@@ -55,22 +55,20 @@ def priority_keys(queue: str) -> list[str]:
 
 
 def _due(raw: bytes | str | None) -> float | None:
-    """When a raw kombu message (JSON) became due, from the headers Celery and we set."""
+    """When a raw kombu message (JSON) of a queue's list became due, from the headers Celery
+    and we set."""
     if not raw:
         return None
     try:
-        message = json.loads(raw)
-        if isinstance(message, list):  # an `unacked` entry: [message, exchange, routing key]
-            message = message[0]
-        headers = message.get("headers") or {}
+        headers = json.loads(raw).get("headers") or {}
         return celery_watch.due_time(headers.get(celery_watch.SENT_AT_HEADER), headers.get("eta"))
     except (ValueError, TypeError, AttributeError, KeyError):
         return None
 
 
-def read_broker(queues: list[str] | None = None) -> BrokerState:
+def read_broker() -> BrokerState:
     """One pipeline: list lengths, the oldest message of each list, the unacked hash."""
-    queues = queues or list(settings.QUEUE_WAIT_BUDGETS)
+    queues = list(settings.QUEUE_WAIT_BUDGETS)
     client = celery_watch.broker()
     pipe = client.pipeline(transaction=False)
     keys = {queue: priority_keys(queue) for queue in queues}
