@@ -66,7 +66,14 @@ def report_range(now: datetime, days: int) -> tuple[datetime, datetime]:
 
 
 def _hours(start: datetime, end: datetime) -> pd.DatetimeIndex:
-    return pd.date_range(start, end, freq="h", inclusive="left", tz=UTC, name="hour")
+    return pd.date_range(start, end, freq="h", inclusive="left", tz=UTC, name="hour", unit="us")
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    """Aware UTC timestamps at the database's resolution, microseconds. pandas 3 infers the
+    unit from the values: an empty or all-null column would be seconds (milliseconds in Parquet),
+    so a table's Parquet schema would depend on whether it had rows."""
+    return pd.to_datetime(values, utc=True).dt.as_unit("us")
 
 
 def _hourly_totals() -> list[str]:
@@ -86,7 +93,7 @@ def hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
         chat_id__isnull=True, stat__in=stats, hour__gte=start, hour__lt=end
     ).values_list("hour", "stat", "value")
     found = pd.DataFrame(list(rows), columns=["hour", "stat", "value"])
-    found["hour"] = pd.to_datetime(found["hour"], utc=True)
+    found["hour"] = _utc(found["hour"])
     grid = pd.MultiIndex.from_product([_hours(start, end), stats], names=["hour", "stat"])
     table = found.set_index(["hour", "stat"])["value"].reindex(grid, fill_value=0).reset_index()
     return table.astype({"stat": "str", "value": "int64"})
@@ -97,7 +104,7 @@ def chat_hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
         stat="messages_sent_by_chat", hour__gte=start, hour__lt=end
     ).values_list("hour", "chat_id", "value")
     table = pd.DataFrame(list(rows), columns=["hour", "chat_id", "messages"])
-    table["hour"] = pd.to_datetime(table["hour"], utc=True)
+    table["hour"] = _utc(table["hour"])
     return table.sort_values(["hour", "chat_id"], ignore_index=True).astype(
         {"chat_id": "int64", "messages": "int64"}
     )
@@ -161,7 +168,7 @@ def chats_table(end: datetime) -> pd.DataFrame:
         .annotate(n=Sum("value"))
         .values_list("chat_id", "n")
     )
-    chats["created_at"] = pd.to_datetime(chats["created_at"], utc=True)
+    chats["created_at"] = _utc(chats["created_at"])
     chats["messages_last_day"] = chats["chat_id"].map(last_day).fillna(0)
     chats["messages_total"] = chats["chat_id"].map(total).fillna(0)
     return chats.astype(
@@ -178,7 +185,7 @@ def chats_table(end: datetime) -> pd.DataFrame:
 def users_table() -> pd.DataFrame:
     rows = get_user_model().objects.order_by("id").values_list("id", "date_joined")
     users = pd.DataFrame(list(rows), columns=["user_id", "date_joined"])
-    users["date_joined"] = pd.to_datetime(users["date_joined"], utc=True)
+    users["date_joined"] = _utc(users["date_joined"])
     return users.astype({"user_id": "int64"})
 
 
@@ -199,7 +206,7 @@ def first_replies_table() -> pd.DataFrame:
     )
     table = pd.DataFrame(list(rows), columns=["chat_id", "first_message_at", "first_reply_at"])
     for column in ("first_message_at", "first_reply_at"):
-        table[column] = pd.to_datetime(table[column], utc=True)
+        table[column] = _utc(table[column])
     return table.astype({"chat_id": "int64"})
 
 
@@ -221,7 +228,7 @@ def notifications_table(start: datetime) -> pd.DataFrame:
     ]
     table = pd.DataFrame(list(rows), columns=columns)
     for column in ("created_at", "done_at"):
-        table[column] = pd.to_datetime(table[column], utc=True)
+        table[column] = _utc(table[column])
     return table.astype(
         {"notification_id": "int64", "attempts": "int64", "event": "str", "status": "str"}
     )

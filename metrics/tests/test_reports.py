@@ -9,6 +9,8 @@ from pathlib import Path
 
 import matplotlib.image
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
@@ -31,6 +33,18 @@ TABLES = [
 ]
 CHARTS = ["messages_per_hour.png", "active_users.png", "busiest_chats.png", "hour_of_week.png"]
 NOW = at(48) + timedelta(minutes=7)
+# Every timestamp column of the Parquet files, one type whether or not the table has rows.
+TIMESTAMPS = [
+    ("hourly", "hour"),
+    ("chat_hourly", "hour"),
+    ("chats", "created_at"),
+    ("users", "date_joined"),
+    ("first_replies", "first_message_at"),
+    ("first_replies", "first_reply_at"),
+    ("notifications", "created_at"),
+    ("notifications", "done_at"),
+]
+UTC_MICROSECONDS = pa.timestamp("us", tz="UTC")
 
 
 @pytest.fixture
@@ -109,6 +123,28 @@ def test_manifest_and_tables_match_the_counts(report: Path, activity: Activity) 
     ]
     csv = pd.read_csv(report / "chat_hourly.csv")
     assert csv["messages"].sum() == 7
+
+
+def parquet_timestamps(folder: Path) -> dict[tuple[str, str], pa.DataType]:
+    """The Arrow type of every timestamp column in a report's Parquet files."""
+    return {
+        (table, field.name): field.type
+        for table in TABLES
+        for field in pq.read_schema(folder / f"{table}.parquet")
+        if pa.types.is_timestamp(field.type)
+    }
+
+
+def test_parquet_timestamps_are_utc_microseconds_with_or_without_rows(report: Path) -> None:
+    """pandas 3 infers a datetime column's unit from its values: an empty or all-null column
+    (here `notifications`, which has no rows) must not get another type than a full one."""
+    assert parquet_timestamps(report) == dict.fromkeys(TIMESTAMPS, UTC_MICROSECONDS)
+
+
+@pytest.mark.django_db
+def test_a_fresh_platform_report_has_the_same_timestamp_types(tmp_path: Path) -> None:
+    empty = make_report(now=NOW, reports_dir=tmp_path, days=3)
+    assert parquet_timestamps(empty) == dict.fromkeys(TIMESTAMPS, UTC_MICROSECONDS)
 
 
 def test_latest_moves_and_old_reports_are_pruned(
