@@ -1,5 +1,5 @@
 # The two commands of the README: `make up` and `make test`. The rest are helpers.
-.PHONY: up setup test test-fast lint format bench dashboards notebooks clean
+.PHONY: up setup test test-fast lint format bench dashboards notebooks lock clean
 
 up:            ## install what is missing, then run the whole platform in the foreground
 	scripts/up.sh
@@ -30,3 +30,6 @@ notebooks:     ## execute every notebook on the latest report, render to HTML be
 
 clean:
 	rm -rf var test-artifacts bench/results
+
+lock:          ## write constraints.txt from .venv, then list the pins behind the newest release
+	.venv/bin/python scripts/lock.py && .venv/bin/python scripts/lock.py --check
