@@ -174,12 +174,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacknowledged task after the visibility timeout: keep every task's time
-# limit and retry backoff well below it.
+# limit and retry backoff well below it. kombu passes its own socket options to redis-py (whose
+# 8.x defaults do not reach the broker): reads wait at most 5 s, which never cuts an idle
+# worker or Flower off because kombu reads only sockets that are ready
+# (chats/tests/test_idle_redis.py). Keepalive, and a health check every 10 s instead of 25, drop
+# a connection that died silently (a NAT, a paused Redis) in about 20 s rather than 50 (kombu
+# 5.7 gives up on a BRPOP after its 1 s timeout plus two health-check intervals).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 10,
 }
+# When the broker connection is lost, the running tasks' messages go back to the queue: cancel
+# the tasks rather than finish them twice (Celery 6's default; the outbox claim would stop a
+# second email anyway). Set explicitly, Celery 5.7 stops warning on every reconnect.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # A request must not hang when Redis is down: publishing gives up quickly and the outbox
 # sweeper queues the work once Redis is back.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

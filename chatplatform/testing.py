@@ -6,7 +6,9 @@ test a crash), `start` brings it back on the same port.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -201,6 +204,42 @@ def celery_worker_process(
     return proc
 
 
+FLOWER_USER, FLOWER_PASSWORD = "operator", "flower-test-password"
+
+
+def basic_auth(user: str = FLOWER_USER, password: str = FLOWER_PASSWORD) -> dict[str, str]:
+    """The Authorization header of HTTP basic auth (Flower's, by default)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def flower_api(proc: ManagedProcess, path: str) -> object:
+    """GET one of Flower's JSON endpoints (`/api/...`) with its credentials."""
+    request = urllib.request.Request(proc.url + path, headers=basic_auth())  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local
+        return json.load(response)
+
+
+def flower_process(env: dict[str, str]) -> ManagedProcess:
+    """A real Flower with basic auth (FLOWER_USER/FLOWER_PASSWORD) on the broker of `env`, as
+    make up runs it; ready when /healthcheck answers. `proc.url` is its address."""
+    port = free_port()
+    argv = [sys.executable, "-m", "celery", "-A", "chatplatform", "flower"]
+    argv += [
+        f"--port={port}",
+        "--address=127.0.0.1",
+        f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",
+    ]
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"{url}/healthcheck", timeout=1) as response:  # noqa: S310
+            return response.status == 200
+
+    proc = ManagedProcess("flower", argv, env=env, port=port, ready=ready)
+    proc.url = url
+    return proc
+
+
 CENTRIFUGO_CONFIG = BASE_DIR / "centrifugo" / "config.json"
 
 
@@ -214,7 +253,8 @@ def celery_beat_process(env: dict[str, str], workdir: Path) -> ManagedProcess:
 def centrifugo_process(
     port: int | None = None,
     api_key: str = "test-centrifugo-api-key",
-    token_secret: str = "test-centrifugo-token-secret",  # noqa: S107 - a throwaway test secret
+    # At least 32 bytes: PyJWT warns about shorter HMAC keys (RFC 7518, section 3.2).
+    token_secret: str = "test-centrifugo-token-secret-of-32-bytes-or-more",  # noqa: S107
     allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*"),
     extra_env: dict[str, str] | None = None,
 ) -> ManagedProcess:
@@ -240,7 +280,7 @@ def centrifugo_process(
     health_url = f"http://{base}/health"
 
     def ready() -> bool:
-        with urllib.request.urlopen(health_url, timeout=1) as response:  # noqa: S310 - local
+        with urllib.request.urlopen(health_url, timeout=1) as response:
             return response.status == 200
 
     argv = [str(TOOLS_BIN / "centrifugo"), "--config", str(CENTRIFUGO_CONFIG)]

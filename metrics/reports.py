@@ -303,7 +303,9 @@ def chart_busiest_chats(chat_hourly: pd.DataFrame, chats: pd.DataFrame, path: Pa
 def chart_hour_of_week(hourly: pd.DataFrame, path: Path) -> None:
     messages = hourly[hourly["stat"] == "messages_sent"]
     grid = (
-        messages.assign(weekday=messages["hour"].dt.weekday, hour_of_day=messages["hour"].dt.hour)
+        messages.assign(
+            weekday=messages["hour"].dt.day_of_week, hour_of_day=messages["hour"].dt.hour
+        )
         .pivot_table(index="weekday", columns="hour_of_day", values="value", aggfunc="sum")
         .reindex(index=range(7), columns=range(24), fill_value=0)
         .fillna(0)

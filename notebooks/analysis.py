@@ -283,7 +283,7 @@ def activity_conclusion(summary: dict[str, Any]) -> str:
 def week_start(times: pd.Series) -> pd.Series:
     """The Monday 00:00 UTC that starts each timestamp's ISO week."""
     days = utc(times).dt.floor("D")
-    return days - pd.to_timedelta(days.dt.weekday, unit="D")
+    return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
 
 
 def cohort_retention(

@@ -13,9 +13,7 @@ this same API.
 
 from __future__ import annotations
 
-import base64
 import json
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -39,7 +37,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 User = get_user_model()
 ALERTS = prometheus_config.ALERTS
-FLOWER_USER, FLOWER_PASSWORD = "operator", "flower-e2e-password"
+FLOWER_USER, FLOWER_PASSWORD = testing.FLOWER_USER, testing.FLOWER_PASSWORD
+basic_auth = testing.basic_auth
 # What Grafana would put in place of its variables for a short test run.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
 
@@ -55,27 +54,6 @@ def http(url: str, data: dict | None = None, headers: dict | None = None) -> tup
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def basic_auth(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def flower_process(env: dict[str, str]) -> testing.ManagedProcess:
-    """A real Flower with basic auth, on the test broker; ready when /healthcheck answers."""
-    port = testing.free_port()
-    argv = [
-        *(sys.executable, "-m", "celery", "-A", "chatplatform", "flower"),
-        f"--port={port}",
-        "--address=127.0.0.1",
-        f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    proc = testing.ManagedProcess(
-        "flower", argv, env=env, port=port, ready=lambda: http(f"{url}/healthcheck")[0] == 200
-    )
-    proc.url = url
-    return proc
 
 
 def value(prometheus: testing.ManagedProcess, expr: str) -> float | None:
@@ -114,7 +92,7 @@ def wait_snapshot_value(
 @pytest.fixture
 def flower(worker_env) -> Iterator[testing.ManagedProcess]:
     """A real Flower with basic auth on the test broker (it needs nothing else)."""
-    with flower_process(worker_env()) as proc:
+    with testing.flower_process(worker_env()) as proc:
         yield proc
 
 
@@ -345,9 +323,9 @@ def test_flower_refuses_requests_without_credentials(flower: testing.ManagedProc
     assert http(url + "/", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))[0] == 200
     status, body = http(url + "/api/workers", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))
     assert status == 200
-    # Flower 2.0 serves /metrics (and /healthcheck) without credentials even with basic auth on:
-    # why its port must stay on the internal network (docs/monitoring.md). If a Flower upgrade
-    # starts protecting it, this fails and prometheus.yml needs basic_auth for the flower job.
+    # Flower (2.0 to 2.2) serves /metrics (and /healthcheck) without credentials even with basic
+    # auth on: why its port must stay on the internal network (docs/monitoring.md). If a Flower
+    # upgrade starts protecting it, this fails and prometheus.yml needs basic_auth for the job.
     status, body = http(url + "/metrics")
     assert status == 200
     assert b"flower_worker_online" in body
