@@ -44,10 +44,13 @@ if [ "${1:-}" = "--test" ] && [ ! -f "$compose_stamp" ]; then
   rm -f "$TOOLS"/bin/.compose-config-*; touch "$compose_stamp"
 fi
 
-# centrifuge-js for the live pages, from npm, served as a static file (no CDN).
-if [ ! -f node_modules/centrifuge/dist/centrifuge.js ]; then
+# centrifuge-js for the live pages, from npm, served as a static file (no CDN); installed again
+# when package-lock.json changes.
+npm_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+if [ ! -f "$npm_stamp" ] || [ ! -f node_modules/centrifuge/dist/centrifuge.js ]; then
   log "installing centrifuge-js from npm"
   npm ci --silent --no-audit --no-fund
+  rm -f node_modules/.installed-*; touch "$npm_stamp"
 fi
 
 # .env with random secrets on first run; never overwritten. Variables added to .env.example
