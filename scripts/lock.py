@@ -47,16 +47,21 @@ def read_lock(text: str) -> tuple[list[str], dict[str, list[str]]]:
     return header, notes
 
 
-def write_lock() -> None:
-    header, notes = read_lock(LOCK.read_text())
-    frozen = subprocess.run(
-        [*PIP, "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
-    ).stdout.split()
+def render(lock_text: str, frozen: list[str]) -> str:
+    """The new lock: `frozen` pins, sorted, each under the comment it had in `lock_text`."""
+    header, notes = read_lock(lock_text)
     lines = list(header)
     for pin in sorted(frozen, key=lambda p: canonical(p.split("==")[0])):
         lines += notes.get(canonical(pin.split("==")[0]), [])
         lines.append(pin)
-    LOCK.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def write_lock() -> None:
+    frozen = subprocess.run(
+        [*PIP, "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    LOCK.write_text(render(LOCK.read_text(), frozen))
 
 
 def explained() -> set[str]:
