@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 
 from chatplatform import testing
 from chatplatform.celery import app as celery_app
@@ -312,6 +312,37 @@ def test_worker_killed_mid_batch_still_sends_200_emails_per_admin_once(
     # that email again, with the same Message-ID, so the duplicate is visible and a mail client
     # folds it. At most one per worker process killed (concurrency 2); none otherwise.
     assert len(received) - len(distinct) <= 2
+
+
+def database_sessions() -> int:
+    """Sessions PostgreSQL has opened on the test database so far (counted as each one ends)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.slow
+def test_a_worker_keeps_its_database_connection_from_task_to_task(smtp, start_worker, make_user):
+    """Celery's Django fixup closes the connection around every task (since Celery 5.6); the
+    workers keep theirs for WORKER_DATABASE_CONN_MAX_AGE, as a connection costs more than the
+    task: 30 emails cost the database a session or two, not 30."""
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL's sessions")
+    owner, admin = make_user(), make_user()
+    chat = services.create_chat(title="Thirty joins", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    start_worker(concurrency=1)
+    all_done()
+    before = database_sessions()
+    last = Notification.objects.order_by("pk").last()
+    for user in User.objects.bulk_create(User(username=f"join{n}") for n in range(30)):
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+    all_done()
+    notes = Notification.objects.filter(pk__gt=last.pk if last else 0)
+    assert len(inbox_for(smtp, notes)) == notes.count() == 30
+    time.sleep(1)  # a session that ended is counted within a second
+    assert database_sessions() - before <= 2
 
 
 @pytest.mark.slow
