@@ -5,6 +5,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
 
@@ -15,7 +16,7 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 @task_postrun.connect
-def close_old_connections(task: Any = None, **kwargs: Any) -> None:
+def close_old_connections_around_task(task: Any = None, **kwargs: Any) -> None:
     """Around each task, what Django does around each request: close the database connections
     that are broken or older than CONN_MAX_AGE, keep the others (health-checked before reuse).
 
@@ -24,6 +25,4 @@ def close_old_connections(task: Any = None, **kwargs: Any) -> None:
     """
     if task is None or getattr(task.request, "is_eager", False):
         return  # an eager task runs inside the caller's request or transaction
-    from django.db import close_old_connections as close_old
-
-    close_old()
+    close_old_connections()

@@ -194,8 +194,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Celery's Django fixup closes the database connection around every task (since 5.6) unless
 # it is told to reuse it this many times: a limit never reached, so that connections live as
 # CONN_MAX_AGE says (the workers' WORKER_DATABASE_CONN_MAX_AGE), closed as Django closes them
-# after a request (chatplatform.celery.close_old_connections). A new PostgreSQL connection per
-# task doubled a live event's time in the worker.
+# after a request (chatplatform.celery.close_old_connections_around_task). A new PostgreSQL
+# connection per task nearly doubled a live event's time in the worker.
 CELERY_DB_REUSE_MAX = 2**31
 # A request must not hang when Redis is down: publishing gives up quickly and the outbox
 # sweeper queues the work once Redis is back.

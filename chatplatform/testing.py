@@ -58,6 +58,13 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def answers(url: str) -> bool:
+    """A service is ready when this URL answers 200 (a refused connection raises, so
+    `wait_until` tries again)."""
+    with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - local services
+        return response.status == 200
+
+
 class ManagedProcess:
     """A service process started from `argv`, logged to a file, restartable on the same port."""
 
@@ -231,11 +238,9 @@ def flower_process(env: dict[str, str]) -> ManagedProcess:
     ]
     url = f"http://127.0.0.1:{port}"
 
-    def ready() -> bool:
-        with urllib.request.urlopen(f"{url}/healthcheck", timeout=1) as response:  # noqa: S310
-            return response.status == 200
-
-    proc = ManagedProcess("flower", argv, env=env, port=port, ready=ready)
+    proc = ManagedProcess(
+        "flower", argv, env=env, port=port, ready=lambda: answers(f"{url}/healthcheck")
+    )
     proc.url = url
     return proc
 
@@ -264,7 +269,6 @@ def centrifugo_process(
     `.env` from its working directory). The returned process carries `api_url`, `ws_url`,
     `metrics_url`, `health_url`, `api_key` and `token_secret`.
     """
-    import urllib.request
 
     port = port or free_port()
     base = f"127.0.0.1:{port}"
@@ -279,10 +283,6 @@ def centrifugo_process(
     )
     health_url = f"http://{base}/health"
 
-    def ready() -> bool:
-        with urllib.request.urlopen(health_url, timeout=1) as response:
-            return response.status == 200
-
     argv = [str(TOOLS_BIN / "centrifugo"), "--config", str(CENTRIFUGO_CONFIG)]
     proc = ManagedProcess(
         "centrifugo",
@@ -290,7 +290,7 @@ def centrifugo_process(
         env=env,
         port=port,
         cwd=Path(tempfile.mkdtemp(prefix="cfg-")),
-        ready=ready,
+        ready=lambda: answers(health_url),
     )
     proc.api_url = f"http://{base}/api"
     proc.ws_url = f"ws://{base}/connection/websocket"
@@ -346,14 +346,12 @@ def prometheus_process(config_text: str, port: int | None = None) -> ManagedProc
             raise PrometheusError(f"{path} {params}: {answer}")
         return answer["data"]
 
-    def ready() -> bool:
-        with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:  # noqa: S310
-            return response.status == 200
-
     def query(promql: str) -> list:
         return api("query", query=promql)["result"]
 
-    proc = ManagedProcess("prometheus", argv, port=port, cwd=workdir, ready=ready)
+    proc = ManagedProcess(
+        "prometheus", argv, port=port, cwd=workdir, ready=lambda: answers(f"{url}/-/ready")
+    )
     proc.url = url
     proc.api = api
     proc.query = query

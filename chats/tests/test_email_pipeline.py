@@ -35,14 +35,6 @@ def empty_queue(redis_service: testing.ManagedProcess) -> None:
 
 
 @pytest.fixture
-def smtp() -> Iterator[testing.ManagedProcess]:
-    """A real SMTP server; it refuses `refused@example.com` with 550."""
-    server = testing.smtp_process(refuse=("refused@example.com",)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProcess]]:
     """Start real Celery workers that send to `smtp`; every one is stopped at the end."""
     started: list[testing.ManagedProcess] = []

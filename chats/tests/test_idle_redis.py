@@ -10,7 +10,6 @@ pub/sub message, on the connection it has (no "connection lost" and reconnect in
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -31,13 +30,6 @@ def idle_seconds() -> float:
     """Longer than any read timeout of a broker connection: redis-py's default and ours."""
     ours = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("socket_timeout") or 0
     return max(DEFAULT_SOCKET_TIMEOUT, ours) + 2
-
-
-@pytest.fixture
-def smtp() -> Iterator[testing.ManagedProcess]:
-    server = testing.smtp_process().start()
-    yield server
-    server.stop()
 
 
 def test_worker_and_flower_idle_past_the_socket_timeout_still_get_work(

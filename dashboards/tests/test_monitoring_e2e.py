@@ -37,8 +37,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 User = get_user_model()
 ALERTS = prometheus_config.ALERTS
-FLOWER_USER, FLOWER_PASSWORD = testing.FLOWER_USER, testing.FLOWER_PASSWORD
-basic_auth = testing.basic_auth
 # What Grafana would put in place of its variables for a short test run.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
 
@@ -319,9 +317,11 @@ def test_flower_refuses_requests_without_credentials(flower: testing.ManagedProc
     url = flower.url
     for path in ("/", "/tasks", "/api/workers", "/api/tasks"):
         assert http(url + path)[0] == 401, path
-        assert http(url + path, headers=basic_auth(FLOWER_USER, "wrong"))[0] == 401, path
-    assert http(url + "/", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))[0] == 200
-    status, body = http(url + "/api/workers", headers=basic_auth(FLOWER_USER, FLOWER_PASSWORD))
+        assert (
+            http(url + path, headers=testing.basic_auth(testing.FLOWER_USER, "wrong"))[0] == 401
+        ), path
+    assert http(url + "/", headers=testing.basic_auth())[0] == 200
+    status, body = http(url + "/api/workers", headers=testing.basic_auth())
     assert status == 200
     # Flower (2.0 to 2.2) serves /metrics (and /healthcheck) without credentials even with basic
     # auth on: why its port must stay on the internal network (docs/monitoring.md). If a Flower
