@@ -7,8 +7,9 @@ from pathlib import Path
 import yaml
 
 from dashboards import build
+from dashboards.build.__main__ import main as build_main
 
-PROVISIONING = Path(build.__file__).resolve().parent / "provisioning"
+PROVISIONING = Path(__file__).resolve().parents[1] / "provisioning"
 EXPECTED = {
     "chatplatform-task-health": "Task health",
     "chatplatform-chat-activity": "Chat activity",
@@ -119,5 +120,5 @@ def test_dashboard_provider_points_where_compose_mounts_the_json() -> None:
 
 def test_build_writes_one_file_per_dashboard_and_removes_stale_ones(tmp_path: Path) -> None:
     (tmp_path / "old-dashboard.json").write_text("{}")
-    assert build.main(["--output", str(tmp_path)]) == 0
+    assert build_main(["--output", str(tmp_path)]) == 0
     assert sorted(path.stem for path in tmp_path.glob("*.json")) == sorted(EXPECTED)

@@ -14,9 +14,7 @@ replaces with a fixed window when it sends them to a real Prometheus.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,7 +36,7 @@ with warnings.catch_warnings():
         ThresholdsMode,
     )
 
-JSON_DIR = Path(__file__).resolve().parent / "json"
+JSON_DIR = Path(__file__).resolve().parent.parent / "json"
 # The uid of the datasource in dashboards/provisioning/datasources/prometheus.yml; sync_dashboards
 # creates it under the same uid. Dashboards refer to nothing else.
 DATASOURCE_UID = "chatplatform-prometheus"
@@ -640,16 +638,3 @@ def write(directory: Path = JSON_DIR) -> list[Path]:
         if path not in written:
             path.unlink()
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the Grafana dashboards as JSON.")
-    parser.add_argument("--output", type=Path, default=JSON_DIR)
-    args = parser.parse_args(argv)
-    for path in write(args.output):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
