@@ -1,0 +1,232 @@
+"""Task health: is the background work done, on time?
+
+Task throughput, failures and runtime come from Flower's metrics (task events); the queues, the
+workers' heartbeats and beat's schedule from the web app's /metrics, which reads them from the
+broker; time in queue from the workers' own metrics; the outbox backlog from the web app's.
+"""
+
+from __future__ import annotations
+
+from dashboards.build.panels import (
+    Dashboard,
+    Row,
+    graph,
+    new_dashboard,
+    p50_p95,
+    rate,
+    single,
+    sum_by,
+)
+
+
+def _events(task_type: str) -> str:
+    """Flower's counter of task events of one type, e.g. task-failed."""
+    return f'flower_events_total{{type=~"{task_type}"}}'
+
+
+def _per_task(expr: str) -> str:
+    return sum_by("task", expr)
+
+
+FAILED, FINISHED = _events("task-failed"), _events("task-succeeded|task-failed")
+
+
+def _broker(by: str, metric: str) -> str:
+    """A gauge the web app reads from the broker: every web replica reports the same value, so
+    take one (max), never the sum."""
+    return f"max by ({by}) ({metric})"
+
+
+def dashboard() -> Dashboard:
+    """Is the background work done, on time? Workers, throughput, failures, runtime, backlog."""
+    runtime = rate("flower_task_runtime_seconds_bucket")
+    waited = rate("chatplatform_task_queue_wait_seconds_bucket")
+    return (
+        new_dashboard(
+            "Task health",
+            "chatplatform-task-health",
+            "Celery workers and tasks as Flower sees them (task events), the queues as the broker "
+            "and the workers see them, beat's schedule, and the outbox backlog.",
+        )
+        .with_row(Row("Now"))
+        .with_panel(
+            single(
+                "Workers online",
+                ("sum(flower_worker_online)", "workers"),
+                "none",
+                "Workers whose heartbeat Flower receives. 0: nothing is processed.",
+                red_below=1,
+            )
+        )
+        .with_panel(
+            single(
+                "Tasks running",
+                ("sum(flower_worker_number_of_currently_executing_tasks)", "running"),
+                "none",
+                "Tasks executing on all workers at their last heartbeat.",
+            )
+        )
+        .with_panel(
+            single(
+                "Emails pending",
+                ('sum(chatplatform_notifications{status="pending"})', "pending"),
+                "none",
+                "Admin emails waiting to be sent (new or retrying).",
+                red_above=20,
+            )
+        )
+        .with_panel(
+            single(
+                "Task failure ratio",
+                (f"sum(rate({FAILED}[$__range])) / sum(rate({FINISHED}[$__range]))", "failed"),
+                "percentunit",
+                "Failed runs / finished runs over the dashboard's time range.",
+                red_above=0.1,
+            )
+        )
+        .with_row(Row("Throughput and failures"))
+        .with_panel(
+            graph(
+                "Tasks processed per task",
+                [(_per_task(rate(_events("task-succeeded"))), "{{task}}")],
+                "ops",
+                "Successful task runs per second, by task name.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Tasks failed per task",
+                [(_per_task(rate(FAILED)), "{{task}}")],
+                "ops",
+                "Failed task runs per second, by task name (a retry is not a failure).",
+            )
+        )
+        .with_panel(
+            graph(
+                "Failure ratio per task",
+                [(f"{_per_task(rate(FAILED))} / {_per_task(rate(FINISHED))}", "{{task}}")],
+                "percentunit",
+                "Failed / finished runs. The CeleryTaskFailureRatioHigh alert fires above 10%.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Retries per task",
+                [(_per_task(rate(_events("task-retried"))), "{{task}}")],
+                "ops",
+                "Retries per second: a transient error (SMTP or Centrifugo down) being ridden out.",
+            )
+        )
+        .with_row(Row("Latency and backlog"))
+        .with_panel(
+            graph(
+                "Runtime p50 / p95 per task",
+                p50_p95("task", runtime),
+                "s",
+                "Time a task body takes on the worker. CeleryTaskRuntimeP95High fires above 10 s.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Prefetch time per task",
+                [("max by (task) (flower_task_prefetch_time_seconds)", "{{task}}")],
+                "s",
+                "How long the last run waited on a worker between receipt and start (busy pool).",
+            )
+        )
+        .with_panel(
+            graph(
+                "Outbox backlog",
+                [
+                    ("sum by (status) (chatplatform_notifications)", "emails {{status}}"),
+                    ("sum by (status) (chatplatform_publications)", "live events {{status}}"),
+                ],
+                "none",
+                "Outbox rows by status: admin emails and live events for Centrifugo.",
+                width=24,
+            )
+        )
+        .with_row(Row("Queues"))
+        .with_panel(
+            graph(
+                "Tasks waiting by queue",
+                [(_broker("queue, state", "chatplatform_queue_tasks"), "{{queue}} {{state}}")],
+                "none",
+                "Ready: in the queue, waiting for any worker. Reserved: taken by a worker and not "
+                "yet acknowledged (prefetched, running an acks_late task, or holding an ETA).",
+            )
+        )
+        .with_panel(
+            graph(
+                "Oldest ready task age by queue",
+                [
+                    (_broker("queue", "chatplatform_queue_oldest_task_age_seconds"), "{{queue}}"),
+                    (
+                        _broker("queue", "chatplatform_queue_wait_budget_seconds"),
+                        "budget {{queue}}",
+                    ),
+                ],
+                "s",
+                "How long the oldest waiting task of each queue has waited, against the queue's "
+                "budget. CeleryQueueWaitHigh fires when it stays over the budget for 1 minute.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Time in queue p50 / p95 by queue",
+                p50_p95("queue", waited),
+                "s",
+                "From send (or ETA) to a worker starting the task, as the workers record it. "
+                "CeleryQueueWaitP95High fires when the p95 stays over the queue's budget.",
+                width=24,
+            )
+        )
+        .with_row(Row("Workers and beat"))
+        .with_panel(
+            graph(
+                "Worker heartbeat age",
+                [
+                    (
+                        _broker("worker, group", "chatplatform_worker_heartbeat_age_seconds"),
+                        "{{worker}} ({{group}})",
+                    )
+                ],
+                "s",
+                "Seconds since each worker's last heartbeat (every 2 s). One that keeps growing "
+                "was killed or is stuck: CeleryWorkerHeartbeatStale fires past 30 s.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Workers per queue",
+                [(_broker("queue", "chatplatform_queue_workers"), "{{queue}}")],
+                "none",
+                "Workers with a fresh heartbeat that consume each queue. CeleryQueueNoWorker "
+                "fires at 0.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Beat: time since last run",
+                [
+                    (
+                        "time() - "
+                        + _broker("entry", "chatplatform_beat_entry_last_run_timestamp_seconds"),
+                        "{{entry}}",
+                    )
+                ],
+                "s",
+                "Seconds since beat last sent each schedule entry's task: a saw tooth up to the "
+                "entry's period while beat runs.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Beat entries overdue",
+                [(_broker("entry", "chatplatform_beat_entry_overdue"), "{{entry}}")],
+                "none",
+                "1 when an entry last ran more than two periods plus a grace ago (or never): beat "
+                "is stopped or stuck. CeleryBeatEntryOverdue fires after 2 minutes.",
+            )
+        )
+    )
