@@ -22,7 +22,7 @@ format:
 bench:         ## benchmarks (figures as ratios against a baseline measured in the same run)
 	scripts/setup.sh --test && scripts/bench.sh
 
-dashboards:    ## rebuild the Grafana dashboard JSON from dashboards/build.py
+dashboards:    ## rebuild the Grafana dashboard JSON from dashboards/build/
 	.venv/bin/python -m dashboards.build
 
 notebooks:     ## execute every notebook on the latest report, render to HTML beside it
