@@ -63,10 +63,10 @@ def main() -> None:
     database_url, drop_database = bench_database(args.database_url, workdir, "bench_email")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
 
-    from chatplatform import testing
+    import testing
 
-    redis = testing.redis_process().start()
-    smtp = testing.smtp_process(mail_dir=workdir / "inbox").start()
+    redis = testing.RedisProcess().start()
+    smtp = testing.SmtpProcess(mail_dir=workdir / "inbox").start()
     os.environ.update(
         DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",
@@ -83,7 +83,8 @@ def main() -> None:
 
     from chatplatform.celery import app as celery_app
     from chats import notifications, services
-    from chats.models import Notification, OutboxStatus, Role
+    from chats.models import Notification, Role
+    from core.outbox import OutboxStatus
 
     User = get_user_model()
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
@@ -195,7 +196,7 @@ def main() -> None:
         owner, chat = chat_with_two_admins("burst", emails=True)
         joiners = newcomers("burst-new", args.joins)
         Notification.objects.all().delete()
-        worker = testing.celery_worker_process(
+        worker = testing.WorkerProcess(
             testing.django_env(WORKER_DATABASE_CONN_MAX_AGE=args.worker_conn_max_age),
             concurrency=args.workers,
             group="email",

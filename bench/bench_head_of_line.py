@@ -98,19 +98,20 @@ def main() -> None:
 def run(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitStack) -> dict:
     """Both phases (and the layout before, with --single-pool); every process it starts goes
     on `stack`, so the caller stops it."""
-    from chatplatform import testing
+    import testing
 
     smtp = stack.enter_context(
-        testing.smtp_process(mail_dir=rig.workdir / "inbox", delay=args.smtp_delay)
+        testing.SmtpProcess(mail_dir=rig.workdir / "inbox", delay=args.smtp_delay)
     )
     os.environ.update(**smtp.django_env, EMAIL_TIMEOUT="5")
     setup_django()
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from chatplatform import centrifugo
     from chats import services
-    from chats.models import Membership, Notification, OutboxStatus, Role
+    from chats.models import Membership, Notification, Role
+    from core.outbox import OutboxStatus
+    from integrations import centrifugo
 
     User = get_user_model()
     author, chat, members = chat_with_members(args.subscribers, "hol")
@@ -135,10 +136,8 @@ def run(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitStack
         return time.monotonic() - started
 
     env = testing.django_env(LOG_LEVEL="WARNING")
-    live = stack.enter_context(testing.celery_worker_process(env, group="live", name="bench-live"))
-    email = stack.enter_context(
-        testing.celery_worker_process(env, group="email", name="bench-email")
-    )
+    live = stack.enter_context(testing.WorkerProcess(env, group="live", name="bench-live"))
+    email = stack.enter_context(testing.WorkerProcess(env, group="email", name="bench-email"))
     specs = subscriber_specs(members, [("pipeline", centrifugo.chat_channel(chat.pk))])
     listener = stack.enter_context(Listener(rig.hub.ws_url, specs))
     pacer = stack.enter_context(Pacer(args.clients))
@@ -214,7 +213,7 @@ def run(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitStack
     route_every_task_to(settings.CELERY_TASK_DEFAULT_QUEUE)
     settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT = False  # read per call by chats.realtime
     stack.enter_context(
-        testing.celery_worker_process(
+        testing.WorkerProcess(
             testing.django_env(LOG_LEVEL="WARNING", CENTRIFUGO_PUBLISH_AFTER_COMMIT="false"),
             concurrency=2,
             name="bench-single-pool",

@@ -149,7 +149,8 @@ def measure(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitS
     setup_django()
     from django.conf import settings
 
-    from chatplatform import centrifugo, testing
+    import testing
+    from integrations import centrifugo
 
     author, chat, members = chat_with_members(args.subscribers)
     floor_channel = "chat:999999"
@@ -157,7 +158,7 @@ def measure(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitS
         members, [("floor", floor_channel), ("pipeline", centrifugo.chat_channel(chat.pk))]
     )
     stack.enter_context(
-        testing.celery_worker_process(
+        testing.WorkerProcess(
             testing.django_env(LOG_LEVEL="WARNING"),
             group="live",
             concurrency=args.workers,

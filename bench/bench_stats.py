@@ -222,9 +222,9 @@ def main() -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
-    from chatplatform import testing
+    import testing
 
-    redis = testing.redis_process().start()
+    redis = testing.RedisProcess().start()
     try:
         os.environ["REDIS_URL"] = redis.url
         setup_django()

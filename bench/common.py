@@ -127,10 +127,10 @@ def live_services(database_url: str, prefix: str) -> Iterator[LiveServices]:
         # keep theirs anyway (WORKER_DATABASE_CONN_MAX_AGE).
         os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
-        from chatplatform import testing
+        import testing
 
-        redis = cleanup.enter_context(testing.redis_process())
-        hub = cleanup.enter_context(testing.centrifugo_process())
+        redis = cleanup.enter_context(testing.RedisProcess())
+        hub = cleanup.enter_context(testing.CentrifugoProcess())
         os.environ.update(
             REDIS_URL=redis.url,
             CELERY_BROKER_URL=redis.url,
@@ -166,7 +166,7 @@ def chat_with_members(members: int, prefix: str = "bench") -> tuple[Any, Any, li
 def subscriber_specs(users: list, channels: list[tuple[str, str]]) -> list[dict]:
     """What the Listener needs per user: a connection token and, per (label, channel), a
     subscription token (signed here: the benchmark is not testing the access rule)."""
-    from chatplatform import centrifugo
+    from integrations import centrifugo
 
     return [
         {
@@ -406,7 +406,8 @@ def summarize(
 
 def wait_for_outbox(timeout: float = 30) -> bool:
     """Until every live publication is sent (the worker path's tasks are done); False if not."""
-    from chats.models import OutboxStatus, Publication
+    from chats.models import Publication
+    from core.outbox import OutboxStatus
 
     deadline = time.monotonic() + timeout
     while Publication.objects.exclude(status=OutboxStatus.SENT).exists():

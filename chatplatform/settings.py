@@ -66,7 +66,7 @@ ASGI_APPLICATION = "chatplatform.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "chatplatform" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -120,10 +120,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # centrifuge-js comes from npm (scripts/setup.sh) and is served from here, never from a CDN.
-STATICFILES_DIRS = [
-    BASE_DIR / "chatplatform" / "static",
-    ("vendor/centrifuge", BASE_DIR / "node_modules" / "centrifuge" / "dist"),
-]
+STATICFILES_DIRS = [("vendor/centrifuge", BASE_DIR / "node_modules" / "centrifuge" / "dist")]
 LOGIN_URL = "/admin/login/"
 # Password of the demo users that `manage.py seed_demo` creates (random in .env).
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="demo-password-change-me")
@@ -136,7 +133,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "chatplatform.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat Platform API",
@@ -205,7 +202,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
-# The hand-over of outbox rows to the broker after commit (chatplatform.outbox.send_tasks) waits
+# The hand-over of outbox rows to the broker after commit (core.outbox.send_tasks) waits
 # at most this long for Redis, once, with no retry: a hung or black-holed Redis delays a request
 # by this much at most, and what was not handed over stays in the outbox for the sweeper.
 OUTBOX_HANDOVER_TIMEOUT = env.float("OUTBOX_HANDOVER_TIMEOUT", default=0.5)

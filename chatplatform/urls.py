@@ -1,12 +1,14 @@
+"""Every URL of the platform; each app's API and pages come from the app."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from chats.pages import PageLoginView, chat_page
+from core.health import healthz
+from metrics.pages import live_stats_page
 from metrics.prometheus import metrics_view
 from metrics.views import StatsView
-
-from .health import healthz
-from .pages import PageLoginView, chat_page, live_stats_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),

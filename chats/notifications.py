@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 
-from chatplatform import outbox
+from core import outbox
 
 from . import selectors
 from .models import Chat, Notification

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from chatplatform import centrifugo, outbox
-from chatplatform.errors import DomainError, Forbidden
+from core import outbox
+from core.errors import DomainError, Forbidden
+from integrations import centrifugo
 
 from .models import Membership, Message, Publication
 

@@ -34,7 +34,7 @@ from django.conf import settings
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from chatplatform import redis_client
+from core import redis_client
 
 logger = logging.getLogger(__name__)
 

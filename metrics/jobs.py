@@ -19,7 +19,7 @@ from cent import CentError
 from django.db.models import F
 from django.utils import timezone
 
-from chatplatform import centrifugo
+from integrations import centrifugo
 
 from . import fill, reports, snapshot
 from .models import JobRun

@@ -20,9 +20,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from chatplatform import centrifugo, outbox
-from chatplatform.redis_client import client as redis_client_for
 from chats.models import Chat, Notification, Publication
+from core import outbox
+from core.redis_client import client as redis_client_for
+from integrations import centrifugo
 
 from . import selectors
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from chatplatform.testing import free_port
+from testing import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 LINKED = (".venv", ".tools", "node_modules")

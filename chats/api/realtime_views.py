@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatplatform import centrifugo
 from chats import realtime
+from integrations import centrifugo
 
 from .views import ERROR_BODY
 

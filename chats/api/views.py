@@ -12,8 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatplatform.errors import DomainError, Forbidden
 from chats import selectors, services
+from core.errors import DomainError, Forbidden
 
 from . import serializers as s
 

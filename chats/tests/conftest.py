@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from chatplatform import testing
 from chats import services
 from chats.models import Chat, Role
 
@@ -73,12 +72,3 @@ def team(make_user: Callable[..., User]) -> ChatWithRoles:
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
     return ChatWithRoles(chat, owner, admin, member, outsider)
-
-
-@pytest.fixture
-def smtp() -> Iterator[testing.ManagedProcess]:
-    """A real SMTP server of this test alone (no other test's worker sends to it); it refuses
-    `refused@example.com` with 550."""
-    server = testing.smtp_process(refuse=("refused@example.com",)).start()
-    yield server
-    server.stop()

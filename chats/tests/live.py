@@ -25,7 +25,7 @@ from centrifuge import (
     UnsubscribedContext,
 )
 
-from chatplatform import testing
+import testing
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def live_worker(redis_service, centrifugo_service, django_db_setup) -> Iterator[
         CENTRIFUGO_TIMEOUT=1,
         **centrifugo_service.django_env,
     )
-    with testing.celery_worker_process(env, concurrency=1, name="realtime-worker"):
+    with testing.WorkerProcess(env, concurrency=1, name="realtime-worker"):
         yield
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from chatplatform import testing
+import testing
 from chats import services
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Role
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.mail import get_connection
 
-from chatplatform import testing
+import testing
 from chats import notifications
 from chats.models import Notification
 
@@ -89,7 +89,7 @@ def test_run_devmail_keeps_each_email_and_shows_it_in_the_web_inbox(devmail, tmp
 
 
 def test_a_refused_recipient_is_a_permanent_failure():
-    with testing.smtp_process(refuse=("refused@example.com",)) as server:
+    with testing.SmtpProcess(refuse=("refused@example.com",)) as server:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             send(server.port, an_email(to="refused@example.com"))
         assert notifications.classify(refused.value) is notifications.PermanentEmailError
@@ -103,7 +103,7 @@ def test_a_refused_recipient_is_a_permanent_failure():
 
 
 def test_a_silent_or_absent_server_is_a_transient_failure():
-    with testing.smtp_process(silent=True) as silent:
+    with testing.SmtpProcess(silent=True) as silent:
         with pytest.raises(OSError) as hung:
             send(silent.port, an_email(), timeout=0.5)
         assert "timed out" in str(hung.value)
@@ -114,7 +114,7 @@ def test_a_silent_or_absent_server_is_a_transient_failure():
 
 
 def test_a_stopped_server_comes_back_on_the_same_port_with_its_inbox():
-    server = testing.smtp_process().start()
+    server = testing.SmtpProcess().start()
     try:
         send(server.port, an_email(pk=1))
         server.stop()

@@ -18,11 +18,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from chatplatform import testing
+import testing
 from chatplatform.celery import app as celery_app
 from chats import notifications, services
-from chats.models import Notification, OutboxStatus, Role
+from chats.models import Notification, Role
 from chats.tasks import requeue_stale_outbox_task
+from core.outbox import OutboxStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
@@ -43,7 +44,7 @@ def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProc
         env = worker_env(
             **{**smtp.django_env, "EMAIL_TIMEOUT": 1, "OUTBOX_STALE_SECONDS": 2, **overrides}
         )
-        worker = testing.celery_worker_process(env, concurrency=concurrency, name="email-worker")
+        worker = testing.WorkerProcess(env, concurrency=concurrency, name="email-worker")
         started.append(worker.start())
         return worker
 
@@ -242,7 +243,7 @@ def test_a_silent_smtp_server_times_out_and_does_not_block_the_worker(
     start_worker(concurrency=1)
     all_done()
     smtp.stop()
-    silent = testing.smtp_process(port=smtp.port, silent=True).start()
+    silent = testing.SmtpProcess(port=smtp.port, silent=True).start()
     try:
         started = time.monotonic()
         add_via_api(client_for, owner, chat.pk, first)
@@ -375,7 +376,7 @@ def test_a_frozen_redis_holds_no_request_and_loses_nothing(
     Posting and adding a member still answer within a second, also when Centrifugo is out of the
     web's reach too (so the event must go through the frozen broker); after Redis resumes, the
     live events and the email each arrive once."""
-    from chatplatform import centrifugo
+    from integrations import centrifugo
 
     from .live import LiveClient, message_events
     from .test_realtime_live import post, tokens

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth import get_user_model
 
-from chatplatform import centrifugo, testing
+import testing
 from chatplatform.celery import app as celery_app
 from chats import services
 from chats.models import Membership, Notification, Role
+from integrations import centrifugo
 
 from .live import LiveClient
 from .test_realtime_live import post, tokens, wait_events
@@ -32,7 +33,7 @@ SMTP_DELAY = 0.2
 
 @pytest.fixture
 def slow_smtp() -> Iterator[testing.ManagedProcess]:
-    server = testing.smtp_process(delay=SMTP_DELAY).start()
+    server = testing.SmtpProcess(delay=SMTP_DELAY).start()
     yield server
     server.stop()
 
@@ -43,7 +44,7 @@ def worker_groups(worker_env, slow_smtp, centrifugo_service) -> Iterator[None]:
     celery_app.control.purge()
     env = worker_env(**slow_smtp.django_env, **centrifugo_service.django_env)
     workers = [
-        testing.celery_worker_process(env, group=group, name=f"{group}-group")
+        testing.WorkerProcess(env, group=group, name=f"{group}-group")
         for group in ("live", "email")
     ]
     try:

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from redis._defaults import DEFAULT_SOCKET_TIMEOUT
 
-from chatplatform import testing
+import testing
 from chatplatform.celery import app as celery_app
 from chats import notifications, services
 from chats.models import Notification, Role
@@ -41,10 +41,10 @@ def test_worker_and_flower_idle_past_the_socket_timeout_still_get_work(
     chat = services.create_chat(title="Quiet for a while", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
 
-    with testing.flower_process(env) as flower:
+    with testing.FlowerProcess(env) as flower:
         # Flower has subscribed to task events; no worker exists yet, so none are published.
         time.sleep(idle_seconds())
-        with testing.celery_worker_process(env, group="email", name="idle") as worker:
+        with testing.WorkerProcess(env, group="email", name="idle") as worker:
             # The worker waits on its queue and on the remote-control channel; nothing comes.
             time.sleep(idle_seconds())
 
@@ -66,7 +66,7 @@ def test_worker_and_flower_idle_past_the_socket_timeout_still_get_work(
 
             # The next pub/sub messages to Flower: that task's events, so Flower saw it succeed.
             def flower_saw_success() -> bool:
-                tasks = testing.flower_api(flower, "/api/tasks?state=SUCCESS")
+                tasks = flower.api("/api/tasks?state=SUCCESS")
                 return any(
                     t["name"].endswith("send_admin_notification_task") for t in tasks.values()
                 )

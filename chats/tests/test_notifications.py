@@ -9,10 +9,11 @@ from collections.abc import Iterator
 import pytest
 from celery.signals import task_failure
 
-from chatplatform import testing
+import testing
 from chats import notifications
-from chats.models import Notification, OutboxStatus
+from chats.models import Notification
 from chats.tasks import send_admin_notification_task
+from core.outbox import OutboxStatus
 from metrics import snapshot
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from chatplatform import centrifugo
+from integrations import centrifugo
 
 TOKEN_URL = "/api/realtime/token/"
 SUB_URL = "/api/realtime/subscription-token/"

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 
-from chatplatform import centrifugo
 from chats import realtime, services
+from integrations import centrifugo
 
 from .live import live_worker  # noqa: F401 (fixture)
 

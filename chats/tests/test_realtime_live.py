@@ -10,9 +10,11 @@ import jwt
 import pytest
 from centrifuge import ClientState, SubscriptionState
 
-from chatplatform import centrifugo, testing
+import testing
 from chats import services
-from chats.models import OutboxStatus, Publication
+from chats.models import Publication
+from core.outbox import OutboxStatus
+from integrations import centrifugo
 
 from .live import LiveClient, live_worker, message_events  # noqa: F401 (fixture)
 

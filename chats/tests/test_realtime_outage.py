@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from chatplatform import centrifugo, testing
-from chats.models import OutboxStatus, Publication
+import testing
+from chats.models import Publication
 from chats.tasks import publish_event_task, requeue_stale_outbox_task
+from core.outbox import OutboxStatus
+from integrations import centrifugo
 
 from .live import LiveClient, message_events
 from .test_realtime_live import post, tokens, wait_events
@@ -24,7 +26,7 @@ def test_message_is_saved_while_centrifugo_is_down_and_published_once_after_rest
     redis_service, django_db_setup, team, client_for, settings
 ):
     """A Centrifugo of its own (Redis engine: history survives its restart) that the test stops."""
-    hub = testing.centrifugo_process(
+    hub = testing.CentrifugoProcess(
         extra_env={
             "CENTRIFUGO_ENGINE_TYPE": "redis",
             "CENTRIFUGO_ENGINE_REDIS_ADDRESS": redis_service.url.rsplit("/", 1)[0] + "/1",
@@ -50,7 +52,7 @@ def test_message_is_saved_while_centrifugo_is_down_and_published_once_after_rest
         live = LiveClient(hub.ws_url, connection_token).connect()
         try:
             log = live.subscribe(channel, subscription_token)
-            with testing.celery_worker_process(env, concurrency=1, name="realtime-down-worker"):
+            with testing.WorkerProcess(env, concurrency=1, name="realtime-down-worker"):
                 hub.stop()
                 message_id = post(client_for(team.admin), team.chat.pk, "sent into the void")
                 publication = Publication.objects.get(data__message__id=message_id)

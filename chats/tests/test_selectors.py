@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chatplatform.errors import DomainError, Forbidden, NotFound
 from chats import selectors, services
 from chats.models import Message, Role
+from core.errors import DomainError, Forbidden, NotFound
 
 
 def test_chats_for_user_lists_only_the_users_chats(team, make_user):

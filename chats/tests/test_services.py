@@ -11,10 +11,10 @@ import redis
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from chatplatform import testing
-from chatplatform.errors import Conflict, DomainError, Forbidden, NotFound
+import testing
 from chats import selectors, services
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Publication, Role
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 
 User = get_user_model()
 

@@ -26,7 +26,7 @@ from celery import chain
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from chatplatform import testing
+import testing
 from chatplatform.celery import app as celery_app
 from dashboards import build, prometheus_config
 from dashboards.tests import e2e_tasks
@@ -90,7 +90,7 @@ def wait_snapshot_value(
 @pytest.fixture
 def flower(worker_env) -> Iterator[testing.ManagedProcess]:
     """A real Flower with basic auth on the test broker (it needs nothing else)."""
-    with testing.flower_process(worker_env()) as proc:
+    with testing.FlowerProcess(worker_env()) as proc:
         yield proc
 
 
@@ -109,7 +109,7 @@ def stack(
     )
     started: list[testing.ManagedProcess] = []
     try:
-        smtp = testing.smtp_process()
+        smtp = testing.SmtpProcess()
         started.append(smtp.start())
         env = worker_env(
             **smtp.django_env,
@@ -117,7 +117,7 @@ def stack(
             REPORTS_DIR=tmp_path / "reports",
         )
         worker_metrics_port = testing.free_port()
-        worker = testing.celery_worker_process(
+        worker = testing.WorkerProcess(
             env,
             name="monitoring-worker",
             extra=["--include", e2e_tasks.__name__],
@@ -139,7 +139,7 @@ def stack(
             },
             scrape_interval="1s",
         )
-        prometheus = testing.prometheus_process(config, port=prometheus_port)
+        prometheus = testing.PrometheusProcess(config, port=prometheus_port)
         started.append(prometheus.start())
         yield {
             "prometheus": prometheus,

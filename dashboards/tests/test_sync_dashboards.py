@@ -15,8 +15,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from chatplatform.testing import free_port
 from dashboards import build
+from testing import free_port
 
 TOKEN = "glsa_test-service-account-token"
 

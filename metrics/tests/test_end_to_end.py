@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from chatplatform import testing
+import testing
 from chatplatform.celery import app as celery_app
 from chats.models import Chat, Message
 from metrics import snapshot
@@ -48,7 +48,7 @@ def test_prometheus_scrapes_metrics_and_promql_answers(redis_service, live_serve
     make_activity(users=3, messages=4)
     snapshot.refresh_snapshot()
     target = live_server.url.removeprefix("http://")
-    with testing.prometheus_process(PROMETHEUS_CONFIG.format(target=target)) as prometheus:
+    with testing.PrometheusProcess(PROMETHEUS_CONFIG.format(target=target)) as prometheus:
         result = prometheus.query
         up = testing.wait_until(lambda: result('up{job="chatplatform"} == 1'), 30, "a scrape")
         assert up[0]["metric"]["instance"] == target
@@ -80,7 +80,7 @@ def test_beat_fires_the_metrics_jobs_on_a_worker(worker_env, tmp_path: Path) -> 
         CENTRIFUGO_API_URL="http://127.0.0.1:9/api",  # nothing there: publishing only logs
         CENTRIFUGO_TIMEOUT=0.5,
     )
-    worker = testing.celery_worker_process(env, concurrency=1, name="metrics-worker")
+    worker = testing.WorkerProcess(env, concurrency=1, name="metrics-worker")
     with worker, testing.celery_beat_process(env, tmp_path) as beat:
 
         def fill_done() -> bool:
@@ -104,6 +104,6 @@ def test_beat_fires_the_metrics_jobs_on_a_worker(worker_env, tmp_path: Path) -> 
 def test_a_failed_task_on_a_worker_is_counted(worker_env) -> None:
     celery_app.control.purge()
     snapshot.redis_client().flushdb()
-    with testing.celery_worker_process(worker_env(), concurrency=1, name="failing-worker"):
+    with testing.WorkerProcess(worker_env(), concurrency=1, name="failing-worker"):
         celery_app.send_task("metrics.tasks.fill_stats_task", args=["unexpected"])
         testing.wait_until(lambda: snapshot.tasks_failed_last_hour() == 1, 30, "the count")

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatplatform import testing
+import testing
 from chatplatform.celery import app as celery_app
 from chats.tasks import publish_event_task
 from metrics import queues
@@ -71,7 +71,7 @@ def test_depth_and_oldest_age_come_from_the_broker(client) -> None:
 def test_reserved_tasks_count_and_an_eta_is_not_time_in_queue(client, worker_env, settings):
     settings.WORKER_HEARTBEAT_STALE_SECONDS = 3  # the worker must keep beating to stay counted
     port = testing.free_port()
-    worker = testing.celery_worker_process(
+    worker = testing.WorkerProcess(
         worker_env(), group="live", concurrency=1, name="queue-worker", metrics_port=port
     )
     with worker:

@@ -10,7 +10,8 @@ from cent import HistoryRequest
 from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
 
-from chatplatform import centrifugo, testing
+import testing
+from integrations import centrifugo
 from metrics import fill, jobs, snapshot
 
 from .conftest import Activity, hm

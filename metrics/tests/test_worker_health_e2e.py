@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chatplatform import testing
+import testing
 from chatplatform.celery import app as celery_app
 from dashboards import prometheus_config
 from metrics import celery_watch
@@ -53,7 +53,7 @@ def prometheus(live_server, centrifugo_service, tmp_path) -> Iterator[testing.Ma
         )
     )
     config["rule_files"] = [str(rules_without_waiting(tmp_path))]
-    with testing.prometheus_process(yaml.safe_dump(config), port=port) as proc:
+    with testing.PrometheusProcess(yaml.safe_dump(config), port=port) as proc:
         yield proc
 
 
@@ -73,7 +73,7 @@ def value(prometheus: testing.ManagedProcess, promql: str) -> float | None:
 
 def test_a_killed_worker_goes_stale_and_alerts(prometheus, worker_env) -> None:
     celery_app.control.purge()
-    worker = testing.celery_worker_process(worker_env(), group="live", name="doomed")
+    worker = testing.WorkerProcess(worker_env(), group="live", name="doomed")
     worker.start()
     try:
         age = f'chatplatform_worker_heartbeat_age_seconds{{worker="{worker.hostname}"}}'

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatplatform import redis_client
+from core import redis_client
 
 
 def _database_ok() -> bool:

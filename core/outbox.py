@@ -1,4 +1,6 @@
-"""The transactional outbox shared by emails and live events.
+"""The transactional outbox shared by emails and live events: the rows and their delivery.
+
+An app's outbox model subclasses `OutboxRow` and adds what to deliver.
 
 A service writes outbox rows in its transaction and calls `enqueue_after_commit`. A task claims a
 row (`claim`), delivers it and marks it `done`; a transient failure `release`s it for a retry, a
@@ -19,9 +21,33 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.connection import ConnectionPool
 
-from chats.models import OutboxRow, OutboxStatus
-
 logger = logging.getLogger(__name__)
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboxRow(models.Model):
+    """Something to deliver after commit; the functions below claim, retry and sweep it."""
+
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # A claim expires, so a row whose worker died is delivered by the next one.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-id"]
 
 
 @lru_cache(maxsize=4)

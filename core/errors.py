@@ -1,11 +1,31 @@
-"""REST framework glue shared by every app."""
+"""Domain errors raised by services, and the REST framework handler that answers them as 4xx
+responses naming the field."""
 
 from typing import Any
 
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from chatplatform.errors import DomainError
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Conflict(DomainError):
+    status_code = 409
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -1,0 +1,83 @@
+"""The pytest plugin of this project (loaded by the root conftest): fixtures that start the real
+services the tests talk to, on free ports, and point this process and its child workers at them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from .processes import django_env
+from .services import CentrifugoProcess, RedisProcess, SmtpProcess
+
+
+def _point_celery_at(url: str) -> None:
+    """Make this process publish to the test broker (settings were read before Redis started)."""
+    from chatplatform.celery import app as celery_app
+
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    celery_app.conf.broker_url = url
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_root() -> None:
+    """WhiteNoise warns on every request when STATIC_ROOT is missing (no collectstatic in tests)."""
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[RedisProcess]:
+    """A real Redis on a free port; the broker of this process and of every worker it starts."""
+    redis = RedisProcess().start()
+    _point_celery_at(redis.url)
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="session")
+def centrifugo_service() -> Iterator[CentrifugoProcess]:
+    """A real Centrifugo on a free port that this process publishes to and signs tokens for.
+
+    Pass `centrifugo_service.django_env` to `worker_env(...)` so a worker publishes there too.
+    """
+    from integrations import centrifugo
+
+    proc = CentrifugoProcess().start()
+    previous = {name: getattr(settings, name) for name in proc.django_env}
+    for name, value in proc.django_env.items():
+        setattr(settings, name, value)
+    centrifugo.client.cache_clear()  # the cached client still points at the old URL and key
+    yield proc
+    for name, value in previous.items():
+        setattr(settings, name, value)
+    centrifugo.client.cache_clear()
+    proc.stop()
+
+
+@pytest.fixture
+def worker_env(redis_service: RedisProcess, django_db_setup: None) -> Callable[..., dict[str, str]]:
+    """Build the environment of a child worker: same test database, same broker."""
+
+    def build(**overrides: object) -> dict[str, str]:
+        return django_env(
+            REDIS_URL=redis_service.url, CELERY_BROKER_URL=redis_service.url, **overrides
+        )
+
+    return build
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpProcess]:
+    """A real SMTP server of this test alone (no other test's worker sends to it); it refuses
+    `refused@example.com` with 550."""
+    server = SmtpProcess(refuse=("refused@example.com",)).start()
+    yield server
+    server.stop()

@@ -1,0 +1,246 @@
+"""The real services the tests and benchmarks talk to, each on a free port in a child process.
+
+Each factory returns a `ManagedProcess` subclass whose typed attributes say how to reach the
+service (its URL, its credentials, the settings that point Django at it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from .processes import BASE_DIR, TOOLS_BIN, ManagedProcess, answers, free_port
+
+CENTRIFUGO_CONFIG = BASE_DIR / "centrifugo" / "config.json"
+FLOWER_USER, FLOWER_PASSWORD = "operator", "flower-test-password"
+
+
+class RedisProcess(ManagedProcess):
+    """A throwaway redis-server: no persistence, loopback only."""
+
+    def __init__(self, port: int | None = None) -> None:
+        port = port or free_port()
+        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        argv = [server, "--port", str(port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no", "--protected-mode", "no"]
+        super().__init__("redis", argv, port=port)
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+
+class WorkerProcess(ManagedProcess):
+    """A real worker of one group of settings.WORKER_GROUPS (`group=None`: one serving every
+    queue), started as make up and compose start it (`python -m chatplatform.workers`); ready
+    once it answers a ping. `metrics_port` serves its queue-wait histogram (0: none)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        concurrency: int | None = None,
+        name: str = "worker",
+        extra: list[str] | None = None,
+        group: str | None = None,
+        metrics_port: int = 0,
+    ) -> None:
+        self.hostname = f"{name}-{free_port()}@localhost"
+        argv = [sys.executable, "-m", "chatplatform.workers", group or "all"]
+        argv += ["--metrics-port", str(metrics_port), "--hostname", self.hostname]
+        argv += ["--without-mingle", "--without-gossip"]
+        if concurrency:
+            argv += ["--concurrency", str(concurrency)]
+        argv += extra or []
+        super().__init__(name, argv, env=env, ready=self._answers_ping, ready_timeout=90)
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else None
+
+    def _answers_ping(self) -> bool:
+        from chatplatform.celery import app
+
+        return bool(app.control.ping(destination=[self.hostname], timeout=0.5))
+
+
+def basic_auth(user: str = FLOWER_USER, password: str = FLOWER_PASSWORD) -> dict[str, str]:
+    """The Authorization header of HTTP basic auth (Flower's, by default)."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+class FlowerProcess(ManagedProcess):
+    """A real Flower with basic auth (FLOWER_USER/FLOWER_PASSWORD) on the broker of `env`, as
+    make up runs it; ready when /healthcheck answers."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "celery", "-A", "chatplatform", "flower"]
+        argv += [f"--port={port}", "--address=127.0.0.1"]
+        argv += [f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}"]
+        super().__init__(
+            "flower", argv, env=env, port=port, ready=lambda: answers(f"{self.url}/healthcheck")
+        )
+
+    def api(self, path: str) -> object:
+        """GET one of Flower's JSON endpoints (`/api/...`) with its credentials."""
+        request = urllib.request.Request(self.url + path, headers=basic_auth())  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local
+            return json.load(response)
+
+
+def celery_beat_process(env: dict[str, str], workdir: Path) -> ManagedProcess:
+    """A real `celery beat` with its schedule state in `workdir` (the schedule comes from env)."""
+    argv = [sys.executable, "-m", "celery", "-A", "chatplatform", "beat", "-l", "info"]
+    argv += ["--schedule", str(workdir / "beat-schedule"), "--pidfile", ""]
+    return ManagedProcess("beat", argv, env=env)
+
+
+class CentrifugoProcess(ManagedProcess):
+    """A real Centrifugo from `centrifugo/config.json`, secrets and port from its environment.
+
+    It runs in an empty directory so it does not load the project's `.env` (Centrifugo v6 reads
+    `.env` from its working directory).
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        api_key: str = "test-centrifugo-api-key",
+        # At least 32 bytes: PyJWT warns about shorter HMAC keys (RFC 7518, section 3.2).
+        token_secret: str = "test-centrifugo-token-secret-of-32-bytes-or-more",  # noqa: S107
+        allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*"),
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        port = port or free_port()
+        base = f"127.0.0.1:{port}"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CENTRIFUGO_")}
+        env.update(
+            CENTRIFUGO_HTTP_SERVER_ADDRESS="127.0.0.1",
+            CENTRIFUGO_HTTP_SERVER_PORT=str(port),
+            CENTRIFUGO_HTTP_API_KEY=api_key,
+            CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY=token_secret,
+            CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=" ".join(allowed_origins),
+            **(extra_env or {}),
+        )
+        self.api_url = f"http://{base}/api"
+        self.ws_url = f"ws://{base}/connection/websocket"
+        self.metrics_url = f"http://{base}/metrics"
+        self.health_url = f"http://{base}/health"
+        self.api_key = api_key
+        self.token_secret = token_secret
+        argv = [str(TOOLS_BIN / "centrifugo"), "--config", str(CENTRIFUGO_CONFIG)]
+        super().__init__(
+            "centrifugo",
+            argv,
+            env=env,
+            port=port,
+            cwd=Path(tempfile.mkdtemp(prefix="cfg-")),
+            ready=lambda: answers(self.health_url),
+        )
+
+    @property
+    def django_env(self) -> dict[str, str]:
+        """The settings (as environment variables) that make Django publish here and sign
+        tokens for it: pass them to a worker's environment."""
+        return {
+            "CENTRIFUGO_API_URL": self.api_url,
+            "CENTRIFUGO_WS_URL": self.ws_url,
+            "CENTRIFUGO_HTTP_API_KEY": self.api_key,
+            "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY": self.token_secret,
+        }
+
+
+class PrometheusError(RuntimeError):
+    """Prometheus refused a request; the message holds its own answer (errorType and error, e.g.
+    where a query does not parse), which a bare HTTP 400 would hide."""
+
+
+class PrometheusProcess(ManagedProcess):
+    """A real Prometheus (the Debian `prometheus` binary) with `config_text` as prometheus.yml.
+
+    The config goes into a fresh directory that is also the working directory; the TSDB goes in a
+    subdirectory.
+    """
+
+    def __init__(self, config_text: str, port: int | None = None) -> None:
+        port = port or free_port()
+        workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
+        config_path = workdir / "prometheus.yml"
+        config_path.write_text(config_text)
+        self.url = f"http://127.0.0.1:{port}"
+        server = shutil.which("prometheus") or "/usr/bin/prometheus"
+        argv = [
+            server,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+        ]
+        super().__init__(
+            "prometheus", argv, port=port, cwd=workdir, ready=lambda: answers(f"{self.url}/-/ready")
+        )
+
+    def api(self, path: str, **params: str) -> dict:
+        """The `data` of GET /api/v1/<path> (e.g. "rules", "alerts"); PrometheusError with
+        Prometheus's own error text when it refuses."""
+        address = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        try:
+            with urllib.request.urlopen(address, timeout=10) as response:  # noqa: S310 - local
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            raise PrometheusError(f"{path} {params}: HTTP {exc.code}: {body}") from None
+        if answer.get("status") != "success":
+            raise PrometheusError(f"{path} {params}: {answer}")
+        return answer["data"]
+
+    def query(self, promql: str) -> list:
+        """The `data.result` of an instant query."""
+        return self.api("query", query=promql)["result"]
+
+
+class SmtpProcess(ManagedProcess):
+    """A real SMTP server (`chatplatform.devmail`) in its own process, on a free port.
+
+    `inbox` reads what it received (kept across restarts); `refuse` answers 550 to those
+    recipients; `silent` accepts connections and never answers; `delay` takes that many seconds
+    to accept each message (a remote provider). Stop and start it again (or start another one
+    on `port`) to simulate an outage.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        mail_dir: Path | str | None = None,
+        refuse: tuple[str, ...] = (),
+        silent: bool = False,
+        delay: float = 0.0,
+    ) -> None:
+        from chatplatform import devmail
+
+        port = port or free_port()
+        mail_dir = Path(mail_dir or tempfile.mkdtemp(prefix="smtp-inbox-"))
+        argv = [sys.executable, "-m", "chatplatform.devmail", "--port", str(port)]
+        argv += ["--dir", str(mail_dir), *(f"--refuse={address}" for address in refuse)]
+        if silent:
+            argv.append("--silent")
+        if delay:
+            argv += ["--delay", str(delay)]
+        super().__init__("smtp-silent" if silent else "smtp", argv, port=port)
+        self.inbox = devmail.Inbox(mail_dir)
+
+    @property
+    def django_env(self) -> dict[str, str]:
+        """The EMAIL_* settings (as environment variables) that make a worker send here."""
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.port),
+            "EMAIL_HOST_USER": "",
+            "EMAIL_HOST_PASSWORD": "",
+            "EMAIL_USE_TLS": "false",
+            "EMAIL_USE_SSL": "false",
+        }
