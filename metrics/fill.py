@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, Min
@@ -34,6 +34,7 @@ from chats.models import Message
 
 from .models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
 from .stats import ActiveUsersStat, FirstReplyStat, HourlyStat, Stat, UserDayStat, all_stats
+from .timeutil import floor_time
 
 logger = logging.getLogger(__name__)
 
@@ -56,17 +57,6 @@ class FillReport:
 # A row is stamped when its transaction starts and visible only once it commits: a slice is
 # counted only when it ended this long ago, so a late commit is never left out for good.
 SETTLE = timedelta(minutes=2)
-
-
-def floor_time(moment: datetime, slice_: timedelta) -> datetime:
-    moment = moment.astimezone(UTC)
-    if slice_ >= timedelta(days=1):
-        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 # --- reading the raw tables ----------------------------------------------------------------------

@@ -33,10 +33,10 @@ from matplotlib.figure import Figure
 
 from chats.models import Chat, Notification
 
-from .fill import floor_time
 from .models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
 from .report_files import LATEST, latest_report, load_table  # noqa: F401 (re-exported)
-from .stats import HOUR, HourlyStat, all_stats, hourly_stat_names
+from .stats import HourlyStat, all_stats, hourly_stat_names
+from .timeutil import HOUR, floor_time
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")

@@ -16,9 +16,8 @@ from django.db.models.functions import TruncMinute
 
 from chats.models import Chat, Message
 
-from .fill import day_start, floor_time
 from .models import FillState, HourlyCount, JobRun, UserDayActivity
-from .stats import HOUR
+from .timeutil import HOUR, day_start, floor_time
 
 
 def filled_until(stat: str) -> datetime | None:

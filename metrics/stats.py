@@ -23,8 +23,7 @@ from django.db.models import Count, Q
 
 from chats.models import Chat, MembershipEvent, Message
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
+from .timeutil import DAY, HOUR
 
 
 @dataclass(frozen=True)
