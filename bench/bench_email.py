@@ -82,7 +82,7 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from chatplatform.celery import app as celery_app
-    from chats import notifications, services
+    from chats import email_delivery, services
     from chats.models import Notification, Role
     from core.outbox import OutboxStatus
 
@@ -182,7 +182,7 @@ def main() -> None:
             for n in range(total):
                 template.pk = n + 1
                 connection = shared or get_connection(timeout=5)
-                email: EmailMultiAlternatives = notifications.build_email(template, connection)
+                email: EmailMultiAlternatives = email_delivery.build_email(template, connection)
                 email.send()
             if shared is not None:
                 shared.close()

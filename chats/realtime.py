@@ -1,4 +1,6 @@
-"""Live chat events: recorded with the message, published to Centrifugo after commit.
+"""Live chat events, the recording side: written with the message, published to Centrifugo by
+the web process right after commit (or handed to the `live` queue, whose task runs
+`chats.live_delivery`), and who may subscribe to which channel.
 
 If Centrifugo is down the message is still saved; the publication waits in the outbox and is
 published once it is back, with its id as the idempotency key so it arrives once.
@@ -6,9 +8,7 @@ published once it is back, with its id as the idempotency key so it arrives once
 
 import logging
 import re
-from collections.abc import Iterable
 
-from cent import CentError
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -18,6 +18,7 @@ from core.errors import DomainError, Forbidden
 from integrations import centrifugo
 
 from .models import Membership, Message, Publication
+from .tasks import publish_event_task
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,6 @@ def subscription_token_for(user: AbstractBaseUser, channel: str) -> str:
     return centrifugo.subscription_token(user.pk, channel)
 
 
-class TransientPublishError(Exception):
-    """Centrifugo was unreachable, slow or answered with an error: retry later."""
-
-
 def message_payload(event: str, message: Message) -> dict:
     return {
         "type": event,
@@ -70,8 +67,6 @@ def message_payload(event: str, message: Message) -> dict:
 def record_message_event(event: str, message: Message) -> list[Publication]:
     """Call inside the message's transaction: the chat's event, and for a new message a
     text-free activity tick for the live statistics page (staff see counts, not texts)."""
-    from .tasks import publish_event_task
-
     rows = [
         Publication(
             channel=centrifugo.chat_channel(message.chat_id), data=message_payload(event, message)
@@ -102,8 +97,6 @@ def publish_after_commit(publications: list[Publication]) -> str:
     which retries with backoff; if Redis is down too, the sweeper finds them. The idempotency key
     keeps a publication that Centrifugo did take (a timeout after it answered) from arriving
     twice when the task publishes it again."""
-    from .tasks import publish_event_task
-
     ids = [p.pk for p in publications]
     try:
         centrifugo.publish_batch(
@@ -116,33 +109,3 @@ def publish_after_commit(publications: list[Publication]) -> str:
         return "queued"
     outbox.mark_done(Publication, ids)
     return "published"
-
-
-def deliver_publication(publication_id: int) -> str:
-    """Publish one event; on failure it stays pending and the sweeper retries until it lands."""
-    lease = settings.CENTRIFUGO_TIMEOUT * 3 + 30
-    publication = outbox.claim(Publication, publication_id, lease_seconds=lease)
-    if publication is None:
-        return "skipped"
-    try:
-        centrifugo.publish(
-            publication.channel, publication.data, idempotency_key=publication.idempotency_key
-        )
-    except (CentError, OSError) as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        outbox.release(publication, error)
-        raise TransientPublishError(error) from exc
-    outbox.done(publication)
-    return "published"
-
-
-def deliver_publications(publication_ids: Iterable[int]) -> list[str]:
-    """Publish in order; the first failure stops the batch (the rest stay pending, unclaimed) and
-    raises, so the task's retry takes the batch again and skips what is already published."""
-    return [deliver_publication(pk) for pk in publication_ids]
-
-
-def requeue_stale() -> int:
-    from .tasks import publish_event_task
-
-    return outbox.requeue_stale(Publication, publish_event_task)

@@ -1,15 +1,22 @@
-"""Celery tasks of the chats app: ids in, a plain function does the work, retry policy here."""
+"""Celery tasks of the chats app: ids in, a plain function does the work, retry policy here.
+
+Tasks import the delivery modules; the recording modules (`notifications`, `realtime`) import
+the tasks to queue them, so nothing imports back.
+"""
 
 from celery import shared_task
 
-from . import notifications, realtime
+from core import outbox
+
+from . import email_delivery, live_delivery
+from .models import Notification, Publication
 
 # Exponential backoff with jitter, capped well below the broker's visibility timeout.
 RETRY = {"retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
 
 
 @shared_task(
-    autoretry_for=(notifications.TransientEmailError,),  # not EmailGaveUp: the last attempt fails
+    autoretry_for=(email_delivery.TransientEmailError,),  # not EmailGaveUp: the last attempt fails
     # No limit here: the row's attempts bound the retries (each retry claims the row, counting an
     # attempt, and the last one raises EmailGaveUp; a claim that gets nothing returns quietly).
     # A task's own retry count restarts with every sweeper re-queue, so it cannot be the bound.
@@ -21,11 +28,11 @@ RETRY = {"retry_backoff": 2, "retry_backoff_max": 60, "retry_jitter": True}
     **RETRY,
 )
 def send_admin_notification_task(notification_id: int) -> str:
-    return notifications.deliver_notification(notification_id)
+    return email_delivery.deliver_notification(notification_id)
 
 
 @shared_task(
-    autoretry_for=(realtime.TransientPublishError,),
+    autoretry_for=(live_delivery.TransientPublishError,),
     max_retries=8,
     soft_time_limit=15,
     time_limit=20,
@@ -34,13 +41,13 @@ def send_admin_notification_task(notification_id: int) -> str:
     **RETRY,
 )
 def publish_event_task(*publication_ids: int) -> list[str]:
-    return realtime.deliver_publications(publication_ids)
+    return live_delivery.deliver_publications(publication_ids)
 
 
 @shared_task(soft_time_limit=60, time_limit=90)
 def requeue_stale_outbox_task() -> dict[str, int]:
     """Beat's safety net: queue what waited too long (Redis was down, a worker was killed)."""
     return {
-        "notifications": notifications.requeue_stale(),
-        "publications": realtime.requeue_stale(),
+        "notifications": outbox.requeue_stale(Notification, send_admin_notification_task),
+        "publications": outbox.requeue_stale(Publication, publish_event_task),
     }

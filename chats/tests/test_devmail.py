@@ -16,7 +16,7 @@ import pytest
 from django.core.mail import get_connection
 
 import testing
-from chats import notifications
+from chats import email_delivery
 from chats.models import Notification
 
 
@@ -49,7 +49,7 @@ def send(port: int, notification: Notification, timeout: float = 2) -> None:
         use_tls=False,
         use_ssl=False,
     )
-    notifications.build_email(notification, connection).send()
+    email_delivery.build_email(notification, connection).send()
 
 
 @pytest.fixture
@@ -92,8 +92,8 @@ def test_a_refused_recipient_is_a_permanent_failure():
     with testing.SmtpProcess(refuse=("refused@example.com",)) as server:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             send(server.port, an_email(to="refused@example.com"))
-        assert notifications.classify(refused.value) is notifications.PermanentEmailError
-        assert notifications.describe(refused.value) == (
+        assert email_delivery.classify(refused.value) is email_delivery.PermanentEmailError
+        assert email_delivery.describe(refused.value) == (
             "SMTPRecipientsRefused: 550 5.1.1 <refused@example.com>: Recipient address rejected"
         )
         send(server.port, an_email(pk=8))
@@ -107,10 +107,10 @@ def test_a_silent_or_absent_server_is_a_transient_failure():
         with pytest.raises(OSError) as hung:
             send(silent.port, an_email(), timeout=0.5)
         assert "timed out" in str(hung.value)
-        assert notifications.classify(hung.value) is notifications.TransientEmailError
+        assert email_delivery.classify(hung.value) is email_delivery.TransientEmailError
     with pytest.raises(OSError) as refused:
         send(silent.port, an_email())  # stopped: connection refused
-    assert notifications.classify(refused.value) is notifications.TransientEmailError
+    assert email_delivery.classify(refused.value) is email_delivery.TransientEmailError
 
 
 def test_a_stopped_server_comes_back_on_the_same_port_with_its_inbox():
@@ -138,12 +138,12 @@ def test_the_rows_attempt_count_bounds_retries_even_across_sweeper_requeues(sett
         event="member_added", chat_id=1, recipient_id=1, recipient_email="adam@example.com",
         subject="s", body_text="b", body_html="<p>b</p>", attempts=1,
     )  # fmt: skip
-    with pytest.raises(notifications.TransientEmailError):
-        notifications.deliver_notification(row.pk)  # attempt 2 of 3: released for a retry
+    with pytest.raises(email_delivery.TransientEmailError):
+        email_delivery.deliver_notification(row.pk)  # attempt 2 of 3: released for a retry
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("pending", 2)
-    with pytest.raises(notifications.EmailGaveUp):  # not retried: the task fails, visibly
-        notifications.deliver_notification(row.pk)  # attempt 3 of 3: the last one
+    with pytest.raises(email_delivery.EmailGaveUp):  # not retried: the task fails, visibly
+        email_delivery.deliver_notification(row.pk)  # attempt 3 of 3: the last one
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("failed", 3)
     assert "refused" in row.last_error.lower() or "connect" in row.last_error.lower()

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 
 import testing
 from chatplatform.celery import app as celery_app
-from chats import notifications, services
+from chats import email_delivery, services
 from chats.models import Notification, Role
 from chats.tasks import requeue_stale_outbox_task
 from core.outbox import OutboxStatus
@@ -72,7 +72,7 @@ def all_done(timeout: float = 30, **filters: object) -> None:
 
 def inbox_for(smtp, notes) -> list:
     """The received emails that carry these notifications' Message-IDs."""
-    wanted = {notifications.message_id(n.pk) for n in notes}
+    wanted = {email_delivery.message_id(n.pk) for n in notes}
     return [m for m in smtp.inbox.messages() if m.message_id in wanted]
 
 

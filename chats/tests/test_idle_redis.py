@@ -17,7 +17,7 @@ from redis._defaults import DEFAULT_SOCKET_TIMEOUT
 
 import testing
 from chatplatform.celery import app as celery_app
-from chats import notifications, services
+from chats import email_delivery, services
 from chats.models import Notification, Role
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -57,7 +57,7 @@ def test_worker_and_flower_idle_past_the_socket_timeout_still_get_work(
             )
             assert response.status_code == 201, response.content
             note = Notification.objects.get(chat_id=chat.pk, recipient_id=admin.pk)
-            wanted = notifications.message_id(note.pk)
+            wanted = email_delivery.message_id(note.pk)
             testing.wait_until(
                 lambda: any(m.message_id == wanted for m in smtp.inbox.messages()),
                 30,

@@ -10,7 +10,7 @@ import pytest
 from celery.signals import task_failure
 
 import testing
-from chats import notifications
+from chats import email_delivery
 from chats.models import Notification
 from chats.tasks import send_admin_notification_task
 from core.outbox import OutboxStatus
@@ -62,8 +62,8 @@ def test_a_transient_failure_is_retried_until_the_rows_last_attempt_then_the_tas
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, 3)  # 1 run + 2 Celery retries
     assert "refused" in row.last_error.lower()
     assert result.state == "FAILURE"
-    assert isinstance(result.result, notifications.EmailGaveUp)
-    assert [type(exc) for exc in failures] == [notifications.EmailGaveUp]
+    assert isinstance(result.result, email_delivery.EmailGaveUp)
+    assert [type(exc) for exc in failures] == [email_delivery.EmailGaveUp]
 
 
 def test_after_a_sweeper_requeue_the_last_attempt_fails_the_task_not_skips_it(smtp_down, failures):
@@ -77,8 +77,8 @@ def test_after_a_sweeper_requeue_the_last_attempt_fails_the_task_not_skips_it(sm
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, 3)
     assert result.state == "FAILURE"
-    assert isinstance(result.result, notifications.EmailGaveUp)
-    assert [type(exc) for exc in failures] == [notifications.EmailGaveUp]
+    assert isinstance(result.result, email_delivery.EmailGaveUp)
+    assert [type(exc) for exc in failures] == [email_delivery.EmailGaveUp]
     assert snapshot.tasks_failed_last_hour() == failed_before + 1  # the failed-task metric
 
 
@@ -89,7 +89,7 @@ def test_an_email_backend_that_refuses_its_settings_fails_the_row_at_once(settin
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = True
     row = a_notification()
 
-    assert notifications.deliver_notification(row.pk) == "failed"
+    assert email_delivery.deliver_notification(row.pk) == "failed"
 
     row.refresh_from_db()
     assert (row.status, row.attempts, row.claimed_until) == (OutboxStatus.FAILED, 1, None)
