@@ -14,7 +14,7 @@ test-fast:     ## unit and API tests only, on SQLite
 	scripts/setup.sh --test && .venv/bin/pytest -m "not slow"
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .

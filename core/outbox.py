@@ -119,21 +119,17 @@ def mark_done(model: type[OutboxRow], ids: Sequence[int]) -> None:
 
 def release(row: OutboxRow, error: str) -> None:
     """A transient failure: back to pending so the retry (or the sweeper) can claim it."""
-    type(row).objects.filter(pk=row.pk).update(
-        status=OutboxStatus.PENDING,
-        claimed_until=None,
-        last_error=error[:2000],
-        updated_at=timezone.now(),
-    )
+    _unclaim(row, OutboxStatus.PENDING, error)
 
 
 def fail(row: OutboxRow, error: str) -> None:
     """A permanent failure, or retries exhausted: recorded, never retried."""
+    _unclaim(row, OutboxStatus.FAILED, error)
+
+
+def _unclaim(row: OutboxRow, status: str, error: str) -> None:
     type(row).objects.filter(pk=row.pk).update(
-        status=OutboxStatus.FAILED,
-        claimed_until=None,
-        last_error=error[:2000],
-        updated_at=timezone.now(),
+        status=status, claimed_until=None, last_error=error[:2000], updated_at=timezone.now()
     )
 
 

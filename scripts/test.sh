@@ -8,6 +8,7 @@ cd "$ROOT"
 "$ROOT/scripts/setup.sh" --test
 mkdir -p var test-artifacts
 "$VENV/bin/ruff" check .
+"$VENV/bin/lint-imports"  # the layering of pyproject.toml: no import cycles
 pg_url="$("$ROOT/scripts/postgres.sh")"
 log "tests on PostgreSQL"
 DATABASE_URL="$pg_url" "$VENV/bin/pytest" "$@"
