@@ -1,4 +1,4 @@
-"""Every statistic, declared once as data; `metrics.fill` knows how to fill each kind.
+"""Every statistic, declared once as data; each kind carries how it is counted (metrics.kinds).
 
 - `HourlyStat`: an aggregate over the rows of a raw table whose time column falls in each hour,
   optionally per chat; stored in `HourlyCount`.
@@ -8,65 +8,31 @@
 - `ActiveUsersStat`: distinct users active over the `window_days` days ending on each day,
   computed from `UserDayActivity` (so it depends on it); stored in `DailyCount`.
 
-A new statistic is one more line here: the fill, the rebuild, the FillState and the reports
-pick it up by name.
+A new statistic of an existing kind is one more line here: the fill, the rebuild, the FillState
+and the reports pick it up by name. A new kind is one more class in `metrics.kinds` (its output
+table, first raw time, how a step's rows are written and deleted); `metrics.fill` does not change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
-
 from django.contrib.auth import get_user_model
-from django.db import models
 from django.db.models import Count, Q
 
 from chats.models import Chat, MembershipEvent, Message
 
-from .timeutil import DAY, HOUR
+from .kinds import ActiveUsersStat, FirstReplyStat, HourlyStat, Stat, UserDayStat
+from .models import HourlyCount
 
-
-@dataclass(frozen=True)
-class HourlyStat:
-    name: str
-    model: type[models.Model]
-    time_field: str
-    aggregate: models.Aggregate
-    where: Q = field(default_factory=Q)
-    by_chat: bool = False  # one row per chat_id per hour instead of one total
-    description: str = ""
-    slice: timedelta = HOUR
-    depends_on: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class UserDayStat:
-    name: str
-    description: str = ""
-    slice: timedelta = DAY
-    depends_on: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ActiveUsersStat:
-    name: str
-    window_days: int
-    description: str = ""
-    slice: timedelta = DAY
-    depends_on: tuple[str, ...] = ("user_day_activity",)
-
-
-@dataclass(frozen=True)
-class FirstReplyStat:
-    """Per chat: first message and first reply by another user (stored in `ChatFirstReply`)."""
-
-    name: str
-    description: str = ""
-    slice: timedelta = HOUR
-    depends_on: tuple[str, ...] = ()
-
-
-Stat = HourlyStat | UserDayStat | ActiveUsersStat | FirstReplyStat
+__all__ = [
+    "ActiveUsersStat",
+    "FirstReplyStat",
+    "HourlyStat",
+    "Stat",
+    "UserDayStat",
+    "all_stats",
+    "hourly_stat_names",
+    "hourly_total_names",
+]
 
 
 def _declare() -> list[Stat]:
@@ -152,4 +118,10 @@ def all_stats() -> dict[str, Stat]:
 
 
 def hourly_stat_names() -> list[str]:
-    return [name for name, stat in all_stats().items() if isinstance(stat, HourlyStat)]
+    """The statistics stored in HourlyCount: a report ends where all of them are filled."""
+    return [name for name, stat in all_stats().items() if stat.output_model is HourlyCount]
+
+
+def hourly_total_names() -> list[str]:
+    """The hourly totals (not per chat), in declaration order: the reports' `hourly` table."""
+    return [name for name, stat in all_stats().items() if stat.hourly_total]
