@@ -230,7 +230,8 @@ def main() -> None:
         setup_django()
         from django.test import Client
 
-        from metrics import fill, reports, snapshot
+        from metrics import fill, snapshot
+        from metrics.reports.make import make_report
 
         rng = np.random.default_rng(42)
 
@@ -281,7 +282,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as reports_dir:
             figures["report_s"], _ = timed(
                 "report job (30 days: tables, charts, HTML)",
-                reports.make_report,
+                make_report,
                 now=next_hour,
                 reports_dir=reports_dir,
             )

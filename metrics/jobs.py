@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from integrations import centrifugo
 
-from . import fill, reports, snapshot
+from . import fill, snapshot
 from .models import JobRun
+from .reports.make import make_report
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def run_report(reports_dir: str | None = None, days: int | None = None) -> Path 
             logger.info("make_report: another run is in progress, skipping")
             return None
         with recorded("make_report"):
-            return reports.make_report(reports_dir=reports_dir, days=days)
+            return make_report(reports_dir=reports_dir, days=days)
 
 
 def run_live_stats() -> dict:

@@ -3,7 +3,7 @@
 The notebooks only load, call these and draw, so every number they print is unit-tested here.
 Nothing in this module needs a database or Django's app registry (only its settings, for
 REPORTS_DIR): it reads a report folder written by the metrics job (layout: docs/notebooks.md and
-metrics.report_files), so an analyst can open the notebooks on a copied report folder anywhere.
+metrics.reports.folders), so an analyst can open the notebooks on a copied report folder anywhere.
 
 Time conventions: every timestamp is turned into a timezone-aware UTC `pandas.Timestamp`; a day
 is the UTC midnight that starts it; ranges are half-open, `[start, end)`.
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.report_files import LATEST, latest_report, load_table
+from metrics.reports.folders import LATEST, latest_report, load_table
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = pd.Timedelta(days=1)

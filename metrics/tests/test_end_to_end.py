@@ -15,7 +15,7 @@ from chatplatform.celery import app as celery_app
 from chats.models import Chat, Message
 from metrics import snapshot
 from metrics.models import JobRun
-from metrics.reports import latest_report, load_table
+from metrics.reports.folders import latest_report, load_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 User = get_user_model()

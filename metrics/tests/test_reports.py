@@ -15,7 +15,8 @@ import pytest
 from django.core.management import call_command
 
 from metrics import fill
-from metrics.reports import latest_report, load_table, make_report
+from metrics.reports.folders import latest_report, load_table
+from metrics.reports.make import make_report
 
 from .conftest import T0, Activity, at, hm
 
@@ -174,3 +175,13 @@ def test_make_report_command(activity: Activity, tmp_path: Path, capsys) -> None
     call_command("make_report", dir=str(tmp_path), days=2)
     folder = Path(capsys.readouterr().out.strip())
     assert folder.parent == tmp_path and (folder / "manifest.json").exists()
+
+
+def test_index_page_escapes_what_users_typed(report: Path, activity: Activity) -> None:
+    """Chat titles are user input: the page shows them as text, never as markup."""
+    activity.chat_a.title = "<script>alert('x')</script> & \"friends\""
+    activity.chat_a.save()
+    again = make_report(now=NOW, reports_dir=report.parent, days=3)
+    html = (again / "index.html").read_text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;friends&quot;" in html

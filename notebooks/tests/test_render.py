@@ -23,7 +23,7 @@ from django.core.management import call_command
 
 from chats.models import Chat, Message, Notification
 from metrics import fill
-from metrics.reports import make_report
+from metrics.reports.make import make_report
 from notebooks import render as render_module
 from notebooks.render import RenderError, notebook_paths, render, render_latest
 

@@ -1,0 +1,98 @@
+"""The report's charts: PNGs drawn from its tables with matplotlib's Figure API.
+
+No pyplot: it keeps every figure in a global registry until closed and picks a display
+backend; a worker has no display, and a figure here is dropped with its last reference.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+CHARTS = ["messages_per_hour.png", "active_users.png", "busiest_chats.png", "hour_of_week.png"]
+
+
+def _save(figure: Figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+
+
+def chart_messages_per_hour(hourly: pd.DataFrame, end: datetime, path: Path) -> None:
+    """The last 7 days hour by hour: the range's tail is what an operator looks at first."""
+    week = hourly[(hourly["stat"] == "messages_sent") & (hourly["hour"] >= end - timedelta(days=7))]
+    figure = Figure(figsize=(10, 3.5))
+    axes = figure.subplots()
+    axes.plot(week["hour"], week["value"], color="#2b6cb0", linewidth=1)
+    axes.fill_between(week["hour"], week["value"], color="#2b6cb0", alpha=0.2)
+    axes.set_title("Messages per hour, last 7 days (UTC)")
+    axes.set_ylabel("messages")
+    axes.set_ylim(bottom=0)
+    axes.grid(alpha=0.3)
+    _save(figure, path)
+
+
+def chart_active_users(daily: pd.DataFrame, path: Path) -> None:
+    """Daily, 7-day and 30-day active users on one axis, so their ratio shows."""
+    figure = Figure(figsize=(10, 3.5))
+    axes = figure.subplots()
+    for stat, label in [
+        ("active_users_1d", "daily"),
+        ("active_users_7d", "7-day"),
+        ("active_users_30d", "30-day"),
+    ]:
+        rows = daily[daily["stat"] == stat]
+        axes.plot(pd.to_datetime(rows["day"]), rows["value"], marker=".", label=label)
+    axes.set_title("Active users (sent at least one message)")
+    axes.set_ylim(bottom=0)
+    axes.legend(loc="upper left")
+    axes.grid(alpha=0.3)
+    _save(figure, path)
+
+
+def chart_busiest_chats(chat_hourly: pd.DataFrame, chats: pd.DataFrame, path: Path) -> None:
+    """The ten chats with the most messages in the report's range."""
+    totals = chat_hourly.groupby("chat_id")["messages"].sum().nlargest(10)
+    titles = chats.set_index("chat_id")["title"]
+    labels = [
+        f"{str(titles.get(chat_id, ''))[:30] or 'chat'} (#{chat_id})" for chat_id in totals.index
+    ]
+    figure = Figure(figsize=(8, 4))
+    axes = figure.subplots()
+    axes.barh(labels[::-1], totals.to_numpy()[::-1], color="#dd6b20")
+    axes.set_title("Busiest chats in the report's range")
+    axes.set_xlabel("messages")
+    _save(figure, path)
+
+
+def chart_hour_of_week(hourly: pd.DataFrame, path: Path) -> None:
+    """Messages per weekday and hour of the day: when the platform is busy."""
+    messages = hourly[hourly["stat"] == "messages_sent"]
+    grid = (
+        messages.assign(
+            weekday=messages["hour"].dt.day_of_week, hour_of_day=messages["hour"].dt.hour
+        )
+        .pivot_table(index="weekday", columns="hour_of_day", values="value", aggfunc="sum")
+        .reindex(index=range(7), columns=range(24), fill_value=0)
+        .fillna(0)
+    )
+    figure = Figure(figsize=(10, 3.5))
+    axes = figure.subplots()
+    image = axes.imshow(grid.to_numpy(), aspect="auto", cmap="viridis")
+    axes.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+    axes.set_xticks(range(0, 24, 3))
+    axes.set_xlabel("hour of day (UTC)")
+    axes.set_title("Messages by hour of week")
+    figure.colorbar(image, ax=axes, label="messages")
+    _save(figure, path)
+
+
+def draw_charts(tables: dict[str, pd.DataFrame], end: datetime, folder: Path) -> list[str]:
+    """Draw every chart of a report into `folder`; return their file names in page order."""
+    chart_messages_per_hour(tables["hourly"], end, folder / CHARTS[0])
+    chart_active_users(tables["daily"], folder / CHARTS[1])
+    chart_busiest_chats(tables["chat_hourly"], tables["chats"], folder / CHARTS[2])
+    chart_hour_of_week(tables["hourly"], folder / CHARTS[3])
+    return list(CHARTS)

@@ -1,0 +1,64 @@
+"""The report's index.html: the headline numbers, the busiest chats, the charts, the tables.
+
+The page is the template metrics/report_index.html; this module only computes what it shows.
+Numbers are formatted here (thousands separated by commas), not by the template's localized
+filters, so a report reads the same whatever the locale settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from django.template.loader import render_to_string
+
+BUSIEST_ON_PAGE = 10
+
+
+def summary_numbers(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """The headline figures of the page, by label."""
+    hourly, daily = tables["hourly"], tables["daily"]
+
+    def last(stat: str) -> int:
+        rows = daily[daily["stat"] == stat]
+        return int(rows["value"].iloc[-1]) if len(rows) else 0
+
+    return {
+        "Messages in the range": int(hourly.loc[hourly["stat"] == "messages_sent", "value"].sum()),
+        "New users in the range": int(hourly.loc[hourly["stat"] == "new_users", "value"].sum()),
+        "Active users, last full day": last("active_users_1d"),
+        "Active users, 7 days": last("active_users_7d"),
+        "Active users, 30 days": last("active_users_30d"),
+        "Chats": len(tables["chats"]),
+        "Users": len(tables["users"]),
+    }
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def render_index(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> str:
+    """The HTML of index.html (autoescaped: chat titles are user input)."""
+    busiest = tables["chats"].nlargest(BUSIEST_ON_PAGE, "messages_last_day")
+    context = {
+        "generated_at": manifest["generated_at"],
+        "start": manifest["range"]["start"],
+        "end": manifest["range"]["end"],
+        "numbers": [(label, _count(v)) for label, v in summary_numbers(tables).items()],
+        "busiest": [
+            {
+                "title": str(row.title),
+                "members": str(row.members),
+                "messages_last_day": _count(row.messages_last_day),
+                "messages_total": _count(row.messages_total),
+            }
+            for row in busiest.itertuples()
+        ],
+        "charts": manifest["charts"],
+        "tables": [
+            {"name": name, "rows": _count(info["rows"])}
+            for name, info in manifest["tables"].items()
+        ],
+    }
+    return render_to_string("metrics/report_index.html", context)

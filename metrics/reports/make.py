@@ -1,0 +1,66 @@
+"""The report job's entry point: `make_report` writes one report folder from the counts.
+
+The pieces: `tables` (DataFrames from the statistics), `charts` (PNGs), `index` (index.html),
+`folders` (writing a folder whole, `latest`, pruning). Called every 5 minutes by beat through
+metrics.jobs.run_report (which holds the lock), by `manage.py make_report`, and by tests.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.conf import settings
+from django.utils import timezone
+
+from .charts import draw_charts
+from .folders import point_latest, prune_reports, write_folder
+from .index import render_index
+from .tables import build_tables, report_range
+
+MANIFEST_VERSION = 1
+
+
+def _write_files(folder: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
+    """Every file of a report: the tables (Parquet for programs, CSV for people), the charts,
+    index.html and last manifest.json, which lists what the others hold."""
+    for name, table in tables.items():
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+        table.to_csv(folder / f"{name}.csv", index=False)
+        manifest["tables"][name] = {"rows": len(table), "columns": list(table.columns)}
+    end = datetime.fromisoformat(manifest["range"]["end"])
+    manifest["charts"] = draw_charts(tables, end, folder)
+    (folder / "index.html").write_text(render_index(manifest, tables), encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def make_report(
+    now: datetime | None = None,
+    reports_dir: Path | str | None = None,
+    days: int | None = None,
+    retention_days: int | None = None,
+) -> Path:
+    """Write one complete report folder, point `latest` at it, prune old ones; return it."""
+    now = (now or timezone.now()).astimezone(UTC)
+    reports_dir = Path(reports_dir or settings.REPORTS_DIR)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    start, end = report_range(now, days or settings.REPORTS_RANGE_DAYS)
+    tables = build_tables(start, end)
+    manifest: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        "generated_at": now.isoformat(),
+        "range": {"start": start.isoformat(), "end": end.isoformat()},
+        "tables": {},
+        "charts": [],
+    }
+    folder = write_folder(reports_dir, now, lambda into: _write_files(into, tables, manifest))
+    point_latest(reports_dir, folder)
+    prune_reports(
+        reports_dir,
+        now,
+        settings.REPORTS_RETENTION_DAYS if retention_days is None else retention_days,
+    )
+    return folder

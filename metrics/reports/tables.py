@@ -1,0 +1,223 @@
+"""The report's tables: tidy pandas DataFrames read from the statistics tables (metrics.models).
+
+Never from a scan of messages: every table comes from the counts, and the range ends where they
+are final (the last filled hour), so all numbers in a report agree with each other. Column
+layouts are the report contract (docs/metrics.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Sum
+
+from chats.models import Chat, Notification
+
+from ..models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
+from ..stats import HourlyStat, all_stats, hourly_stat_names
+from ..timeutil import DAY, HOUR, day_start, floor_time
+
+DAILY_STATS = [
+    "active_users_1d",
+    "active_users_7d",
+    "active_users_30d",
+    "messages_sent",
+    "new_users",
+]
+
+
+def report_range(now: datetime, days: int) -> tuple[datetime, datetime]:
+    """[start, end): end is the earliest `filled_until` of the hourly statistics (where every
+    count is final), start is `days` whole days before end's day."""
+    filled = FillState.objects.filter(stat__in=hourly_stat_names()).values_list(
+        "filled_until", flat=True
+    )
+    end = min(filled, default=None) or floor_time(now, HOUR)
+    end = min(end, floor_time(now, HOUR))
+    start = floor_time(end, DAY) - days * DAY
+    return start, end
+
+
+def _hours(start: datetime, end: datetime) -> pd.DatetimeIndex:
+    return pd.date_range(start, end, freq="h", inclusive="left", tz=UTC, name="hour", unit="us")
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    """Aware UTC timestamps at the database's resolution, microseconds. pandas 3 infers the
+    unit from the values: an empty or all-null column would be seconds (milliseconds in Parquet),
+    so a table's Parquet schema would depend on whether it had rows."""
+    return pd.to_datetime(values, utc=True).dt.as_unit("us")
+
+
+def _hourly_totals() -> list[str]:
+    """The hourly statistics that are totals (not per chat), in declaration order: a statistic
+    declared in metrics.stats joins the `hourly` table without a second list here."""
+    return [
+        name
+        for name, stat in all_stats().items()
+        if isinstance(stat, HourlyStat) and not stat.by_chat
+    ]
+
+
+def hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
+    """Every (hour, stat) of the range, zeros included (the counts store only non-zero rows)."""
+    stats = _hourly_totals()
+    rows = HourlyCount.objects.filter(
+        chat_id__isnull=True, stat__in=stats, hour__gte=start, hour__lt=end
+    ).values_list("hour", "stat", "value")
+    found = pd.DataFrame(list(rows), columns=["hour", "stat", "value"])
+    found["hour"] = _utc(found["hour"])
+    grid = pd.MultiIndex.from_product([_hours(start, end), stats], names=["hour", "stat"])
+    table = found.set_index(["hour", "stat"])["value"].reindex(grid, fill_value=0).reset_index()
+    return table.astype({"stat": "str", "value": "int64"})
+
+
+def chat_hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
+    """Messages per (hour, chat), non-zero rows only: a zero grid would be hours x chats."""
+    rows = HourlyCount.objects.filter(
+        stat="messages_sent_by_chat", hour__gte=start, hour__lt=end
+    ).values_list("hour", "chat_id", "value")
+    table = pd.DataFrame(list(rows), columns=["hour", "chat_id", "messages"])
+    table["hour"] = _utc(table["hour"])
+    return table.sort_values(["hour", "chat_id"], ignore_index=True).astype(
+        {"chat_id": "int64", "messages": "int64"}
+    )
+
+
+def daily_table(hourly: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
+    """Active users per window from DailyCount; messages and new users summed from the hours."""
+    last_day = (end - timedelta(seconds=1)).date() if end > start else start.date()
+    days = pd.date_range(start.date(), last_day, freq="D").date
+    filled = {
+        stat: until.date()
+        for stat, until in FillState.objects.filter(stat__startswith="active_users_").values_list(
+            "stat", "filled_until"
+        )
+    }
+    found = {
+        (day, stat): value
+        for day, stat, value in DailyCount.objects.filter(
+            stat__startswith="active_users_", day__gte=start.date(), day__lte=last_day
+        ).values_list("day", "stat", "value")
+    }
+    sums = hourly.assign(day=hourly["hour"].dt.date).pivot_table(
+        index="day", columns="stat", values="value", aggfunc="sum", fill_value=0
+    )
+    whole_days = {day for day in days if day_start(day) + DAY <= end}
+    records = []
+    for day in days:
+        for stat in DAILY_STATS:
+            if stat.startswith("active_users_"):
+                if day >= filled.get(stat, date.min):
+                    continue  # not computed yet: absent rather than a false zero
+                value = found.get((day, stat), 0)
+            else:
+                if day not in whole_days:
+                    continue
+                value = int(sums[stat].get(day, 0)) if stat in sums else 0
+            records.append((day, stat, value))
+    return pd.DataFrame(records, columns=["day", "stat", "value"]).astype({"value": "int64"})
+
+
+def chats_table(end: datetime) -> pd.DataFrame:
+    """Every chat with its member count and messages (last day before `end`, and ever)."""
+    chats = pd.DataFrame(
+        list(
+            Chat.objects.annotate(members=Count("memberships"))
+            .order_by("id")
+            .values_list("id", "title", "created_at", "members")
+        ),
+        columns=["chat_id", "title", "created_at", "members"],
+    )
+    by_chat = HourlyCount.objects.filter(stat="messages_sent_by_chat", hour__lt=end).values(
+        "chat_id"
+    )
+    total = dict(by_chat.annotate(n=Sum("value")).values_list("chat_id", "n"))
+    last_day = dict(
+        by_chat.filter(hour__gte=end - DAY).annotate(n=Sum("value")).values_list("chat_id", "n")
+    )
+    chats["created_at"] = _utc(chats["created_at"])
+    chats["messages_last_day"] = chats["chat_id"].map(last_day).fillna(0)
+    chats["messages_total"] = chats["chat_id"].map(total).fillna(0)
+    return chats.astype(
+        {
+            "chat_id": "int64",
+            "title": "str",
+            "members": "int64",
+            "messages_last_day": "int64",
+            "messages_total": "int64",
+        }
+    )
+
+
+def users_table() -> pd.DataFrame:
+    """Every account and when it joined: the base of growth and cohorts in the notebooks."""
+    rows = get_user_model().objects.order_by("id").values_list("id", "date_joined")
+    users = pd.DataFrame(list(rows), columns=["user_id", "date_joined"])
+    users["date_joined"] = _utc(users["date_joined"])
+    return users.astype({"user_id": "int64"})
+
+
+def user_day_activity_table(start: datetime, end: datetime) -> pd.DataFrame:
+    """Messages per user per whole UTC day of the range: what cohort retention is counted from."""
+    rows = (
+        UserDayActivity.objects.filter(day__gte=start.date(), day__lt=end.date())
+        .order_by("day", "user_id")
+        .values_list("user_id", "day", "messages")
+    )
+    return pd.DataFrame(list(rows), columns=["user_id", "day", "messages"]).astype(
+        {"user_id": "int64", "messages": "int64"}
+    )
+
+
+def first_replies_table() -> pd.DataFrame:
+    """Each chat's first message and first reply by someone else (NaT: none yet), all time:
+    a chat's first reply can come long after its first message."""
+    rows = ChatFirstReply.objects.order_by("chat_id").values_list(
+        "chat_id", "first_message_at", "first_reply_at"
+    )
+    table = pd.DataFrame(list(rows), columns=["chat_id", "first_message_at", "first_reply_at"])
+    for column in ("first_message_at", "first_reply_at"):
+        table[column] = _utc(table[column])
+    return table.astype({"chat_id": "int64"})
+
+
+def notifications_table(start: datetime) -> pd.DataFrame:
+    """Emails created since `start` (the outbox table itself: small, and not messages)."""
+    rows = (
+        Notification.objects.filter(created_at__gte=start)
+        .order_by("id")
+        .values_list("id", "event", "status", "attempts", "created_at", "done_at", "last_error")
+    )
+    columns = [
+        "notification_id",
+        "event",
+        "status",
+        "attempts",
+        "created_at",
+        "done_at",
+        "last_error",
+    ]
+    table = pd.DataFrame(list(rows), columns=columns)
+    for column in ("created_at", "done_at"):
+        table[column] = _utc(table[column])
+    return table.astype(
+        {"notification_id": "int64", "attempts": "int64", "event": "str", "status": "str"}
+    )
+
+
+def build_tables(start: datetime, end: datetime) -> dict[str, pd.DataFrame]:
+    """Every table of a report for `[start, end)`, in the order the manifest lists them."""
+    hourly = hourly_table(start, end)
+    return {
+        "hourly": hourly,
+        "chat_hourly": chat_hourly_table(start, end),
+        "daily": daily_table(hourly, start, end),
+        "chats": chats_table(end),
+        "users": users_table(),
+        "user_day_activity": user_day_activity_table(start, end),
+        "first_replies": first_replies_table(),
+        "notifications": notifications_table(start),
+    }
