@@ -1,3 +1,3 @@
 """The project's fixtures live in the `testing` package, outside the apps."""
 
-pytest_plugins = ["testing.plugin"]
+pytest_plugins = ["testing.plugin", "testing.people", "testing.browser"]

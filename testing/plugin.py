@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from .processes import django_env
-from .services import CentrifugoProcess, RedisProcess, SmtpProcess
+from .services import CentrifugoProcess, RedisProcess, SmtpProcess, WorkerProcess
 
 
 def _point_celery_at(url: str) -> None:
@@ -81,3 +81,19 @@ def smtp() -> Iterator[SmtpProcess]:
     server = SmtpProcess(refuse=("refused@example.com",)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_worker(
+    redis_service: RedisProcess, centrifugo_service: CentrifugoProcess, django_db_setup: None
+) -> Iterator[None]:
+    """One worker (every queue) per test module that delivers the outbox to the test
+    Centrifugo."""
+    env = django_env(
+        REDIS_URL=redis_service.url,
+        CELERY_BROKER_URL=redis_service.url,
+        CENTRIFUGO_TIMEOUT=1,
+        **centrifugo_service.django_env,
+    )
+    with WorkerProcess(env, concurrency=1, name="realtime-worker"):
+        yield

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from centrifuge import (
     Client,
     ClientEventHandler,
@@ -26,19 +24,6 @@ from centrifuge import (
 )
 
 import testing
-
-
-@pytest.fixture(scope="module")
-def live_worker(redis_service, centrifugo_service, django_db_setup) -> Iterator[None]:
-    """One worker per test module that delivers the outbox to the test Centrifugo."""
-    env = testing.django_env(
-        REDIS_URL=redis_service.url,
-        CELERY_BROKER_URL=redis_service.url,
-        CENTRIFUGO_TIMEOUT=1,
-        **centrifugo_service.django_env,
-    )
-    with testing.WorkerProcess(env, concurrency=1, name="realtime-worker"):
-        yield
 
 
 @dataclass
@@ -143,3 +128,25 @@ class LiveClient:
 def message_events(log: ChannelLog, message_id: int) -> list[dict]:
     """The live events about one message on a chat channel."""
     return [p for p in log.publications if p.get("message", {}).get("id") == message_id]
+
+
+def tokens(api, channel: str) -> tuple[str, str]:
+    """A connection token and a subscription token, both from the API."""
+    connection = api.get("/api/realtime/token/")
+    subscription = api.get("/api/realtime/subscription-token/", {"channel": channel})
+    assert connection.status_code == subscription.status_code == 200, subscription.content
+    return connection.json()["token"], subscription.json()["token"]
+
+
+def post(api, chat_id: int, text: str) -> int:
+    response = api.post(f"/api/chats/{chat_id}/messages/", {"text": text}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def wait_events(log, message_id: int, count: int = 1, timeout: float = 15) -> list[dict]:
+    return testing.wait_until(
+        lambda: len(message_events(log, message_id)) >= count and message_events(log, message_id),
+        timeout,
+        f"{count} live event(s) for message {message_id}",
+    )

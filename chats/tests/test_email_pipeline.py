@@ -378,8 +378,7 @@ def test_a_frozen_redis_holds_no_request_and_loses_nothing(
     live events and the email each arrive once."""
     from integrations import centrifugo
 
-    from .live import LiveClient, message_events
-    from .test_realtime_live import post, tokens
+    from .live import LiveClient, message_events, post, tokens
 
     owner, admin, newcomer = make_user("ora"), make_user("abe"), make_user("nell")
     chat = services.create_chat(title="Frozen", creator_id=owner.pk)

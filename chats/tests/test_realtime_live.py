@@ -16,20 +16,12 @@ from chats.models import Publication
 from core.outbox import OutboxStatus
 from integrations import centrifugo
 
-from .live import LiveClient, live_worker, message_events  # noqa: F401 (fixture)
+from .live import LiveClient, message_events, post, tokens, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 # Long enough for PyJWT to sign without a warning (it warns below 32 bytes, after RFC 7518),
 # wrong all the same.
 NOT_THE_SECRET = "not-the-secret-but-just-as-long-as-one"
-
-
-def tokens(api, channel: str) -> tuple[str, str]:
-    """A connection token and a subscription token, both from the API."""
-    connection = api.get("/api/realtime/token/")
-    subscription = api.get("/api/realtime/subscription-token/", {"channel": channel})
-    assert connection.status_code == subscription.status_code == 200, subscription.content
-    return connection.json()["token"], subscription.json()["token"]
 
 
 @pytest.fixture
@@ -45,20 +37,6 @@ def listen(centrifugo_service):
     yield connect
     for live in clients:
         live.close()
-
-
-def post(api, chat_id: int, text: str) -> int:
-    response = api.post(f"/api/chats/{chat_id}/messages/", {"text": text}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
-
-
-def wait_events(log, message_id: int, count: int = 1, timeout: float = 15) -> list[dict]:
-    return testing.wait_until(
-        lambda: len(message_events(log, message_id)) >= count and message_events(log, message_id),
-        timeout,
-        f"{count} live event(s) for message {message_id}",
-    )
 
 
 @pytest.mark.usefixtures("live_worker")

@@ -1,4 +1,5 @@
-"""Fixtures of the chats tests: users, API clients logged in with a real token, a small chat."""
+"""Fixtures for the people of a test: users, API clients logged in with a real token, and a
+small chat with one user in each role."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rest_framework.test import APIClient
 from chats import services
 from chats.models import Chat, Role
 
+PASSWORD = "a-long-test-password"  # every make_user user's; the browser tests log in with it
 User = get_user_model()
 _user_numbers = itertools.count(1)
 
@@ -31,7 +33,7 @@ def make_user(db: None) -> Callable[..., User]:
     def make(username: str | None = None, email: str | None = None, **extra: object) -> User:
         username = username or f"user{next(_user_numbers)}"
         email = f"{username}@example.com" if email is None else email
-        return User.objects.create_user(username, email, "a-long-test-password", **extra)
+        return User.objects.create_user(username, email, PASSWORD, **extra)
 
     return make
 
