@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 
 from metrics.reports.folders import LATEST, latest_report, load_table
+from metrics.reports.transforms import between, busiest_chats, hour_of_week, stat_series, utc
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY = pd.Timedelta(days=1)
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 # --- Finding and reading a report ---------------------------------------------------------------
@@ -66,14 +65,6 @@ def load_report(report_dir: Path, names: Iterable[str]) -> dict[str, pd.DataFram
     return {name: load_table(report_dir, name) for name in names}
 
 
-def utc(values: pd.Series | Any) -> pd.Series | pd.Timestamp:
-    """Timestamps (naive meaning UTC, or aware) as aware UTC; dates become UTC midnight."""
-    if isinstance(values, pd.Series):
-        return pd.to_datetime(values, utc=True)
-    stamp = pd.Timestamp(values)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 def analysis_range(manifest: dict[str, Any], start: str = "", end: str = "") -> tuple:
     """The half-open UTC range `[start, end)` the notebook looks at.
 
@@ -93,12 +84,6 @@ def analysis_range(manifest: dict[str, Any], start: str = "", end: str = "") -> 
     return first, last
 
 
-def between(frame: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp):
-    """Rows whose `column` (a timestamp or a day) falls in `[start, end)`."""
-    times = utc(frame[column])
-    return frame.loc[(times >= start) & (times < end)]
-
-
 def days_in(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
     """Every UTC day that overlaps `[start, end)`."""
     return pd.date_range(
@@ -109,38 +94,19 @@ def days_in(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
 # --- Activity -------------------------------------------------------------------------------------
 
 
-def stat_series(hourly: pd.DataFrame, stat: str) -> pd.Series:
-    """One statistic of the `hourly` table as a Series indexed by UTC hour (zero hours absent)."""
-    rows = hourly.loc[hourly["stat"] == stat]
-    series = pd.Series(rows["value"].to_numpy(dtype="int64"), index=utc(rows["hour"]))
-    return series.groupby(level=0).sum().sort_index()
-
-
 def messages_per_day(hourly: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     """Messages sent on each day of the range, days without a message included as 0."""
-    sent = stat_series(hourly, "messages_sent")
-    sent = sent[(sent.index >= start) & (sent.index < end)]
+    sent = stat_series(hourly, "messages_sent", start, end)
     per_day = sent.groupby(sent.index.floor("D")).sum()
     return per_day.reindex(days_in(start, end), fill_value=0).astype("int64").rename("messages")
 
 
 def messages_per_hour_of_day(hourly: pd.DataFrame, start, end) -> pd.Series:
     """Messages by UTC hour of the day (0..23) over the range."""
-    sent = stat_series(hourly, "messages_sent")
-    sent = sent[(sent.index >= start) & (sent.index < end)]
+    sent = stat_series(hourly, "messages_sent", start, end)
     return (
         sent.groupby(sent.index.hour).sum().reindex(range(24), fill_value=0).astype("int64")
     ).rename("messages")
-
-
-def hour_of_week(hourly: pd.DataFrame, start, end) -> pd.DataFrame:
-    """Messages per (weekday, UTC hour): 7 rows Mon..Sun, 24 columns 0..23."""
-    sent = stat_series(hourly, "messages_sent")
-    sent = sent[(sent.index >= start) & (sent.index < end)]
-    grid = np.zeros((7, 24), dtype="int64")
-    for when, value in sent.items():
-        grid[when.weekday(), when.hour] += value
-    return pd.DataFrame(grid, index=list(WEEKDAYS), columns=list(range(24)))
 
 
 def peak_hour_of_week(grid: pd.DataFrame) -> dict[str, Any] | None:
@@ -168,19 +134,6 @@ def active_users(daily: pd.DataFrame, start, end) -> pd.DataFrame:
     mau = table["mau"].where(table["mau"] > 0)
     table["stickiness"] = table["dau"] / mau
     return table
-
-
-def busiest_chats(
-    chat_hourly: pd.DataFrame, chats: pd.DataFrame, start, end, n: int = 5
-) -> pd.DataFrame:
-    """The `n` chats with the most messages in the range (ties by chat id), with their titles."""
-    rows = between(chat_hourly, "hour", start, end)
-    counts = rows.groupby("chat_id")["messages"].sum().astype("int64").rename("messages")
-    frame = counts.reset_index().merge(chats[["chat_id", "title"]], on="chat_id", how="left")
-    frame["title"] = frame["title"].fillna("(deleted chat)")
-    frame = frame.loc[frame["messages"] > 0]
-    frame = frame.sort_values(["messages", "chat_id"], ascending=[False, True])
-    return frame.head(n).reset_index(drop=True)[["chat_id", "title", "messages"]]
 
 
 def growth(users: pd.DataFrame, chats: pd.DataFrame, start, end) -> pd.DataFrame:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .transforms import busiest_chats, hour_of_week
+
 CHARTS = ["messages_per_hour.png", "active_users.png", "busiest_chats.png", "hour_of_week.png"]
 
 
@@ -53,15 +55,13 @@ def chart_active_users(daily: pd.DataFrame, path: Path) -> None:
 
 
 def chart_busiest_chats(chat_hourly: pd.DataFrame, chats: pd.DataFrame, path: Path) -> None:
-    """The ten chats with the most messages in the report's range."""
-    totals = chat_hourly.groupby("chat_id")["messages"].sum().nlargest(10)
-    titles = chats.set_index("chat_id")["title"]
-    labels = [
-        f"{str(titles.get(chat_id, ''))[:30] or 'chat'} (#{chat_id})" for chat_id in totals.index
-    ]
+    """The ten chats with the most messages in the report's range (a deleted or untitled one
+    labelled "chat", with its id)."""
+    busiest = busiest_chats(chat_hourly, chats, n=10, deleted_title="")
+    labels = [f"{row.title[:30] or 'chat'} (#{row.chat_id})" for row in busiest.itertuples()]
     figure = Figure(figsize=(8, 4))
     axes = figure.subplots()
-    axes.barh(labels[::-1], totals.to_numpy()[::-1], color="#dd6b20")
+    axes.barh(labels[::-1], busiest["messages"].to_numpy()[::-1], color="#dd6b20")
     axes.set_title("Busiest chats in the report's range")
     axes.set_xlabel("messages")
     _save(figure, path)
@@ -69,19 +69,11 @@ def chart_busiest_chats(chat_hourly: pd.DataFrame, chats: pd.DataFrame, path: Pa
 
 def chart_hour_of_week(hourly: pd.DataFrame, path: Path) -> None:
     """Messages per weekday and hour of the day: when the platform is busy."""
-    messages = hourly[hourly["stat"] == "messages_sent"]
-    grid = (
-        messages.assign(
-            weekday=messages["hour"].dt.day_of_week, hour_of_day=messages["hour"].dt.hour
-        )
-        .pivot_table(index="weekday", columns="hour_of_day", values="value", aggfunc="sum")
-        .reindex(index=range(7), columns=range(24), fill_value=0)
-        .fillna(0)
-    )
+    grid = hour_of_week(hourly)
     figure = Figure(figsize=(10, 3.5))
     axes = figure.subplots()
     image = axes.imshow(grid.to_numpy(), aspect="auto", cmap="viridis")
-    axes.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+    axes.set_yticks(range(7), list(grid.index))
     axes.set_xticks(range(0, 24, 3))
     axes.set_xlabel("hour of day (UTC)")
     axes.set_title("Messages by hour of week")

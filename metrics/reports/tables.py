@@ -18,6 +18,7 @@ from chats.models import Chat, Notification
 from ..models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
 from ..stats import HourlyStat, all_stats, hourly_stat_names
 from ..timeutil import DAY, HOUR, day_start, floor_time
+from .transforms import utc
 
 DAILY_STATS = [
     "active_users_1d",
@@ -44,13 +45,6 @@ def _hours(start: datetime, end: datetime) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq="h", inclusive="left", tz=UTC, name="hour", unit="us")
 
 
-def _utc(values: pd.Series) -> pd.Series:
-    """Aware UTC timestamps at the database's resolution, microseconds. pandas 3 infers the
-    unit from the values: an empty or all-null column would be seconds (milliseconds in Parquet),
-    so a table's Parquet schema would depend on whether it had rows."""
-    return pd.to_datetime(values, utc=True).dt.as_unit("us")
-
-
 def _hourly_totals() -> list[str]:
     """The hourly statistics that are totals (not per chat), in declaration order: a statistic
     declared in metrics.stats joins the `hourly` table without a second list here."""
@@ -68,7 +62,7 @@ def hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
         chat_id__isnull=True, stat__in=stats, hour__gte=start, hour__lt=end
     ).values_list("hour", "stat", "value")
     found = pd.DataFrame(list(rows), columns=["hour", "stat", "value"])
-    found["hour"] = _utc(found["hour"])
+    found["hour"] = utc(found["hour"])
     grid = pd.MultiIndex.from_product([_hours(start, end), stats], names=["hour", "stat"])
     table = found.set_index(["hour", "stat"])["value"].reindex(grid, fill_value=0).reset_index()
     return table.astype({"stat": "str", "value": "int64"})
@@ -80,7 +74,7 @@ def chat_hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
         stat="messages_sent_by_chat", hour__gte=start, hour__lt=end
     ).values_list("hour", "chat_id", "value")
     table = pd.DataFrame(list(rows), columns=["hour", "chat_id", "messages"])
-    table["hour"] = _utc(table["hour"])
+    table["hour"] = utc(table["hour"])
     return table.sort_values(["hour", "chat_id"], ignore_index=True).astype(
         {"chat_id": "int64", "messages": "int64"}
     )
@@ -138,7 +132,7 @@ def chats_table(end: datetime) -> pd.DataFrame:
     last_day = dict(
         by_chat.filter(hour__gte=end - DAY).annotate(n=Sum("value")).values_list("chat_id", "n")
     )
-    chats["created_at"] = _utc(chats["created_at"])
+    chats["created_at"] = utc(chats["created_at"])
     chats["messages_last_day"] = chats["chat_id"].map(last_day).fillna(0)
     chats["messages_total"] = chats["chat_id"].map(total).fillna(0)
     return chats.astype(
@@ -156,7 +150,7 @@ def users_table() -> pd.DataFrame:
     """Every account and when it joined: the base of growth and cohorts in the notebooks."""
     rows = get_user_model().objects.order_by("id").values_list("id", "date_joined")
     users = pd.DataFrame(list(rows), columns=["user_id", "date_joined"])
-    users["date_joined"] = _utc(users["date_joined"])
+    users["date_joined"] = utc(users["date_joined"])
     return users.astype({"user_id": "int64"})
 
 
@@ -180,7 +174,7 @@ def first_replies_table() -> pd.DataFrame:
     )
     table = pd.DataFrame(list(rows), columns=["chat_id", "first_message_at", "first_reply_at"])
     for column in ("first_message_at", "first_reply_at"):
-        table[column] = _utc(table[column])
+        table[column] = utc(table[column])
     return table.astype({"chat_id": "int64"})
 
 
@@ -202,7 +196,7 @@ def notifications_table(start: datetime) -> pd.DataFrame:
     ]
     table = pd.DataFrame(list(rows), columns=columns)
     for column in ("created_at", "done_at"):
-        table[column] = _utc(table[column])
+        table[column] = utc(table[column])
     return table.astype(
         {"notification_id": "int64", "attempts": "int64", "event": "str", "status": "str"}
     )
