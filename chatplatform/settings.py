@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "chats",
     "metrics",
     "dashboards",
+    "devmail",
 ]
 
 MIDDLEWARE = [

@@ -203,7 +203,8 @@ class PrometheusProcess(ManagedProcess):
 
 
 class SmtpProcess(ManagedProcess):
-    """A real SMTP server (`chatplatform.devmail`) in its own process, on a free port.
+    """A real SMTP server (`manage.py run_devmail`, without its web inbox) in its own process,
+    on a free port.
 
     `inbox` reads what it received (kept across restarts); `refuse` answers 550 to those
     recipients; `silent` accepts connections and never answers; `delay` takes that many seconds
@@ -219,18 +220,19 @@ class SmtpProcess(ManagedProcess):
         silent: bool = False,
         delay: float = 0.0,
     ) -> None:
-        from chatplatform import devmail
+        from devmail.inbox import Inbox
 
         port = port or free_port()
         mail_dir = Path(mail_dir or tempfile.mkdtemp(prefix="smtp-inbox-"))
-        argv = [sys.executable, "-m", "chatplatform.devmail", "--port", str(port)]
-        argv += ["--dir", str(mail_dir), *(f"--refuse={address}" for address in refuse)]
+        argv = [sys.executable, str(BASE_DIR / "manage.py"), "run_devmail", "--port", str(port)]
+        argv += ["--web-port", "0", "--dir", str(mail_dir)]
+        argv += [f"--refuse={address}" for address in refuse]
         if silent:
             argv.append("--silent")
         if delay:
             argv += ["--delay", str(delay)]
         super().__init__("smtp-silent" if silent else "smtp", argv, port=port)
-        self.inbox = devmail.Inbox(mail_dir)
+        self.inbox = Inbox(mail_dir)
 
     @property
     def django_env(self) -> dict[str, str]:
