@@ -2,8 +2,9 @@
 
 The business numbers are not computed at scrape time: `SnapshotCollector` reads the snapshot
 beat stored in Redis (metrics.snapshot), so a scrape costs one Redis GET and every web process
-answers the same. Labels are low-cardinality only (window, rank, job, status; never a chat or user
-id).
+answers the same. Which numbers are exported, under which name, HELP text and labels, is declared
+on the snapshot's fields (metrics.contract); this module only walks that declaration. Labels are
+low-cardinality only (window, rank, job, status; never a chat or user id).
 
 The latency histogram lives in each web process's memory. With one process (runserver, the
 default `make up`) that is the whole picture. With several (gunicorn -w N) set
@@ -15,14 +16,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping
 
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from rest_framework import serializers
 
+from . import contract
 from .queues import QueueCollector
 from .snapshot import current_snapshot
 
@@ -39,18 +41,44 @@ REQUEST_DURATION = Histogram(
 )
 
 
-def _gauge(name: str, doc: str, value: object, labels: dict[str, str] | None = None) -> Metric:
-    family = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=list(labels or {}))
-    if value is not None:
-        family.add_metric(list((labels or {}).values()), float(value))
-    return family
+def _declared_fields(serializer: serializers.Serializer) -> Iterator[serializers.Field]:
+    """The leaf fields of the declaration, depth first (a list's or dict's items included)."""
+    for declared in serializer.fields.values():
+        nested = getattr(declared, "child", declared)
+        if isinstance(nested, serializers.Serializer):
+            yield from _declared_fields(nested)
+        else:
+            yield declared
 
 
-def _by_status(name: str, doc: str, counts: dict[str, int]) -> Metric:
-    family = GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=["status"])
-    for status, count in counts.items():
-        family.add_metric([status], float(count))
-    return family
+def declared_families() -> list[contract.Family]:
+    """Every family the contract exports, once, in declaration order."""
+    found = {
+        leaf.metric.family.name: leaf.metric.family
+        for leaf in _declared_fields(contract.DECLARED)
+        if getattr(leaf, "metric", None)
+    }
+    return list(found.values())
+
+
+def snapshot_metrics(snap: Mapping) -> list[Metric]:
+    """The snapshot's declared numbers as metric families; a family whose numbers are all null
+    or absent (an empty list, Centrifugo not answering) is exported without samples."""
+    families: dict[str, Metric] = {}
+    for family in declared_families():
+        kind = CounterMetricFamily if family.counter else GaugeMetricFamily
+        families[family.name] = kind(
+            f"{PREFIX}_{family.name}", family.doc, labels=list(family.labels)
+        )
+    for serializer, data, labels in contract.objects(contract.DECLARED, snap, {}):
+        for name, declared in serializer.fields.items():
+            metric = getattr(declared, "metric", None)
+            if metric is not None and data.get(name) is not None:
+                values = {**labels, **metric.labels}
+                families[metric.family.name].add_metric(
+                    [values[label] for label in metric.family.labels], metric.value(data[name])
+                )
+    return list(families.values())
 
 
 class SnapshotCollector:
@@ -61,86 +89,8 @@ class SnapshotCollector:
 
     def collect(self) -> Iterator[Metric]:
         snap = current_snapshot()
-        if not snap:
-            return
-        yield _gauge("users", "Registered users.", snap["users"])
-        yield _gauge("chats", "Chats that exist.", snap["chats"])
-        messages = CounterMetricFamily(
-            f"{PREFIX}_messages", "Messages ever sent (deleted ones included)."
-        )
-        messages.add_metric([], float(snap["messages_total"]))
-        yield messages
-        yield _gauge(
-            "messages_last_hour",
-            "Messages sent in the last 60 minutes.",
-            snap["messages_last_hour"],
-        )
-        active = GaugeMetricFamily(
-            f"{PREFIX}_active_users",
-            "Users who sent a message in the window (UTC days, today included).",
-            labels=["window"],
-        )
-        for window in ("1d", "7d", "30d"):
-            active.add_metric([window], float(snap[f"active_users_{window}"]))
-        yield active
-        yield _gauge(
-            "new_users_last_day",
-            "Accounts created in the last 24 hours.",
-            snap["new_users_last_day"],
-        )
-        if snap.get("online_users") is not None:
-            yield _gauge("online_users", "Users connected to Centrifugo now.", snap["online_users"])
-        top = GaugeMetricFamily(
-            f"{PREFIX}_top_chat_messages_last_day",
-            "Messages in the last 24 hours of the busiest chats, by rank (1 = busiest).",
-            labels=["rank"],
-        )
-        for rank, chat in enumerate(snap["top_chats"], start=1):
-            top.add_metric([str(rank)], float(chat["messages"]))
-        yield top
-        last_success = GaugeMetricFamily(
-            f"{PREFIX}_stats_job_last_success_timestamp_seconds",
-            "Unix time of the statistics job's last successful run.",
-            labels=["stats_job"],
-        )
-        duration = GaugeMetricFamily(
-            f"{PREFIX}_stats_job_duration_seconds",
-            "Duration of the statistics job's last successful run.",
-            labels=["stats_job"],
-        )
-        for job, run in sorted(snap.get("jobs", {}).items()):
-            if run.get("last_success_timestamp") is not None:
-                last_success.add_metric([job], run["last_success_timestamp"])
-            if run.get("last_duration_seconds") is not None:
-                duration.add_metric([job], run["last_duration_seconds"])
-        yield last_success
-        yield duration
-        yield _by_status(
-            "notifications",
-            "Admin emails by delivery state (pending includes those being sent).",
-            {status: snap[f"notifications_{status}"] for status in ("pending", "sent", "failed")},
-        )
-        publications = snap.get("publications", {})
-        yield _by_status(
-            "publications",
-            "Live events for Centrifugo by delivery state (pending includes those being sent).",
-            {
-                "pending": snap["publications_pending"],
-                "sent": publications.get("sent", 0),
-                "failed": publications.get("failed", 0),
-            },
-        )
-        yield _gauge(
-            "tasks_failed_last_hour",
-            "Celery tasks that failed in the last 60 minutes (all workers).",
-            snap["tasks_failed_last_hour"],
-        )
-        generated = datetime.fromisoformat(snap["generated_at"]).timestamp()
-        yield _gauge(
-            "snapshot_age_seconds",
-            "Seconds since beat computed the statistics snapshot.",
-            max(0.0, time.time() - generated),
-        )
+        if snap:
+            yield from snapshot_metrics(snap)
 
 
 REGISTRY.register(SnapshotCollector())

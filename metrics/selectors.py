@@ -125,15 +125,17 @@ def new_users_since(start: datetime) -> int:
 
 
 def top_chats(start: datetime, end: datetime, limit: int = 5) -> list[dict]:
-    """The busiest chats in [start, end): chat_id, title, messages; busiest first."""
+    """The busiest chats in [start, end): chat_id, title, messages; busiest first (ties by
+    chat id). The one ranking of the live numbers: the snapshot's `top_chats` is this list, and
+    a chat's rank (Prometheus' `rank` label, the live page's list) is its position in it."""
     counts = messages_by_chat(start, end)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
     titles = dict(
         Chat.objects.filter(pk__in=[chat_id for chat_id, _ in ranked]).values_list("id", "title")
     )
     return [
-        {"rank": rank, "chat_id": chat_id, "title": titles.get(chat_id, ""), "messages": n}
-        for rank, (chat_id, n) in enumerate(ranked, start=1)
+        {"chat_id": chat_id, "title": titles.get(chat_id, ""), "messages": n}
+        for chat_id, n in ranked
     ]
 
 

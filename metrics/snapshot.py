@@ -25,32 +25,13 @@ from core import outbox
 from core.redis_client import client as redis_client_for
 from integrations import centrifugo
 
-from . import selectors
+from . import contract, selectors
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_KEY = "metrics:snapshot"
 FAILURES_KEY = "metrics:task_failures:"  # + minute number (epoch seconds // 60)
 FAILURE_KEY_TTL = 2 * 3600
-SNAPSHOT_KEYS = (
-    "users",
-    "chats",
-    "messages_total",
-    "messages_last_hour",
-    "active_users_1d",
-    "active_users_7d",
-    "active_users_30d",
-    "new_users_last_day",
-    "notifications_pending",
-    "notifications_sent",
-    "notifications_failed",
-    "publications_pending",
-    "tasks_failed_last_hour",
-    "online_users",
-    "messages_per_minute",
-    "top_chats",
-    "generated_at",
-)
 
 
 def redis_client() -> redis.Redis:
@@ -71,6 +52,7 @@ def record_task_failure(at: float | None = None) -> None:
 
 
 def tasks_failed_last_hour(now: float | None = None) -> int:
+    """Failed tasks in the 60 minutes up to `now`: one MGET of the minute buckets."""
     minute = int((now or time.time()) // 60)
     keys = [f"{FAILURES_KEY}{m}" for m in range(minute - 59, minute + 1)]
     return sum(int(v) for v in redis_client().mget(keys) if v is not None)
@@ -87,40 +69,44 @@ def on_task_failure(sender: Any = None, **kwargs: Any) -> None:
 # --- the snapshot ------------------------------------------------------------------------------
 
 
+def waiting(backlog: dict[str, int]) -> int:
+    """An outbox's rows still to deliver: pending plus being sent (the live page's number)."""
+    return backlog["pending"] + backlog["sending"]
+
+
 def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
-    """Every number of the live page and /metrics, from counts plus bounded raw tails."""
+    """Every number of the live page and /metrics, from counts plus bounded raw tails, in the
+    shape `metrics.contract` declares (it raises if one is missing or undeclared)."""
     now = now or timezone.now()
     notifications = outbox.backlog(Notification)
     publications = outbox.backlog(Publication)
-    top = [
-        {"chat_id": row["chat_id"], "title": row["title"], "messages": row["messages"]}
-        for row in selectors.top_chats(now - timedelta(days=1), now)
-    ]
     try:
         failed = tasks_failed_last_hour(now.timestamp())
     except redis.RedisError:
         failed = None
-    return {
-        "users": get_user_model().objects.count(),
-        "chats": Chat.objects.count(),
-        "messages_total": selectors.messages_total(now),
-        "messages_last_hour": selectors.messages_between(now - timedelta(hours=1), now),
-        "active_users_1d": selectors.active_users(now, 1),
-        "active_users_7d": selectors.active_users(now, 7),
-        "active_users_30d": selectors.active_users(now, 30),
-        "new_users_last_day": selectors.new_users_since(now - timedelta(days=1)),
-        "notifications_pending": notifications["pending"] + notifications["sending"],
-        "notifications_sent": notifications["sent"],
-        "notifications_failed": notifications["failed"],
-        "publications_pending": publications["pending"] + publications["sending"],
-        "publications": publications,
-        "tasks_failed_last_hour": failed,
-        "online_users": centrifugo.online_users(),
-        "messages_per_minute": selectors.messages_per_minute(now),
-        "top_chats": top,
-        "jobs": selectors.job_runs(),
-        "generated_at": now.astimezone(UTC).isoformat(),
-    }
+    return contract.build(
+        {
+            "users": get_user_model().objects.count(),
+            "chats": Chat.objects.count(),
+            "messages_total": selectors.messages_total(now),
+            "messages_last_hour": selectors.messages_between(now - timedelta(hours=1), now),
+            "active_users_1d": selectors.active_users(now, 1),
+            "active_users_7d": selectors.active_users(now, 7),
+            "active_users_30d": selectors.active_users(now, 30),
+            "new_users_last_day": selectors.new_users_since(now - timedelta(days=1)),
+            "notifications_pending": waiting(notifications),
+            "notifications_sent": notifications["sent"],
+            "notifications_failed": notifications["failed"],
+            "publications_pending": waiting(publications),
+            "publications": publications,
+            "tasks_failed_last_hour": failed,
+            "online_users": centrifugo.online_users(),
+            "messages_per_minute": selectors.messages_per_minute(now),
+            "top_chats": selectors.top_chats(now - timedelta(days=1), now),
+            "jobs": selectors.job_runs(),
+            "generated_at": now.astimezone(UTC).isoformat(),
+        }
+    )
 
 
 def store_snapshot(snapshot: dict[str, Any]) -> None:

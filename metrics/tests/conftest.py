@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from chats.models import Chat, MembershipEvent, Message
+from metrics import fill, snapshot
 from metrics.models import ChatFirstReply, DailyCount, HourlyCount, UserDayActivity
 
 User = get_user_model()
@@ -77,3 +78,17 @@ def dump() -> dict[str, list[tuple]]:
             )
         ),
     }
+
+
+SNAPSHOT_AT = T0 + timedelta(hours=26, minutes=55)
+
+
+@pytest.fixture
+def stored(activity: Activity, redis_service: object) -> dict:
+    """The snapshot of `activity` at SNAPSHOT_AT, stored in a real Redis, with one failed task
+    in the last hour (and one older)."""
+    snapshot.redis_client().flushdb()
+    fill.fill_activity_counts(until=SNAPSHOT_AT)
+    snapshot.record_task_failure(at=(SNAPSHOT_AT - timedelta(minutes=5)).timestamp())
+    snapshot.record_task_failure(at=(SNAPSHOT_AT - timedelta(minutes=70)).timestamp())  # too old
+    return snapshot.refresh_snapshot(now=SNAPSHOT_AT)

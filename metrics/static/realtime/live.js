@@ -1,5 +1,8 @@
 // The live statistics page: the snapshot from /api/stats/ on load, then every snapshot beat
 // publishes to stats:live, plus a message_activity tick per new message between snapshots.
+// The snapshot's keys are declared once, in metrics/contract.py (the /api/stats/ schema):
+// metrics/tests/test_contract.py checks every `snapshot.<key>` / `data.<key>`, `chat.<key>` (a
+// top chat) and `row.<key>` (a minute) read here, and each data-key of live.html, against it.
 "use strict";
 
 (function () {
@@ -32,8 +35,8 @@
     topChats.replaceChildren(
       ...(snapshot.top_chats || []).map((chat) => {
         const item = document.createElement("li");
-        const title = chat.title || `chat ${chat.chat_id ?? chat.id}`;
-        item.textContent = `${title}: ${number(chat.messages ?? chat.count)}`;
+        const title = chat.title || `chat ${chat.chat_id}`;
+        item.textContent = `${title}: ${number(chat.messages)}`;
         return item;
       }),
     );
@@ -86,7 +89,7 @@
   function applySnapshot(data) {
     snapshot = { ...data };
     perMinute = new Map(
-      (data.messages_per_minute || []).map((row) => [minuteKey(row.minute), row.messages]),
+      (snapshot.messages_per_minute || []).map((row) => [minuteKey(row.minute), row.messages]),
     );
     renderCounters();
     renderChart();
@@ -96,9 +99,8 @@
     // Between snapshots: count the new message now; the next snapshot corrects any drift.
     const key = minuteKey(event.created_at);
     perMinute.set(key, (perMinute.get(key) || 0) + 1);
-    for (const name of ["messages_last_hour", "messages_total"]) {
-      if (typeof snapshot[name] === "number") snapshot[name] += 1;
-    }
+    if (typeof snapshot.messages_last_hour === "number") snapshot.messages_last_hour += 1;
+    if (typeof snapshot.messages_total === "number") snapshot.messages_total += 1;
     renderCounters();
     renderChart();
   }
