@@ -11,6 +11,8 @@ class MetricsConfig(AppConfig):
         from . import celery_watch
         from .snapshot import on_task_failure
 
+        # Failed tasks for the live page and /api/stats/ (Flower counts them too, for operators:
+        # why both stay is said in metrics/snapshot.py).
         signals.task_failure.connect(on_task_failure, weak=False, dispatch_uid="metrics-failure")
         # Queue health (metrics.celery_watch): every sender stamps, workers observe and beat.
         for signal, handler in (
