@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from notebooks import analysis
+from notebooks.analysis import reading
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent
 KERNEL_NAME = "python3"
@@ -56,7 +56,7 @@ def render(report_dir: str | Path, start: str = "", end: str = "") -> list[Path]
     from nbconvert import HTMLExporter
 
     check_kernel()
-    report = analysis.resolve_report_dir(report_dir)
+    report = reading.resolve_report_dir(report_dir)
     out_dir = report / "notebooks"
     out_dir.mkdir(exist_ok=True)
     exporter = HTMLExporter()
@@ -94,7 +94,7 @@ def render_latest(start: str = "", end: str = "") -> list[Path]:
     """Render every notebook on REPORTS_DIR/latest (the newest complete report), and publish the
     renders at REPORTS_DIR/notebooks too: reports come every few minutes, renders once a day, so
     that stable folder is where the newest rendered notebooks always are."""
-    report = analysis.resolve_report_dir("")
+    report = reading.resolve_report_dir("")
     rendered = render(report, start=start, end=end)
     publish(report / "notebooks", report.parent / "notebooks", source=report.name)
     return rendered

@@ -1,0 +1,74 @@
+"""Finding and reading a report: the folder, its manifest and tables, the range analysed.
+
+Tables are read through metrics.reports.folders, the one reader of report tables, which imports
+no models: a notebook kernel loads Django's settings (for REPORTS_DIR) and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from django.conf import settings
+
+from metrics.reports.folders import LATEST, latest_report, load_table
+from metrics.reports.transforms import utc
+from metrics.timeutil import DAY
+
+
+def reports_dir() -> Path:
+    """REPORTS_DIR from the platform's settings (environment first, then .env); a notebook
+    kernel has not set DJANGO_SETTINGS_MODULE, so this names the platform's settings."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
+    return Path(settings.REPORTS_DIR)
+
+
+def resolve_report_dir(report_dir: str | Path | None = "") -> Path:
+    """The report folder to analyse: the given one, or the one REPORTS_DIR/latest names.
+
+    The `latest` symlink is resolved once, so a notebook reads one report even if the metrics
+    job replaces `latest` while it runs.
+    """
+    path = Path(report_dir) if report_dir else latest_report(reports_dir())
+    if path is None or not (path / "manifest.json").is_file():
+        where = path or reports_dir() / LATEST
+        raise FileNotFoundError(
+            f"no report at {where}: run the report job first (manage.py make_report, "
+            "or wait for beat)"
+        )
+    return path.resolve()
+
+
+def load_manifest(report_dir: Path) -> dict[str, Any]:
+    """The report's manifest.json: its range, and what its tables and charts are."""
+    return json.loads((Path(report_dir) / "manifest.json").read_text())
+
+
+def load_report(report_dir: Path, names: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """The named tables of a report (its manifest.json lists them all)."""
+    return {name: load_table(report_dir, name) for name in names}
+
+
+def analysis_range(
+    manifest: dict[str, Any], start: str = "", end: str = ""
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The half-open UTC range `[start, end)` the notebook looks at.
+
+    Empty strings mean the report's own range. A date without a time as `end` includes that
+    whole day (end="2025-01-31" covers January 31st).
+    """
+    report_range = manifest.get("range") or {}
+    first = utc(start or report_range["start"])
+    if end:
+        last = utc(end)
+        if len(end.strip()) == 10:  # a bare date: through the end of that day
+            last += DAY
+    else:
+        last = utc(report_range["end"])
+    if last <= first:
+        raise ValueError(f"empty range: start {first} is not before end {last}")
+    return first, last

@@ -1,0 +1,36 @@
+"""Finding a report and the range a notebook analyses (notebooks/analysis/reading.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from notebooks.analysis import reading
+
+from .times import END, START, utc
+
+
+def test_analysis_range_defaults_to_the_report_range_and_includes_a_bare_end_date() -> None:
+    manifest = {"range": {"start": "2025-03-01T00:00:00+00:00", "end": "2025-03-31T12:00:00Z"}}
+    assert reading.analysis_range(manifest) == (utc("2025-03-01"), utc("2025-03-31 12:00"))
+    assert reading.analysis_range(manifest, "2025-03-03", "2025-03-10") == (START, END)
+    assert reading.analysis_range(manifest, end="2025-03-10T06:00") == (
+        utc("2025-03-01"),
+        utc("2025-03-10 06:00"),
+    )
+    with pytest.raises(ValueError, match="empty range"):
+        reading.analysis_range(manifest, "2025-03-10", "2025-03-09")
+
+
+def test_resolve_report_dir_follows_latest_and_explains_a_missing_report(tmp_path, settings):
+    stamp = tmp_path / "20250310T120000Z"
+    stamp.mkdir()
+    (stamp / "manifest.json").write_text("{}")
+    (tmp_path / "latest").symlink_to(stamp.name)
+    settings.REPORTS_DIR = tmp_path
+    assert reading.resolve_report_dir(str(stamp)) == stamp
+    assert reading.resolve_report_dir("") == stamp  # empty: whatever REPORTS_DIR/latest names
+    with pytest.raises(FileNotFoundError, match="no report at"):
+        reading.resolve_report_dir(tmp_path / "nothing")
+    settings.REPORTS_DIR = tmp_path / "empty"  # before the first report: no `latest` yet
+    with pytest.raises(FileNotFoundError, match="empty/latest: run the report job"):
+        reading.resolve_report_dir("")
