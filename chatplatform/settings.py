@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "chats",
     "metrics",
     "dashboards",
+    "notebooks",
     "devmail",
 ]
 
@@ -225,7 +226,7 @@ CELERY_TASK_ROUTES = {
     "metrics.tasks.fill_stats_task": {"queue": "stats"},
     "metrics.tasks.publish_live_stats_task": {"queue": "stats"},
     "metrics.tasks.make_report_task": {"queue": "reports"},
-    "metrics.tasks.render_notebooks_task": {"queue": "reports"},
+    "notebooks.tasks.render_notebooks_task": {"queue": "reports"},
     "chats.tasks.requeue_stale_outbox_task": {"queue": "maintenance"},
 }
 # Declared, so that every process knows every queue (a purge empties them all).
@@ -294,7 +295,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=env.int("LIVE_STATS_SECONDS", default=5)),
     },
     "render-notebooks": {
-        "task": "metrics.tasks.render_notebooks_task",
+        "task": "notebooks.tasks.render_notebooks_task",
         "schedule": timedelta(seconds=env.int("NOTEBOOKS_SECONDS", default=86400)),
     },
 }

@@ -32,11 +32,3 @@ def publish_live_stats_task() -> None:
     from . import jobs
 
     jobs.run_live_stats()
-
-
-@shared_task(soft_time_limit=1200, time_limit=1500)
-def render_notebooks_task() -> object:
-    """Render the analysis notebooks into the latest report (notebooks/render.py)."""
-    from notebooks.render import render_latest
-
-    return render_latest()

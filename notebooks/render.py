@@ -1,7 +1,7 @@
 """Execute every analysis notebook on a report and render it to HTML beside the report.
 
 Used by `manage.py render_notebooks` (`make notebooks`) and by beat once a day
-(`metrics.tasks.render_notebooks_task`), so each report folder can carry
+(`notebooks.tasks.render_notebooks_task`), so each report folder can carry
 `notebooks/<name>.ipynb` (executed, with outputs) and `notebooks/<name>.html`.
 """
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from notebooks.render import RenderError, render, render_latest
+
 
 class Command(BaseCommand):
     help = "Execute every notebook in notebooks/ on a report and write HTML to <report>/notebooks/."
@@ -17,8 +19,6 @@ class Command(BaseCommand):
         parser.add_argument("--end", default="", help="last day, YYYY-MM-DD (default: report's)")
 
     def handle(self, *args: object, report_dir: str, start: str, end: str, **options: object):
-        from notebooks.render import RenderError, render, render_latest
-
         try:
             if report_dir:
                 paths = render(report_dir, start=start, end=end)
