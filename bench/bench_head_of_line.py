@@ -33,19 +33,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common import (  # noqa: E402 (bench/ is on sys.path)
-    Listener,
+    add_common_args,
+    inbox_tally,
+    setup_django,
+    write_results,
+)
+from listener import Listener, subscriber_specs  # noqa: E402
+from live import (  # noqa: E402
     LiveServices,
     Pacer,
-    add_common_args,
     api_poster,
     chat_with_members,
-    inbox_tally,
     live_services,
-    setup_django,
-    subscriber_specs,
     summarize,
     wait_for_outbox,
-    write_results,
 )
 
 GOAL = 2.0  # backlog p99 / no-backlog p99

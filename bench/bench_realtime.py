@@ -36,19 +36,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common import (  # noqa: E402 (bench/ is on sys.path)
-    Listener,
+    add_common_args,
+    setup_django,
+    write_results,
+)
+from listener import Listener, subscriber_specs  # noqa: E402
+from live import (  # noqa: E402
     LiveServices,
     Pacer,
     Sent,
-    add_common_args,
     api_poster,
     chat_with_members,
     live_services,
-    setup_django,
-    subscriber_specs,
     summarize,
     wait_for_outbox,
-    write_results,
 )
 
 PATHS = {
