@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--start", default="", help="first day, YYYY-MM-DD (default: report's)")
         parser.add_argument("--end", default="", help="last day, YYYY-MM-DD (default: report's)")
 
-    def handle(self, *args: object, report_dir: str, start: str, end: str, **options: object):
+    def handle(
+        self, *args: object, report_dir: str, start: str, end: str, **options: object
+    ) -> None:
         try:
             if report_dir:
                 paths = render(report_dir, start=start, end=end)
