@@ -16,7 +16,7 @@ from django.db.models import Count, Sum
 from chats.models import Chat, Notification
 
 from ..models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
-from ..stats import HourlyStat, all_stats, hourly_stat_names
+from ..stats import hourly_stat_names, hourly_total_names
 from ..timeutil import DAY, HOUR, day_start, floor_time
 from .transforms import utc
 
@@ -45,19 +45,9 @@ def _hours(start: datetime, end: datetime) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq="h", inclusive="left", tz=UTC, name="hour", unit="us")
 
 
-def _hourly_totals() -> list[str]:
-    """The hourly statistics that are totals (not per chat), in declaration order: a statistic
-    declared in metrics.stats joins the `hourly` table without a second list here."""
-    return [
-        name
-        for name, stat in all_stats().items()
-        if isinstance(stat, HourlyStat) and not stat.by_chat
-    ]
-
-
 def hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
     """Every (hour, stat) of the range, zeros included (the counts store only non-zero rows)."""
-    stats = _hourly_totals()
+    stats = hourly_total_names()  # a statistic declared in metrics.stats joins the table
     rows = HourlyCount.objects.filter(
         chat_id__isnull=True, stat__in=stats, hour__gte=start, hour__lt=end
     ).values_list("hour", "stat", "value")
