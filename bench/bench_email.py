@@ -234,7 +234,7 @@ def main() -> None:
         smtp.stop()
         redis.stop()
         drop_database()
-        shutil.rmtree(workdir, ignore_errors=True)  # 2 x 4,000 .eml files
+        shutil.rmtree(workdir, ignore_errors=True)  # two Maildirs of 4,000 emails each
 
     lat, thr = results["request_cost"], results["throughput"]
     print(f"\n1. Request cost of the notification ({lat['on']['requests']} requests per mode)")

@@ -65,11 +65,6 @@ def _forget_client(*, setting: str, **kwargs: Any) -> None:
         client.cache_clear()
 
 
-def presence_clients(channel: str) -> int:
-    """How many clients are subscribed to the channel now."""
-    return client().presence_stats(PresenceStatsRequest(channel=channel)).num_clients
-
-
 def online_users() -> int | None:
     """Distinct users connected to Centrifugo now (every connection joins ONLINE_CHANNEL).
 

@@ -1,8 +1,8 @@
 """The live snapshot's shape, declared once: `SnapshotSerializer`.
 
 The snapshot is the JSON beat computes every few seconds (metrics.snapshot), stores in Redis and
-publishes to the live page; /api/stats/ and /metrics serve the stored copy. Before this module its
-keys were repeated in four places that drifted apart. Now this one declaration drives:
+publishes to the live page; /api/stats/ and /metrics serve the stored copy. This one
+declaration drives:
 
 - what is produced: `build` renders the computed values through the serializer, so a declared
   key that is missing raises and an undeclared one is refused (beat fails loudly, not the page);
@@ -256,19 +256,41 @@ def objects(
                 yield from objects(declared.child, value[key], {**labels, declared.label_name: key})
 
 
-def undeclared_keys(snapshot: Mapping) -> list[str]:
-    """Keys of `snapshot` (at any depth) that the declaration does not name."""
-    return sorted(
-        f"{type(serializer).__name__}.{key}"
-        for serializer, data, _ in objects(DECLARED, snapshot, {})
-        for key in set(data) - set(serializer.fields)
-    )
+def mismatched_keys(snapshot: Mapping) -> list[str]:
+    """Keys (at any depth) the snapshot has and the declaration does not name, or the reverse:
+    a nullable field left out would otherwise pass as null."""
+    found = []
+    for serializer, data, _ in objects(DECLARED, snapshot, {}):
+        name = type(serializer).__name__
+        found += [f"undeclared {name}.{key}" for key in set(data) - set(serializer.fields)]
+        found += [f"missing {name}.{key}" for key in set(serializer.fields) - set(data)]
+    return sorted(found)
 
 
 def build(values: Mapping) -> dict[str, Any]:
     """The snapshot as declared: raises if a declared key is missing or an undeclared one is
     given (at any depth), so what beat stores is what the schema documents."""
-    undeclared = undeclared_keys(values)
-    if undeclared:
-        raise ValueError(f"undeclared snapshot keys: {', '.join(undeclared)}")
+    mismatched = mismatched_keys(values)
+    if mismatched:
+        raise ValueError(f"snapshot keys differ from the declaration: {', '.join(mismatched)}")
     return dict(SnapshotSerializer(values).data)
+
+
+def _leaf_fields(serializer: serializers.Serializer) -> Iterator[serializers.Field]:
+    """The leaf fields of the declaration, depth first (a list's or dict's items included)."""
+    for declared in serializer.fields.values():
+        nested = getattr(declared, "child", declared)
+        if isinstance(nested, serializers.Serializer):
+            yield from _leaf_fields(nested)
+        else:
+            yield declared
+
+
+def families() -> list[Family]:
+    """Every metric family the declaration exports, once, in declaration order."""
+    found = {
+        leaf.metric.family.name: leaf.metric.family
+        for leaf in _leaf_fields(DECLARED)
+        if getattr(leaf, "metric", None)
+    }
+    return list(found.values())

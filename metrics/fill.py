@@ -32,8 +32,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from .kinds import Stat
 from .models import FillState
-from .stats import Stat, all_stats
+from .stats import all_stats
 from .timeutil import floor_time
 
 logger = logging.getLogger(__name__)

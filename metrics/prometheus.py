@@ -22,7 +22,6 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
-from rest_framework import serializers
 
 from . import contract
 from .queues import QueueCollector
@@ -41,31 +40,11 @@ REQUEST_DURATION = Histogram(
 )
 
 
-def _declared_fields(serializer: serializers.Serializer) -> Iterator[serializers.Field]:
-    """The leaf fields of the declaration, depth first (a list's or dict's items included)."""
-    for declared in serializer.fields.values():
-        nested = getattr(declared, "child", declared)
-        if isinstance(nested, serializers.Serializer):
-            yield from _declared_fields(nested)
-        else:
-            yield declared
-
-
-def declared_families() -> list[contract.Family]:
-    """Every family the contract exports, once, in declaration order."""
-    found = {
-        leaf.metric.family.name: leaf.metric.family
-        for leaf in _declared_fields(contract.DECLARED)
-        if getattr(leaf, "metric", None)
-    }
-    return list(found.values())
-
-
 def snapshot_metrics(snap: Mapping) -> list[Metric]:
     """The snapshot's declared numbers as metric families; a family whose numbers are all null
     or absent (an empty list, Centrifugo not answering) is exported without samples."""
     families: dict[str, Metric] = {}
-    for family in declared_families():
+    for family in contract.families():
         kind = CounterMetricFamily if family.counter else GaugeMetricFamily
         families[family.name] = kind(
             f"{PREFIX}_{family.name}", family.doc, labels=list(family.labels)

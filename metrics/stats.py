@@ -23,17 +23,6 @@ from chats.models import Chat, MembershipEvent, Message
 from .kinds import ActiveUsersStat, FirstReplyStat, HourlyStat, Stat, UserDayStat
 from .models import HourlyCount
 
-__all__ = [
-    "ActiveUsersStat",
-    "FirstReplyStat",
-    "HourlyStat",
-    "Stat",
-    "UserDayStat",
-    "all_stats",
-    "hourly_stat_names",
-    "hourly_total_names",
-]
-
 
 def _declare() -> list[Stat]:
     user_model = get_user_model()

@@ -5,17 +5,13 @@ Production code never imports this package (an import-linter contract in pyproje
 """
 
 from .processes import (
-    BASE_DIR,
     ManagedProcess,
-    answers,
-    database_url,
     django_env,
     free_port,
     port_open,
     wait_until,
 )
 from .services import (
-    FLOWER_PASSWORD,
     FLOWER_USER,
     CentrifugoProcess,
     FlowerProcess,
@@ -29,8 +25,6 @@ from .services import (
 )
 
 __all__ = [
-    "BASE_DIR",
-    "FLOWER_PASSWORD",
     "FLOWER_USER",
     "CentrifugoProcess",
     "FlowerProcess",
@@ -40,10 +34,8 @@ __all__ = [
     "RedisProcess",
     "SmtpProcess",
     "WorkerProcess",
-    "answers",
     "basic_auth",
     "celery_beat_process",
-    "database_url",
     "django_env",
     "free_port",
     "port_open",

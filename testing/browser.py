@@ -3,6 +3,7 @@ the login form, and screenshots in test-artifacts/ (what a person watching would
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,3 +72,11 @@ def open_page(browser, live_server):
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def page_config(response) -> dict:
+    """The JSON a live page hands its script (`<script id="realtime-config">`)."""
+    html = response.content.decode()
+    start = html.index('id="realtime-config"')
+    start = html.index(">", start) + 1
+    return json.loads(html[start : html.index("</script>", start)])

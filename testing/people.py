@@ -22,7 +22,8 @@ _user_numbers = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: object) -> None:
-    """PBKDF2 costs ~0.3 s a user on this machine; these tests are about chats, not hashing."""
+    """PBKDF2 costs ~0.3 s a user on this machine; no test here is about hashing (a user's
+    password is still checked, with a cheap hasher)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

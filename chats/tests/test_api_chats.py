@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from chats import services
 from chats.models import Chat, Membership, MembershipEvent, Notification, Role
 
-from .api import assert_names, url
+from .helpers import assert_names, url
 
 User = get_user_model()
 

@@ -10,15 +10,9 @@ from chats import selectors, services
 from chats.models import Chat, Membership, MembershipEvent, Notification, Role
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 
+from .helpers import events
+
 User = get_user_model()
-
-
-def events(chat_id: int) -> list[tuple[int, str]]:
-    return list(
-        MembershipEvent.objects.filter(chat_id=chat_id)
-        .order_by("id")
-        .values_list("user_id", "kind")
-    )
 
 
 # --- users --------------------------------------------------------------------------------------

@@ -12,18 +12,12 @@ from django.contrib.auth import get_user_model
 
 import testing
 from chats import selectors, services
-from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Publication, Role
+from chats.models import Chat, Membership, Message, Notification, Publication, Role
 from core.errors import DomainError, Forbidden, NotFound
 
+from .helpers import events
+
 User = get_user_model()
-
-
-def events(chat_id: int) -> list[tuple[int, str]]:
-    return list(
-        MembershipEvent.objects.filter(chat_id=chat_id)
-        .order_by("id")
-        .values_list("user_id", "kind")
-    )
 
 
 # --- messages -----------------------------------------------------------------------------------

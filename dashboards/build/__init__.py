@@ -19,11 +19,10 @@ from pathlib import Path
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards.build import chat_activity, live_delivery, task_health
-from dashboards.build.panels import DATASOURCE_UID, Dashboard
+from dashboards.build.panels import Dashboard
 
 __all__ = [
     "DASHBOARDS",
-    "DATASOURCE_UID",
     "JSON_DIR",
     "build_all",
     "iter_queries",

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from dashboards import build
+from dashboards.build import panels
 from dashboards.build.__main__ import main as build_main
 
 PROVISIONING = Path(__file__).resolve().parents[1] / "provisioning"
@@ -56,7 +57,7 @@ def test_panel_ids_are_unique_and_positive() -> None:
 def test_every_query_uses_only_the_provisioned_datasource() -> None:
     provisioned = yaml.safe_load((PROVISIONING / "datasources" / "prometheus.yml").read_text())
     [source] = provisioned["datasources"]
-    assert source["uid"] == build.DATASOURCE_UID
+    assert source["uid"] == panels.DATASOURCE_UID
     assert source["type"] == "prometheus"
     queried = 0
     for uid, model in build.build_all().items():

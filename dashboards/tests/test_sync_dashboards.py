@@ -16,6 +16,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dashboards import build
+from dashboards.build import panels
 from testing import free_port
 
 TOKEN = "glsa_test-service-account-token"
@@ -127,10 +128,10 @@ def test_first_sync_creates_the_datasource_and_every_dashboard(grafana: FakeGraf
     assert "3 created, 0 updated" in output
     assert grafana.errors == []
     # The datasource: looked up by its fixed uid, then created with it and the given URL.
-    assert grafana.requests[0][:2] == ("GET", f"/api/datasources/uid/{build.DATASOURCE_UID}")
+    assert grafana.requests[0][:2] == ("GET", f"/api/datasources/uid/{panels.DATASOURCE_UID}")
     assert grafana.requests[1][:2] == ("POST", "/api/datasources")
     created = grafana.requests[1][2]
-    assert created["uid"] == build.DATASOURCE_UID
+    assert created["uid"] == panels.DATASOURCE_UID
     assert created["type"] == "prometheus"
     assert created["url"] == "http://prom.internal:9090"
     assert created["access"] == "proxy"

@@ -1,6 +1,8 @@
-"""Helpers of the API tests: endpoint URLs and the shape of a refusal."""
+"""Helpers of the chats tests: endpoint URLs, the shape of a refusal, the membership log."""
 
 from __future__ import annotations
+
+from chats.models import MembershipEvent
 
 
 def url(chat_id: int, *rest: object) -> str:
@@ -12,3 +14,12 @@ def assert_names(response, field: str, status: int) -> None:
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     assert field in response.json(), response.json()
+
+
+def events(chat_id: int) -> list[tuple[int, str]]:
+    """The chat's joins and leaves, oldest first, as (user id, kind)."""
+    return list(
+        MembershipEvent.objects.filter(chat_id=chat_id)
+        .order_by("id")
+        .values_list("user_id", "kind")
+    )
