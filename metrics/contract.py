@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from rest_framework import serializers
@@ -286,11 +287,12 @@ def _leaf_fields(serializer: serializers.Serializer) -> Iterator[serializers.Fie
             yield declared
 
 
-def families() -> list[Family]:
+@cache  # the declaration is fixed: walk it once, not on every scrape
+def families() -> tuple[Family, ...]:
     """Every metric family the declaration exports, once, in declaration order."""
     found = {
         leaf.metric.family.name: leaf.metric.family
         for leaf in _leaf_fields(DECLARED)
         if getattr(leaf, "metric", None)
     }
-    return list(found.values())
+    return tuple(found.values())
