@@ -315,6 +315,16 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Chat Platform <noreply@chatplatform.local>")
 EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", default="chatplatform.local")
+# Where users reach the web app, for links in emails (the one-click unsubscribe URL). RFC 8058
+# wants https; plain http is accepted only with DEBUG on (development), and then is not conformant.
+PUBLIC_BASE_URL = env_or(
+    "PUBLIC_BASE_URL", f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}"
+).rstrip("/")
+if not DEBUG and not PUBLIC_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        "PUBLIC_BASE_URL must be an https:// URL when DJANGO_DEBUG is off (email unsubscribe"
+        f" links, RFC 8058, are built from it); got {PUBLIC_BASE_URL!r}."
+    )
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
 # Outbox rows untouched for this long are queued again by the sweeper.
 OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=120)

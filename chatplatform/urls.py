@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from chats.email_pages import email_settings_page, unsubscribe_page
 from chats.pages import PageLoginView, chat_page
 from core.health import healthz
 from metrics.pages import live_stats_page
@@ -21,4 +22,6 @@ urlpatterns = [
     path("live/", live_stats_page, name="live-stats"),
     path("chat/", chat_page, name="chat-page"),
     path("login/", PageLoginView.as_view(), name="page-login"),
+    path("settings/email/", email_settings_page, name="email-settings"),
+    path("email/unsubscribe/<str:token>/", unsubscribe_page, name="email-unsubscribe"),
 ]

@@ -16,6 +16,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from core import outbox
 
+from . import unsubscribe
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,10 @@ def build_email(notification: Notification, connection=None) -> EmailMultiAltern
         body=notification.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.recipient_email],
-        headers={"Message-ID": message_id(notification.pk)},
+        headers={
+            "Message-ID": message_id(notification.pk),
+            **unsubscribe.list_headers(notification.recipient_id, notification.chat_id),
+        },
         connection=connection,
     )
     email.attach_alternative(notification.body_html, "text/html")

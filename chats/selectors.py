@@ -54,6 +54,15 @@ def admins_to_notify(chat_id: int, exclude_user_id: int | None) -> list[Membersh
     return list(qs)
 
 
+def admin_memberships_of(user_id: int) -> QuerySet[Membership]:
+    """The chats whose membership emails the user gets (or turned off): where they are an admin."""
+    return (
+        Membership.objects.filter(user_id=user_id, role__in=ADMIN_ROLES)
+        .select_related("chat")
+        .order_by("chat__title", "chat_id")
+    )
+
+
 def messages_of(chat_id: int) -> QuerySet[Message]:
     return (
         Message.objects.filter(chat_id=chat_id, deleted_at__isnull=True)
