@@ -5,11 +5,13 @@ they describe, so a rollback leaves nothing to deliver and a dead Redis loses no
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from core.outbox import OutboxRow
+from core.validators import validate_visible_text
 
 
 class Chat(models.Model):
@@ -25,6 +27,13 @@ class Chat(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        """The admin's form checks the title as the API does (no migration: not a field option)."""
+        try:
+            validate_visible_text(self.title)
+        except ValidationError as exc:
+            raise ValidationError({"title": exc.messages}) from None
 
 
 class Role(models.TextChoices):

@@ -6,11 +6,13 @@ admins, live events) and queues the delivery tasks only once the transaction has
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.validators import validate_visible_text
 
 from . import notifications, realtime, selectors
 from .models import Chat, Membership, MembershipEvent, Message, Notification, Role
@@ -18,8 +20,19 @@ from .models import Chat, Membership, MembershipEvent, Message, Notification, Ro
 User = get_user_model()
 
 
+def _check_visible(value: str, field: str) -> str:
+    """Titles and usernames reach emails and other people's screens: no control or bidi
+    characters, whichever path (API, admin, a script) writes them."""
+    try:
+        validate_visible_text(value)
+    except ValidationError as exc:
+        raise DomainError(exc.messages[0], field=field) from None
+    return value
+
+
 def register_user(*, username: str, email: str, password: str) -> User:
     """Usernames are unique regardless of case, so "Alice" cannot impersonate "alice"."""
+    _check_visible(username, "username")
     taken = Conflict("A user with that username already exists.", field="username")
     if User.objects.filter(username__iexact=username).exists():
         raise taken
@@ -38,6 +51,7 @@ def issue_token(*, user_id: int) -> str:
 
 @transaction.atomic
 def create_chat(*, title: str, creator_id: int) -> Chat:
+    _check_visible(title, "title")
     chat = Chat.objects.create(title=title, created_by_id=creator_id)
     Membership.objects.create(chat=chat, user_id=creator_id, role=Role.OWNER)
     MembershipEvent.objects.create(chat_id=chat.pk, user_id=creator_id, kind="join")
@@ -50,7 +64,7 @@ def update_chat(*, chat_id: int, actor_id: int, title: str | None = None) -> Cha
     selectors.require_admin(chat_id, actor_id)
     chat = Chat.objects.select_for_update().get(pk=chat_id)
     if title is not None:
-        chat.title = title
+        chat.title = _check_visible(title, "title")
         chat.save(update_fields=["title", "updated_at"])
     return chat
 

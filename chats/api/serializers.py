@@ -7,12 +7,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from chats.models import Chat, Membership, Message, Role
+from core.validators import validate_visible_text
 
 User = get_user_model()
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    username = serializers.RegexField(
+        r"^[\w.@+-]+\Z", max_length=150, validators=[validate_visible_text]
+    )
     email = serializers.EmailField(max_length=254)  # auth_user.email is varchar(254)
     password = serializers.CharField(write_only=True, min_length=8, max_length=128)
 
@@ -42,7 +45,9 @@ class TokenSerializer(serializers.Serializer):
 
 
 class ChatSerializer(serializers.ModelSerializer):
-    title = serializers.CharField(max_length=200, allow_blank=False, trim_whitespace=True)
+    title = serializers.CharField(
+        max_length=200, allow_blank=False, trim_whitespace=True, validators=[validate_visible_text]
+    )
 
     class Meta:
         model = Chat
