@@ -12,6 +12,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from core.secrets import require_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -25,10 +27,47 @@ def env_or(name: str, default: str) -> str:
     return env(name, default="") or default
 
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-development-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+
+def secret(name: str, development_default: str, *, optional: bool = False) -> str:
+    """A secret from the environment; empty means the development default, which (like any
+    placeholder or a too-short key) is refused when DEBUG is off (core.secrets): fail closed."""
+    value = env_or(name, "" if optional else development_default)
+    if not DEBUG:
+        require_secret(name, value, allow_empty=optional)
+    return value
+
+
+SECRET_KEY = secret("DJANGO_SECRET_KEY", "insecure-development-key-change-me")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS (docs/security.md, "HTTPS"): `manage.py check --deploy` passes with DEBUG off ------
+# TLS ends at a reverse proxy in front (compose publishes the app on 127.0.0.1 only). With DEBUG
+# off, session and CSRF cookies travel over https only and browsers are told to use https for a
+# year; development (DEBUG on, plain http) keeps both off.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+# Only behind a proxy that sets X-Forwarded-Proto and drops a client's own: then Django knows a
+# request came over https (HSTS is sent, CSRF compares https origins).
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The proxy redirects http to https. If Django is told to as well, Prometheus and the health
+# checks, which reach the app's port in plain http, are not redirected.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SILENCED_SYSTEM_CHECKS = [
+    # security.W008, SECURE_SSL_REDIRECT off: the TLS proxy in front redirects http to https;
+    # the app's own port is internal and answers Prometheus and health checks in plain http.
+    "security.W008",
+    # security.W021, SECURE_HSTS_PRELOAD off: preloading has browser vendors hard-code the domain
+    # as https-only, hard to undo; its owner opts in with DJANGO_HSTS_PRELOAD=true.
+    "security.W021",
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,6 +91,8 @@ MIDDLEWARE = [
     # First, so the latency histogram times everything below it (metrics.prometheus).
     "metrics.prometheus.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # 413 for a body over REQUEST_MAX_BYTES, before anything reads it (security headers still set).
+    "core.request_size.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -155,6 +196,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
+# Largest request body accepted; 413 above it (core.request_size). The largest legitimate one is
+# a message: MESSAGE_MAX_LENGTH characters, under 50 KB of JSON even with each one escaped
+# (\uXXXX\uXXXX); admin forms are bounded by their 1000 fields. 256 KiB leaves 5x headroom and
+# keeps a stranger's unauthenticated POST from costing megabytes of parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BYTES", default=256 * 1024)
 
 # --- Redis and Celery -------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -308,7 +354,7 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.Ema
 EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=1025)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_HOST_PASSWORD = secret("EMAIL_HOST_PASSWORD", "", optional=True)
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 # Below the email task's soft time limit, so a silent server fails the attempt, not the worker.
@@ -337,9 +383,10 @@ DEV_MAIL_DIR = BASE_DIR / env_or("DEV_MAIL_DIR", str(VAR_DIR / "mail"))
 _CENTRIFUGO_LOCAL = f"127.0.0.1:{env.int('CENTRIFUGO_PORT', default=8001)}"
 CENTRIFUGO_API_URL = env_or("CENTRIFUGO_API_URL", f"http://{_CENTRIFUGO_LOCAL}/api")
 CENTRIFUGO_WS_URL = env_or("CENTRIFUGO_WS_URL", f"ws://{_CENTRIFUGO_LOCAL}/connection/websocket")
-CENTRIFUGO_HTTP_API_KEY = env("CENTRIFUGO_HTTP_API_KEY", default="insecure-dev-api-key")
-CENTRIFUGO_TOKEN_HMAC_SECRET_KEY = env(
-    "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY", default="insecure-dev-token-secret"
+CENTRIFUGO_HTTP_API_KEY = secret("CENTRIFUGO_HTTP_API_KEY", "insecure-dev-api-key")
+# At least 32 bytes even in development: PyJWT warns about shorter HS256 keys.
+CENTRIFUGO_TOKEN_HMAC_SECRET_KEY = secret(
+    "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY", "insecure-development-token-secret-of-32-bytes"
 )
 CENTRIFUGO_TIMEOUT = env.float("CENTRIFUGO_TIMEOUT", default=3.0)
 # Live events are published by the web process right after commit (the short path, see

@@ -3,8 +3,11 @@ responses naming the field."""
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.request_size import too_large_detail
 
 
 class DomainError(Exception):
@@ -29,8 +32,11 @@ class Conflict(DomainError):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Answer domain errors as `{field: [message]}` (or `{detail}`) with their 4xx status."""
+    """Answer domain errors as `{field: [message]}` (or `{detail}`) with their 4xx status, and
+    a body over REQUEST_MAX_BYTES with 413 naming the limit (Django alone answers 400)."""
     if isinstance(exc, DomainError):
         body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": too_large_detail()}, status=413)
     return drf_exception_handler(exc, context)

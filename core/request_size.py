@@ -1,0 +1,64 @@
+"""413 for a request body over settings.DATA_UPLOAD_MAX_MEMORY_SIZE (env REQUEST_MAX_BYTES).
+
+Django refuses such a body with a 400 (RequestDataTooBig), and only where it reads
+`request.body` or `request.POST`: the REST framework's JSON parser reads the stream itself, so an
+unauthenticated 10 MB POST to /api/auth/register/ was read and parsed whole. The middleware
+answers from the Content-Length header, before anything reads the body (gunicorn then closes the
+connection without reading it); the API's exception handler (core.errors) answers the same 413
+when Django's own check fires further in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+def too_large_detail() -> str:
+    """The message of every 413: names the limit, so a client knows what to send instead."""
+    return (
+        "Request body too large: at most"
+        f" {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are accepted."
+    )
+
+
+def too_large_response(request: HttpRequest) -> HttpResponse:
+    """JSON `{"detail": ...}` for the API (as its other errors), plain text elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": too_large_detail()}, status=413)
+    return HttpResponse(too_large_detail(), status=413, content_type="text/plain; charset=utf-8")
+
+
+def declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # Django treats it as no body too
+
+
+def _multipart(request: HttpRequest) -> bool:
+    # Uploaded files do not count against the limit (Django streams them to disk); the form
+    # fields beside them still do, checked by Django's parser and answered by process_exception.
+    return request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+
+
+class RequestSizeLimitMiddleware:
+    """413 before the body is read when Content-Length is over the limit; 413 instead of
+    Django's 400 when a view's reading of the body hits it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and not _multipart(request) and declared_length(request) > limit:
+            return too_large_response(request)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if isinstance(exc, RequestDataTooBig):
+            return too_large_response(request)
+        return None

@@ -1,0 +1,74 @@
+"""Refuse to run on a placeholder secret: fail closed, naming the variable to set.
+
+Development runs on the defaults of settings.py and on `.env.example`'s `change-me`; a
+deployment that kept one of them would let anyone forge sessions (DJANGO_SECRET_KEY), publish to
+every channel (CENTRIFUGO_HTTP_API_KEY) or sign a subscription token for any chat
+(CENTRIFUGO_TOKEN_HMAC_SECRET_KEY). So with DJANGO_DEBUG off, each process checks the secrets it
+uses when it starts: settings.py the Django ones, `python -m chatplatform.flower` Flower's, and
+docker compose runs `python -m core.secrets NAME...` once before any container that holds one
+(compose itself can refuse an empty value, never a wrong one).
+
+    python -m core.secrets DJANGO_SECRET_KEY POSTGRES_PASSWORD   # exit 1 naming each bad one
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+
+# What the development defaults of settings.py and the lines of `.env.example` contain.
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "insecure")
+# RFC 7518, section 3.2: an HS256 key at least as long as its hash (PyJWT warns below it). The
+# same floor for the other secrets machines hold: scripts/setup.sh writes 64 characters.
+MIN_BYTES = {
+    "DJANGO_SECRET_KEY": 32,
+    "CENTRIFUGO_HTTP_API_KEY": 32,
+    "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY": 32,
+}
+
+
+def is_placeholder(value: str) -> bool:
+    """Empty, or one of the values shipped for development (never a secret anyone chose)."""
+    lowered = value.strip().lower()
+    return not lowered or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
+
+
+def require_secret(name: str, value: str, *, allow_empty: bool = False) -> None:
+    """Raise ImproperlyConfigured naming `name` when `value` is a placeholder or too short.
+
+    `allow_empty`: for optional secrets (an SMTP password), where empty means "none" but a
+    placeholder means someone forgot to fill it in. The value itself is never echoed.
+    """
+    if allow_empty and not value:
+        return
+    if is_placeholder(value):
+        raise ImproperlyConfigured(
+            f"{name} must be set to a real secret when DJANGO_DEBUG is off: it is empty or a"
+            " placeholder (change-me, a development default). scripts/setup.sh writes random"
+            " ones into .env."
+        )
+    min_bytes = MIN_BYTES.get(name, 0)
+    if len(value.encode()) < min_bytes:
+        raise ImproperlyConfigured(
+            f"{name} must be at least {min_bytes} bytes long when DJANGO_DEBUG is off (it has"
+            f" {len(value.encode())}); e.g. python -c 'import secrets;"
+            " print(secrets.token_urlsafe(48))'."
+        )
+
+
+def main(names: list[str]) -> int:
+    """Check each named environment variable; print every refusal; 1 if there was one."""
+    failed = 0
+    for name in names:
+        try:
+            require_secret(name, os.environ.get(name, ""))
+        except ImproperlyConfigured as exc:
+            print(f"refusing to start: {exc}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
