@@ -43,7 +43,7 @@ def redis_client() -> redis.Redis:
 # Flower counts the same failures (its task-failed events, `flower_events_total`), and operators
 # read those: per task and worker, with the traceback, as a counter the alert rules and the Task
 # health dashboard take rates of. Both counts stay, because neither can serve the other's reader:
-# - the live page and /api/stats/ (any logged-in user, the notebooks) get the number inside the
+# - the live page and /api/stats/ (staff; the notebooks with a staff token) get the number in the
 #   snapshot beat computes every 5 s. Flower cannot give it there: it is an optional process on
 #   the internal network (its API behind basic auth) and the snapshot must not stop when it is
 #   down or not started; the app never queries Prometheus (it runs without one);

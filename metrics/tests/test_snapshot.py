@@ -7,6 +7,7 @@ from celery.signals import task_failure
 from cent import HistoryRequest
 from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
+from rest_framework.authtoken.models import Token
 
 import testing
 from integrations import centrifugo
@@ -63,10 +64,26 @@ def test_a_celery_task_failure_is_counted(redis_service) -> None:
     assert snapshot.tasks_failed_last_hour() == 2
 
 
-def test_api_stats_needs_a_login_and_returns_the_snapshot(stored: dict, client) -> None:
+def test_api_stats_is_for_staff_and_returns_the_snapshot(stored: dict, client) -> None:
+    """Like the live page and its channel: platform totals and the busiest chats' titles."""
     assert client.get("/api/stats/").status_code in (401, 403)
-    client.force_login(User.objects.create(username="reader"))  # any logged-in user
+    client.force_login(User.objects.create(username="reader"))  # logged in, not staff
+    refused = client.get("/api/stats/")
+    assert refused.status_code == 403
+    assert "top_chats" not in refused.json()
+    client.force_login(User.objects.create(username="operator", is_staff=True))
     response = client.get("/api/stats/")
+    assert response.status_code == 200
+    assert response.json() == stored
+
+
+def test_api_stats_refuses_a_plain_users_token_and_serves_a_staff_token(
+    stored: dict, client
+) -> None:
+    plain = Token.objects.create(user=User.objects.create(username="reader"))
+    staff = Token.objects.create(user=User.objects.create(username="operator", is_staff=True))
+    assert client.get("/api/stats/", HTTP_AUTHORIZATION=f"Token {plain.key}").status_code == 403
+    response = client.get("/api/stats/", HTTP_AUTHORIZATION=f"Token {staff.key}")
     assert response.status_code == 200
     assert response.json() == stored
 
@@ -91,7 +108,7 @@ def value(samples: list, suffix: str = "", **labels: str) -> float:
 
 
 def test_metrics_serves_the_snapshot_and_request_latency(stored: dict, client) -> None:
-    client.force_login(User.objects.create(username="reader"))
+    client.force_login(User.objects.create(username="reader", is_staff=True))
     client.get("/api/stats/")
     jobs.run_fill()  # JobRun: a success time and a duration for fill_stats
     snapshot.refresh_snapshot(now=NOW)
@@ -128,7 +145,7 @@ def test_without_redis_a_scrape_has_no_business_numbers_and_never_reads_the_tabl
     client, settings, django_assert_num_queries
 ) -> None:
     settings.REDIS_URL = f"redis://127.0.0.1:{testing.free_port()}/0"  # nobody listens there
-    client.force_login(User.objects.create(username="reader"))
+    client.force_login(User.objects.create(username="reader", is_staff=True))
     with django_assert_num_queries(0):
         metrics = scrape(client)
     assert "chatplatform_users" not in metrics

@@ -12,8 +12,8 @@ from typing import Any
 
 
 def fetch_live_stats(url: str, token: str = "", timeout: float = 5.0) -> dict[str, Any]:
-    """GET the platform's /api/stats/ snapshot; it needs any user's API token (not only
-    staff's). A refused token raises urllib.error.HTTPError (401)."""
+    """GET the platform's /api/stats/ snapshot; it needs a staff user's API token. A refused
+    token raises urllib.error.HTTPError (401 unknown token, 403 not staff)."""
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url!r}")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
