@@ -1,32 +1,11 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Chat, Membership, MembershipEvent, Message, Notification, Publication, Role
-
-
-class OwnerStaysMixin:
-    """A chat always keeps its owner: the admin can neither demote nor delete that membership."""
-
-    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
-        fields = list(super().get_readonly_fields(request, obj))
-        if isinstance(obj, Membership) and obj.role == Role.OWNER:
-            fields += ["chat", "user", "role"]
-        return fields
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        if isinstance(obj, Membership) and obj.role == Role.OWNER:
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def get_actions(self, request: HttpRequest) -> dict:
-        """No bulk delete: it would not ask per row whether the row is an owner."""
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+from .models import Chat, Membership, MembershipEvent, Message, Notification, Publication
 
 
 class MembershipInline(admin.TabularInline):
-    """Read-only here; members are changed on the Membership pages, which guard the owner."""
+    """Read-only, like the Membership pages: members are changed through the API."""
 
     model = Membership
     extra = 0
@@ -47,12 +26,30 @@ class ChatAdmin(admin.ModelAdmin):
         """A chat is born with its owner: through the API (services.create_chat), not here."""
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        """Deleting here would drop every membership without the leave events, the admins'
+        emails or the end of the members' live subscriptions: the owner deletes through the API."""
+        return False
+
 
 @admin.register(Membership)
-class MembershipAdmin(OwnerStaysMixin, admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin):
+    """Read-only. Adding, removing or re-roling a member goes through `chats.services` (the API),
+    which also logs the join or leave for the statistics, emails the chat's admins and ends a
+    removed member's live subscription; a row edited here would do none of that, silently."""
+
     list_display = ["id", "chat", "user", "role", "email_notifications", "joined_at"]
     list_filter = ["role", "email_notifications"]
     raw_id_fields = ["chat", "user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Message)

@@ -8,6 +8,8 @@ from django.test import Client
 from chats import services
 from chats.models import Membership, Role
 
+from .helpers import events
+
 
 @pytest.fixture
 def staff_client(make_user) -> Client:
@@ -46,28 +48,40 @@ def test_admin_shows_the_chats_members_inline(team, staff_client):
     assert b"owner" in response.content
 
 
-def test_the_owner_membership_cannot_be_demoted_or_deleted_in_the_admin(team, staff_client):
-    owner = Membership.objects.get(chat=team.chat, role=Role.OWNER)
-    page = f"/admin/chats/membership/{owner.pk}/"
-    assert staff_client.get(page + "delete/").status_code == 403
-    staff_client.post(page + "change/", {"role": "member", "email_notifications": "on"})
-    assert Membership.objects.get(pk=owner.pk).role == Role.OWNER
+def test_memberships_are_read_only_in_the_admin(team, staff_client):
+    """Membership changes go through the services (join/leave events, admin emails, the end of a
+    removed member's live subscription); the admin shows the rows and changes none of them."""
     member = Membership.objects.get(chat=team.chat, user=team.member)
-    assert staff_client.get(f"/admin/chats/membership/{member.pk}/delete/").status_code == 200
-
-
-def test_a_second_owner_is_a_form_error_in_the_admin(team, staff_client):
-    admin = Membership.objects.get(chat=team.chat, user=team.admin)
-    response = staff_client.post(
-        f"/admin/chats/membership/{admin.pk}/change/",
+    page = f"/admin/chats/membership/{member.pk}/"
+    shown = staff_client.get(page + "change/")
+    assert shown.status_code == 200  # the view page: fields as text, no form to save
+    assert b'name="_save"' not in shown.content
+    assert b'name="role"' not in shown.content
+    assert staff_client.get("/admin/chats/membership/add/").status_code == 403
+    assert staff_client.get(page + "delete/").status_code == 403
+    posted = staff_client.post(
+        page + "change/",
         {
             "chat": team.chat.pk,
-            "user": team.admin.pk,
-            "role": "owner",
+            "user": team.member.pk,
+            "role": "admin",
             "joined_at_0": "2026-01-01",
             "joined_at_1": "00:00:00",
         },
     )
-    assert response.status_code == 200  # the form again, with the error; not a 500
-    assert "one_owner_per_chat" in response.content.decode()
-    assert Membership.objects.get(pk=admin.pk).role == Role.ADMIN
+    assert posted.status_code == 403
+    assert Membership.objects.get(pk=member.pk).role == Role.MEMBER
+    bulk = staff_client.post(
+        "/admin/chats/membership/", {"action": "delete_selected", "_selected_action": [member.pk]}
+    )
+    assert bulk.status_code in (200, 302)
+    assert Membership.objects.filter(pk=member.pk).exists()
+    listing = staff_client.get("/admin/chats/membership/")
+    assert b"/admin/chats/membership/add/" not in listing.content
+    assert events(team.chat.pk)[-1] == (team.member.pk, "join")  # nothing was logged meanwhile
+
+
+def test_a_chat_cannot_be_deleted_in_the_admin(team, staff_client):
+    """It would drop the memberships silently; the owner deletes it through the API."""
+    assert staff_client.get(f"/admin/chats/chat/{team.chat.pk}/delete/").status_code == 403
+    assert Membership.objects.filter(chat=team.chat).count() == 3
