@@ -5,8 +5,10 @@ documents each variable. Secrets have no real value here: `scripts/setup.sh` gen
 the git-ignored `.env` on first run.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
     "dashboards",
     "notebooks",
     "devmail",
+    "ratelimits",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +180,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
+    # Reverse proxies in front of the web processes: a client is the address the outermost of
+    # them saw (X-Forwarded-For), not the proxy's. 0: no proxy, REMOTE_ADDR (docs/security.md).
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat Platform API",
@@ -254,6 +260,40 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # at most this long for Redis, once, with no retry: a hung or black-holed Redis delays a request
 # by this much at most, and what was not handed over stays in the outbox for the sweeper.
 OUTBOX_HANDOVER_TIMEOUT = env.float("OUTBOX_HANDOVER_TIMEOUT", default=0.5)
+
+# --- Cache and rate limits (the ratelimits app; docs/security.md) ----------------------------
+# One cache for every web process, so that a limit counts a client once however many processes
+# serve it. Default: REDIS_URL's server, database 1 (apart from the broker's queues). Short
+# timeouts: when Redis is down the limits are skipped with a logged warning (fail open) and a
+# login waits at most about a second for it, instead of failing.
+_REDIS = urlsplit(REDIS_URL)
+CACHE_URL = env_or(
+    "CACHE_URL",
+    _REDIS._replace(path="/1").geturl() if _REDIS.scheme in ("redis", "rediss") else REDIS_URL,
+)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+    }
+}
+
+
+def rate_limit(name: str, default: str) -> str | None:
+    """A limit in DRF's rate syntax ("10/min": requests per s, min, hour or day); empty: none."""
+    value = env(name, default=default).strip()
+    if value and not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must look like 10/min (or be empty: no limit)")
+    return value or None
+
+
+# Login and token attempts, per client address and per account (all three logins together).
+AUTH_RATE_LIMIT = rate_limit("AUTH_RATE_LIMIT", "10/min")
+# Registrations per client address.
+REGISTER_RATE_LIMIT = rate_limit("REGISTER_RATE_LIMIT", "20/hour")
+# Writes per user: messages posted, edited, deleted; members added, changed, removed; chats.
+WRITE_RATE_LIMIT = rate_limit("WRITE_RATE_LIMIT", "60/min")
 
 # --- Queues and worker groups -----------------------------------------------------------------
 # One declaration of which kind of work goes where. Every task is routed to the queue of its kind;

@@ -10,8 +10,12 @@ from core.health import healthz
 from metrics.pages import live_stats_page
 from metrics.prometheus import metrics_view
 from metrics.views import StatsView
+from ratelimits.decorators import throttle_posts
+from ratelimits.throttles import AUTH_THROTTLES
 
 urlpatterns = [
+    # The admin's login, with the same limits on attempts as /login/ and /api/auth/token/.
+    path("admin/login/", throttle_posts(*AUTH_THROTTLES)(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -13,7 +13,11 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
+
+from ratelimits.decorators import throttle_posts
+from ratelimits.throttles import AUTH_THROTTLES
 
 
 def realtime_config(request: HttpRequest) -> dict[str, Any]:
@@ -26,6 +30,7 @@ def realtime_config(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+@method_decorator(throttle_posts(*AUTH_THROTTLES), name="dispatch")  # 429 on password guessing
 class PageLoginView(LoginView):
     """A login for every user: the admin's login page admits staff only."""
 

@@ -4,6 +4,7 @@ services the tests talk to, on free ports, and point this process and its child 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,6 +32,19 @@ def _point_celery_at(url: str) -> None:
 def _static_root() -> None:
     """WhiteNoise warns on every request when STATIC_ROOT is missing (no collectstatic in tests)."""
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_this_test(settings: object) -> None:
+    """Each test counts rate limits in a cache of its own (Django's in-memory one), never in the
+    Redis the settings name (a developer's `make up`). Tests of the limits themselves point
+    CACHES at `redis_service` (ratelimits/tests)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4()}",
+        }
+    }
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from chats import selectors, services
 from core.errors import DomainError, Forbidden
+from ratelimits.throttles import AUTH_THROTTLES, RegisterThrottle, WriteThrottle
 
 from . import serializers as s
 
@@ -35,6 +36,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         403: "Not allowed: not an owner/admin of the chat, or not the author.",
         404: "No such chat/member/message, or the caller is not a member of the chat.",
         409: "Conflicts with the current state (duplicate, owner cannot be removed).",
+        429: "Too many attempts or writes; `Retry-After` says how many seconds to wait.",
     }
     return {code: OpenApiResponse(ERROR_BODY, description=described[code]) for code in codes}
 
@@ -48,9 +50,10 @@ def _valid(serializer_class: type, request: Request, partial: bool = False) -> d
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [RegisterThrottle]
 
     @extend_schema(
-        request=s.RegisterSerializer, responses={201: s.UserSerializer, **_errors(400, 409)}
+        request=s.RegisterSerializer, responses={201: s.UserSerializer, **_errors(400, 409, 429)}
     )
     def post(self, request: Request) -> Response:
         user = services.register_user(**_valid(s.RegisterSerializer, request))
@@ -60,9 +63,10 @@ class RegisterView(APIView):
 class TokenView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = AUTH_THROTTLES
 
     @extend_schema(
-        request=s.TokenRequestSerializer, responses={200: s.TokenSerializer, **_errors(400)}
+        request=s.TokenRequestSerializer, responses={200: s.TokenSerializer, **_errors(400, 429)}
     )
     def post(self, request: Request) -> Response:
         data = _valid(s.TokenRequestSerializer, request)
@@ -73,12 +77,16 @@ class TokenView(APIView):
 
 
 class ChatListView(APIView):
+    throttle_classes = [WriteThrottle]  # writes only
+
     @extend_schema(responses={200: s.ChatSerializer(many=True), **_errors(401)})
     def get(self, request: Request) -> Response:
         chats = selectors.chats_for_user(request.user.pk)
         return Response(s.ChatSerializer(chats, many=True).data)
 
-    @extend_schema(request=s.ChatSerializer, responses={201: s.ChatSerializer, **_errors(400, 401)})
+    @extend_schema(
+        request=s.ChatSerializer, responses={201: s.ChatSerializer, **_errors(400, 401, 429)}
+    )
     def post(self, request: Request) -> Response:
         data = _valid(s.ChatSerializer, request)
         chat = services.create_chat(title=data["title"], creator_id=request.user.pk)
@@ -86,6 +94,8 @@ class ChatListView(APIView):
 
 
 class ChatDetailView(APIView):
+    throttle_classes = [WriteThrottle]  # writes only
+
     @extend_schema(responses={200: s.ChatSerializer, **_errors(401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
         """Any member reads the chat; outsiders get 404 so they cannot probe chat ids."""
@@ -93,7 +103,8 @@ class ChatDetailView(APIView):
         return Response(s.ChatSerializer(chat).data)
 
     @extend_schema(
-        request=s.ChatSerializer, responses={200: s.ChatSerializer, **_errors(400, 401, 403, 404)}
+        request=s.ChatSerializer,
+        responses={200: s.ChatSerializer, **_errors(400, 401, 403, 404, 429)},
     )
     def patch(self, request: Request, chat_id: int) -> Response:
         """Rename the chat (owner or admin)."""
@@ -103,7 +114,7 @@ class ChatDetailView(APIView):
         )
         return Response(s.ChatSerializer(chat).data)
 
-    @extend_schema(responses={204: None, **_errors(401, 403, 404)})
+    @extend_schema(responses={204: None, **_errors(401, 403, 404, 429)})
     def delete(self, request: Request, chat_id: int) -> Response:
         """Delete the chat (owner only); its other admins are emailed."""
         services.delete_chat(chat_id=chat_id, actor_id=request.user.pk)
@@ -111,6 +122,8 @@ class ChatDetailView(APIView):
 
 
 class MemberListView(APIView):
+    throttle_classes = [WriteThrottle]  # writes only
+
     @extend_schema(responses={200: s.MembershipSerializer(many=True), **_errors(401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
         selectors.chat_for_member(chat_id, request.user.pk)
@@ -118,7 +131,7 @@ class MemberListView(APIView):
 
     @extend_schema(
         request=s.AddMemberSerializer,
-        responses={201: s.MembershipSerializer, **_errors(400, 401, 403, 404, 409)},
+        responses={201: s.MembershipSerializer, **_errors(400, 401, 403, 404, 409, 429)},
     )
     def post(self, request: Request, chat_id: int) -> Response:
         """Add a user (owner or admin); the chat's other admins are emailed."""
@@ -128,9 +141,11 @@ class MemberListView(APIView):
 
 
 class MemberDetailView(APIView):
+    throttle_classes = [WriteThrottle]  # writes only
+
     @extend_schema(
         request=s.MemberSettingsSerializer,
-        responses={200: s.MembershipSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: s.MembershipSerializer, **_errors(400, 401, 403, 404, 429)},
     )
     def patch(self, request: Request, chat_id: int, user_id: int) -> Response:
         """Turn membership emails on or off for yourself, as an owner or admin of the chat."""
@@ -142,7 +157,7 @@ class MemberDetailView(APIView):
         )
         return Response(s.MembershipSerializer(membership).data)
 
-    @extend_schema(responses={204: None, **_errors(401, 403, 404, 409)})
+    @extend_schema(responses={204: None, **_errors(401, 403, 404, 409, 429)})
     def delete(self, request: Request, chat_id: int, user_id: int) -> Response:
         """Remove a member (owner or admin), or leave the chat (your own user id)."""
         services.remove_member(chat_id=chat_id, actor_id=request.user.pk, user_id=user_id)
@@ -180,6 +195,7 @@ def _is_datetime(value: str) -> bool:
 
 class MessageListView(GenericAPIView):
     serializer_class = s.MessageSerializer
+    throttle_classes = [WriteThrottle]  # writes only
     pagination_class = MessagePagination
 
     @extend_schema(responses={200: s.MessageSerializer(many=True), **_errors(400, 401, 404)})
@@ -191,7 +207,7 @@ class MessageListView(GenericAPIView):
 
     @extend_schema(
         request=s.MessageInputSerializer,
-        responses={201: s.MessageSerializer, **_errors(400, 401, 404)},
+        responses={201: s.MessageSerializer, **_errors(400, 401, 404, 429)},
     )
     def post(self, request: Request, chat_id: int) -> Response:
         """Post a message in a chat you belong to."""
@@ -202,9 +218,11 @@ class MessageListView(GenericAPIView):
 
 
 class MessageDetailView(APIView):
+    throttle_classes = [WriteThrottle]  # writes only
+
     @extend_schema(
         request=s.MessageInputSerializer,
-        responses={200: s.MessageSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: s.MessageSerializer, **_errors(400, 401, 403, 404, 429)},
     )
     def patch(self, request: Request, chat_id: int, message_id: int) -> Response:
         """Edit your own message."""
@@ -214,7 +232,7 @@ class MessageDetailView(APIView):
         )
         return Response(s.MessageSerializer(message).data)
 
-    @extend_schema(responses={204: None, **_errors(401, 403, 404)})
+    @extend_schema(responses={204: None, **_errors(401, 403, 404, 429)})
     def delete(self, request: Request, chat_id: int, message_id: int) -> Response:
         """Delete your own message (soft: it disappears from the list)."""
         services.delete_message(chat_id=chat_id, message_id=message_id, actor_id=request.user.pk)

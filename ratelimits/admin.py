@@ -1,0 +1,32 @@
+"""The refused attempts, for the admin: who was refused, by which limit, how often, when; and
+an action that lets a legitimate user try again at once."""
+
+from django.contrib import admin, messages
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from .models import RefusedAttempt
+from .throttles import cache_key
+
+
+@admin.register(RefusedAttempt)
+class RefusedAttemptAdmin(admin.ModelAdmin):
+    list_display = ("hour", "scope", "ident", "count", "last_refused_at")
+    list_filter = ("scope",)
+    search_fields = ("ident",)
+    date_hierarchy = "hour"
+    actions = ["clear_limit"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written by the throttles only
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Clear the limit: let them try again now", permissions=["delete"])
+    def clear_limit(self, request: HttpRequest, queryset: QuerySet[RefusedAttempt]) -> None:
+        """Delete the throttles' counts in the cache; the rows stay as the record."""
+        keys = {cache_key(row.scope, row.ident) for row in queryset}
+        cache.delete_many(list(keys))
+        self.message_user(request, f"Cleared {len(keys)} limit(s).", messages.SUCCESS)

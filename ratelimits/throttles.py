@@ -1,0 +1,159 @@
+"""DRF throttles for everything a stranger can trigger, with their rates from the settings.
+
+Each throttle counts in Django's default cache (Redis, shared by every web process) under a key
+made of its scope and a digest of the client address, the posted account name or the user.
+The rates are read on each request from AUTH_RATE_LIMIT, REGISTER_RATE_LIMIT and
+WRITE_RATE_LIMIT (DRF's syntax, "10/min"; None is no limit), not frozen at import as DRF's
+DEFAULT_THROTTLE_RATES would be. Only writes count (POST, PATCH, PUT, DELETE): reading a page
+never uses up an attempt.
+
+When the cache does not answer, the request is let through with a logged warning (fail open):
+a Redis outage must not turn every login into a 500. The limit is then off until Redis is back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+from redis.exceptions import RedisError
+from rest_framework.throttling import SimpleRateThrottle
+
+from .models import RefusedAttempt, Scope
+
+logger = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Django's usernames are at most 150 characters: a longer name is no account, and the cache key
+# and the admin's row stay bounded.
+IDENT_MAX_LENGTH = 150
+
+
+def cache_key(scope: str, ident: str) -> str:
+    """The cache key of one scope and ident: a digest, so any posted text makes a short, safe
+    key (Django warns on keys with spaces or control characters)."""
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:40]
+    return f"throttle:{scope}:{digest}"
+
+
+def normalise_account(value: object) -> str | None:
+    """The account a login attempt is for: case- and width-insensitive, so that `Alice`,
+    `ALICE` and `alice ` share one count; None when nothing usable was posted."""
+    if not isinstance(value, str):
+        return None
+    name = unicodedata.normalize("NFKC", value).strip().casefold()[:IDENT_MAX_LENGTH]
+    return name or None
+
+
+def record_refusal(scope: str, ident: str) -> None:
+    """Count one refusal in this hour's row (created on the first). Never raises: the 429 is
+    what matters, the row is for the admin."""
+    now = timezone.now()
+    row = {"scope": scope, "ident": ident, "hour": now.replace(minute=0, second=0, microsecond=0)}
+    bump = {"count": F("count") + 1, "last_refused_at": now}
+    logger.info("rate limit %s refused %r", scope, ident)
+    try:
+        try:
+            with transaction.atomic():
+                if not RefusedAttempt.objects.filter(**row).update(**bump):
+                    RefusedAttempt.objects.create(**row, count=1, last_refused_at=now)
+        except IntegrityError:  # another process created the row in between
+            RefusedAttempt.objects.filter(**row).update(**bump)
+    except DatabaseError:
+        logger.warning("could not record a refusal of %s for %r", scope, ident, exc_info=True)
+
+
+class SettingRateThrottle(SimpleRateThrottle):
+    """A throttle whose rate is the Django setting `rate_setting`, refusing writes only."""
+
+    scope: str
+    rate_setting: str
+    cache_format = "%(scope)s"  # unused: keys come from cache_key()
+
+    def get_rate(self) -> str | None:
+        return getattr(settings, self.rate_setting) or None
+
+    def ident_of(self, request: Any) -> str | None:
+        """What this throttle counts per (address, account, user); None: not counted."""
+        raise NotImplementedError
+
+    def get_cache_key(self, request: Any, view: object) -> str | None:
+        if request.method in SAFE_METHODS:
+            return None
+        self.ident = self.ident_of(request)
+        return None if self.ident is None else cache_key(self.scope, self.ident)
+
+    def allow_request(self, request: Any, view: object) -> bool:
+        """DRF's sliding window, failing open when the cache is down; a refusal is recorded."""
+        try:
+            allowed = super().allow_request(request, view)
+        except RedisError as exc:
+            logger.warning("rate limit %s not applied, the cache is down: %s", self.scope, exc)
+            return True
+        if not allowed:
+            record_refusal(self.scope, self.ident)
+        return allowed
+
+    def wait(self) -> float:
+        """Seconds until an attempt is allowed again: always a number, so every 429 carries a
+        Retry-After (DRF gives none when the history outgrew a rate that was lowered)."""
+        waited = super().wait()
+        return float(self.duration) if waited is None else waited
+
+
+class ClientAddressMixin:
+    """Counts per client address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address
+    the outermost trusted proxy put in X-Forwarded-For (DRF's NUM_PROXIES)."""
+
+    def ident_of(self, request: Any) -> str | None:
+        return self.get_ident(request)[:IDENT_MAX_LENGTH] or None
+
+
+class AuthClientThrottle(ClientAddressMixin, SettingRateThrottle):
+    scope = Scope.AUTH_CLIENT.value
+    rate_setting = "AUTH_RATE_LIMIT"
+
+
+class AuthAccountThrottle(SettingRateThrottle):
+    """Counts per account posted, from whichever address: guessing one user's password from
+    many addresses is still limited."""
+
+    scope = Scope.AUTH_ACCOUNT.value
+    rate_setting = "AUTH_RATE_LIMIT"
+
+    def ident_of(self, request: Any) -> str | None:
+        # A DRF request parses its body here (a malformed one is the same 400 the view gives);
+        # a Django form post has it in POST.
+        data = request.data if hasattr(request, "data") else request.POST
+        return normalise_account(data.get("username") if hasattr(data, "get") else None)
+
+
+class RegisterThrottle(ClientAddressMixin, SettingRateThrottle):
+    scope = Scope.REGISTER_CLIENT.value
+    rate_setting = "REGISTER_RATE_LIMIT"
+
+
+class WriteThrottle(SettingRateThrottle):
+    """Counts each logged-in user's writes (messages, members, chats), wherever they come from.
+    Anonymous requests are refused by authentication before throttles run."""
+
+    scope = Scope.WRITE_USER.value
+    rate_setting = "WRITE_RATE_LIMIT"
+
+    def ident_of(self, request: HttpRequest) -> str | None:
+        user = getattr(request, "user", None)
+        return user.get_username() if user is not None and user.is_authenticated else None
+
+
+# Login and token attempts count per client address and per account, both at AUTH_RATE_LIMIT.
+AUTH_THROTTLES: list[type[SettingRateThrottle]] = [AuthClientThrottle, AuthAccountThrottle]
+THROTTLES_BY_SCOPE: dict[str, type[SettingRateThrottle]] = {
+    cls.scope: cls for cls in (*AUTH_THROTTLES, RegisterThrottle, WriteThrottle)
+}
