@@ -308,6 +308,7 @@ QUEUE_WAIT_BUDGETS = {
 }
 CELERY_TASK_ROUTES = {
     "chats.tasks.publish_event_task": {"queue": "live"},
+    "chats.tasks.end_subscriptions_task": {"queue": "live"},
     "chats.tasks.send_admin_notification_task": {"queue": "email"},
     "metrics.tasks.fill_stats_task": {"queue": "stats"},
     "metrics.tasks.publish_live_stats_task": {"queue": "stats"},

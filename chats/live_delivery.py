@@ -37,6 +37,16 @@ def deliver_publication(publication_id: int) -> str:
     return "published"
 
 
+def end_subscriptions(chat_id: int, user_ids: Iterable[int]) -> str:
+    """Unsubscribe removed members from the chat's channel (the fallback of the web process's
+    own call); a failure is retried by the task, and the tokens' expiry bounds it anyway."""
+    try:
+        centrifugo.unsubscribe(centrifugo.chat_channel(chat_id), list(user_ids))
+    except (CentError, OSError) as exc:
+        raise TransientPublishError(f"{type(exc).__name__}: {exc}") from exc
+    return "unsubscribed"
+
+
 def deliver_publications(publication_ids: Iterable[int]) -> list[str]:
     """Publish in order; the first failure stops the batch (the rest stay pending, unclaimed) and
     raises, so the task's retry takes the batch again and skips what is already published."""

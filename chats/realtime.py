@@ -18,7 +18,7 @@ from core.errors import DomainError, Forbidden
 from integrations import centrifugo
 
 from .models import Membership, Message, Publication
-from .tasks import publish_event_task
+from .tasks import end_subscriptions_task, publish_event_task
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,34 @@ def subscription_token_for(user: AbstractBaseUser, channel: str) -> str:
     if not Membership.objects.filter(chat_id=chat_id, user_id=user.pk).exists():
         raise Forbidden("You are not a member of this chat.", field="channel")
     return centrifugo.subscription_token(user.pk, channel)
+
+
+def unsubscribe_after_commit(chat_id: int, user_ids: list[int]) -> None:
+    """Call in the transaction that removes members (or deletes the chat): once it commits,
+    their open subscriptions to the chat's channel end at once, not when their subscription
+    tokens expire; the API refuses them a new token from the commit on."""
+    if user_ids:
+        transaction.on_commit(lambda: end_subscriptions(chat_id, list(user_ids)))
+
+
+def end_subscriptions(chat_id: int, user_ids: list[int]) -> str:
+    """The short path, as for publications: the web process asks Centrifugo itself, waiting at
+    most CENTRIFUGO_REQUEST_TIMEOUT, so the next message of the chat no longer reaches them. If
+    Centrifugo does not answer, the `live` queue's task retries with backoff. No outbox row:
+    an unsubscribe matters only while the member's subscription token is valid
+    (CENTRIFUGO_TOKEN_TTL_SECONDS), which is also how long the task keeps trying."""
+    try:
+        centrifugo.unsubscribe(
+            centrifugo.chat_channel(chat_id), user_ids, timeout=settings.CENTRIFUGO_REQUEST_TIMEOUT
+        )
+    except Exception as exc:
+        logger.warning(
+            "unsubscribing %s from chat %s failed, the live queue will: %s", user_ids, chat_id, exc
+        )
+        # One task with the chat id first and the users after it (send_tasks' bounded hand-over).
+        outbox.send_tasks(end_subscriptions_task, [chat_id, *user_ids], together=True)
+        return "queued"
+    return "unsubscribed"
 
 
 def message_payload(event: str, message: Message) -> dict:

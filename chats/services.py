@@ -84,6 +84,7 @@ def delete_chat(*, chat_id: int, actor_id: int) -> None:
             MembershipEvent(chat_id=chat_id, user_id=uid, kind="leave") for uid in member_ids
         )
         chat.delete()
+        realtime.unsubscribe_after_commit(chat_id, member_ids)
         notifications.enqueue_after_commit(ids)
 
 
@@ -142,6 +143,8 @@ def remove_member(*, chat_id: int, actor_id: int, user_id: int) -> None:
             raise Conflict("The owner cannot be removed; delete the chat instead.", field="user_id")
         membership.delete()
         MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="leave")
+        # Before the emails' hand-over: the member's live feed ends first, within the request.
+        realtime.unsubscribe_after_commit(chat_id, [user_id])
         ids = notifications.record(
             Notification.Event.MEMBER_REMOVED, chat=chat, actor_id=actor_id, subject_user=user_id
         )

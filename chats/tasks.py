@@ -44,6 +44,19 @@ def publish_event_task(*publication_ids: int) -> list[str]:
     return live_delivery.deliver_publications(publication_ids)
 
 
+@shared_task(
+    autoretry_for=(live_delivery.TransientPublishError,),
+    max_retries=8,  # minutes of backoff, about a subscription token's lifetime (then it expires)
+    soft_time_limit=15,
+    time_limit=20,
+    acks_late=True,  # safe: unsubscribing twice is harmless
+    reject_on_worker_lost=True,
+    **RETRY,
+)
+def end_subscriptions_task(chat_id: int, *user_ids: int) -> str:
+    return live_delivery.end_subscriptions(chat_id, user_ids)
+
+
 @shared_task(soft_time_limit=60, time_limit=90)
 def requeue_stale_outbox_task() -> dict[str, int]:
     """Beat's safety net: queue what waited too long (Redis was down, a worker was killed)."""

@@ -10,7 +10,14 @@ from typing import Any
 
 import jwt
 import requests
-from cent import BatchRequest, CentError, Client, PresenceStatsRequest, PublishRequest
+from cent import (
+    BatchRequest,
+    CentError,
+    Client,
+    PresenceStatsRequest,
+    PublishRequest,
+    UnsubscribeRequest,
+)
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -56,6 +63,19 @@ def publish_batch(publications: list[tuple[str, Any, str]], timeout: float | Non
         client().batch(BatchRequest(requests=commands, parallel=False), timeout=timeout)
     except (KeyError, TypeError) as exc:  # cent cannot parse a reply that carries an error
         raise CentError(f"a publication of the batch was refused: {exc!r}") from exc
+
+
+def unsubscribe(channel: str, user_ids: list[int], timeout: float | None = None) -> None:
+    """End these users' subscriptions to `channel` now, on each of their connections, in one
+    call (Centrifugo tells each client it was unsubscribed by the server, code 2000, and
+    centrifuge-js does not resubscribe). A user not subscribed is no error."""
+    commands = [UnsubscribeRequest(user=str(user_id), channel=channel) for user_id in user_ids]
+    if not commands:
+        return
+    try:
+        client().batch(BatchRequest(requests=commands, parallel=True), timeout=timeout)
+    except (KeyError, TypeError) as exc:  # cent cannot parse a reply that carries an error
+        raise CentError(f"an unsubscribe of the batch was refused: {exc!r}") from exc
 
 
 @receiver(setting_changed)
