@@ -18,7 +18,9 @@ from chats.models import Notification
 def an_email(pk: int = 7, to: str = "adam@example.com") -> Notification:
     return Notification(
         pk=pk,
+        chat_id=3,
         subject="[Design review] nina joined the chat",
+        recipient_id=2,
         recipient_email=to,
         body_text='nina was added to the chat "Design review" by alex.',
         body_html="<p><strong>nina</strong> was added by alex.</p>",
