@@ -110,10 +110,12 @@ class SettingRateThrottle(SimpleRateThrottle):
 
 class ClientAddressMixin:
     """Counts per client address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address
-    the outermost trusted proxy put in X-Forwarded-For (DRF's NUM_PROXIES)."""
+    the outermost trusted proxy put in X-Forwarded-For (DRF's NUM_PROXIES). Requests without
+    an address (a Unix socket with no proxy header) count together as one client, "unknown":
+    limited too, and the admin page shows the setup needs TRUSTED_PROXY_COUNT."""
 
     def ident_of(self, request: Any) -> str | None:
-        return self.get_ident(request)[:IDENT_MAX_LENGTH] or None
+        return (self.get_ident(request) or "unknown")[:IDENT_MAX_LENGTH]
 
 
 class AuthClientThrottle(ClientAddressMixin, SettingRateThrottle):
