@@ -420,9 +420,11 @@ DEV_SMTP_WEB_PORT = env.int("SMTP_WEB_PORT", default=8025)
 DEV_MAIL_DIR = BASE_DIR / env_or("DEV_MAIL_DIR", str(VAR_DIR / "mail"))
 
 # --- Centrifugo -------------------------------------------------------------------------------
-# Empty: the local Centrifugo of `make up`, on CENTRIFUGO_PORT.
+# Empty: the local Centrifugo of `make up`: WebSocket on CENTRIFUGO_PORT, the server API (with
+# /metrics and /health) on CENTRIFUGO_INTERNAL_PORT, which browsers never reach.
 _CENTRIFUGO_LOCAL = f"127.0.0.1:{env.int('CENTRIFUGO_PORT', default=8001)}"
-CENTRIFUGO_API_URL = env_or("CENTRIFUGO_API_URL", f"http://{_CENTRIFUGO_LOCAL}/api")
+_CENTRIFUGO_INTERNAL = f"127.0.0.1:{env.int('CENTRIFUGO_INTERNAL_PORT', default=8002)}"
+CENTRIFUGO_API_URL = env_or("CENTRIFUGO_API_URL", f"http://{_CENTRIFUGO_INTERNAL}/api")
 CENTRIFUGO_WS_URL = env_or("CENTRIFUGO_WS_URL", f"ws://{_CENTRIFUGO_LOCAL}/connection/websocket")
 CENTRIFUGO_HTTP_API_KEY = secret("CENTRIFUGO_HTTP_API_KEY", "insecure-dev-api-key")
 # At least 32 bytes even in development: PyJWT warns about shorter HS256 keys.
@@ -448,6 +450,10 @@ REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
 PROMETHEUS_URL = env_or(
     "PROMETHEUS_URL", f"http://127.0.0.1:{env.int('PROMETHEUS_PORT', default=9090)}"
 )
+# What Prometheus must send to GET /metrics as `Authorization: Bearer ...`. Empty: /metrics is
+# open, for development only; with DEBUG off the figures it exposes (users, messages, the queues)
+# would be open to anyone who reaches the port, so a missing or placeholder token is refused.
+METRICS_BEARER_TOKEN = secret("METRICS_BEARER_TOKEN", "")
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

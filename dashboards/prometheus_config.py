@@ -2,8 +2,9 @@
 
 prometheus.yml names its targets as docker compose does (web:8000, flower:5555, ...). `make up` and
 the end-to-end tests run the same jobs, intervals and rules against other addresses, so they render
-a copy with only the targets (and the rule file paths, made absolute) replaced. Used by
-scripts/run-prometheus.sh and the tests; no Django needed.
+a copy with only the targets (and the rule file paths, made absolute) replaced, and the web job's
+bearer token file (compose's secret) replaced by a local one, or dropped when the app's /metrics
+is open. Used by scripts/run-prometheus.sh and the tests; no Django needed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PROMETHEUS_YML = BASE_DIR / "prometheus.yml"
 ALERTS = BASE_DIR / "prometheus" / "alerts.yml"  # the rule file prometheus.yml names
 JOBS = ("web", "flower", "centrifugo", "prometheus", "celery-workers")
+# The job that scrapes the app's /metrics, behind METRICS_BEARER_TOKEN.
+BEARER_JOB = "web"
 
 
 def load_config(path: Path = PROMETHEUS_YML) -> dict:
@@ -38,12 +41,15 @@ def render_config(
     targets: dict[str, str | list[dict]],
     scrape_interval: str | None = None,
     path: Path = PROMETHEUS_YML,
+    web_token_file: Path | str | None = None,
 ) -> str:
     """prometheus.yml with each job's target replaced by `targets[job]` ("host:port").
 
     Every job of the file must get a target (a job left pointing at a compose name would just be
     down), and no unknown job may be given. Rule files become absolute so the rendered file can
     live anywhere. `scrape_interval` (tests) shortens the scrape and evaluation intervals.
+    `web_token_file` holds METRICS_BEARER_TOKEN for the web job; None: the app's /metrics is open
+    and no token is sent.
     """
     config = load_config(path)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
@@ -56,6 +62,11 @@ def render_config(
         # Discovery and relabelling are for compose's DNS names; here the targets are given.
         job.pop("dns_sd_configs", None)
         job.pop("relabel_configs", None)
+        if name == BEARER_JOB:
+            job.pop("authorization", None)
+            if web_token_file is not None:
+                credentials = str(Path(web_token_file).resolve())
+                job["authorization"] = {"type": "Bearer", "credentials_file": credentials}
     config["rule_files"] = [str((path.parent / rule).resolve()) for rule in config["rule_files"]]
     if scrape_interval:
         config["global"].update(
@@ -72,11 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     for job in JOBS:
         metavar = "GROUP=HOST:PORT,..." if job == "celery-workers" else "HOST:PORT"
         parser.add_argument(f"--{job}", required=True, metavar=metavar)
+    parser.add_argument(
+        "--web-token-file", type=Path, help="file with METRICS_BEARER_TOKEN (none: send no token)"
+    )
     parser.add_argument("--output", required=True, type=Path)
     args = parser.parse_args(argv)
     given = {job: getattr(args, job.replace("-", "_")) for job in JOBS}
     given["celery-workers"] = worker_targets(given["celery-workers"])
-    text = render_config(given)
+    text = render_config(given, web_token_file=args.web_token_file)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     return 0

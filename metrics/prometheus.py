@@ -4,7 +4,12 @@ The business numbers are not computed at scrape time: `SnapshotCollector` reads 
 beat stored in Redis (metrics.snapshot), so a scrape costs one Redis GET and every web process
 answers the same. Which numbers are exported, under which name, HELP text and labels, is declared
 on the snapshot's fields (metrics.contract); this module only walks that declaration. Labels are
-low-cardinality only (window, rank, job, status; never a chat or user id).
+low-cardinality only (window, rank, job, status; never a chat or user id), and the request
+histogram's labels come from fixed sets (a client choosing `-X FOO1` gets `method="other"`).
+
+With METRICS_BEARER_TOKEN set, a scrape must send `Authorization: Bearer <token>` (Prometheus'
+`authorization` of its scrape job); empty leaves /metrics open, which settings allow only with
+DEBUG on.
 
 The latency histogram lives in each web process's memory. With one process (runserver, the
 default `make up`) that is the whole picture. With several (gunicorn -w N) set
@@ -14,10 +19,13 @@ the histogram in files there and `/metrics` sums every worker's (its multiproces
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from http import HTTPStatus
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,6 +37,11 @@ from .snapshot import current_snapshot
 
 PREFIX = "chatplatform"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# Label values a client cannot extend: every other method is "other", every status outside the
+# standard ones (a view may return any integer) is "other".
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+KNOWN_STATUSES = frozenset(str(status.value) for status in HTTPStatus)
+OTHER = "other"
 
 REGISTRY = CollectorRegistry()
 REQUEST_DURATION = Histogram(
@@ -86,9 +99,35 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+def _refusal(request: HttpRequest, token: str) -> HttpResponse | None:
+    """401 without a bearer token, 403 with a wrong one (RFC 6750); None when it matches."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        response = HttpResponse("Bearer token required.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return HttpResponse("Wrong bearer token.\n", status=403, content_type="text/plain")
+    return None
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """The Prometheus text exposition; no login (restrict it at the network, see docs)."""
+    """The Prometheus text exposition; behind METRICS_BEARER_TOKEN when it is set."""
+    token = settings.METRICS_BEARER_TOKEN
+    refusal = _refusal(request, token) if token else None
+    if refusal is not None:
+        return refusal
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def request_labels(request: HttpRequest, response: HttpResponse) -> tuple[str, str, str]:
+    """(method, view, status) from fixed sets: the route's name, never the path; a method or
+    status outside the known ones is "other", so no client can add series."""
+    method = request.method if request.method in KNOWN_METHODS else OTHER
+    match = getattr(request, "resolver_match", None)
+    view = (match.view_name or "unnamed") if match else "unmatched"
+    status = str(response.status_code)
+    return method, view, status if status in KNOWN_STATUSES else OTHER
 
 
 class RequestLatencyMiddleware:
@@ -100,9 +139,7 @@ class RequestLatencyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        view = (match.view_name or "unnamed") if match else "unmatched"
-        REQUEST_DURATION.labels(request.method, view, str(response.status_code)).observe(
+        REQUEST_DURATION.labels(*request_labels(request, response)).observe(
             time.perf_counter() - started
         )
         return response

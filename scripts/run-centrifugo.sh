@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Run Centrifugo v6 for `make up` from centrifugo/config.json. The file holds no secrets: this
 # script maps the names of our .env to the ones Centrifugo reads, and drops our other CENTRIFUGO_*
-# names (Django's settings) so Centrifugo does not warn about unknown variables.
+# names (Django's settings) so Centrifugo does not warn about unknown variables. Browsers connect
+# to CENTRIFUGO_PORT (WebSocket only); the server API, /metrics and /health answer on
+# CENTRIFUGO_INTERNAL_PORT alone.
 source "$(dirname "$0")/lib.sh"
 port="$(env_get CENTRIFUGO_PORT 8001)"
+internal_port="$(env_get CENTRIFUGO_INTERNAL_PORT 8002)"
 api_key="$(env_get CENTRIFUGO_HTTP_API_KEY)"
 token_secret="$(env_get CENTRIFUGO_TOKEN_HMAC_SECRET_KEY)"
 web_port="$(env_get WEB_PORT 8000)"
@@ -15,6 +18,7 @@ if [ -z "$api_key" ] || [ -z "$token_secret" ]; then
 fi
 for name in $(compgen -e | grep '^CENTRIFUGO_' || true); do unset "$name"; done
 export CENTRIFUGO_HTTP_SERVER_PORT="$port"
+export CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT="$internal_port"
 export CENTRIFUGO_HTTP_API_KEY="$api_key"
 export CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY="$token_secret"
 export CENTRIFUGO_CLIENT_ALLOWED_ORIGINS="$origins"

@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # Run Debian's Prometheus for `make up`: the top-level prometheus.yml with its targets pointed at
 # the local processes (ports from .env), data in $VAR_DIR/prometheus/data, listening on 127.0.0.1.
+# METRICS_BEARER_TOKEN goes to a file only this user reads (Prometheus reads no environment);
+# empty: the app's /metrics is open and no token is sent.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 port="$(env_get PROMETHEUS_PORT 9090)"
 host=127.0.0.1
 state="$(var_dir)/prometheus"
 mkdir -p "$state/data"
+token_args=()
+token="$(env_get METRICS_BEARER_TOKEN)"
+if [ -n "$token" ]; then
+  (umask 077 && printf '%s' "$token" > "$state/metrics-token")
+  token_args=(--web-token-file "$state/metrics-token")
+else
+  rm -f "$state/metrics-token"
+fi
 "$PY" -m dashboards.prometheus_config \
   --web "$host:$(env_get WEB_PORT 8000)" \
   --flower "$host:$(env_get FLOWER_PORT 5555)" \
-  --centrifugo "$host:$(env_get CENTRIFUGO_PORT 8001)" \
+  --centrifugo "$host:$(env_get CENTRIFUGO_INTERNAL_PORT 8002)" \
   --prometheus "$host:$port" \
   --celery-workers "$("$PY" -c "from chatplatform.workers import metrics_targets as t; print(t('$host'))")" \
+  "${token_args[@]}" \
   --output "$state/prometheus.yml"
 exec prometheus \
   --config.file="$state/prometheus.yml" \

@@ -99,15 +99,17 @@ def celery_beat_process(env: dict[str, str], workdir: Path) -> ManagedProcess:
 
 
 class CentrifugoProcess(ManagedProcess):
-    """A real Centrifugo from `centrifugo/config.json`, secrets and port from its environment.
+    """A real Centrifugo from `centrifugo/config.json`, secrets and ports from its environment.
 
-    It runs in an empty directory so it does not load the project's `.env` (Centrifugo v6 reads
-    `.env` from its working directory).
+    As in make up and compose, browsers' WebSocket is on `port` and the server API, /metrics and
+    /health on `internal_port` alone. It runs in an empty directory so it does not load the
+    project's `.env` (Centrifugo v6 reads `.env` from its working directory).
     """
 
     def __init__(
         self,
         port: int | None = None,
+        internal_port: int | None = None,
         api_key: str = "test-centrifugo-api-key",
         # At least 32 bytes: PyJWT warns about shorter HMAC keys (RFC 7518, section 3.2).
         token_secret: str = "test-centrifugo-token-secret-of-32-bytes-or-more",  # noqa: S107
@@ -115,20 +117,23 @@ class CentrifugoProcess(ManagedProcess):
         extra_env: dict[str, str] | None = None,
     ) -> None:
         port = port or free_port()
-        base = f"127.0.0.1:{port}"
+        self.internal_port = internal_port or free_port()
+        base, internal = f"127.0.0.1:{port}", f"127.0.0.1:{self.internal_port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("CENTRIFUGO_")}
         env.update(
             CENTRIFUGO_HTTP_SERVER_ADDRESS="127.0.0.1",
             CENTRIFUGO_HTTP_SERVER_PORT=str(port),
+            CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT=str(self.internal_port),
             CENTRIFUGO_HTTP_API_KEY=api_key,
             CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY=token_secret,
             CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=" ".join(allowed_origins),
             **(extra_env or {}),
         )
-        self.api_url = f"http://{base}/api"
+        self.public_url, self.internal_url = f"http://{base}", f"http://{internal}"
+        self.api_url = f"http://{internal}/api"
         self.ws_url = f"ws://{base}/connection/websocket"
-        self.metrics_url = f"http://{base}/metrics"
-        self.health_url = f"http://{base}/health"
+        self.metrics_url = f"http://{internal}/metrics"
+        self.health_url = f"http://{internal}/health"
         self.api_key = api_key
         self.token_secret = token_secret
         argv = [str(TOOLS_BIN / "centrifugo"), "--config", str(CENTRIFUGO_CONFIG)]

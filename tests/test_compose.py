@@ -120,8 +120,9 @@ def listening_ports(name: str, service: dict) -> set[int]:
     command = " ".join(service.get("command") or [])
     ports |= {int(p) for p in re.findall(r"--bind[= ]\S*:(\d+)", command)}
     ports |= {int(p) for p in re.findall(r"--(?:metrics-)?port[= ](\d+)", command)}
-    if "CENTRIFUGO_HTTP_SERVER_PORT" in service.get("environment", {}):
-        ports.add(int(service["environment"]["CENTRIFUGO_HTTP_SERVER_PORT"]))
+    for variable in ("CENTRIFUGO_HTTP_SERVER_PORT", "CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT"):
+        if variable in service.get("environment", {}):
+            ports.add(int(service["environment"][variable]))
     return ports
 
 
@@ -350,7 +351,7 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         for target in group["targets"]
         if not target.startswith("localhost:")
     ]
-    assert sorted(targets) == ["centrifugo:8000", "flower:5555", "web:8000"]
+    assert sorted(targets) == ["centrifugo:8002", "flower:5555", "web:8000"]
     # The worker replicas are found by DNS: one name per worker service, on its metrics port.
     for sd in next(j for j in scrape["scrape_configs"] if j["job_name"] == "celery-workers")[
         "dns_sd_configs"
@@ -453,3 +454,38 @@ def test_secrets_come_only_from_env(services: dict) -> None:
     )
     flower = services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
     assert flower == f"{example['FLOWER_USER']}:{example['FLOWER_PASSWORD']}"
+
+
+# --- the internal ports and the metrics token -----------------------------------------------
+
+
+def test_centrifugo_api_metrics_and_health_use_the_unpublished_internal_port(services) -> None:
+    """Browsers reach the WebSocket port only; the app, Prometheus and the health check use the
+    internal one, which is not published."""
+    centrifugo = services["centrifugo"]
+    internal = int(centrifugo["environment"]["CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT"])
+    public = int(centrifugo["environment"]["CENTRIFUGO_HTTP_SERVER_PORT"])
+    assert internal != public
+    assert [port["target"] for port in centrifugo["ports"]] == [public]
+    assert f"127.0.0.1:{internal}/health" in " ".join(centrifugo["healthcheck"]["test"])
+    for name in APP_SERVICES:
+        assert urlsplit(services[name]["environment"]["CENTRIFUGO_API_URL"]).port == internal
+    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    job = next(j for j in scrape["scrape_configs"] if j["job_name"] == "centrifugo")
+    assert job["static_configs"][0]["targets"] == [f"centrifugo:{internal}"]
+
+
+def test_prometheus_sends_the_metrics_token_from_env(config: dict, services: dict) -> None:
+    """prometheus.yml reads the web job's bearer token from the secret compose makes of .env's
+    METRICS_BEARER_TOKEN (Prometheus reads no environment variables)."""
+    secret = config["secrets"]["metrics_bearer_token"]
+    assert secret["environment"] == "METRICS_BEARER_TOKEN"
+    assert "METRICS_BEARER_TOKEN" in env_example()
+    mounted = [s["source"] for s in services["prometheus"]["secrets"]]
+    assert mounted == ["metrics_bearer_token"]
+    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    web = next(j for j in scrape["scrape_configs"] if j["job_name"] == "web")
+    assert web["authorization"] == {
+        "type": "Bearer",
+        "credentials_file": "/run/secrets/metrics_bearer_token",
+    }

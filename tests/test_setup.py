@@ -52,6 +52,7 @@ GENERATED = (
     "POSTGRES_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
     "JUPYTER_TOKEN",
+    "METRICS_BEARER_TOKEN",
 )
 
 pytestmark = pytest.mark.slow

@@ -127,17 +127,22 @@ def stack(
         started.append(testing.celery_beat_process(env, tmp_path).start())
         web = urllib.parse.urlsplit(live_server.url)
         prometheus_port = testing.free_port()
+        # /metrics behind a bearer token, which the rendered config sends (as make up's does).
+        settings.METRICS_BEARER_TOKEN = "monitoring-e2e-metrics-token"
+        token_file = tmp_path / "metrics-token"
+        token_file.write_text(settings.METRICS_BEARER_TOKEN)
         config = prometheus_config.render_config(
             {
                 "web": f"127.0.0.1:{web.port}",
                 "flower": f"127.0.0.1:{flower.port}",
-                "centrifugo": f"127.0.0.1:{centrifugo_service.port}",
+                "centrifugo": f"127.0.0.1:{centrifugo_service.internal_port}",
                 "prometheus": f"127.0.0.1:{prometheus_port}",
                 "celery-workers": [
                     {"targets": [f"127.0.0.1:{worker_metrics_port}"], "labels": {"group": "all"}}
                 ],
             },
             scrape_interval="1s",
+            web_token_file=token_file,
         )
         prometheus = testing.PrometheusProcess(config, port=prometheus_port)
         started.append(prometheus.start())

@@ -38,17 +38,23 @@ global:
 scrape_configs:
   - job_name: chatplatform
     metrics_path: /metrics
+    authorization:
+      credentials: {token}
     static_configs:
       - targets: ["{target}"]
 """
 
 
-def test_prometheus_scrapes_metrics_and_promql_answers(redis_service, live_server) -> None:
+def test_prometheus_scrapes_metrics_and_promql_answers(
+    redis_service, live_server, settings
+) -> None:
+    settings.METRICS_BEARER_TOKEN = "e2e-metrics-token"  # sent, as in production
     snapshot.redis_client().flushdb()
     make_activity(users=3, messages=4)
     snapshot.refresh_snapshot()
     target = live_server.url.removeprefix("http://")
-    with testing.PrometheusProcess(PROMETHEUS_CONFIG.format(target=target)) as prometheus:
+    config = PROMETHEUS_CONFIG.format(target=target, token=settings.METRICS_BEARER_TOKEN)
+    with testing.PrometheusProcess(config) as prometheus:
         result = prometheus.query
         up = testing.wait_until(lambda: result('up{job="chatplatform"} == 1'), 30, "a scrape")
         assert up[0]["metric"]["instance"] == target

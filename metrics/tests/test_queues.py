@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 import pytest
+from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 import testing
@@ -29,7 +30,8 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:
-    response = client.get("/metrics")
+    # The configured token (.env's, or none): what Prometheus sends.
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_BEARER_TOKEN}")
     assert response.status_code == 200
     return samples(response.content.decode())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from celery.signals import task_failure
 from cent import HistoryRequest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.authtoken.models import Token
@@ -89,7 +90,8 @@ def test_api_stats_refuses_a_plain_users_token_and_serves_a_staff_token(
 
 
 def scrape(client) -> dict[str, list]:
-    response = client.get("/metrics")
+    # The configured token (.env's, or none): what Prometheus sends.
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_BEARER_TOKEN}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     return {

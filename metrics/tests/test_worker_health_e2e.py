@@ -36,8 +36,14 @@ def rules_without_waiting(directory: Path) -> Path:
 
 
 @pytest.fixture
-def prometheus(live_server, centrifugo_service, tmp_path) -> Iterator[testing.ManagedProcess]:
-    """A real Prometheus scraping this test's web app (the broker's view) every second."""
+def prometheus(
+    live_server, centrifugo_service, settings, tmp_path
+) -> Iterator[testing.ManagedProcess]:
+    """A real Prometheus scraping this test's web app (the broker's view) every second, with
+    the bearer token /metrics wants."""
+    settings.METRICS_BEARER_TOKEN = "worker-health-metrics-token"
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text(settings.METRICS_BEARER_TOKEN)
     port = testing.free_port()
     web = urllib.parse.urlsplit(live_server.url)
     config = yaml.safe_load(
@@ -45,11 +51,12 @@ def prometheus(live_server, centrifugo_service, tmp_path) -> Iterator[testing.Ma
             {
                 "web": f"127.0.0.1:{web.port}",
                 "flower": f"127.0.0.1:{testing.free_port()}",  # not part of this test
-                "centrifugo": f"127.0.0.1:{centrifugo_service.port}",
+                "centrifugo": f"127.0.0.1:{centrifugo_service.internal_port}",
                 "prometheus": f"127.0.0.1:{port}",
                 "celery-workers": [],
             },
             scrape_interval="1s",
+            web_token_file=token_file,
         )
     )
     config["rule_files"] = [str(rules_without_waiting(tmp_path))]
