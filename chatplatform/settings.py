@@ -281,9 +281,10 @@ CACHES = {
 
 
 def rate_limit(name: str, default: str) -> str | None:
-    """A limit in DRF's rate syntax ("10/min": requests per s, min, hour or day); empty: none."""
+    """A limit in DRF's rate syntax ("10/min": requests per second, minute, hour or day, also
+    spelt s, sec, m, min, h, d); empty: none."""
     value = env(name, default=default).strip()
-    if value and not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", value):
+    if value and not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)s?", value):
         raise ImproperlyConfigured(f"{name} must look like 10/min (or be empty: no limit)")
     return value or None
 
