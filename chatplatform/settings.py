@@ -438,6 +438,9 @@ CENTRIFUGO_TIMEOUT = env.float("CENTRIFUGO_TIMEOUT", default=3.0)
 CENTRIFUGO_PUBLISH_AFTER_COMMIT = env.bool("CENTRIFUGO_PUBLISH_AFTER_COMMIT", default=True)
 CENTRIFUGO_REQUEST_TIMEOUT = env.float("CENTRIFUGO_REQUEST_TIMEOUT", default=0.5)
 CENTRIFUGO_TOKEN_TTL_SECONDS = env.int("CENTRIFUGO_TOKEN_TTL_SECONDS", default=300)
+# Worker attempts before a live event Centrifugo keeps refusing is `failed` (with backoff, about
+# 3 minutes); the sweeper would otherwise re-queue it for ever.
+PUBLICATION_MAX_ATTEMPTS = env.int("PUBLICATION_MAX_ATTEMPTS", default=8)
 
 # --- Statistics and reports -------------------------------------------------------------------
 REPORTS_DIR = BASE_DIR / env_or("REPORTS_DIR", str(VAR_DIR / "reports"))

@@ -32,8 +32,10 @@ def send_admin_notification_task(notification_id: int) -> str:
 
 
 @shared_task(
-    autoretry_for=(live_delivery.TransientPublishError,),
-    max_retries=8,
+    autoretry_for=(live_delivery.TransientPublishError,),  # not PublishGaveUp
+    # No limit here: the row's attempts bound the retries (PUBLICATION_MAX_ATTEMPTS), as for
+    # emails; a task's own count restarts with every sweeper re-queue.
+    max_retries=None,
     soft_time_limit=15,
     time_limit=20,
     acks_late=True,

@@ -1,0 +1,87 @@
+"""A live event that Centrifugo keeps refusing ends `failed`, with its error, after
+PUBLICATION_MAX_ATTEMPTS attempts (it used to stay pending and be re-queued for ever), and is
+counted where failed emails are: /api/stats/ and /metrics.
+
+Its own module, so that no other worker (with the right API key) takes its tasks.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+import testing
+from chats import live_delivery
+from chats.models import Publication
+from chats.tasks import requeue_stale_outbox_task
+from core.outbox import OutboxStatus
+from metrics import snapshot
+
+from .live import post
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+ATTEMPTS = 3
+
+
+def failed_publications_in_metrics() -> float:
+    response = Client().get(
+        "/metrics", HTTP_AUTHORIZATION=f"Bearer {django_settings.METRICS_BEARER_TOKEN}"
+    )
+    assert response.status_code == 200
+    families = text_string_to_metric_families(response.content.decode())
+    [family] = [f for f in families if f.name == "chatplatform_publications"]
+    return next(s.value for s in family.samples if s.labels["status"] == "failed")
+
+
+def test_a_live_event_centrifugo_refuses_ends_failed_and_is_counted(
+    centrifugo_service, worker_env, team, client_for, settings
+):
+    """A worker whose API key Centrifugo refuses (so does this web process: the short path fails
+    too and hands the rows to the worker)."""
+    settings.CENTRIFUGO_HTTP_API_KEY = "not-the-api-key"
+    env = worker_env(
+        **{**centrifugo_service.django_env, "CENTRIFUGO_HTTP_API_KEY": "not-the-api-key"},
+        CENTRIFUGO_TIMEOUT=1,
+        PUBLICATION_MAX_ATTEMPTS=ATTEMPTS,
+    )
+    with testing.WorkerProcess(env, concurrency=1, name="refused-live-worker"):
+        message_id = post(client_for(team.admin), team.chat.pk, "refused by Centrifugo")
+        rows = Publication.objects.filter(created_at__gte=team.chat.created_at)
+        testing.wait_until(
+            lambda: rows.filter(status=OutboxStatus.FAILED).count() == 2,
+            45,
+            "the event and its activity tick to end failed",
+        )
+    event = rows.get(data__message__id=message_id)
+    assert event.attempts == ATTEMPTS
+    assert event.last_error.startswith("CentUnauthorizedError"), event.last_error
+
+    requeue_stale_outbox_task.apply()  # the sweeper leaves a failed row alone
+    assert rows.get(pk=event.pk).status == OutboxStatus.FAILED
+
+    snapshot.refresh_snapshot()
+    staff = Client()
+    staff.force_login(get_user_model().objects.create(username="operator", is_staff=True))
+    stats = staff.get("/api/stats/").json()
+    assert stats["publications"]["failed"] == 2
+    assert failed_publications_in_metrics() == 2
+
+
+def test_a_channel_centrifugo_rejects_fails_after_the_bounded_attempts(
+    centrifugo_service, settings
+):
+    settings.PUBLICATION_MAX_ATTEMPTS = ATTEMPTS
+    row = Publication.objects.create(channel="no-such-namespace:1", data={"type": "x"})
+    for _ in range(ATTEMPTS - 1):
+        with pytest.raises(live_delivery.TransientPublishError):
+            live_delivery.deliver_publication(row.pk)
+        assert Publication.objects.get(pk=row.pk).status == OutboxStatus.PENDING
+    with pytest.raises(live_delivery.PublishGaveUp):
+        live_delivery.deliver_publication(row.pk)
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, ATTEMPTS)
+    assert "unknown channel" in row.last_error, row.last_error
+    assert live_delivery.deliver_publication(row.pk) == "skipped"  # never tried again
