@@ -228,6 +228,7 @@ def main() -> None:
     try:
         os.environ["REDIS_URL"] = redis.url
         setup_django()
+        from django.conf import settings
         from django.test import Client
 
         from metrics import fill, snapshot
@@ -287,7 +288,9 @@ def main() -> None:
                 reports_dir=reports_dir,
             )
         figures["snapshot_s"], _ = timed("snapshot (beat, every 5 s)", snapshot.refresh_snapshot)
-        client = Client(HTTP_HOST="localhost")
+        # The configured token, as Prometheus sends it (none when METRICS_BEARER_TOKEN is empty).
+        bearer = f"Bearer {settings.METRICS_BEARER_TOKEN}"
+        client = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=bearer)
         client.get("/metrics")  # warm up: imports, the URL resolver
         figures["scrape_s"], response = timed("one /metrics scrape", client.get, "/metrics")
         assert response.status_code == 200 and b"chatplatform_users" in response.content
