@@ -74,6 +74,7 @@ def main() -> None:
         CELERY_BROKER_URL=redis.url,
         **smtp.django_env,
         EMAIL_TIMEOUT="5",
+        EMAIL_RECIPIENT_LIMIT="",  # every email is measured: no cap, no digest
     )
     setup_django()
     from django.conf import settings

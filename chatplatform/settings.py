@@ -316,6 +316,8 @@ CELERY_TASK_ROUTES = {
     "metrics.tasks.make_report_task": {"queue": "reports"},
     "notebooks.tasks.render_notebooks_task": {"queue": "reports"},
     "chats.tasks.requeue_stale_outbox_task": {"queue": "maintenance"},
+    # Not `email`: during a flood that queue is long, and the digests must not wait behind it.
+    "chats.tasks.build_email_digests_task": {"queue": "maintenance"},
 }
 # Declared, so that every process knows every queue (a purge empties them all).
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in QUEUE_WAIT_BUDGETS]
@@ -370,6 +372,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chats.tasks.requeue_stale_outbox_task",
         "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=30)),
     },
+    "build-email-digests": {
+        "task": "chats.tasks.build_email_digests_task",
+        "schedule": timedelta(seconds=env.int("EMAIL_DIGEST_SECONDS", default=60)),
+    },
     "fill-activity-stats": {
         "task": "metrics.tasks.fill_stats_task",
         "schedule": timedelta(seconds=env.int("STATS_FILL_SECONDS", default=60)),
@@ -414,6 +420,10 @@ if not DEBUG and not PUBLIC_BASE_URL.startswith("https://"):
         f" links, RFC 8058, are built from it); got {PUBLIC_BASE_URL!r}."
     )
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
+# At most this many emails to one inbox per period, across all chats (DRF rate syntax, e.g.
+# 20/hour; empty: no limit). The rest is held and sent as one digest (chats.digest) when the
+# period has room, checked every EMAIL_DIGEST_SECONDS: nobody can flood an inbox through us.
+EMAIL_RECIPIENT_LIMIT = env("EMAIL_RECIPIENT_LIMIT", default="20/hour")
 # Outbox rows untouched for this long are queued again by the sweeper.
 OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=120)
 DEV_SMTP_WEB_PORT = env.int("SMTP_WEB_PORT", default=8025)

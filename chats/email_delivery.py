@@ -9,6 +9,7 @@ import contextlib
 import logging
 import smtplib
 import socket
+import unicodedata
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -38,6 +39,23 @@ class EmailGaveUp(Exception):
 def message_id(notification_id: int) -> str:
     """Stable per notification, so a duplicate delivery would be visible in any inbox."""
     return f"<notification-{notification_id}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
+
+
+BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+
+
+def _breaks(c: str) -> bool:
+    """A control character, a line or paragraph separator, or a bidi embedding/override/isolate
+    (which could make a subject read as something else)."""
+    return unicodedata.category(c) in ("Cc", "Zl", "Zp") or unicodedata.bidirectional(c) in (
+        BIDI_CONTROLS
+    )
+
+
+def one_line(text: str) -> str:
+    """`text` fit for a header: each character above and each run of whitespace becomes one
+    space (Django refuses a header with a newline: a chat title with one failed every email)."""
+    return " ".join("".join(" " if _breaks(c) else c for c in text).split())
 
 
 def build_email(notification: Notification, connection=None) -> EmailMultiAlternatives:
@@ -92,6 +110,8 @@ def deliver_notification(notification_id: int) -> str:
     notification = outbox.claim(Notification, notification_id, lease_seconds=lease)
     if notification is None:
         return "skipped"
+    # Rows recorded before subjects were kept on one line would otherwise fail on every attempt.
+    notification.subject = one_line(notification.subject)
     # The row counts every attempt, the sweeper's re-queues included (a task's own count restarts
     # with each re-queue), so it alone decides which attempt is the last.
     final_attempt = notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.outbox import OutboxRow
+from core.outbox import OutboxRow, OutboxStatus
 from core.validators import validate_visible_text
 
 
@@ -115,25 +116,51 @@ class Message(models.Model):
 
 
 class Notification(OutboxRow):
-    """One email to one admin about one membership event; rendered when the event happens."""
+    """One email to one admin about one membership event; rendered when the event happens.
+
+    Past the per-recipient cap (EMAIL_RECIPIENT_LIMIT) a row is `held`, never queued, and later
+    `folded` into a digest: itself a Notification (event `digest`) delivered like any email.
+    """
 
     class Event(models.TextChoices):
         MEMBER_ADDED = "member_added", "Member added"
         MEMBER_REMOVED = "member_removed", "Member removed"
         CHAT_DELETED = "chat_deleted", "Chat deleted"
+        DIGEST = "digest", "Digest"
 
+    # The outbox's statuses plus two the outbox never touches (claim and the sweeper only take
+    # pending and sending), so a held row can be neither sent alone nor re-queued.
+    HELD = "held"
+    FOLDED = "folded"
+    STATUSES = [
+        *OutboxStatus.choices,
+        (HELD, "Held for a digest"),
+        (FOLDED, "Folded into a digest"),
+    ]
+
+    status = models.CharField(max_length=10, choices=STATUSES, default=OutboxStatus.PENDING)
     event = models.CharField(max_length=20, choices=Event.choices)
-    # Plain ids, not foreign keys: the email outlives a deleted chat or user.
-    chat_id = models.BigIntegerField()
+    # Plain ids, not foreign keys: the email outlives a deleted chat or user. A digest spans
+    # chats: no chat id.
+    chat_id = models.BigIntegerField(null=True, blank=True)
     recipient_id = models.BigIntegerField()
     recipient_email = models.EmailField()
     # Room for "[<200-char title>] <150-char username> joined the chat" (PostgreSQL enforces it).
     subject = models.CharField(max_length=400)
     body_text = models.TextField()
     body_html = models.TextField()
+    # The digest that carried this held row to the inbox.
+    digest = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="folded"
+    )
 
     class Meta(OutboxRow.Meta):
-        indexes = [models.Index(fields=["status", "updated_at"], name="notification_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "updated_at"], name="notification_status_idx"),
+            # The cap counts one inbox's emails of the last period (case does not make another
+            # inbox, so neither does it make another count).
+            models.Index(Lower("recipient_email"), "created_at", name="notification_recipient_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} to {self.recipient_email} ({self.status})"

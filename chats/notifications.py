@@ -8,7 +8,8 @@ from django.template.loader import render_to_string
 
 from core import outbox
 
-from . import selectors
+from . import digest, selectors
+from .email_delivery import one_line
 from .models import Chat, Notification
 from .tasks import send_admin_notification_task
 
@@ -22,7 +23,8 @@ SUBJECTS = {
 
 
 def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | None) -> list[int]:
-    """Write one rendered email per admin to notify; call inside the change's transaction."""
+    """Write one rendered email per admin to notify; call inside the change's transaction.
+    Returns the ids to queue: those over a recipient's cap are held for a digest instead."""
     recipients = selectors.admins_to_notify(chat.pk, exclude_user_id=actor_id)
     if not recipients:
         return []
@@ -34,7 +36,8 @@ def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | 
         "actor": names.get(actor_id, "someone"),
         "subject": names.get(subject_user, "someone"),
     }
-    subject = SUBJECTS[event].format(chat=chat.title, subject=context["subject"])
+    # One line: a newline in a title would make Django refuse the header, every time.
+    subject = one_line(SUBJECTS[event].format(chat=chat.title, subject=context["subject"]))
     rows = []
     for membership in recipients:
         ctx = {**context, "recipient": membership.user.username}
@@ -49,7 +52,9 @@ def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | 
                 body_html=render_to_string(f"chats/email/{event}.html", ctx),
             )
         )
-    return [n.pk for n in Notification.objects.bulk_create(rows)]
+    digest.assign_statuses(rows)
+    created = Notification.objects.bulk_create(rows)
+    return [n.pk for n in created if n.status == outbox.OutboxStatus.PENDING]
 
 
 def enqueue_after_commit(ids: list[int]) -> None:

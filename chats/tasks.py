@@ -8,7 +8,7 @@ from celery import shared_task
 
 from core import outbox
 
-from . import email_delivery, live_delivery
+from . import digest, email_delivery, live_delivery
 from .models import Notification, Publication
 
 # Exponential backoff with jitter, capped well below the broker's visibility timeout.
@@ -66,3 +66,10 @@ def requeue_stale_outbox_task() -> dict[str, int]:
         "notifications": outbox.requeue_stale(Notification, send_admin_notification_task),
         "publications": outbox.requeue_stale(Publication, publish_event_task),
     }
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def build_email_digests_task() -> int:
+    """Beat: one digest per inbox whose capped emails wait and whose window has room again;
+    queued for the `email` workers once committed (or by the sweeper, if Redis is down)."""
+    return outbox.send_tasks(send_admin_notification_task, digest.build_digests())

@@ -32,8 +32,11 @@ def unsubscribe_url(recipient_id: int, chat_id: int) -> str:
     return settings.PUBLIC_BASE_URL + path
 
 
-def list_headers(recipient_id: int, chat_id: int) -> dict[str, str]:
-    """The two headers that make a mail client show an "Unsubscribe" button that POSTs."""
+def list_headers(recipient_id: int, chat_id: int | None) -> dict[str, str]:
+    """The two headers that make a mail client show an "Unsubscribe" button that POSTs; none
+    for a digest (no chat: it spans chats, and its body links to the email settings page)."""
+    if chat_id is None:
+        return {}
     return {
         "List-Unsubscribe": f"<{unsubscribe_url(recipient_id, chat_id)}>",
         "List-Unsubscribe-Post": ONE_CLICK,

@@ -35,6 +35,12 @@ def empty_queue(redis_service: testing.ManagedProcess) -> None:
     celery_app.control.purge()
 
 
+@pytest.fixture(autouse=True)
+def no_email_cap(settings) -> None:
+    """These tests count every email of a burst; the cap and its digest: test_email_cap.py."""
+    settings.EMAIL_RECIPIENT_LIMIT = ""
+
+
 @pytest.fixture
 def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProcess]]:
     """Start real Celery workers that send to `smtp`; every one is stopped at the end."""

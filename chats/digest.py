@@ -1,0 +1,157 @@
+"""The per-recipient email cap (EMAIL_RECIPIENT_LIMIT) and the digest of what it held back.
+
+Anyone may add anyone to a chat as admin, so without a cap a stranger could make the platform
+email one inbox without end. At record time (`assign_statuses`, inside the change's transaction)
+an email over the cap is written `held` instead of `pending`, and never queued. Beat's
+`build_digests` later folds every held email of an inbox into one digest, itself a Notification
+that counts as one email and is delivered like any other (claim, retries, admin), once the
+window has room. Nothing is lost: each held row ends `folded`, pointing at its digest.
+
+The window slides: "20/hour" allows 20 emails (digests included) created in any 60 minutes.
+The count is per inbox (address, case-insensitive), not per account: several accounts may share
+one address.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.throttling import SimpleRateThrottle
+
+from core.outbox import OutboxStatus
+
+from .models import Notification
+
+User = get_user_model()
+
+# A digest names this many events; the rest are counted ("…and 214 more"), so that one digest of
+# a flood stays a readable email of bounded size.
+LISTED = 20
+# Inboxes given a digest per beat run, so one run stays short however many were flooded.
+INBOXES_PER_RUN = 500
+# What counts against the cap: every email queued or tried, digests included.
+COUNTED = [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT, OutboxStatus.FAILED]
+PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
+
+
+def recipient_limit() -> tuple[int, int] | None:
+    """(emails, seconds) from EMAIL_RECIPIENT_LIMIT in DRF's rate syntax; None when empty."""
+    rate = settings.EMAIL_RECIPIENT_LIMIT
+    if not rate:
+        return None
+    try:
+        # parse_rate uses nothing of its instance; a throttle instance would need a DRF scope.
+        emails, seconds = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
+    except (ValueError, KeyError):
+        emails = 0
+    if emails < 1:
+        raise ImproperlyConfigured(
+            f"EMAIL_RECIPIENT_LIMIT must look like 20/hour (at least 1 email per second, minute,"
+            f" hour or day) or be empty for no limit; got {rate!r}."
+        )
+    return emails, seconds
+
+
+def _to(address: str) -> QuerySet[Notification]:
+    """One inbox's notifications, through the index on lower(recipient_email)."""
+    return Notification.objects.alias(address=Lower("recipient_email")).filter(
+        address=address.lower()
+    )
+
+
+def counted_since(address: str, since: datetime) -> int:
+    """Emails to this inbox that count against the cap, created since `since`."""
+    return _to(address).filter(status__in=COUNTED, created_at__gte=since).count()
+
+
+def _lock_recipients(user_ids: Iterable[int]) -> None:
+    """Serialize the cap's count-then-write per recipient (PostgreSQL; SQLite takes its one write
+    lock when the transaction begins). Ascending ids, so two transactions cannot deadlock."""
+    list(User.objects.select_for_update().filter(pk__in=set(user_ids)).order_by("pk").values("pk"))
+
+
+def assign_statuses(rows: list[Notification]) -> None:
+    """Mark the unsaved rows over the cap `held`; call inside the transaction that saves them.
+
+    An inbox that already has held rows gets none individually until its digest went, so that
+    emails arrive in the order of their events.
+    """
+    limit = recipient_limit()
+    if limit is None or not rows:
+        return
+    emails, seconds = limit
+    _lock_recipients(row.recipient_id for row in rows)
+    since = timezone.now() - timedelta(seconds=seconds)
+    room: dict[str, int] = {}
+    for row in rows:
+        address = row.recipient_email.lower()
+        if address not in room:
+            waiting = _to(address).filter(status=Notification.HELD).exists()
+            room[address] = 0 if waiting else max(0, emails - counted_since(address, since))
+        if room[address] > 0:
+            room[address] -= 1
+        else:
+            row.status = Notification.HELD
+
+
+def build_digests() -> list[int]:
+    """Fold each inbox's held emails into one digest where the window has room again; returns
+    the digests' ids, committed and to be queued. With no limit configured (any more), every
+    held email goes at once, in its inbox's digest."""
+    limit = recipient_limit()
+    addresses = (
+        Notification.objects.filter(status=Notification.HELD)
+        .annotate(address=Lower("recipient_email"))
+        .order_by("address")
+        .values_list("address", flat=True)
+        .distinct()[:INBOXES_PER_RUN]
+    )
+    built = (_digest_for(address, limit) for address in list(addresses))
+    return [pk for pk in built if pk is not None]
+
+
+@transaction.atomic
+def _digest_for(address: str, limit: tuple[int, int] | None) -> int | None:
+    held = _to(address).filter(status=Notification.HELD)
+    _lock_recipients(held.values_list("recipient_id", flat=True))
+    now = timezone.now()
+    if limit is not None and counted_since(address, now - timedelta(seconds=limit[1])) >= limit[0]:
+        return None
+    latest = held.order_by("-id").first()
+    if latest is None:  # another run folded them meanwhile
+        return None
+    digest = Notification.objects.create(
+        event=Notification.Event.DIGEST,
+        recipient_id=latest.recipient_id,
+        recipient_email=latest.recipient_email,
+        created_at=now,
+        updated_at=now,
+    )
+    # The digest names exactly the rows this update folded, however many arrive meanwhile.
+    count = held.update(status=Notification.FOLDED, digest=digest, updated_at=now)
+    if not count:  # a concurrent run folded them after all
+        transaction.set_rollback(True)
+        return None
+    listed = list(digest.folded.order_by("id")[:LISTED])
+    username = User.objects.filter(pk=latest.recipient_id).values_list("username", flat=True)
+    context = {
+        "recipient": username.first() or latest.recipient_email,
+        "count": count,
+        "events": [{"when": n.created_at, "what": n.subject} for n in listed],
+        "more": count - len(listed),
+        "limit": limit and f"{limit[0]} emails per {PERIODS[limit[1]]}",
+        "settings_url": settings.PUBLIC_BASE_URL + reverse("email-settings"),
+    }
+    digest.subject = f"{count} more chat notification{'s' if count != 1 else ''} in one email"
+    digest.body_text = render_to_string("chats/email/digest.txt", context)
+    digest.body_html = render_to_string("chats/email/digest.html", context)
+    digest.save(update_fields=["subject", "body_text", "body_html"])
+    return digest.pk

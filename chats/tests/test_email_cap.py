@@ -1,0 +1,254 @@
+"""Nobody can flood an inbox through the platform: at most EMAIL_RECIPIENT_LIMIT emails per inbox
+and period, the rest folded into one digest that beat sends once the period has room.
+
+The fast tests read the rows `services` wrote and what `chats.digest` builds; the slow ones read
+a real SMTP server's inbox, filled by a real worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+
+import testing
+from chatplatform.celery import app as celery_app
+from chats import digest, services
+from chats.models import Chat, Notification, Role
+from chats.tasks import build_email_digests_task, send_admin_notification_task
+from core import outbox
+from core.outbox import OutboxStatus
+
+User = get_user_model()
+
+
+def flood(owner: User, chat: Chat, prefix: str, n: int, make_user: Callable[..., User]) -> None:
+    """The owner adds n new users: each add emails the chat's other admins."""
+    for i in range(n):
+        user = make_user(f"{prefix}{i}")
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+
+
+def statuses(recipient: User) -> list[str]:
+    rows = Notification.objects.filter(recipient_id=recipient.pk, event="member_added")
+    return list(rows.order_by("id").values_list("status", flat=True))
+
+
+@pytest.fixture
+def admin_of(make_user) -> Callable[..., tuple[User, Chat]]:
+    """A chat owned by a new user with `admin` as its admin: the owner's adds email `admin`."""
+
+    def make(admin: User, title: str = "Flood") -> tuple[User, Chat]:
+        owner = make_user()
+        chat = services.create_chat(title=title, creator_id=owner.pk)
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+        return owner, chat
+
+    return make
+
+
+# --- the cap, at record time ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_emails_up_to_the_cap_are_queued_and_the_next_one_is_held(settings, make_user, admin_of):
+    settings.EMAIL_RECIPIENT_LIMIT = "3/hour"
+    adam = make_user("adam")
+    owner, chat = admin_of(adam)
+
+    flood(owner, chat, "a", 3, make_user)
+    assert statuses(adam) == ["pending"] * 3
+
+    user = make_user("one_too_many")
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+    assert statuses(adam) == ["pending"] * 3 + ["held"]
+
+
+@pytest.mark.django_db
+def test_an_empty_limit_means_no_cap(settings, make_user, admin_of):
+    settings.EMAIL_RECIPIENT_LIMIT = ""
+    adam = make_user("adam")
+    owner, chat = admin_of(adam)
+
+    flood(owner, chat, "a", 30, make_user)
+
+    assert statuses(adam) == ["pending"] * 30
+
+
+@pytest.mark.django_db
+def test_the_cap_counts_one_inbox_across_chats_and_spares_other_recipients(
+    settings, make_user, admin_of
+):
+    settings.EMAIL_RECIPIENT_LIMIT = "4/hour"
+    adam, bea = make_user("adam"), make_user("bea")
+    owner_1, chat_1 = admin_of(adam, "One")
+    owner_2, chat_2 = admin_of(adam, "Two")
+    services.add_member(chat_id=chat_2.pk, actor_id=owner_2.pk, user_id=bea.pk, role=Role.ADMIN)
+
+    flood(owner_1, chat_1, "a", 3, make_user)
+    flood(owner_2, chat_2, "b", 3, make_user)
+
+    # adam: bea's join, then 3 + 3 adds; his fifth email onwards is held
+    assert statuses(adam) == ["pending"] * 4 + ["held"] * 3
+    assert statuses(bea) == ["pending"] * 3
+
+
+@pytest.mark.django_db
+def test_accounts_sharing_one_address_share_its_cap(settings, make_user, admin_of):
+    """Registration does not verify addresses: ten accounts for one inbox are still one inbox."""
+    settings.EMAIL_RECIPIENT_LIMIT = "2/hour"
+    twins = [make_user("twin_a", email="victim@example.com"),
+             make_user("twin_b", email="VICTIM@example.com")]  # fmt: skip
+    owner, chat = admin_of(twins[0])
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=twins[1].pk, role=Role.ADMIN)
+
+    flood(owner, chat, "a", 2, make_user)
+
+    # twin_b's join (to twin_a), then each add to both twins: one inbox, 2 emails, 3 held
+    rows = Notification.objects.filter(event="member_added").order_by("id")
+    assert list(rows.values_list("status", flat=True)) == ["pending"] * 2 + ["held"] * 3
+
+
+@pytest.mark.django_db
+def test_a_held_email_is_never_sent_alone_nor_requeued_by_the_sweeper(
+    settings, make_user, admin_of
+):
+    settings.EMAIL_RECIPIENT_LIMIT = "1/hour"
+    settings.OUTBOX_STALE_SECONDS = 0
+    adam = make_user("adam")
+    owner, chat = admin_of(adam)
+    flood(owner, chat, "a", 2, make_user)
+    held = Notification.objects.get(status=Notification.HELD)
+
+    assert held.pk not in outbox.stale_ids(Notification)
+    assert outbox.claim(Notification, held.pk, lease_seconds=10) is None
+    assert send_admin_notification_task.apply(args=[held.pk]).get() == "skipped"
+    assert Notification.objects.get(pk=held.pk).status == Notification.HELD
+
+
+@pytest.mark.django_db
+def test_a_malformed_limit_names_the_variable(settings):
+    settings.EMAIL_RECIPIENT_LIMIT = "twenty an hour"
+    with pytest.raises(Exception, match="EMAIL_RECIPIENT_LIMIT"):
+        digest.recipient_limit()
+
+
+# --- the digest ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_digest_waits_for_room_then_folds_every_held_email_into_one(
+    settings, make_user, admin_of
+):
+    settings.EMAIL_RECIPIENT_LIMIT = "2/hour"
+    adam = make_user("adam")
+    owner, chat = admin_of(adam)
+    flood(owner, chat, "a", 30, make_user)
+
+    assert digest.build_digests() == []  # the window is full: nothing yet
+    settings.EMAIL_RECIPIENT_LIMIT = "3/hour"  # room for exactly one more email: the digest
+    [pk] = digest.build_digests()
+
+    made = Notification.objects.get(pk=pk)
+    assert (made.event, made.status, made.recipient_email) == ("digest", "pending", adam.email)
+    assert made.subject == "28 more chat notifications in one email"
+    assert sorted(statuses(adam)) == ["folded"] * 28 + ["pending"] * 2
+    assert made.folded.count() == 28
+    listed = [f"[Flood] a{i} joined the chat" for i in range(2, 2 + digest.LISTED)]
+    assert all(line in made.body_text for line in listed)
+    assert "a22 joined" not in made.body_text
+    assert "…and 8 more." in made.body_text and "…and 8 more." in made.body_html
+    assert f"{settings.PUBLIC_BASE_URL}/settings/email/" in made.body_text
+    assert digest.counted_since(adam.email, made.created_at) == 1  # a digest counts as one
+    assert digest.build_digests() == []  # nothing left to fold
+
+
+# --- one line of subject -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_a_newline_in_a_chat_title_no_longer_breaks_its_emails(settings, smtp, make_user):
+    settings.EMAIL_RECIPIENT_LIMIT = ""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
+    owner, adam, nina = make_user("olga"), make_user("adam"), make_user("nina")
+    chat = services.create_chat(title="Ops", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=adam.pk, role=Role.ADMIN)
+    Chat.objects.filter(pk=chat.pk).update(title="Ops\r\nBcc: everyone@example.com")  # older data
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=nina.pk)
+    row = Notification.objects.get(subject__contains="nina")
+    # and a row recorded before this fix, with the newline in its subject
+    old = Notification.objects.create(
+        event="member_added", chat_id=chat.pk, recipient_id=adam.pk, recipient_email=adam.email,
+        subject="[Ops\n] old joined the chat", body_text="b", body_html="<p>b</p>",
+    )  # fmt: skip
+
+    assert send_admin_notification_task.apply(args=[row.pk]).get() == "sent"
+    assert send_admin_notification_task.apply(args=[old.pk]).get() == "sent"
+
+    subjects = sorted(m.subject for m in smtp.inbox.messages())
+    assert subjects == [
+        "[Ops Bcc: everyone@example.com] nina joined the chat",
+        "[Ops ] old joined the chat",
+    ]
+    assert all(m.envelope_to == ["adam@example.com"] for m in smtp.inbox.messages())
+
+
+# --- end to end: a flood through a real worker into a real inbox ---------------------------------
+
+
+@pytest.fixture
+def worker(worker_env, smtp, redis_service) -> Iterator[testing.ManagedProcess]:
+    celery_app.control.purge()
+    env = worker_env(**smtp.django_env, EMAIL_TIMEOUT=1, EMAIL_RECIPIENT_LIMIT="3/minute")
+    with testing.WorkerProcess(env, concurrency=2, name="email-cap-worker") as process:
+        yield process
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_flood_of_30_adds_sends_the_cap_then_one_digest_naming_the_rest(
+    settings, smtp, worker, make_user, client_for
+):
+    settings.EMAIL_RECIPIENT_LIMIT = "3/minute"
+    adam = make_user("adam")
+    owner = make_user("mallory")
+    chat = services.create_chat(title="Flood", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=adam.pk, role=Role.ADMIN)
+    api = client_for(owner)
+    for i in range(30):
+        user = make_user(f"victim{i:02}")
+        response = api.post(f"/api/chats/{chat.pk}/members/", {"user_id": user.pk}, format="json")
+        assert response.status_code == 201, response.content
+
+    def inbox() -> list:
+        return [m for m in smtp.inbox.messages() if m.envelope_to == ["adam@example.com"]]
+
+    testing.wait_until(lambda: len(inbox()) == 3, 30, "the first 3 emails")
+    assert build_email_digests_task.apply().get() == 0  # beat, while the minute is full
+    testing.wait_until(  # beat, every 2 s, through the worker: the digest once the minute allows
+        lambda: build_email_digests_task.delay() and len(inbox()) == 4, 90, "the digest", interval=2
+    )
+
+    mails = inbox()
+    assert sorted(m.subject for m in mails if "joined" in m.subject) == [
+        f"[Flood] victim{i:02} joined the chat" for i in range(3)
+    ]
+    [mail] = [m for m in mails if "in one email" in m.subject]
+    assert mail.subject == "27 more chat notifications in one email"
+    for i in range(3, 3 + digest.LISTED):
+        assert f"[Flood] victim{i:02} joined the chat" in mail.text
+        assert f"victim{i:02} joined" in mail.html
+    assert "victim23" not in mail.text
+    assert "…and 7 more." in mail.text and "…and 7 more." in mail.html
+    assert f"{settings.PUBLIC_BASE_URL}/settings/email/" in mail.text
+    assert "at most 3 emails per minute" in mail.text
+    # Nothing lost: every held email is folded into the digest that was sent.
+    made = Notification.objects.get(event="digest")
+    assert made.status == OutboxStatus.SENT
+    assert mail.message_id == f"<notification-{made.pk}@chatplatform.local>"
+    assert sorted(statuses(adam)) == ["folded"] * 27 + ["sent"] * 3
+    assert made.folded.count() == 27
+    assert build_email_digests_task.apply().get() == 0  # nothing left for the next beat
