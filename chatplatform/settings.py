@@ -452,6 +452,12 @@ CENTRIFUGO_TOKEN_TTL_SECONDS = env.int("CENTRIFUGO_TOKEN_TTL_SECONDS", default=3
 # 3 minutes); the sweeper would otherwise re-queue it for ever.
 PUBLICATION_MAX_ATTEMPTS = env.int("PUBLICATION_MAX_ATTEMPTS", default=8)
 
+# --- Flower -----------------------------------------------------------------------------------
+# Its basic auth; `python -m chatplatform.flower` refuses a placeholder password with DEBUG off
+# (checked there, not here: only Flower needs it).
+FLOWER_USER = env_or("FLOWER_USER", "admin")
+FLOWER_PASSWORD = env("FLOWER_PASSWORD", default="")
+
 # --- Statistics and reports -------------------------------------------------------------------
 REPORTS_DIR = BASE_DIR / env_or("REPORTS_DIR", str(VAR_DIR / "reports"))
 REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)

@@ -39,12 +39,6 @@ def declared_length(request: HttpRequest) -> int:
         return 0  # Django treats it as no body too
 
 
-def _multipart(request: HttpRequest) -> bool:
-    # Uploaded files do not count against the limit (Django streams them to disk); the form
-    # fields beside them still do, checked by Django's parser and answered by process_exception.
-    return request.META.get("CONTENT_TYPE", "").startswith("multipart/")
-
-
 class RequestSizeLimitMiddleware:
     """413 before the body is read when Content-Length is over the limit; 413 instead of
     Django's 400 when a view's reading of the body hits it."""
@@ -54,7 +48,9 @@ class RequestSizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and not _multipart(request) and declared_length(request) > limit:
+        # Multipart bodies too: the platform takes no file uploads, and Django would otherwise
+        # parse a form's fields before refusing them (with a 400, inside CSRF's middleware).
+        if limit is not None and declared_length(request) > limit:
             return too_large_response(request)
         return self.get_response(request)
 

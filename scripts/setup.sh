@@ -55,7 +55,8 @@ fi
 
 # .env with random secrets on first run; never overwritten. Variables added to .env.example
 # since (a newer checkout) are appended with their own fresh secrets.
-rnd() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+# 64 characters: above Django's 50 for SECRET_KEY (check --deploy) and core.secrets' 32-byte floor.
+rnd() { "$PY" -c 'import secrets; print(secrets.token_urlsafe(48))'; }
 fresh="$(mktemp)"
 sed -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=$(rnd)|" \
     -e "s|^CENTRIFUGO_HTTP_API_KEY=.*|CENTRIFUGO_HTTP_API_KEY=$(rnd)|" \

@@ -15,8 +15,11 @@ holds a `.env` copied from `.env.example`, so a developer's own `.env` plays no 
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOADER = ROOT / ".tools" / "bin" / "compose-config"
 # One worker service per group of settings.WORKER_GROUPS.
 WORKERS = {"worker-live", "worker-email", "worker-background", "worker-reports"}
-APP_SERVICES = {"migrate", "web", "beat", "flower", "jupyter"} | WORKERS
+APP_SERVICES = {"check-secrets", "migrate", "web", "beat", "flower", "jupyter"} | WORKERS
 SERVICES = APP_SERVICES | {
     "postgres",
     "redis",
@@ -45,11 +48,26 @@ IMAGE_DEFAULT_PORTS = {
     "mailpit": {1025, 8025},
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY|TOKEN|BASIC_AUTH")
+# .env.example's placeholder for what scripts/setup.sh generates.
+PLACEHOLDER = "change-me"
 
 
 def env_example() -> dict[str, str]:
     lines = (ROOT / ".env.example").read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
+
+
+def generated_env_text() -> str:
+    """`.env.example` as scripts/setup.sh fills it (random secrets), behind an https proxy."""
+    text = re.sub(
+        rf"^([A-Z_]+)={PLACEHOLDER}$",
+        lambda m: f"{m[1]}={secrets.token_urlsafe(48)}",
+        (ROOT / ".env.example").read_text(),
+        flags=re.M,
+    )
+    return re.sub(
+        r"^PUBLIC_BASE_URL=.*$", "PUBLIC_BASE_URL=https://chat.example.com", text, flags=re.M
+    )
 
 
 def make_project(folder: Path, compose_text: str | None = None, env_text: str | None = None):
@@ -204,7 +222,7 @@ def test_every_condition_has_something_to_wait_for(services: dict) -> None:
 
 def test_long_running_services_have_health_checks_on_their_own_port(services: dict) -> None:
     for name, service in services.items():
-        if name in ("migrate", "beat"):
+        if name in ("check-secrets", "migrate", "beat"):
             continue  # a one-shot; beat has no port (the stats-job alerts watch it)
         check = service.get("healthcheck")
         assert check and check["test"], f"{name} has no health check"
@@ -428,9 +446,17 @@ def test_empty_env_settings_default_to_this_machine(services: dict) -> None:
 # --- secrets only from .env ------------------------------------------------------------------
 
 
-def test_secrets_come_only_from_env(services: dict) -> None:
+def test_secrets_come_only_from_env(tmp_path: Path) -> None:
+    """What .env holds reaches each container (here a .env with real secrets: one with
+    placeholders starts nothing, see the tests below)."""
+    env_text = generated_env_text()
+    result = load(make_project(tmp_path / "generated", env_text=env_text))
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
     raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    example = env_example()
+    example = dict(
+        line.split("=", 1) for line in env_text.splitlines() if re.match(r"^[A-Z_]+=", line)
+    )
     referenced = set(
         re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "docker-compose.yml").read_text())
     )
@@ -452,8 +478,93 @@ def test_secrets_come_only_from_env(services: dict) -> None:
         centrifugo["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"]
         == example["CENTRIFUGO_TOKEN_HMAC_SECRET_KEY"]
     )
-    flower = services["flower"]["environment"]["FLOWER_BASIC_AUTH"]
-    assert flower == f"{example['FLOWER_USER']}:{example['FLOWER_PASSWORD']}"
+    flower = services["flower"]["environment"]
+    assert (flower["FLOWER_USER"], flower["FLOWER_PASSWORD"]) == (
+        example["FLOWER_USER"],
+        example["FLOWER_PASSWORD"],
+    )
+
+
+# --- placeholders start nothing ---------------------------------------------------------------
+
+
+def run_in(service: dict, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """`argv` as the container would run it: its resolved environment (.env included) and
+    DJANGO_DEBUG, with this machine's interpreter in place of the image's `python`."""
+    env = {**service["environment"], "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def depends_on_completed(services: dict, name: str, target: str) -> bool:
+    """Whether `name` starts only after `target` completed, directly or through others."""
+    seen, todo = set(), [name]
+    while todo:
+        for dep, how in (services[todo.pop()].get("depends_on") or {}).items():
+            if dep == target and how["condition"] == "service_completed_successfully":
+                return True
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return False
+
+
+def test_every_container_holding_a_secret_waits_for_the_secrets_check(services: dict) -> None:
+    """The check runs first, checks every secret .env.example ships a placeholder for, and
+    nothing that holds one starts before it has passed."""
+    checked = services["check-secrets"]["command"]
+    assert checked[:3] == ["python", "-m", "core.secrets"]
+    assert services["check-secrets"]["restart"] == "no"
+    placeholders = {name for name, value in env_example().items() if value == PLACEHOLDER}
+    # Only seed_demo uses DEMO_PASSWORD, and it refuses a placeholder itself.
+    assert placeholders - {"DEMO_PASSWORD"} == set(checked[3:])
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        holds = service.get("env_file") or any(SECRET_NAME.search(key) for key in env)
+        if holds and name != "check-secrets":
+            assert depends_on_completed(services, name, "check-secrets"), name
+
+
+def test_the_secrets_check_refuses_env_example_placeholders_naming_each(services: dict) -> None:
+    result = run_in(services["check-secrets"], services["check-secrets"]["command"])
+    assert result.returncode == 1
+    for name in services["check-secrets"]["command"][3:]:
+        assert f"{name} must be set to a real secret" in result.stderr, name
+
+
+def test_the_secrets_check_passes_generated_secrets(tmp_path: Path) -> None:
+    result = load(make_project(tmp_path / "generated", env_text=generated_env_text()))
+    assert result.returncode == 0, result.stderr
+    service = json.loads(result.stdout)["services"]["check-secrets"]
+    checked = run_in(service, service["command"])
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_app_refuses_to_start_on_env_example_placeholders(services: dict) -> None:
+    """Even past the check (a container started on its own): settings.py refuses."""
+    result = run_in(services["web"], ["python", "manage.py", "check"])
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set to a real secret" in result.stderr
+
+
+def test_the_web_settings_pass_check_deploy(tmp_path: Path) -> None:
+    """Django's deployment checklist, with the web container's settings and real secrets:
+    no warning (the silenced ones have their reasons in settings.py)."""
+    result = load(make_project(tmp_path / "generated", env_text=generated_env_text()))
+    assert result.returncode == 0, result.stderr
+    web = json.loads(result.stdout)["services"]["web"]
+    assert web["environment"]["DJANGO_DEBUG"] == "false"
+    checked = run_in(web, ["python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "System check identified no issues" in checked.stdout
+
+
+def test_flower_starts_through_the_launcher_that_refuses_placeholders(services: dict) -> None:
+    """Its password is checked before Flower starts, and never put on its command line."""
+    flower = services["flower"]
+    assert flower["command"][:3] == ["python", "-m", "chatplatform.flower"]
+    assert not any("basic-auth" in word for word in flower["command"])
+    assert depends_on_completed(services, "flower", "check-secrets")
 
 
 # --- the internal ports and the metrics token -----------------------------------------------

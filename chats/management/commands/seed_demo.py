@@ -2,11 +2,13 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from chats import services
 from chats.models import Role
+from core.secrets import require_secret
 
 DEMO_USERS = ["alice", "bob", "carol", "dave"]
 
@@ -18,6 +20,11 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         User = get_user_model()
         password = settings.DEMO_PASSWORD
+        if not settings.DEBUG:  # a real deployment: alice, staff, would log in with it
+            try:
+                require_secret("DEMO_PASSWORD", password)
+            except ImproperlyConfigured as exc:
+                raise CommandError(str(exc)) from exc
         if User.objects.filter(username="alice").exists():
             self.stdout.write("Demo data already present: nothing created.")
         else:
