@@ -169,9 +169,11 @@ def first_replies_table() -> pd.DataFrame:
 
 
 def notifications_table(start: datetime) -> pd.DataFrame:
-    """Emails created since `start` (the outbox table itself: small, and not messages)."""
+    """Emails created since `start` (the outbox table itself: small, and not messages). Events
+    held by the per-inbox cap are not emails of their own: their digest is (chats.digest)."""
     rows = (
         Notification.objects.filter(created_at__gte=start)
+        .exclude(status__in=[Notification.HELD, Notification.FOLDED])
         .order_by("id")
         .values_list("id", "event", "status", "attempts", "created_at", "done_at", "last_error")
     )

@@ -14,9 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
+from chats import digest, services
+from chats.models import Role
 from metrics import fill
 from metrics.reports.folders import latest_report, load_table
 from metrics.reports.make import make_report
+from metrics.reports.tables import notifications_table
 
 from .conftest import T0, Activity, at, hm
 
@@ -185,3 +188,19 @@ def test_index_page_escapes_what_users_typed(report: Path, activity: Activity) -
     html = (again / "index.html").read_text()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;friends&quot;" in html
+
+
+@pytest.mark.django_db
+def test_events_held_by_the_email_cap_are_not_emails_of_their_own(settings, make_user) -> None:
+    """The notifications table lists emails: a digest, not each event it carries (chats.digest)."""
+    settings.EMAIL_RECIPIENT_LIMIT = "1/hour"
+    owner, admin = make_user(), make_user()
+    chat = services.create_chat(title="Flood", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    for _ in range(3):
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=make_user().pk)
+    settings.EMAIL_RECIPIENT_LIMIT = "2/hour"
+    digest.build_digests()
+
+    table = notifications_table(T0 - timedelta(days=3650))
+    assert sorted(table["event"]) == ["digest", "member_added"]
