@@ -68,7 +68,8 @@ class MembershipEventAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    """Each email's fate: sent or failed, with the attempt count and the last error."""
+    """Each email's fate: sent or failed, with the attempt count and the last error; an event
+    over its inbox's cap is held, then folded into the digest named here."""
 
     list_display = [
         "id",
@@ -79,6 +80,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "error",
         "created_at",
         "done_at",
+        "digest_id",
     ]
     list_filter = ["status", "event"]
     search_fields = ["recipient_email", "subject"]

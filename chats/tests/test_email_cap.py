@@ -128,6 +128,23 @@ def test_a_held_email_is_never_sent_alone_nor_requeued_by_the_sweeper(
 
 
 @pytest.mark.django_db
+def test_the_admin_shows_held_emails_and_the_digest_that_carried_them(
+    settings, make_user, admin_of, admin_client
+):
+    settings.EMAIL_RECIPIENT_LIMIT = "1/hour"
+    adam = make_user("adam")
+    owner, chat = admin_of(adam)
+    flood(owner, chat, "a", 3, make_user)
+    page = admin_client.get("/admin/chats/notification/?status__exact=held").content.decode()
+    assert page.count("Held for a digest") >= 2  # the filter, and each held row
+    settings.EMAIL_RECIPIENT_LIMIT = "2/hour"
+    [pk] = digest.build_digests()
+
+    page = admin_client.get("/admin/chats/notification/?status__exact=folded").content.decode()
+    assert "Folded into a digest" in page and f'<td class="field-digest_id">{pk}</td>' in page
+
+
+@pytest.mark.django_db
 def test_a_malformed_limit_names_the_variable(settings):
     settings.EMAIL_RECIPIENT_LIMIT = "twenty an hour"
     with pytest.raises(Exception, match="EMAIL_RECIPIENT_LIMIT"):
