@@ -20,7 +20,6 @@ import requests
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from chats import services
 from ratelimits.models import RefusedAttempt
 from testing.processes import BASE_DIR, ManagedProcess, django_env, free_port
 from testing.services import RedisProcess
@@ -84,6 +83,10 @@ def attempt(base: str, client: str, username: str, path: str = "/api/auth/token/
     )
 
 
+def token_header(user: object) -> dict[str, str]:
+    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+
+
 def assert_refused(response: requests.Response, at_most: int) -> None:
     assert response.status_code == 429, response.text
     assert 1 <= int(response.headers["Retry-After"]) <= at_most
@@ -144,25 +147,22 @@ class TestAcrossTwoWebProcesses:
 
     def test_writes_per_user_and_another_user_is_unaffected(self, servers, shared_cache, make_user):
         alice, bob, carol = make_user(), make_user(), make_user()
-        chat = services.create_chat(title="Busy", creator_id=alice.pk)
-        services.add_member(chat_id=chat.pk, actor_id=alice.pk, user_id=bob.pk)
+        alice_auth, bob_auth = token_header(alice), token_header(bob)
 
-        def as_user(user) -> dict[str, str]:
-            return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+        def write(n: int, path: str, body: dict) -> requests.Response:
+            return requests.post(servers[n % 2] + path, json=body, headers=alice_auth, timeout=10)
 
-        alice_auth, bob_auth = as_user(alice), as_user(bob)
-        messages = f"/api/chats/{chat.pk}/messages/"
-        for n in range(4):
-            sent = requests.post(
-                servers[n % 2] + messages, json={"text": f"{n}"}, headers=alice_auth, timeout=10
-            )
-            assert sent.status_code == 201, sent.text
+        # Four writes, alternating between the processes: a chat, a member, two messages.
+        chat = write(0, "/api/chats/", {"title": "Busy"}).json()["id"]
+        members, messages = f"/api/chats/{chat}/members/", f"/api/chats/{chat}/messages/"
+        assert write(1, members, {"user_id": bob.pk}).status_code == 201
+        assert write(2, messages, {"text": "one"}).status_code == 201
+        assert write(3, messages, {"text": "two"}).status_code == 201
         refused = requests.post(
             servers[0] + messages, json={"text": "5"}, headers=alice_auth, timeout=10
         )
         assert_refused(refused, at_most=60)
         # Membership changes are writes too; reading is not.
-        members = f"/api/chats/{chat.pk}/members/"
         refused = requests.post(
             servers[1] + members, json={"user_id": carol.pk}, headers=alice_auth, timeout=10
         )
@@ -203,12 +203,12 @@ def test_an_empty_limit_is_no_limit(redis_service, shared_cache, make_user):
     with web_server("web-unlimited", env) as web:
         answers = {attempt(web.url, "203.0.113.50", "victim").status_code for _ in range(15)}
         assert answers == {400}
-        user = make_user()
-        chat = services.create_chat(title="Bulk", creator_id=user.pk)
-        auth = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+        auth = token_header(make_user())
+        new = {"title": "Bulk"}
+        chat = requests.post(f"{web.url}/api/chats/", json=new, headers=auth, timeout=10)
         for n in range(70):  # more than the 60/min default
             sent = requests.post(
-                f"{web.url}/api/chats/{chat.pk}/messages/",
+                f"{web.url}/api/chats/{chat.json()['id']}/messages/",
                 json={"text": f"{n}"},
                 headers=auth,
                 timeout=10,
