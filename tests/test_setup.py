@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from core.secrets import require_secret
 from testing import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,6 +144,9 @@ def test_setup_twice_writes_env_once_and_then_does_nothing(repo_copy: Path, tmp_
     generated = [name for name in GENERATED if secrets[name] not in ("", example[name])]
     assert generated == list(GENERATED), f"not generated: {set(GENERATED) - set(generated)}"
     assert len({secrets[name] for name in GENERATED}) == len(GENERATED), "secrets repeat"
+    for name in GENERATED:  # good enough to start with DJANGO_DEBUG off (core.secrets)
+        require_secret(name, secrets[name])
+    assert len(secrets["DJANGO_SECRET_KEY"]) >= 50  # Django's check --deploy wants 50 (W009)
 
     second = run("setup.sh", repo_copy, env)
     assert "==>" not in second.stderr, f"the second run did something:\n{second.stderr}"
