@@ -29,3 +29,5 @@ urlpatterns = [
     path("settings/email/", email_settings_page, name="email-settings"),
     path("email/unsubscribe/<str:token>/", unsubscribe_page, name="email-unsubscribe"),
 ]
+# A URL no route matches answers JSON under /api/ (the schema documents JSON errors only).
+handler404 = "core.errors.not_found"

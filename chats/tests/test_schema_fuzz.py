@@ -1,4 +1,5 @@
-"""Fuzz every operation of the OpenAPI schema at /api/schema/ with schemathesis: no 5xx, ever.
+"""Fuzz every operation of the OpenAPI schema at /api/schema/ with schemathesis: no 5xx, ever,
+and every answer conforms to the schema (status code, content type, body, headers).
 
 The schema is loaded from the running WSGI application, so it is the one clients download. Each
 operation gets its own test (and database transaction) with a logged-in user who owns a chat with
@@ -19,7 +20,13 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from chatplatform.wsgi import application
 from chats import services
@@ -45,6 +52,14 @@ def _json_bodies_only(raw: dict) -> dict:
 
 schema = schemathesis.openapi.from_dict(_json_bodies_only(served.raw_schema))
 schema.app = application
+
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 # Ids of the current test's chat, member and message, read while cases are generated.
 REAL_IDS: dict[str, int] = {}
@@ -73,8 +88,12 @@ def keep_test_transaction() -> Iterator[None]:
 
 
 @pytest.fixture
-def auth_header(make_user, keep_test_transaction) -> dict[str, str]:
-    """A user who owns a chat with an admin, a member and a message; returns their token header."""
+def auth_header(make_user, keep_test_transaction, settings) -> dict[str, str]:
+    """A user who owns a chat with an admin, a member and a message; returns their token header.
+
+    No rate limits here (empty: none): a 429 is documented, but hundreds of generated writes a
+    minute would turn most cases into 429s and fuzz nothing behind them."""
+    settings.AUTH_RATE_LIMIT = settings.REGISTER_RATE_LIMIT = settings.WRITE_RATE_LIMIT = None
     owner, admin, member = make_user(), make_user(), make_user()
     chat = services.create_chat(title="Fuzzed", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
@@ -128,13 +147,27 @@ def test_the_schema_documents_every_endpoint():
     suppress_health_check=list(HealthCheck),
 )
 @pytest.mark.django_db
-def test_no_operation_answers_5xx(case: schemathesis.Case, auth_header, redis_service):
-    """`redis_service` points the broker at a live Redis: /healthz answering 503 without one would
-    be the truth, not a bug."""
-    case.call_and_validate(headers=auth_header, checks=[not_a_server_error])
+def test_every_answer_is_documented_and_never_5xx(
+    case: schemathesis.Case, auth_header, redis_service
+):
+    """No 5xx, and each answer as the schema says: a documented status code, its content type,
+    its body schema and its headers. `redis_service` points the broker at a live Redis: /healthz
+    answering 503 without one would be the truth, not a bug."""
+    case.call_and_validate(headers=auth_header, checks=CONFORMANCE)
 
 
 def test_the_schema_is_valid_openapi_without_warnings(tmp_path):
     """drf-spectacular's own validation: a view it cannot describe fails here, not in a client."""
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
     assert "/api/chats/{chat_id}/messages/" in (tmp_path / "s.yml").read_text()
+
+
+@pytest.mark.django_db
+def test_an_api_url_no_route_matches_answers_json_404(client):
+    """An id longer than the path converter takes (what the fuzzing found: Django's HTML page)."""
+    for path in ("/api/chats/1000000000000000000/", "/api/no-such-thing/"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"detail": "Not found."}
+    assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")
