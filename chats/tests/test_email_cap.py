@@ -7,10 +7,13 @@ a real SMTP server's inbox, filled by a real worker.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 import testing
 from chatplatform.celery import app as celery_app
@@ -108,6 +111,31 @@ def test_accounts_sharing_one_address_share_its_cap(settings, make_user, admin_o
     # twin_b's join (to twin_a), then each add to both twins: one inbox, 2 emails, 3 held
     rows = Notification.objects.filter(event="member_added").order_by("id")
     assert list(rows.values_list("status", flat=True)) == ["pending"] * 2 + ["held"] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_changes_in_many_chats_still_send_one_inbox_only_the_cap(
+    settings, make_user, admin_of
+):
+    """Ten requests at once, each in its own chat (no chat lock in common) and connection."""
+    settings.EMAIL_RECIPIENT_LIMIT = "3/hour"
+    adam = make_user("adam")
+    chats = [admin_of(adam, f"Chat {i}") for i in range(10)]
+    newcomers = [make_user() for _ in chats]
+    start = threading.Barrier(len(chats))
+
+    def add(i: int) -> None:
+        (owner, chat), user = chats[i], newcomers[i]
+        start.wait()
+        try:
+            services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(chats)) as pool:
+        list(pool.map(add, range(len(chats))))
+
+    assert sorted(statuses(adam)) == ["held"] * 7 + ["pending"] * 3
 
 
 @pytest.mark.django_db
