@@ -1,5 +1,6 @@
 """/metrics as an outsider sees it: labels a client cannot multiply, a bearer token when one is
-set (and a real Prometheus that sends it), and no start without one when DEBUG is off."""
+set, and no start without one when DEBUG is off. (A real Prometheus sending the token:
+dashboards/tests/test_metrics_token_e2e.py.)"""
 
 from __future__ import annotations
 
@@ -7,16 +8,11 @@ import os
 import secrets
 import subprocess
 import sys
-import urllib.parse
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
-import yaml
+from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
-
-import testing
-from dashboards import prometheus_config
 
 LATENCY = "chatplatform_http_request_duration_seconds"
 TOKEN = "test-metrics-bearer-token"
@@ -92,7 +88,7 @@ def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=prometheus_config.BASE_DIR,
+        cwd=django_settings.BASE_DIR,
         env={**os.environ, **values},
         capture_output=True,
         text=True,
@@ -108,43 +104,3 @@ def test_debug_off_refuses_to_start_without_a_token() -> None:
         assert "METRICS_BEARER_TOKEN" in result.stderr
     started = manage_check(METRICS_BEARER_TOKEN=secrets.token_urlsafe(32))
     assert "METRICS_BEARER_TOKEN" not in started.stdout + started.stderr
-
-
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_prometheus_scrapes_with_the_rendered_token_and_not_without(
-    redis_service, live_server, settings, tmp_path: Path
-) -> None:
-    """The config make up renders sends the token: the web target is up and its numbers are
-    queryable; the same target scraped without the token is down."""
-    settings.METRICS_BEARER_TOKEN = TOKEN
-    token_file = tmp_path / "metrics-token"
-    token_file.write_text(TOKEN)
-    web = f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}"
-    port = testing.free_port()
-    config = yaml.safe_load(
-        prometheus_config.render_config(
-            {
-                "web": web,
-                "flower": f"127.0.0.1:{testing.free_port()}",  # not part of this test
-                "centrifugo": f"127.0.0.1:{testing.free_port()}",
-                "prometheus": f"127.0.0.1:{port}",
-                "celery-workers": [],
-            },
-            scrape_interval="1s",
-            web_token_file=token_file,
-        )
-    )
-    jobs = config["scrape_configs"]
-    without = {**next(j for j in jobs if j["job_name"] == "web"), "job_name": "web-no-token"}
-    without.pop("authorization")
-    jobs.append(without)
-    with testing.PrometheusProcess(yaml.safe_dump(config), port=port) as prometheus:
-        query = prometheus.query
-        testing.wait_until(lambda: query('up{job="web"} == 1'), 30, "the web job up")
-        testing.wait_until(
-            lambda: query(f'{LATENCY}_count{{job="web", view="metrics"}}'), 30, "its numbers"
-        )
-        down = testing.wait_until(lambda: query('up{job="web-no-token"}'), 30, "a scrape")
-        assert down[0]["value"][1] == "0"
-        assert not query(f'{LATENCY}_count{{job="web-no-token"}}')
