@@ -194,6 +194,10 @@ class SnapshotSerializer(serializers.Serializer):
         "from `publications`, kept flat like notifications_pending).",
         metric=_status(PUBLICATIONS, "pending"),
     )
+    publications_failed = Count(
+        help_text="Live events given up on (Centrifugo refused them PUBLICATION_MAX_ATTEMPTS "
+        "times): publications.failed, kept flat like notifications_failed for the live page."
+    )
     publications = PublicationsSerializer(help_text="Live events for Centrifugo per status.")
     tasks_failed_last_hour = Count(
         allow_null=True,

@@ -108,6 +108,7 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
             "notifications_sent": notifications["sent"],
             "notifications_failed": notifications["failed"],
             "publications_pending": waiting(publications),
+            "publications_failed": publications["failed"],
             "publications": publications,
             "tasks_failed_last_hour": failed,
             "online_users": centrifugo.online_users(),

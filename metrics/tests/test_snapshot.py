@@ -38,6 +38,7 @@ def test_snapshot_numbers(stored: dict, activity: Activity) -> None:
         "notifications_sent": 0,
         "notifications_failed": 0,
         "publications_pending": 0,
+        "publications_failed": 0,
         "tasks_failed_last_hour": 1,
         "generated_at": NOW.isoformat(),
     }
