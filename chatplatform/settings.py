@@ -281,11 +281,15 @@ CACHES = {
 
 
 def rate_limit(name: str, default: str) -> str | None:
-    """A limit in DRF's rate syntax ("10/min": requests per second, minute, hour or day, also
-    spelt s, sec, m, min, h, d); empty: none."""
+    """A limit in DRF's rate syntax ("10/min": at least 1 per second, minute, hour or day, also
+    spelt s, sec, m, min, h, d); empty: none. Checked here, at start, so that a typo stops the
+    process instead of failing every request that reads it; DRF's parse_rate converts it."""
     value = env(name, default=default).strip()
-    if value and not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)s?", value):
-        raise ImproperlyConfigured(f"{name} must look like 10/min (or be empty: no limit)")
+    if value and not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)s?", value):
+        raise ImproperlyConfigured(
+            f"{name} must look like 10/min, at least 1 per second, minute, hour or day (or be"
+            " empty: no limit)"
+        )
     return value or None
 
 
@@ -423,7 +427,7 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
 # At most this many emails to one inbox per period, across all chats (DRF rate syntax, e.g.
 # 20/hour; empty: no limit). The rest is held and sent as one digest (chats.digest) when the
 # period has room, checked every EMAIL_DIGEST_SECONDS: nobody can flood an inbox through us.
-EMAIL_RECIPIENT_LIMIT = env("EMAIL_RECIPIENT_LIMIT", default="20/hour")
+EMAIL_RECIPIENT_LIMIT = rate_limit("EMAIL_RECIPIENT_LIMIT", "20/hour")
 # Outbox rows untouched for this long are queued again by the sweeper.
 OUTBOX_STALE_SECONDS = env.int("OUTBOX_STALE_SECONDS", default=120)
 DEV_SMTP_WEB_PORT = env.int("SMTP_WEB_PORT", default=8025)
@@ -448,6 +452,12 @@ CENTRIFUGO_TIMEOUT = env.float("CENTRIFUGO_TIMEOUT", default=3.0)
 CENTRIFUGO_PUBLISH_AFTER_COMMIT = env.bool("CENTRIFUGO_PUBLISH_AFTER_COMMIT", default=True)
 CENTRIFUGO_REQUEST_TIMEOUT = env.float("CENTRIFUGO_REQUEST_TIMEOUT", default=0.5)
 CENTRIFUGO_TOKEN_TTL_SECONDS = env.int("CENTRIFUGO_TOKEN_TTL_SECONDS", default=300)
+# Subscription tokens (chat:<id>, stats:live) live shorter: Centrifugo cannot revoke a token, so
+# this bounds how long a removed member's cached one still subscribes (docs/realtime.md). Cheap:
+# one token request per open channel per minute.
+CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS = env.int(
+    "CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS", default=60
+)
 # Worker attempts before a live event Centrifugo keeps refusing is `failed` (with backoff, about
 # 3 minutes); the sweeper would otherwise re-queue it for ever.
 PUBLICATION_MAX_ATTEMPTS = env.int("PUBLICATION_MAX_ATTEMPTS", default=8)

@@ -12,13 +12,13 @@ The count is per inbox (address, case-insensitive), not per account: several acc
 one address.
 """
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min, QuerySet
 from django.db.models.functions import Lower
 from django.template.loader import render_to_string
@@ -44,21 +44,11 @@ PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
 
 def recipient_limit() -> tuple[int, int] | None:
-    """(emails, seconds) from EMAIL_RECIPIENT_LIMIT in DRF's rate syntax; None when empty."""
+    """(emails, seconds) from EMAIL_RECIPIENT_LIMIT; None when empty. settings.rate_limit
+    validated it at start, so converting cannot fail here (nor fail a membership change)."""
     rate = settings.EMAIL_RECIPIENT_LIMIT
-    if not rate:
-        return None
-    try:
-        # parse_rate uses nothing of its instance; a throttle instance would need a DRF scope.
-        emails, seconds = SimpleRateThrottle.parse_rate(None, rate)  # type: ignore[arg-type]
-    except (ValueError, KeyError):
-        emails = 0
-    if emails < 1:
-        raise ImproperlyConfigured(
-            f"EMAIL_RECIPIENT_LIMIT must look like 20/hour (at least 1 email per second, minute,"
-            f" hour or day) or be empty for no limit; got {rate!r}."
-        )
-    return emails, seconds
+    # parse_rate uses nothing of its instance; a throttle instance would need a DRF scope.
+    return SimpleRateThrottle.parse_rate(None, rate) if rate else None  # type: ignore[arg-type]
 
 
 def _to(address: str) -> QuerySet[Notification]:
@@ -73,10 +63,27 @@ def counted_since(address: str, since: datetime) -> int:
     return _to(address).filter(status__in=COUNTED, created_at__gte=since).count()
 
 
-def _lock_recipients(user_ids: Iterable[int]) -> None:
-    """Serialize the cap's count-then-write per recipient (PostgreSQL; SQLite takes its one write
-    lock when the transaction begins). Ascending ids, so two transactions cannot deadlock."""
-    list(User.objects.select_for_update().filter(pk__in=set(user_ids)).order_by("pk").values("pk"))
+def _lock_key(address: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks, per inbox (lower-cased)."""
+    raw = hashlib.blake2b(address.lower().encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def _lock_inboxes(addresses: Iterable[str]) -> None:
+    """Serialize the cap's count-then-write per inbox, until the transaction ends.
+
+    PostgreSQL: an advisory lock per address, not a row lock on its users: the membership insert
+    before this already holds a key-share lock on the added user, so row locks on recipients made
+    two adds (each added user the other's admin) deadlock; and the cap is per address, which
+    several accounts may share. Sorted keys: two transactions take them in one order. SQLite
+    needs nothing: its transactions take the one write lock when they begin (IMMEDIATE).
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({_lock_key(address) for address in addresses})
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def assign_statuses(rows: list[Notification]) -> None:
@@ -89,7 +96,7 @@ def assign_statuses(rows: list[Notification]) -> None:
     if limit is None or not rows:
         return
     emails, seconds = limit
-    _lock_recipients(row.recipient_id for row in rows)
+    _lock_inboxes(row.recipient_email for row in rows)
     since = timezone.now() - timedelta(seconds=seconds)
     room: dict[str, int] = {}
     for row in rows:
@@ -123,8 +130,8 @@ def build_digests() -> list[int]:
 
 @transaction.atomic
 def _digest_for(address: str, limit: tuple[int, int] | None) -> int | None:
+    _lock_inboxes([address])
     held = _to(address).filter(status=Notification.HELD)
-    _lock_recipients(held.values_list("recipient_id", flat=True))
     now = timezone.now()
     if limit is not None and counted_since(address, now - timedelta(seconds=limit[1])) >= limit[0]:
         return None

@@ -22,6 +22,7 @@ from chats.models import Chat, Notification, Role
 from chats.tasks import build_email_digests_task, send_admin_notification_task
 from core import outbox
 from core.outbox import OutboxStatus
+from core.tests.test_secrets import manage_check
 
 User = get_user_model()
 
@@ -172,11 +173,49 @@ def test_the_admin_shows_held_emails_and_the_digest_that_carried_them(
     assert "Folded into a digest" in page and f'<td class="field-digest_id">{pk}</td>' in page
 
 
-@pytest.mark.django_db
-def test_a_malformed_limit_names_the_variable(settings):
-    settings.EMAIL_RECIPIENT_LIMIT = "twenty an hour"
-    with pytest.raises(Exception, match="EMAIL_RECIPIENT_LIMIT"):
-        digest.recipient_limit()
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EMAIL_RECIPIENT_LIMIT", "banana"),
+        ("EMAIL_RECIPIENT_LIMIT", "0/hour"),
+        ("AUTH_RATE_LIMIT", "0/min"),
+        ("WRITE_RATE_LIMIT", "60 per minute"),
+    ],
+)
+def test_a_malformed_limit_stops_django_at_start_naming_the_variable(name: str, value: str):
+    """Not a 500 on every membership change later: the process does not start."""
+    result = manage_check(**{name: value})
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"django.core.exceptions.ImproperlyConfigured: {name} must look like")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_adds_each_emailing_the_others_newcomer_both_succeed(settings, make_user, admin_of):
+    """At once, bob joins ann's chat and ann joins bob's: each change emails the user the other
+    adds. Row locks on the recipients deadlocked with the membership inserts' key-share locks
+    (PostgreSQL aborted one add: a 500); a lock per inbox cannot."""
+    settings.EMAIL_RECIPIENT_LIMIT = "20/hour"
+
+    def add(start: threading.Barrier, owner: User, chat: Chat, user: User) -> None:
+        start.wait()
+        try:
+            services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
+        finally:
+            connection.close()
+
+    for round_ in range(5):  # the race is not certain each time
+        ann, bob = make_user(f"ann{round_}"), make_user(f"bob{round_}")
+        start = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            adds = [
+                pool.submit(add, start, *admin_of(ann, "Ann's"), bob),
+                pool.submit(add, start, *admin_of(bob, "Bob's"), ann),
+            ]
+            for done in adds:
+                done.result()  # re-raises a deadlock
+
+        assert statuses(ann) == statuses(bob) == ["pending"]
 
 
 # --- the digest ----------------------------------------------------------------------------------
