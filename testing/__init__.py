@@ -9,6 +9,7 @@ from .processes import (
     django_env,
     free_port,
     port_open,
+    production_env,
     wait_until,
 )
 from .services import (
@@ -19,6 +20,7 @@ from .services import (
     PrometheusProcess,
     RedisProcess,
     SmtpProcess,
+    WebProcess,
     WorkerProcess,
     basic_auth,
     celery_beat_process,
@@ -33,11 +35,13 @@ __all__ = [
     "PrometheusProcess",
     "RedisProcess",
     "SmtpProcess",
+    "WebProcess",
     "WorkerProcess",
     "basic_auth",
     "celery_beat_process",
     "django_env",
     "free_port",
     "port_open",
+    "production_env",
     "wait_until",
 ]

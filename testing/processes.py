@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -153,3 +154,27 @@ def django_env(**overrides: object) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update({key: str(value) for key, value in overrides.items()})
     return env
+
+
+def production_env(**overrides: object) -> dict[str, str]:
+    """`django_env` as a deployment runs: DJANGO_DEBUG off with a real value for every secret and
+    setting a start with DEBUG off refuses without (settings.py, Flower's launcher, seed_demo),
+    then `overrides`. All set explicitly, so the developer's `.env` plays no part; a test that
+    changes one variable sees only that variable's effect."""
+    values: dict[str, object] = {
+        "DJANGO_DEBUG": "false",
+        "PUBLIC_BASE_URL": "https://chat.example.com",
+        "EMAIL_HOST_PASSWORD": "",  # optional: empty means no SMTP login
+        **{
+            name: secrets.token_urlsafe(48)
+            for name in (
+                "DJANGO_SECRET_KEY",
+                "CENTRIFUGO_HTTP_API_KEY",
+                "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY",
+                "METRICS_BEARER_TOKEN",
+                "FLOWER_PASSWORD",
+                "DEMO_PASSWORD",
+            )
+        },
+    }
+    return django_env(**{**values, **overrides})

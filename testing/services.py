@@ -65,6 +65,27 @@ class WorkerProcess(ManagedProcess):
         return bool(app.control.ping(destination=[self.hostname], timeout=0.5))
 
 
+class WebProcess(ManagedProcess):
+    """The web container's server: gunicorn with the project's WSGI application, on a free
+    port, with `env` (e.g. `production_env()`). Ready once the application answers HTTP, with
+    any status: gunicorn loads it in its worker, so an open socket alone proves nothing."""
+
+    def __init__(self, env: dict[str, str], name: str = "web", workers: int = 1) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "gunicorn", "chatplatform.wsgi:application"]
+        argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "30"]
+        argv += ["--access-logfile", "-"]
+        super().__init__(name, argv, env=env, port=port, ready=self._responds)
+
+    def _responds(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=5):  # noqa: S310 - local
+                return True
+        except urllib.error.HTTPError:
+            return True  # any status is an answer (503 when no Redis runs)
+
+
 def basic_auth(user: str = FLOWER_USER, password: str = FLOWER_PASSWORD) -> dict[str, str]:
     """The Authorization header of HTTP basic auth (Flower's, by default)."""
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}

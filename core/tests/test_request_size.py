@@ -4,9 +4,7 @@ and the API's JSON parser read any size), and the largest legitimate body still 
 from __future__ import annotations
 
 import json
-import secrets
 import socket
-import sys
 
 import pytest
 from django.conf import settings
@@ -69,19 +67,6 @@ def test_the_longest_message_fits_even_fully_escaped(team, client_for):
     assert response.json()["text"] == text
 
 
-def production_env() -> dict[str, str]:
-    """DEBUG off with real secrets, as the web container runs."""
-    token = secrets.token_urlsafe(48)
-    return testing.django_env(
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=token + "k",
-        CENTRIFUGO_HTTP_API_KEY=token + "a",
-        CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=token + "t",
-        METRICS_BEARER_TOKEN=token + "m",
-        PUBLIC_BASE_URL="https://chat.example.com",
-    )
-
-
 def answer_to_a_partly_sent_body(port: int, declared: int, sent: int) -> tuple[int, bytes]:
     """POST headers declaring `declared` bytes, then only `sent` of them; the server's answer.
 
@@ -104,11 +89,8 @@ def answer_to_a_partly_sent_body(port: int, declared: int, sent: int) -> tuple[i
 @pytest.mark.slow
 def test_gunicorn_answers_413_to_a_10_mb_register_post_without_reading_it(db):
     """The web container's server: 413 from Content-Length alone, unauthenticated, at once."""
-    port = testing.free_port()
-    argv = [sys.executable, "-m", "gunicorn", "chatplatform.wsgi:application"]
-    argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"]
-    with testing.ManagedProcess("gunicorn", argv, env=production_env(), port=port):
-        status, body = answer_to_a_partly_sent_body(port, declared=10 * 1024 * 1024, sent=1024)
+    with testing.WebProcess(testing.production_env()) as web:
+        status, body = answer_to_a_partly_sent_body(web.port, declared=10 * 1024 * 1024, sent=1024)
     assert status == 413
     assert json.loads(body) == {
         "detail": f"Request body too large: at most {LIMIT} bytes are accepted."

@@ -7,7 +7,6 @@ Flower's launcher (`python -m chatplatform.flower`), `manage.py seed_demo`.
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -18,31 +17,13 @@ from pathlib import Path
 import pytest
 
 import testing
+from testing import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def real() -> str:
     return secrets.token_urlsafe(48)
-
-
-def production_env(**overrides: str) -> dict[str, str]:
-    """DEBUG off with real secrets everywhere (and what other start checks want), then
-    `overrides`; set explicitly, so the developer's `.env` plays no part."""
-    env = dict(os.environ)
-    env.update(
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=real(),
-        CENTRIFUGO_HTTP_API_KEY=real(),
-        CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=real(),
-        METRICS_BEARER_TOKEN=real(),
-        FLOWER_PASSWORD=real(),
-        DEMO_PASSWORD=real(),
-        EMAIL_HOST_PASSWORD="",
-        PUBLIC_BASE_URL="https://chat.example.com",
-    )
-    env.update(overrides)
-    return env
 
 
 def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ dashboards/tests/test_metrics_token_e2e.py.)"""
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from http import HTTPStatus
 import pytest
 from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
+
+from testing import production_env
 
 LATENCY = "chatplatform_http_request_duration_seconds"
 TOKEN = "test-metrics-bearer-token"
@@ -72,24 +73,10 @@ def test_an_empty_token_leaves_metrics_open(client, settings) -> None:
 
 def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
     """`manage.py check` in a child process with DEBUG off and every other secret valid."""
-    values = {
-        "DJANGO_DEBUG": "false",
-        "PUBLIC_BASE_URL": "https://chat.example.com",
-        **{
-            name: secrets.token_urlsafe(32)
-            for name in (
-                "DJANGO_SECRET_KEY",
-                "CENTRIFUGO_HTTP_API_KEY",
-                "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY",
-                "FLOWER_PASSWORD",
-            )
-        },
-        **env,
-    }
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=django_settings.BASE_DIR,
-        env={**os.environ, **values},
+        env=production_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -103,4 +90,5 @@ def test_debug_off_refuses_to_start_without_a_token() -> None:
         assert result.returncode != 0
         assert "METRICS_BEARER_TOKEN" in result.stderr
     started = manage_check(METRICS_BEARER_TOKEN=secrets.token_urlsafe(32))
+    assert started.returncode == 0, started.stderr
     assert "METRICS_BEARER_TOKEN" not in started.stdout + started.stderr

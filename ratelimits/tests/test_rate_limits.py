@@ -21,24 +21,14 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from ratelimits.models import RefusedAttempt
-from testing.processes import BASE_DIR, ManagedProcess, django_env, free_port
-from testing.services import RedisProcess
+from testing.processes import BASE_DIR, django_env, free_port
+from testing.services import RedisProcess, WebProcess
 
 LIMITS = {"AUTH_RATE_LIMIT": "3/min", "REGISTER_RATE_LIMIT": "2/hour", "WRITE_RATE_LIMIT": "4/min"}
 
 
 def cache_url(redis_service: RedisProcess) -> str:
     return redis_service.url.rsplit("/", 1)[0] + "/1"
-
-
-def web_server(name: str, env: dict[str, str]) -> ManagedProcess:
-    """A web process as compose runs it: gunicorn with the project's WSGI application."""
-    port = free_port()
-    argv = [sys.executable, "-m", "gunicorn", "chatplatform.wsgi:application"]
-    argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "-"]
-    server = ManagedProcess(name, argv, env=env, port=port)
-    server.url = f"http://127.0.0.1:{port}"
-    return server
 
 
 def server_env(redis_service: RedisProcess, **limits: str) -> dict[str, str]:
@@ -56,7 +46,7 @@ def server_env(redis_service: RedisProcess, **limits: str) -> dict[str, str]:
 def servers(redis_service: RedisProcess, django_db_setup: None) -> Iterator[list[str]]:
     """Two web processes with small limits; yields their base URLs."""
     env = server_env(redis_service, **LIMITS)
-    with web_server("web-a", env) as a, web_server("web-b", env) as b:
+    with WebProcess(env, "web-a") as a, WebProcess(env, "web-b") as b:
         yield [a.url, b.url]
 
 
@@ -200,7 +190,7 @@ class TestAcrossTwoWebProcesses:
 @pytest.mark.django_db(transaction=True)
 def test_an_empty_limit_is_no_limit(redis_service, shared_cache, make_user):
     env = server_env(redis_service, AUTH_RATE_LIMIT="", WRITE_RATE_LIMIT="")
-    with web_server("web-unlimited", env) as web:
+    with WebProcess(env, "web-unlimited") as web:
         answers = {attempt(web.url, "203.0.113.50", "victim").status_code for _ in range(15)}
         assert answers == {400}
         auth = token_header(make_user())
