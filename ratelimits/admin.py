@@ -2,12 +2,14 @@
 an action that lets a legitimate user try again at once."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 
 from .models import RefusedAttempt
-from .throttles import cache_key
+from .throttles import cache_key, pending_key
 
 
 @admin.register(RefusedAttempt)
@@ -17,6 +19,21 @@ class RefusedAttemptAdmin(admin.ModelAdmin):
     search_fields = ("ident",)
     date_hierarchy = "hour"
     actions = ["clear_limit"]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        """Each listed row's count with the refusals still waiting in the cache added (the
+        throttles write a row at most once a minute); one cache round trip for the page. The
+        rows are only shown here (no change permission), never saved."""
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)  # the queryset the page renders, now cached
+        keys = {row.pk: pending_key(row.scope, row.ident, row.hour) for row in rows}
+        try:
+            pending = cache.get_many(list(keys.values()))
+        except RedisError:
+            pending = {}  # the stored counts alone, while the cache is down
+        for row in rows:
+            row.count += pending.get(keys[row.pk], 0)
+        return changelist
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # written by the throttles only

@@ -15,13 +15,14 @@ class Scope(models.TextChoices):
 class RefusedAttempt(models.Model):
     """How many requests one limit refused for one client address, account or user in one hour.
 
-    Upserted on each refusal (ratelimits.throttles.record_refusal), so an attacker's flood adds
-    one row an hour, not one a request.
+    Upserted at most once a minute per limit and ident (ratelimits.throttles.record_refusal,
+    the refusals in between counted in the cache and added by the admin), so an attacker's flood
+    adds one row an hour and a write a minute, not one a request.
     """
 
     scope = models.CharField(max_length=20, choices=Scope.choices)
-    # The client address, the account name as posted (normalised) or the user's name: what the
-    # throttle's cache key is made of, so the admin can clear it.
+    # The client (an IPv4 address, an IPv6 /64), the account name as posted (normalised) or the
+    # user's name: what the throttle's cache key is made of, so the admin can clear it.
     ident = models.CharField(max_length=150)
     hour = models.DateTimeField(help_text="Start of the hour (UTC) the refusals fell in.")
     count = models.PositiveIntegerField(default=0)

@@ -14,11 +14,14 @@ a Redis outage must not turn every login into a 500. The limit is then off until
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import unicodedata
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -34,6 +37,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Django's usernames are at most 150 characters: a longer name is no account, and the cache key
 # and the admin's row stay bounded.
 IDENT_MAX_LENGTH = 150
+# A refused scope and ident is written to the database at most once in this many seconds; the
+# refusals in between wait in the cache for PENDING_TTL at most (the admin shows them meanwhile).
+RECORD_INTERVAL = 60
+PENDING_TTL = 3 * 3600
+HOUR = timedelta(hours=1)
+TICK = timedelta(microseconds=1)
 
 
 def cache_key(scope: str, ident: str) -> str:
@@ -52,22 +61,73 @@ def normalise_account(value: object) -> str | None:
     return name or None
 
 
+def client_ident(address: str | None) -> str:
+    """What one client is, from its address: an IPv4 address; an IPv6 client's /64, the block
+    one subscriber or host is given (counting each /128 would let it pick a fresh address per
+    attempt); an IPv4-mapped IPv6 address as its IPv4 one. No address: "unknown"; anything that
+    is no address (a proxy's odd header) as it came, bounded."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:IDENT_MAX_LENGTH]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+def pending_key(scope: str, ident: str, hour: datetime) -> str:
+    """The cache key counting the refusals of one hour's row not yet written to it."""
+    return f"{cache_key(scope, ident)}:refused:{int(hour.timestamp()) // 3600}"
+
+
 def record_refusal(scope: str, ident: str) -> None:
-    """Count one refusal in this hour's row (created on the first). Never raises: the 429 is
-    what matters, the row is for the admin."""
+    """Count one refusal for the admin: in the cache, and in this hour's row at most once per
+    RECORD_INTERVAL per scope and ident, with what the cache counted since. A flood of refusals
+    thus costs the database (SQLite: its one write lock) a write a minute, not one a request;
+    the admin adds what is still pending. Never raises: the 429 is what matters."""
     now = timezone.now()
-    row = {"scope": scope, "ident": ident, "hour": now.replace(minute=0, second=0, microsecond=0)}
-    bump = {"count": F("count") + 1, "last_refused_at": now}
+    hour = now.replace(minute=0, second=0, microsecond=0)
     logger.info("rate limit %s refused %r", scope, ident)
+    # The previous hour's too: refusals counted just before the hour turned.
+    rows = [(start, pending_key(scope, ident, start)) for start in (hour - HOUR, hour)]
+    try:
+        cache.add(rows[1][1], 0, PENDING_TTL)
+        cache.incr(rows[1][1])
+        if not cache.add(f"{cache_key(scope, ident)}:recorded", 1, RECORD_INTERVAL):
+            return  # written with a later refusal
+        pending = cache.get_many([key for _, key in rows])
+    except (RedisError, ValueError) as exc:  # ValueError: the count expired in between
+        logger.warning("could not count a refusal of %s for %r: %s", scope, ident, exc)
+        return
+    for start, key in rows:
+        count = pending.get(key)
+        if count and write_refusals(scope, ident, start, count, min(now, start + HOUR - TICK)):
+            try:
+                cache.decr(key, count)
+            except (RedisError, ValueError) as exc:
+                logger.warning("refusals of %s for %r may count twice: %s", scope, ident, exc)
+
+
+def write_refusals(scope: str, ident: str, hour: datetime, count: int, last: datetime) -> bool:
+    """Add `count` refusals to one hour's row (created on the first); False if the database
+    refused."""
+    row = {"scope": scope, "ident": ident, "hour": hour}
+    bump = {"count": F("count") + count, "last_refused_at": last}
     try:
         try:
             with transaction.atomic():
                 if not RefusedAttempt.objects.filter(**row).update(**bump):
-                    RefusedAttempt.objects.create(**row, count=1, last_refused_at=now)
+                    RefusedAttempt.objects.create(**row, count=count, last_refused_at=last)
         except IntegrityError:  # another process created the row in between
             RefusedAttempt.objects.filter(**row).update(**bump)
     except DatabaseError:
-        logger.warning("could not record a refusal of %s for %r", scope, ident, exc_info=True)
+        logger.warning("could not record refusals of %s for %r", scope, ident, exc_info=True)
+        return False
+    return True
 
 
 class SettingRateThrottle(SimpleRateThrottle):
@@ -109,13 +169,14 @@ class SettingRateThrottle(SimpleRateThrottle):
 
 
 class ClientAddressMixin:
-    """Counts per client address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address
-    the outermost trusted proxy put in X-Forwarded-For (DRF's NUM_PROXIES). Requests without
-    an address (a Unix socket with no proxy header) count together as one client, "unknown":
-    limited too, and the admin page shows the setup needs TRUSTED_PROXY_COUNT."""
+    """Counts per client (client_ident: an IPv4 address, an IPv6 /64) of the address REMOTE_ADDR,
+    or behind TRUSTED_PROXY_COUNT proxies the one the outermost trusted proxy put in
+    X-Forwarded-For (DRF's NUM_PROXIES). Requests without an address (a Unix socket with no
+    proxy header) count together as one client, "unknown": limited too, and the admin page
+    shows the setup needs TRUSTED_PROXY_COUNT."""
 
     def ident_of(self, request: Any) -> str | None:
-        return (self.get_ident(request) or "unknown")[:IDENT_MAX_LENGTH]
+        return client_ident(self.get_ident(request))
 
 
 class AuthClientThrottle(ClientAddressMixin, SettingRateThrottle):
