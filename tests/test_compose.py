@@ -9,7 +9,8 @@
    each health check's port, each depends_on condition's target.
 
 The project folder the loader sees is a temporary one that links to the repository's files and
-holds a `.env` copied from `.env.example`, so a developer's own `.env` plays no part.
+holds a `.env` copied from `.env.example` (with the PUBLIC_BASE_URL docs/compose.md's Start block
+says to set), so a developer's own `.env` plays no part.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ IMAGE_DEFAULT_PORTS = {
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY|TOKEN|BASIC_AUTH")
 # .env.example's placeholder for what scripts/setup.sh generates.
 PLACEHOLDER = "change-me"
+# The https address users reach (.env.example leaves it empty: compose refuses to start then).
+PUBLIC_BASE_URL = "https://chat.example.com"
 
 
 def env_example() -> dict[str, str]:
@@ -57,16 +60,23 @@ def env_example() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
 
 
-def generated_env_text() -> str:
-    """`.env.example` as scripts/setup.sh fills it (random secrets), behind an https proxy."""
-    text = re.sub(
-        rf"^([A-Z_]+)={PLACEHOLDER}$",
-        lambda m: f"{m[1]}={secrets.token_urlsafe(48)}",
+def example_env_text(public_base_url: str = PUBLIC_BASE_URL) -> str:
+    """`.env.example` with PUBLIC_BASE_URL set, as docs/compose.md's Start block says."""
+    return re.sub(
+        r"^PUBLIC_BASE_URL=.*$",
+        f"PUBLIC_BASE_URL={public_base_url}",
         (ROOT / ".env.example").read_text(),
         flags=re.M,
     )
+
+
+def generated_env_text() -> str:
+    """`.env.example` as scripts/setup.sh fills it (random secrets), behind an https proxy."""
     return re.sub(
-        r"^PUBLIC_BASE_URL=.*$", "PUBLIC_BASE_URL=https://chat.example.com", text, flags=re.M
+        rf"^([A-Z_]+)={PLACEHOLDER}$",
+        lambda m: f"{m[1]}={secrets.token_urlsafe(48)}",
+        example_env_text(),
+        flags=re.M,
     )
 
 
@@ -79,9 +89,7 @@ def make_project(folder: Path, compose_text: str | None = None, env_text: str | 
     (folder / "docker-compose.yml").write_text(
         compose_text if compose_text is not None else (ROOT / "docker-compose.yml").read_text()
     )
-    (folder / ".env").write_text(
-        env_text if env_text is not None else (ROOT / ".env.example").read_text()
-    )
+    (folder / ".env").write_text(env_text if env_text is not None else example_env_text())
     return folder
 
 
@@ -175,11 +183,26 @@ def test_the_loader_is_strict_enough_to_catch_mistakes(tmp_path: Path) -> None:
 
     no_secret = "\n".join(
         line
-        for line in (ROOT / ".env.example").read_text().splitlines()
+        for line in example_env_text().splitlines()
         if not line.startswith("POSTGRES_PASSWORD=")
     )
     result = load(make_project(tmp_path / "no-secret", env_text=no_secret))
     assert result.returncode != 0 and "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
+def test_compose_refuses_to_start_without_public_base_url(tmp_path: Path) -> None:
+    """The app containers run with DEBUG off, whose settings refuse an empty PUBLIC_BASE_URL at
+    migrate; compose asks for it first, saying where to read about it. Set, it reaches them."""
+    result = load(make_project(tmp_path / "unset", env_text=example_env_text("")))
+    assert result.returncode != 0
+    assert "set PUBLIC_BASE_URL to the https address users reach" in result.stderr
+    assert "docs/compose.md" in result.stderr
+
+    result = load(make_project(tmp_path / "set", env_text=example_env_text()))
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["PUBLIC_BASE_URL"] == PUBLIC_BASE_URL, name
 
 
 # --- images, order, health -------------------------------------------------------------------
@@ -409,6 +432,7 @@ def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path
         "DJANGO_ALLOWED_HOSTS": "chat.example.com",
         "CENTRIFUGO_WS_URL": "wss://chat.example.com/connection/websocket",
         "CENTRIFUGO_ALLOWED_ORIGINS": "https://chat.example.com",
+        "PUBLIC_BASE_URL": "https://chat.example.com",
     }
     env_text, replaced = re.subn(
         rf"^({'|'.join(settings)})=.*$", lambda m: f"{m[1]}={settings[m[1]]}", example, flags=re.M
