@@ -93,7 +93,8 @@ ACTIVE = Family(
 )
 NOTIFICATIONS = Family(
     "notifications",
-    "Admin emails by delivery state (pending includes those being sent).",
+    "Admin emails by delivery state (pending includes those being sent; held: over the"
+    " per-inbox cap, waiting for a digest).",
     ("status",),
 )
 PUBLICATIONS = Family(
@@ -188,6 +189,11 @@ class SnapshotSerializer(serializers.Serializer):
     )
     notifications_failed = Count(
         help_text="Admin emails given up on.", metric=_status(NOTIFICATIONS, "failed")
+    )
+    notifications_held = Count(
+        help_text="Admin emails over a recipient's EMAIL_RECIPIENT_LIMIT, waiting to be folded "
+        "into that inbox's digest (chats.digest); a rise means someone is flooding an inbox.",
+        metric=_status(NOTIFICATIONS, "held"),
     )
     publications_pending = Count(
         help_text="Live events waiting: publications.pending + publications.sending (derived "

@@ -107,6 +107,7 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
             "notifications_pending": waiting(notifications),
             "notifications_sent": notifications["sent"],
             "notifications_failed": notifications["failed"],
+            "notifications_held": notifications.get(Notification.HELD, 0),
             "publications_pending": waiting(publications),
             "publications_failed": publications["failed"],
             "publications": publications,

@@ -11,6 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.authtoken.models import Token
 
 import testing
+from chats import services
+from chats.models import Role
 from integrations import centrifugo
 from metrics import contract, jobs, snapshot
 
@@ -37,6 +39,7 @@ def test_snapshot_numbers(stored: dict, activity: Activity) -> None:
         "notifications_pending": 0,
         "notifications_sent": 0,
         "notifications_failed": 0,
+        "notifications_held": 0,
         "publications_pending": 0,
         "publications_failed": 0,
         "tasks_failed_last_hour": 1,
@@ -133,6 +136,26 @@ def test_metrics_serves_the_snapshot_and_request_latency(stored: dict, client) -
     # The view label is the route's name, never a raw path (bounded cardinality).
     views = {s.labels["view"] for s in latency if "view" in s.labels}
     assert "stats" in views and not any("/" in view for view in views)
+
+
+def test_emails_held_by_the_cap_are_counted_in_stats_and_metrics(
+    settings, redis_service, make_user, client
+) -> None:
+    """An inbox being flooded shows: its held emails, not only pending, sent and failed."""
+    settings.EMAIL_RECIPIENT_LIMIT = "1/hour"
+    owner, admin = make_user("owner"), make_user("admin")
+    chat = services.create_chat(title="Flood", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    for name in ("a", "b", "c"):  # three emails to the admin: one sent, two held
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=make_user(name).pk)
+    snapshot.redis_client().flushdb()
+    snapshot.refresh_snapshot()
+    client.force_login(User.objects.create(username="operator", is_staff=True))
+
+    stats = client.get("/api/stats/").json()
+    assert (stats["notifications_pending"], stats["notifications_held"]) == (1, 2)
+    metrics = scrape(client)
+    assert value(metrics["chatplatform_notifications"], status="held") == 2
 
 
 @pytest.mark.slow
