@@ -9,13 +9,13 @@ import contextlib
 import logging
 import smtplib
 import socket
-import unicodedata
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from core import outbox
+from core.validators import one_line
 
 from . import unsubscribe
 from .models import Notification
@@ -39,23 +39,6 @@ class EmailGaveUp(Exception):
 def message_id(notification_id: int) -> str:
     """Stable per notification, so a duplicate delivery would be visible in any inbox."""
     return f"<notification-{notification_id}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
-
-
-BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
-
-
-def _breaks(c: str) -> bool:
-    """A control character, a line or paragraph separator, or a bidi embedding/override/isolate
-    (which could make a subject read as something else)."""
-    return unicodedata.category(c) in ("Cc", "Zl", "Zp") or unicodedata.bidirectional(c) in (
-        BIDI_CONTROLS
-    )
-
-
-def one_line(text: str) -> str:
-    """`text` fit for a header: each character above and each run of whitespace becomes one
-    space (Django refuses a header with a newline: a chat title with one failed every email)."""
-    return " ".join("".join(" " if _breaks(c) else c for c in text).split())
 
 
 def build_email(notification: Notification, connection=None) -> EmailMultiAlternatives:

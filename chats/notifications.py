@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
 from core import outbox
+from core.validators import one_line
 
 from . import digest, selectors
-from .email_delivery import one_line
 from .models import Chat, Notification
 from .tasks import send_admin_notification_task
 

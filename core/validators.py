@@ -19,13 +19,21 @@ UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 ALLOWED = frozenset({"\u200c", "\u200d"})
 
 
+def is_unsafe(char: str) -> bool:
+    """One refused character (see the module doc): the one definition, also used to collapse
+    older data (a chat title with a newline) into a safe email subject."""
+    return char not in ALLOWED and unicodedata.category(char) in UNSAFE_CATEGORIES
+
+
 def unsafe_characters(value: str) -> list[str]:
     """The code points of `value` that are refused, as "U+202E", each once, in order."""
-    found: dict[str, None] = {}
-    for char in value:
-        if char not in ALLOWED and unicodedata.category(char) in UNSAFE_CATEGORIES:
-            found[f"U+{ord(char):04X}"] = None
-    return list(found)
+    return list(dict.fromkeys(f"U+{ord(char):04X}" for char in value if is_unsafe(char)))
+
+
+def one_line(text: str) -> str:
+    """`text` with each refused character and each run of whitespace made one space: for text
+    stored before the validators existed (a header cannot hold a newline: Django refuses it)."""
+    return " ".join("".join(" " if is_unsafe(char) else char for char in text).split())
 
 
 def validate_visible_text(value: str) -> None:

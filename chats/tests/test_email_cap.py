@@ -280,6 +280,21 @@ def test_a_newline_in_a_chat_title_no_longer_breaks_its_emails(settings, smtp, m
     assert all(m.envelope_to == ["adam@example.com"] for m in smtp.inbox.messages())
 
 
+@pytest.mark.django_db
+def test_a_subject_drops_exactly_what_the_title_validator_refuses(settings, make_user):
+    """One definition of unsafe (core.validators): an invisible BOM in an older title no longer
+    reaches the inbox, and an emoji's zero-width joiner (which titles may hold) stays."""
+    settings.EMAIL_RECIPIENT_LIMIT = ""
+    owner, adam, nina = make_user("olga"), make_user("adam"), make_user("nina")
+    chat = services.create_chat(title="Ops", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=adam.pk, role=Role.ADMIN)
+    Chat.objects.filter(pk=chat.pk).update(title="Ops\ufeff\u202eDev \U0001f469\u200d\U0001f4bb")
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=nina.pk)
+
+    [row] = Notification.objects.filter(recipient_id=adam.pk, subject__contains="nina")
+    assert row.subject == "[Ops Dev \U0001f469\u200d\U0001f4bb] nina joined the chat"
+
+
 # --- end to end: a flood through a real worker into a real inbox ---------------------------------
 
 
