@@ -16,7 +16,8 @@ cat <<MSG
     Admin           http://127.0.0.1:$web/admin/
     Live statistics http://127.0.0.1:$web/live/
     Chat demo       http://127.0.0.1:$web/chat/
-    Metrics         http://127.0.0.1:$web/metrics
+    Metrics         in Prometheus below; the app's /metrics wants the bearer token of .env:
+                    curl -H "Authorization: Bearer \$(sed -n 's/^METRICS_BEARER_TOKEN=//p' .env)" http://127.0.0.1:$web/metrics
     Flower          http://127.0.0.1:$flower/   (user $(env_get FLOWER_USER admin), password $(env_get FLOWER_PASSWORD) in .env)
     Prometheus      http://127.0.0.1:$prom/
     Centrifugo      http://127.0.0.1:$cf/
