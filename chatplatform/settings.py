@@ -181,8 +181,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
     # Reverse proxies in front of the web processes: a client is the address the outermost of
-    # them saw (X-Forwarded-For), not the proxy's. 0: no proxy, REMOTE_ADDR (docs/security.md).
-    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    # them saw (X-Forwarded-For), not the proxy's. 0 (or empty): no proxy, REMOTE_ADDR; compose's
+    # web defaults to 1, its TLS proxy (docs/security.md).
+    "NUM_PROXIES": int(env_or("TRUSTED_PROXY_COUNT", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat Platform API",

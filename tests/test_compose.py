@@ -433,6 +433,7 @@ def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path
         "CENTRIFUGO_WS_URL": "wss://chat.example.com/connection/websocket",
         "CENTRIFUGO_ALLOWED_ORIGINS": "https://chat.example.com",
         "PUBLIC_BASE_URL": "https://chat.example.com",
+        "TRUSTED_PROXY_COUNT": "2",
     }
     env_text, replaced = re.subn(
         rf"^({'|'.join(settings)})=.*$", lambda m: f"{m[1]}={settings[m[1]]}", example, flags=re.M
@@ -448,10 +449,12 @@ def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path
         assert env["DJANGO_DEBUG"] == "false", name
     origins = services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"]
     assert origins == settings["CENTRIFUGO_ALLOWED_ORIGINS"]
+    assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "2"
 
 
 def test_empty_env_settings_default_to_this_machine(services: dict) -> None:
-    """.env.example leaves the WebSocket URL and the origins empty: the published ports, then."""
+    """.env.example leaves the WebSocket URL, the origins and the proxy count empty: the
+    published ports and the one TLS proxy, then."""
     example = env_example()
     assert example["CENTRIFUGO_WS_URL"] == example["CENTRIFUGO_ALLOWED_ORIGINS"] == ""
     web, centrifugo_port = example["WEB_PORT"], example["CENTRIFUGO_PORT"]
@@ -465,6 +468,10 @@ def test_empty_env_settings_default_to_this_machine(services: dict) -> None:
     assert services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"] == (
         f"http://localhost:{web} http://127.0.0.1:{web}"
     )
+    # Compose's web sits behind the TLS proxy docs/compose.md asks for: one client is the
+    # address that proxy saw, not the proxy (whose one address would lock everyone out).
+    assert example["TRUSTED_PROXY_COUNT"] == ""
+    assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
 
 
 # --- secrets only from .env ------------------------------------------------------------------
