@@ -30,6 +30,8 @@ def subscription_token_for(user: AbstractBaseUser, channel: str) -> str:
     """A token for one channel the user may read: a chat they belong to, or (staff) live stats.
 
     Centrifugo refuses a chat subscription without it, so this check is the channel's access rule.
+    Clients come back for a new one every CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS to stay
+    subscribed, so a refusal here also ends the subscription of someone who lost access.
     """
     if channel == centrifugo.STATS_CHANNEL:
         if not user.is_staff:
@@ -60,8 +62,8 @@ def end_subscriptions(chat_id: int, user_ids: list[int]) -> str:
     """The short path, as for publications: the web process asks Centrifugo itself, waiting at
     most CENTRIFUGO_REQUEST_TIMEOUT, so the next message of the chat no longer reaches them. If
     Centrifugo does not answer, the `live` queue's task retries with backoff. No outbox row:
-    an unsubscribe matters only while the member's subscription token is valid
-    (CENTRIFUGO_TOKEN_TTL_SECONDS), which is also how long the task keeps trying."""
+    an unsubscribe matters only until the member's subscription token expires
+    (CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS); its refresh is refused from the commit on."""
     try:
         centrifugo.unsubscribe(
             centrifugo.chat_channel(chat_id), user_ids, timeout=settings.CENTRIFUGO_REQUEST_TIMEOUT

@@ -174,6 +174,9 @@ def forget_user(*, user_id: int) -> None:
         MembershipEvent.objects.bulk_create(
             MembershipEvent(chat_id=m.chat_id, user_id=user_id, kind="leave") for m in memberships
         )
+        # The deleted account's open pages stop receiving its chats once the deletion commits.
+        for m in memberships:
+            realtime.unsubscribe_after_commit(m.chat_id, [user_id])
 
 
 def _check_text(text: str) -> str:

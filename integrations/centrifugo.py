@@ -99,17 +99,26 @@ def online_users() -> int | None:
         return None
 
 
-def _token(claims: dict[str, Any], ttl: int | None) -> str:
+def _token(claims: dict[str, Any], ttl: int) -> str:
     now = int(time.time())
-    payload = {**claims, "iat": now, "exp": now + (ttl or settings.CENTRIFUGO_TOKEN_TTL_SECONDS)}
+    payload = {**claims, "iat": now, "exp": now + ttl}
     return jwt.encode(payload, settings.CENTRIFUGO_TOKEN_HMAC_SECRET_KEY, algorithm="HS256")
 
 
 def connection_token(user_id: int, ttl: int | None = None) -> str:
-    """Who the connection is; it also joins ONLINE_CHANNEL so it counts as online."""
-    return _token({"sub": str(user_id), "channels": [ONLINE_CHANNEL]}, ttl)
+    """Who the connection is; it also joins ONLINE_CHANNEL so it counts as online. Valid for
+    CENTRIFUGO_TOKEN_TTL_SECONDS: it grants no channel that membership could take away."""
+    claims = {"sub": str(user_id), "channels": [ONLINE_CHANNEL]}
+    return _token(claims, ttl or settings.CENTRIFUGO_TOKEN_TTL_SECONDS)
 
 
 def subscription_token(user_id: int, channel: str, ttl: int | None = None) -> str:
-    """Permission to read one channel; issue it only after checking the user may read it."""
-    return _token({"sub": str(user_id), "channel": channel}, ttl)
+    """Permission to read one channel; issue it only after checking the user may read it.
+
+    Valid for CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS only: Centrifugo OSS cannot revoke a
+    token, so its lifetime bounds how long someone who lost access (a removed member, offline
+    when the server unsubscribed them) can still subscribe with one they kept. The client
+    refreshes it before it expires, and the refresh checks access again.
+    """
+    claims = {"sub": str(user_id), "channel": channel}
+    return _token(claims, ttl or settings.CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS)

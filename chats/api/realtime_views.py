@@ -2,7 +2,10 @@
 
 Short-lived JWTs signed with the secret Centrifugo shares; the browser's `getToken` callbacks
 fetch new ones when they expire. A member removed from a chat is unsubscribed by the server at
-once (`realtime.unsubscribe_after_commit`) and gets 403 here from then on.
+once (`realtime.unsubscribe_after_commit`) and gets 403 here from then on: a 403 to a refresh
+makes centrifuge-js drop the subscription, and a client that does not refresh is unsubscribed
+by Centrifugo once its token expires (subscription tokens live
+CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS).
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -55,7 +58,8 @@ class SubscriptionTokenView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        """A subscription JWT for one channel the caller may read."""
+        """A subscription JWT for one channel the caller may read, valid for
+        CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS; the client asks again to stay subscribed."""
         query = ChannelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         token = realtime.subscription_token_for(request.user, query.validated_data["channel"])

@@ -1,18 +1,34 @@
 """A member removed from a chat stops receiving it at once, not when their subscription token
-expires: real Centrifugo, real WebSocket clients holding tokens from the API."""
+expires: real Centrifugo, real WebSocket clients holding tokens from the API. A member offline
+at the removal is held off by the subscription token's short lifetime: the old token expires,
+and the API refuses a new one."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import jwt
 import pytest
-from centrifuge import SubscriptionState
+from centrifuge import SubscriptionErrorContext, SubscriptionState, UnauthorizedError
+from django.conf import settings as django_settings
+from django.db import connection
 
 import testing
 from integrations import centrifugo
 
 from .helpers import url
-from .live import LiveClient, message_events, post, tokens, wait_events
+from .live import (
+    ChannelLog,
+    LiveClient,
+    _SubscriptionEvents,
+    message_events,
+    post,
+    tokens,
+    wait_events,
+)
+
+SUB_TOKEN_URL = "/api/realtime/subscription-token/"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -85,3 +101,131 @@ def test_when_centrifugo_does_not_answer_the_web_process_the_live_queue_unsubscr
     assert response.status_code == 204
     testing.wait_until(lambda: removed_log.unsubscribed, 15, "the worker to unsubscribe")
     assert removed_log.unsubscribed[-1].code == 2000
+
+
+class _RecordingEvents(_SubscriptionEvents):
+    """Also keeps the errors, so a test sees Centrifugo's own refusal (code 109, token expired)."""
+
+    def __init__(self, log: ChannelLog, errors: list[SubscriptionErrorContext]) -> None:
+        super().__init__(log)
+        self.errors = errors
+
+    async def on_error(self, ctx: SubscriptionErrorContext) -> None:
+        self.errors.append(ctx)
+
+
+class Browser:
+    """What the chat page does (chats/static/realtime/realtime.js): subscribe with a token from the
+    API and, through `get_token`, ask the API again whenever Centrifugo wants a new one; a 401 or
+    403 is an UnauthorizedError, which ends the subscription."""
+
+    def __init__(self, live: LiveClient, api, channel: str) -> None:
+        self.live, self.api, self.channel = live, api, channel
+        self.log = ChannelLog()
+        self.errors: list[SubscriptionErrorContext] = []
+        self.token_answers: list[int] = []  # HTTP status of each get_token call to the API
+
+    def _ask_api(self, channel: str):
+        try:
+            return self.api.get(SUB_TOKEN_URL, {"channel": channel})
+        finally:
+            connection.close()  # a thread of its own: leave no database connection behind
+
+    async def get_token(self, channel: str) -> str:
+        response = await asyncio.to_thread(self._ask_api, channel)
+        self.token_answers.append(response.status_code)
+        if response.status_code in (401, 403):
+            raise UnauthorizedError(f"{response.status_code}")
+        assert response.status_code == 200, response.content
+        return response.json()["token"]
+
+    def subscribe(self, token: str) -> ChannelLog:
+        async def start() -> None:
+            sub = self.live.client.new_subscription(
+                self.channel,
+                events=_RecordingEvents(self.log, self.errors),
+                token=token,
+                get_token=self.get_token,
+                recoverable=True,
+            )
+            await sub.subscribe()
+
+        self.live._run(start())
+        testing.wait_until(lambda: self.log.subscribed, 10, f"subscribed to {self.channel}")
+        return self.log
+
+
+def expiry(token: str) -> int:
+    return jwt.decode(token, options={"verify_signature": False})["exp"]
+
+
+@pytest.fixture
+def short_subscription_tokens(settings):
+    """Subscription tokens that expire in 2 s, so a test sees expiry and refresh happen."""
+    settings.CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS = 2
+    return 2
+
+
+def test_subscription_tokens_expire_soon_and_the_page_refreshes_them(
+    team, client_for, listen, short_subscription_tokens
+):
+    channel = centrifugo.chat_channel(team.chat.pk)
+    member_api = client_for(team.member)
+    connection_token, subscription_token = tokens(member_api, channel)
+    claims = [
+        jwt.decode(t, options={"verify_signature": False})
+        for t in (connection_token, subscription_token)
+    ]
+    assert claims[1]["exp"] - claims[1]["iat"] == short_subscription_tokens
+    # The connection token keeps its own, longer lifetime: it grants no chat.
+    assert claims[0]["exp"] - claims[0]["iat"] == django_settings.CENTRIFUGO_TOKEN_TTL_SECONDS
+
+    browser = Browser(listen(connection_token), member_api, channel)
+    log = browser.subscribe(subscription_token)
+    testing.wait_until(lambda: len(browser.token_answers) >= 2, 10, "two token refreshes")
+    assert set(browser.token_answers) == {200}
+    message = post(client_for(team.owner), team.chat.pk, "still here after the refreshes")
+    wait_events(log, message)
+    assert log.unsubscribed == []
+
+
+def test_a_member_removed_while_offline_cannot_resubscribe_once_the_token_expired(
+    team, client_for, listen, short_subscription_tokens
+):
+    """The reviewer's case: the member's page was offline when removed, so no unsubscribe
+    reached it. It comes back with the token it kept; Centrifugo refuses the expired token,
+    the API refuses a new one, and the message posted after the removal never arrives
+    (force_recovery would otherwise hand it over)."""
+    channel = centrifugo.chat_channel(team.chat.pk)
+    owner_api, member_api = client_for(team.owner), client_for(team.member)
+    connection_token, old_token = tokens(member_api, channel)
+    browser = Browser(listen(connection_token), member_api, channel)
+    log = browser.subscribe(old_token)
+    browser.live.disconnect()  # offline (a laptop lid closed)
+
+    assert owner_api.delete(url(team.chat.pk, "members", team.member.pk)).status_code == 204
+    after = post(owner_api, team.chat.pk, "after the removal")
+    testing.wait_until(lambda: time.time() > expiry(old_token) + 0.5, 5, "the old token expires")
+
+    browser.live.connect()  # back online: the client resubscribes with the token it kept
+    testing.wait_until(lambda: log.unsubscribed, 10, "the subscription to end")
+    assert [e.error.code for e in browser.errors if hasattr(e.error, "code")] == [109]
+    assert browser.token_answers == [403]
+    assert browser.live.state(channel) == SubscriptionState.UNSUBSCRIBED
+    time.sleep(0.5)
+    assert message_events(log, after) == []
+
+
+def test_deleting_an_account_outside_the_api_ends_its_live_subscriptions(team, client_for, listen):
+    """As a shell does (chats.signals): the memberships go with the account, and so do its
+    open subscriptions, once the deletion commits."""
+    channel = centrifugo.chat_channel(team.chat.pk)
+    _, removed_log = subscribed(client_for(team.member), listen, channel)
+    _, staying_log = subscribed(client_for(team.admin), listen, channel)
+
+    team.member.delete()
+    testing.wait_until(lambda: removed_log.unsubscribed, 2, "the server to unsubscribe")
+    assert removed_log.unsubscribed[-1].code == 2000  # by the server, not by token expiry
+    after = post(client_for(team.owner), team.chat.pk, "after the deletion")
+    wait_events(staying_log, after)
+    assert message_events(removed_log, after) == []
