@@ -1,7 +1,8 @@
 """DRF throttles for everything a stranger can trigger, with their rates from the settings.
 
 Each throttle counts in Django's default cache (Redis, shared by every web process) under a key
-made of its scope and a digest of the client address, the posted account name or the user.
+made of its scope and a digest of the client (an IPv4 address, an IPv6 /64), the posted account
+name or the user.
 The rates are read on each request from AUTH_RATE_LIMIT, REGISTER_RATE_LIMIT and
 WRITE_RATE_LIMIT (DRF's syntax, "10/min"; None is no limit), not frozen at import as DRF's
 DEFAULT_THROTTLE_RATES would be. Only writes count (POST, PATCH, PUT, DELETE): reading a page

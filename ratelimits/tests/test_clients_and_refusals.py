@@ -4,6 +4,9 @@ client, as a web process runs them."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import pytest
 import redis
 from django.core.cache import cache
@@ -81,6 +84,9 @@ def test_a_flood_of_refusals_writes_a_row_a_minute_and_the_admin_counts_all(
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
     }
     settings.AUTH_RATE_LIMIT = "1/min"
+    now = datetime.now(UTC)
+    if now.minute == 59 and now.second >= 50:  # one hour's row throughout
+        time.sleep(61 - now.second)
     api = APIClient(REMOTE_ADDR="203.0.113.77")
     assert login(api, "flood0") == 400
     with CaptureQueriesContext(connection) as queries:
