@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from urllib.parse import unquote
 
 import jwt
 import pytest
@@ -15,6 +16,8 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 import testing
+from chats import services
+from chats.models import Membership
 from integrations import centrifugo
 
 from .helpers import url
@@ -229,3 +232,35 @@ def test_deleting_an_account_outside_the_api_ends_its_live_subscriptions(team, c
     after = post(client_for(team.owner), team.chat.pk, "after the deletion")
     wait_events(staying_log, after)
     assert message_events(removed_log, after) == []
+
+
+@pytest.mark.usefixtures("centrifugo_service")
+def test_the_chat_page_refreshes_its_token_and_a_refusal_ends_the_subscription(
+    team, open_page, short_subscription_tokens
+):
+    """The page's own centrifuge-js (realtime.js): it asks the API for a new subscription token
+    as each one expires, and a 403 ends the subscription. The membership goes without the
+    server unsubscribe here (as if that never reached Centrifugo), so only the refresh can end
+    it."""
+    channel = centrifugo.chat_channel(team.chat.pk)
+    reader = open_page(team.member, f"/chat/?chat={team.chat.pk}")
+    reader.wait_for_selector(f"body[data-subscribed-chat='{team.chat.pk}']")
+
+    def token_request(response) -> bool:
+        return SUB_TOKEN_URL in response.url and channel in unquote(response.url)
+
+    # Playwright delivers events only while it waits, so wait through it.
+    refresh = reader.wait_for_event("response", token_request, timeout=10_000)
+    assert refresh.status == 200
+    services.post_message(chat_id=team.chat.pk, author_id=team.owner.pk, text="still a member")
+    reader.locator("#messages li", has_text="still a member").wait_for()
+
+    Membership.objects.filter(chat=team.chat, user=team.member).delete()
+    refused = reader.wait_for_event("response", token_request, timeout=10_000)
+    assert refused.status == 403
+    services.post_message(chat_id=team.chat.pk, author_id=team.owner.pk, text="not for you")
+    reader.wait_for_timeout(1_000)  # a live event takes milliseconds; it would be here by now
+    assert reader.locator("#messages li", has_text="not for you").count() == 0
+    # centrifuge-js took the 403 as final: the subscription is over, not retrying.
+    state = reader.evaluate("(ch) => Realtime.client.getSubscription(ch).state", channel)
+    assert state == "unsubscribed"
