@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from .models import Chat, Membership, MembershipEvent, Message, Notification, Publication
@@ -50,6 +53,25 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class AccountAdmin(UserAdmin):
+    """Django's user admin, able to delete an account that belongs to chats.
+
+    The Membership pages are read-only, so the admin would refuse the memberships' cascade (it
+    asks each related model's admin for delete permission). The account's memberships do not
+    vanish silently: the pre_delete signal runs `services.forget_user` first (ownership passes
+    on, leaves are logged, live subscriptions end)."""
+
+    def get_deleted_objects(self, objs: QuerySet | list[Model], request: HttpRequest) -> tuple:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Membership._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.register(User, AccountAdmin)
 
 
 @admin.register(Message)

@@ -48,7 +48,9 @@ def publish_event_task(*publication_ids: int) -> list[str]:
 
 @shared_task(
     autoretry_for=(live_delivery.TransientPublishError,),
-    max_retries=8,  # minutes of backoff, about a subscription token's lifetime (then it expires)
+    # About 4 minutes of backoff: past the subscription token's lifetime, when the refresh is
+    # refused and Centrifugo ends the subscription without us.
+    max_retries=8,
     soft_time_limit=15,
     time_limit=20,
     acks_late=True,  # safe: unsubscribing twice is harmless

@@ -85,3 +85,14 @@ def test_a_chat_cannot_be_deleted_in_the_admin(team, staff_client):
     """It would drop the memberships silently; the owner deletes it through the API."""
     assert staff_client.get(f"/admin/chats/chat/{team.chat.pk}/delete/").status_code == 403
     assert Membership.objects.filter(chat=team.chat).count() == 3
+
+
+def test_an_account_in_chats_can_be_deleted_in_the_admin(team, staff_client):
+    """Its memberships go through services.forget_user: the owner's chat passes on, leaves are
+    logged; the read-only Membership pages do not block the account's deletion."""
+    page = f"/admin/auth/user/{team.owner.pk}/delete/"
+    assert staff_client.get(page).status_code == 200
+    assert staff_client.post(page, {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(user_id=team.owner.pk).exists()
+    assert Membership.objects.get(chat=team.chat, user=team.admin).role == Role.OWNER
+    assert (team.owner.pk, "leave") in events(team.chat.pk)
