@@ -3,13 +3,10 @@ responses naming the field."""
 
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
-
-from core.request_size import too_large_detail
 
 
 class DomainError(Exception):
@@ -34,13 +31,10 @@ class Conflict(DomainError):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Answer domain errors as `{field: [message]}` (or `{detail}`) with their 4xx status, and
-    a body over REQUEST_MAX_BYTES with 413 naming the limit (Django alone answers 400)."""
+    """Answer domain errors as `{field: [message]}` (or `{detail}`) with their 4xx status."""
     if isinstance(exc, DomainError):
         body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
         return Response(body, status=exc.status_code)
-    if isinstance(exc, RequestDataTooBig):
-        return Response({"detail": too_large_detail()}, status=413)
     return drf_exception_handler(exc, context)
 
 

@@ -2,10 +2,10 @@
 
 Django refuses such a body with a 400 (RequestDataTooBig), and only where it reads
 `request.body` or `request.POST`: the REST framework's JSON parser reads the stream itself, so an
-unauthenticated 10 MB POST to /api/auth/register/ was read and parsed whole. The middleware
+unauthenticated 10 MB POST to /api/auth/register/ was read and parsed whole. This middleware
 answers from the Content-Length header, before anything reads the body (gunicorn then closes the
-connection without reading it); the API's exception handler (core.errors) answers the same 413
-when Django's own check fires further in.
+connection without reading it). It is the one place: under WSGI the body Django reads is bounded
+by that header, so past this check Django's own RequestDataTooBig cannot fire.
 """
 
 from __future__ import annotations
@@ -13,23 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
-def too_large_detail() -> str:
-    """The message of every 413: names the limit, so a client knows what to send instead."""
-    return (
+def too_large_response(request: HttpRequest) -> HttpResponse:
+    """413 naming the limit, so a client knows what to send instead: JSON `{"detail": ...}` for
+    the API (as its other errors), plain text elsewhere."""
+    detail = (
         "Request body too large: at most"
         f" {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are accepted."
     )
-
-
-def too_large_response(request: HttpRequest) -> HttpResponse:
-    """JSON `{"detail": ...}` for the API (as its other errors), plain text elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": too_large_detail()}, status=413)
-    return HttpResponse(too_large_detail(), status=413, content_type="text/plain; charset=utf-8")
+        return JsonResponse({"detail": detail}, status=413)
+    return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
 
 
 def declared_length(request: HttpRequest) -> int:
@@ -40,8 +36,7 @@ def declared_length(request: HttpRequest) -> int:
 
 
 class RequestSizeLimitMiddleware:
-    """413 before the body is read when Content-Length is over the limit; 413 instead of
-    Django's 400 when a view's reading of the body hits it."""
+    """413 before the body is read when Content-Length is over the limit."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -53,8 +48,3 @@ class RequestSizeLimitMiddleware:
         if limit is not None and declared_length(request) > limit:
             return too_large_response(request)
         return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
-        if isinstance(exc, RequestDataTooBig):
-            return too_large_response(request)
-        return None

@@ -44,16 +44,6 @@ def test_an_oversized_form_post_gets_413(db):
     assert f"at most {LIMIT} bytes" in response.content.decode()
 
 
-def test_the_api_alone_answers_413_when_django_refuses_the_body(db, settings):
-    """Without the middleware (or past it), Django's RequestDataTooBig still becomes a 413."""
-    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.startswith("core.request_size")]
-    response = APIClient().post(
-        "/api/auth/register/", {"username": "x" * LIMIT}, format="multipart"
-    )
-    assert response.status_code == 413
-    assert str(LIMIT) in response.json()["detail"]
-
-
 def test_the_longest_message_fits_even_fully_escaped(team, client_for):
     """MESSAGE_MAX_LENGTH characters outside the BMP, each sent as a \\uXXXX\\uXXXX pair: the
     largest body a client legitimately sends."""
