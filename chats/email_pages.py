@@ -28,8 +28,7 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
     if parsed is None:
         return render(request, "chats/unsubscribe.html", {"state": "invalid"}, status=400)
     recipient_id, chat_id = parsed
-    chat = Chat.objects.filter(pk=chat_id).first()
-    context = {"chat": chat, "one_click": unsubscribe.ONE_CLICK}
+    context = {"chat": Chat.objects.filter(pk=chat_id).first()}
     if request.method == "GET":
         return render(request, "chats/unsubscribe.html", {**context, "state": "confirm"})
     if request.POST.get("List-Unsubscribe") != "One-Click":
