@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from centrifuge import (
     DisconnectedContext,
     PublicationContext,
     SubscribedContext,
+    SubscriptionErrorContext,
     SubscriptionEventHandler,
     SubscriptionState,
     UnsubscribedContext,
@@ -31,6 +33,7 @@ class ChannelLog:
     publications: list[Any] = field(default_factory=list)
     subscribed: list[SubscribedContext] = field(default_factory=list)
     unsubscribed: list[UnsubscribedContext] = field(default_factory=list)
+    errors: list[SubscriptionErrorContext] = field(default_factory=list)
 
 
 class _ClientEvents(ClientEventHandler):
@@ -53,6 +56,9 @@ class _SubscriptionEvents(SubscriptionEventHandler):
 
     async def on_unsubscribed(self, ctx: UnsubscribedContext) -> None:
         self.log.unsubscribed.append(ctx)
+
+    async def on_error(self, ctx: SubscriptionErrorContext) -> None:
+        self.log.errors.append(ctx)
 
 
 class LiveClient:
@@ -86,13 +92,24 @@ class LiveClient:
     def wait_connected(self, timeout: float = 10) -> None:
         self._run(self.client.ready(timeout=timeout), timeout=timeout + 1)
 
-    def subscribe(self, channel: str, token: str, wait: bool = True) -> ChannelLog:
-        """Subscribe (recoverable, so a reconnect asks for what it missed)."""
+    def subscribe(
+        self,
+        channel: str,
+        token: str,
+        wait: bool = True,
+        get_token: Callable[[str], Awaitable[str]] | None = None,
+    ) -> ChannelLog:
+        """Subscribe (recoverable, so a reconnect asks for what it missed); `get_token` refreshes
+        the token when Centrifugo asks, as the chat page does."""
         log = self.channels[channel] = ChannelLog()
 
         async def start() -> None:
             sub = self.client.new_subscription(
-                channel, events=_SubscriptionEvents(log), token=token, recoverable=True
+                channel,
+                events=_SubscriptionEvents(log),
+                token=token,
+                get_token=get_token,
+                recoverable=True,
             )
             await sub.subscribe()
 
@@ -136,6 +153,16 @@ def tokens(api, channel: str) -> tuple[str, str]:
     subscription = api.get("/api/realtime/subscription-token/", {"channel": channel})
     assert connection.status_code == subscription.status_code == 200, subscription.content
     return connection.json()["token"], subscription.json()["token"]
+
+
+def subscribed(
+    listen: Callable[[str], LiveClient], api, channel: str
+) -> tuple[LiveClient, ChannelLog]:
+    """A client connected with this API user's tokens (`listen`: the fixture), subscribed to
+    `channel`, and its channel log."""
+    connection_token, subscription_token = tokens(api, channel)
+    live = listen(connection_token)
+    return live, live.subscribe(channel, subscription_token)
 
 
 def post(api, chat_id: int, text: str) -> int:

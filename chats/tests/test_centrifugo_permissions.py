@@ -12,7 +12,6 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from centrifuge import ReplyError
 import testing
 from integrations import centrifugo
 
-from .live import LiveClient, post, tokens, wait_events
+from .live import LiveClient, post, subscribed, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 # Centrifugo's client protocol error codes.
@@ -55,21 +54,6 @@ def test_api_metrics_and_health_answer_only_on_the_internal_port(centrifugo_serv
     assert http_status(internal + "/health") == 200
 
 
-@pytest.fixture
-def listen(centrifugo_service) -> Iterator[Callable[[str], LiveClient]]:
-    clients: list[LiveClient] = []
-
-    def connect(connection_token: str) -> LiveClient:
-        live = LiveClient(centrifugo_service.ws_url, connection_token).connect()
-        live.wait_connected()
-        clients.append(live)
-        return live
-
-    yield connect
-    for live in clients:
-        live.close()
-
-
 def refusal(live: LiveClient, command: str, channel: str, *args: Any) -> int | None:
     """The error code Centrifugo answers a client command with (None: it was allowed)."""
     coroutine = getattr(live.client, command)(channel, *args)
@@ -94,12 +78,8 @@ def test_a_member_cannot_publish_or_read_history_or_presence_of_a_chat(
     team, client_for, listen
 ) -> None:
     channel = centrifugo.chat_channel(team.chat.pk)
-    connection, subscription = tokens(client_for(team.member), channel)
-    member = listen(connection)
-    member.subscribe(channel, subscription)
-    connection, subscription = tokens(client_for(team.admin), channel)
-    reader = listen(connection)
-    log = reader.subscribe(channel, subscription)
+    member, _ = subscribed(listen, client_for(team.member), channel)
+    _, log = subscribed(listen, client_for(team.admin), channel)
 
     assert refusals(member, channel) == dict.fromkeys(
         ("publish", "history", "presence", "presence_stats"), PERMISSION_DENIED
@@ -115,9 +95,8 @@ def test_a_member_cannot_publish_or_read_history_or_presence_of_a_chat(
 
 def test_online_and_stats_channels_refuse_the_same(make_user, client_for, listen) -> None:
     staff = make_user(is_staff=True)
-    connection, subscription = tokens(client_for(staff), centrifugo.STATS_CHANNEL)
-    live = listen(connection)  # its token also subscribes it to online:users (server-side)
-    live.subscribe(centrifugo.STATS_CHANNEL, subscription)
+    # Its connection token also subscribes it to online:users (server-side).
+    live, _ = subscribed(listen, client_for(staff), centrifugo.STATS_CHANNEL)
     # Where the namespace keeps no history or presence at all, Centrifugo says "not available"
     # (108) before it gets to the permission: refused just the same.
     assert refusals(live, centrifugo.STATS_CHANNEL) == {

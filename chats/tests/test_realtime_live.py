@@ -16,7 +16,7 @@ from chats.models import Publication
 from core.outbox import OutboxStatus
 from integrations import centrifugo
 
-from .live import LiveClient, message_events, post, tokens, wait_events
+from .live import message_events, post, subscribed, tokens, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 # Long enough for PyJWT to sign without a warning (it warns below 32 bytes, after RFC 7518),
@@ -24,28 +24,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 NOT_THE_SECRET = "not-the-secret-but-just-as-long-as-one"
 
 
-@pytest.fixture
-def listen(centrifugo_service):
-    """Connect a WebSocket client to the test Centrifugo; every client is closed afterwards."""
-    clients: list[LiveClient] = []
-
-    def connect(connection_token: str) -> LiveClient:
-        live = LiveClient(centrifugo_service.ws_url, connection_token).connect()
-        clients.append(live)
-        return live
-
-    yield connect
-    for live in clients:
-        live.close()
-
-
 @pytest.mark.usefixtures("live_worker")
 def test_subscriber_sees_a_message_posted_edited_and_deleted(team, client_for, listen):
     channel = centrifugo.chat_channel(team.chat.pk)
     member_api, author_api = client_for(team.member), client_for(team.admin)
-    connection_token, subscription_token = tokens(member_api, channel)
-    live = listen(connection_token)
-    log = live.subscribe(channel, subscription_token)
+    _, log = subscribed(listen, member_api, channel)
 
     message_id = post(author_api, team.chat.pk, "hello, live world")
     [created] = wait_events(log, message_id)
@@ -110,9 +93,7 @@ def test_centrifugo_refuses_tampered_and_expired_tokens(
 @pytest.mark.usefixtures("live_worker")
 def test_reconnecting_client_recovers_what_it_missed(team, client_for, listen):
     channel = centrifugo.chat_channel(team.chat.pk)
-    connection_token, subscription_token = tokens(client_for(team.member), channel)
-    live = listen(connection_token)
-    log = live.subscribe(channel, subscription_token)
+    live, log = subscribed(listen, client_for(team.member), channel)
     before = post(client_for(team.admin), team.chat.pk, "before the tunnel")
     wait_events(log, before)
 

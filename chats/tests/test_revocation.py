@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 import jwt
 import pytest
-from centrifuge import SubscriptionErrorContext, SubscriptionState, UnauthorizedError
+from centrifuge import SubscriptionState, UnauthorizedError
 from django.conf import settings as django_settings
 from django.db import connection
 
@@ -21,48 +21,18 @@ from chats.models import Membership
 from integrations import centrifugo
 
 from .helpers import url
-from .live import (
-    ChannelLog,
-    LiveClient,
-    _SubscriptionEvents,
-    message_events,
-    post,
-    tokens,
-    wait_events,
-)
+from .live import ChannelLog, LiveClient, message_events, post, subscribed, tokens, wait_events
 
 SUB_TOKEN_URL = "/api/realtime/subscription-token/"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def listen(centrifugo_service):
-    """Connect a WebSocket client to the test Centrifugo; every client is closed afterwards."""
-    clients: list[LiveClient] = []
-
-    def connect(connection_token: str) -> LiveClient:
-        live = LiveClient(centrifugo_service.ws_url, connection_token).connect()
-        clients.append(live)
-        return live
-
-    yield connect
-    for live in clients:
-        live.close()
-
-
-def subscribed(api, listen, channel: str):
-    """A connected client of this API user, subscribed to `channel`, and its channel log."""
-    connection_token, subscription_token = tokens(api, channel)
-    live = listen(connection_token)
-    return live, live.subscribe(channel, subscription_token)
-
-
 def test_a_removed_member_receives_nothing_more_at_once(team, client_for, listen):
     channel = centrifugo.chat_channel(team.chat.pk)
     owner_api, member_api = client_for(team.owner), client_for(team.member)
-    removed, removed_log = subscribed(member_api, listen, channel)
-    _, staying_log = subscribed(client_for(team.admin), listen, channel)
+    removed, removed_log = subscribed(listen, member_api, channel)
+    _, staying_log = subscribed(listen, client_for(team.admin), channel)
     before = post(owner_api, team.chat.pk, "before the removal")
     wait_events(removed_log, before)
 
@@ -82,7 +52,7 @@ def test_a_removed_member_receives_nothing_more_at_once(team, client_for, listen
 def test_deleting_a_chat_unsubscribes_every_member_at_once(team, client_for, listen):
     channel = centrifugo.chat_channel(team.chat.pk)
     clients = [
-        subscribed(client_for(user), listen, channel)
+        subscribed(listen, client_for(user), channel)
         for user in (team.owner, team.admin, team.member)
     ]
     assert client_for(team.owner).delete(url(team.chat.pk)).status_code == 204
@@ -98,23 +68,12 @@ def test_when_centrifugo_does_not_answer_the_web_process_the_live_queue_unsubscr
     """The fallback: the web process cannot reach Centrifugo (here: a wrong address in this
     process only), so the `live` worker's task unsubscribes the member."""
     channel = centrifugo.chat_channel(team.chat.pk)
-    _, removed_log = subscribed(client_for(team.member), listen, channel)
+    _, removed_log = subscribed(listen, client_for(team.member), channel)
     settings.CENTRIFUGO_API_URL = f"http://127.0.0.1:{testing.free_port()}/api"
     response = client_for(team.owner).delete(url(team.chat.pk, "members", team.member.pk))
     assert response.status_code == 204
     testing.wait_until(lambda: removed_log.unsubscribed, 15, "the worker to unsubscribe")
     assert removed_log.unsubscribed[-1].code == 2000
-
-
-class _RecordingEvents(_SubscriptionEvents):
-    """Also keeps the errors, so a test sees Centrifugo's own refusal (code 109, token expired)."""
-
-    def __init__(self, log: ChannelLog, errors: list[SubscriptionErrorContext]) -> None:
-        super().__init__(log)
-        self.errors = errors
-
-    async def on_error(self, ctx: SubscriptionErrorContext) -> None:
-        self.errors.append(ctx)
 
 
 class Browser:
@@ -124,8 +83,6 @@ class Browser:
 
     def __init__(self, live: LiveClient, api, channel: str) -> None:
         self.live, self.api, self.channel = live, api, channel
-        self.log = ChannelLog()
-        self.errors: list[SubscriptionErrorContext] = []
         self.token_answers: list[int] = []  # HTTP status of each get_token call to the API
 
     def _ask_api(self, channel: str):
@@ -143,19 +100,7 @@ class Browser:
         return response.json()["token"]
 
     def subscribe(self, token: str) -> ChannelLog:
-        async def start() -> None:
-            sub = self.live.client.new_subscription(
-                self.channel,
-                events=_RecordingEvents(self.log, self.errors),
-                token=token,
-                get_token=self.get_token,
-                recoverable=True,
-            )
-            await sub.subscribe()
-
-        self.live._run(start())
-        testing.wait_until(lambda: self.log.subscribed, 10, f"subscribed to {self.channel}")
-        return self.log
+        return self.live.subscribe(self.channel, token, get_token=self.get_token)
 
 
 def expiry(token: str) -> int:
@@ -212,7 +157,7 @@ def test_a_member_removed_while_offline_cannot_resubscribe_once_the_token_expire
 
     browser.live.connect()  # back online: the client resubscribes with the token it kept
     testing.wait_until(lambda: log.unsubscribed, 10, "the subscription to end")
-    assert [e.error.code for e in browser.errors if hasattr(e.error, "code")] == [109]
+    assert [e.error.code for e in log.errors if hasattr(e.error, "code")] == [109]
     assert browser.token_answers == [403]
     assert browser.live.state(channel) == SubscriptionState.UNSUBSCRIBED
     time.sleep(0.5)
@@ -223,8 +168,8 @@ def test_deleting_an_account_outside_the_api_ends_its_live_subscriptions(team, c
     """As a shell does (chats.signals): the memberships go with the account, and so do its
     open subscriptions, once the deletion commits."""
     channel = centrifugo.chat_channel(team.chat.pk)
-    _, removed_log = subscribed(client_for(team.member), listen, channel)
-    _, staying_log = subscribed(client_for(team.admin), listen, channel)
+    _, removed_log = subscribed(listen, client_for(team.member), channel)
+    _, staying_log = subscribed(listen, client_for(team.admin), channel)
 
     team.member.delete()
     testing.wait_until(lambda: removed_log.unsubscribed, 2, "the server to unsubscribe")
