@@ -28,13 +28,13 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import RefusedAttempt, Scope
 
 logger = logging.getLogger(__name__)
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Django's usernames are at most 150 characters: a longer name is no account, and the cache key
 # and the admin's row stay bounded.
 IDENT_MAX_LENGTH = 150
@@ -136,7 +136,6 @@ class SettingRateThrottle(SimpleRateThrottle):
 
     scope: str
     rate_setting: str
-    cache_format = "%(scope)s"  # unused: keys come from cache_key()
 
     def get_rate(self) -> str | None:
         return getattr(settings, self.rate_setting) or None
@@ -218,6 +217,3 @@ class WriteThrottle(SettingRateThrottle):
 
 # Login and token attempts count per client address and per account, both at AUTH_RATE_LIMIT.
 AUTH_THROTTLES: list[type[SettingRateThrottle]] = [AuthClientThrottle, AuthAccountThrottle]
-THROTTLES_BY_SCOPE: dict[str, type[SettingRateThrottle]] = {
-    cls.scope: cls for cls in (*AUTH_THROTTLES, RegisterThrottle, WriteThrottle)
-}
