@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 import requests
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -27,15 +26,11 @@ from testing.services import RedisProcess, WebProcess
 LIMITS = {"AUTH_RATE_LIMIT": "3/min", "REGISTER_RATE_LIMIT": "2/hour", "WRITE_RATE_LIMIT": "4/min"}
 
 
-def cache_url(redis_service: RedisProcess) -> str:
-    return redis_service.url.rsplit("/", 1)[0] + "/1"
-
-
 def server_env(redis_service: RedisProcess, **limits: str) -> dict[str, str]:
     return django_env(
         REDIS_URL=redis_service.url,
         CELERY_BROKER_URL=redis_service.url,
-        CACHE_URL=cache_url(redis_service),
+        CACHE_URL=redis_service.cache_url,
         TRUSTED_PROXY_COUNT=1,
         CENTRIFUGO_PUBLISH_AFTER_COMMIT="false",  # no Centrifugo here: straight to the outbox
         **limits,
@@ -48,19 +43,6 @@ def servers(redis_service: RedisProcess, django_db_setup: None) -> Iterator[list
     env = server_env(redis_service, **LIMITS)
     with WebProcess(env, "web-a") as a, WebProcess(env, "web-b") as b:
         yield [a.url, b.url]
-
-
-@pytest.fixture
-def shared_cache(redis_service: RedisProcess, settings: object) -> None:
-    """This process counts in the servers' Redis too (the admin's clear action, the fail-open
-    test); emptied so that no earlier test's attempts count."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": cache_url(redis_service),
-        }
-    }
-    redis.Redis.from_url(cache_url(redis_service)).flushdb()
 
 
 def attempt(base: str, client: str, username: str, path: str = "/api/auth/token/"):
