@@ -10,10 +10,9 @@ import pytest
 import yaml
 
 import testing
-from dashboards import prometheus_config
+from dashboards.tests.scrape import local_config
 
 LATENCY = "chatplatform_http_request_duration_seconds"
-TOKEN = "test-metrics-bearer-token"
 
 
 @pytest.mark.slow
@@ -23,24 +22,9 @@ def test_prometheus_scrapes_with_the_rendered_token_and_not_without(
 ) -> None:
     """The config make up renders sends the token: the web target is up and its numbers are
     queryable; the same target scraped without the token is down."""
-    settings.METRICS_BEARER_TOKEN = TOKEN
-    token_file = tmp_path / "metrics-token"
-    token_file.write_text(TOKEN)
-    web = f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}"
     port = testing.free_port()
-    config = yaml.safe_load(
-        prometheus_config.render_config(
-            {
-                "web": web,
-                "flower": f"127.0.0.1:{testing.free_port()}",  # not part of this test
-                "centrifugo": f"127.0.0.1:{testing.free_port()}",
-                "prometheus": f"127.0.0.1:{port}",
-                "celery-workers": [],
-            },
-            scrape_interval="1s",
-            web_token_file=token_file,
-        )
-    )
+    web = f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}"
+    config = local_config(settings, tmp_path, {"web": web, "prometheus": f"127.0.0.1:{port}"})
     jobs = config["scrape_configs"]
     without = {**next(j for j in jobs if j["job_name"] == "web"), "job_name": "web-no-token"}
     without.pop("authorization")

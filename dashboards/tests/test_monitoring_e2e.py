@@ -29,7 +29,7 @@ from rest_framework.authtoken.models import Token
 import testing
 from chatplatform.celery import app as celery_app
 from dashboards import build, prometheus_config
-from dashboards.tests import e2e_tasks
+from dashboards.tests import e2e_tasks, scrape
 from metrics import celery_watch
 from metrics.prometheus import REGISTRY as REQUEST_DURATION_REGISTRY
 
@@ -125,15 +125,12 @@ def stack(
         )
         started.append(worker.start())
         started.append(testing.celery_beat_process(env, tmp_path).start())
-        web = urllib.parse.urlsplit(live_server.url)
         prometheus_port = testing.free_port()
-        # /metrics behind a bearer token, which the rendered config sends (as make up's does).
-        settings.METRICS_BEARER_TOKEN = "monitoring-e2e-metrics-token"
-        token_file = tmp_path / "metrics-token"
-        token_file.write_text(settings.METRICS_BEARER_TOKEN)
-        config = prometheus_config.render_config(
+        config = scrape.local_config(
+            settings,
+            tmp_path,
             {
-                "web": f"127.0.0.1:{web.port}",
+                "web": f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}",
                 "flower": f"127.0.0.1:{flower.port}",
                 "centrifugo": f"127.0.0.1:{centrifugo_service.internal_port}",
                 "prometheus": f"127.0.0.1:{prometheus_port}",
@@ -141,10 +138,8 @@ def stack(
                     {"targets": [f"127.0.0.1:{worker_metrics_port}"], "labels": {"group": "all"}}
                 ],
             },
-            scrape_interval="1s",
-            web_token_file=token_file,
         )
-        prometheus = testing.PrometheusProcess(config, port=prometheus_port)
+        prometheus = testing.PrometheusProcess(yaml.safe_dump(config), port=prometheus_port)
         started.append(prometheus.start())
         yield {
             "prometheus": prometheus,

@@ -19,6 +19,7 @@ import yaml
 import testing
 from chatplatform.celery import app as celery_app
 from dashboards import prometheus_config
+from dashboards.tests.scrape import local_config
 from metrics import celery_watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -41,23 +42,15 @@ def prometheus(
 ) -> Iterator[testing.ManagedProcess]:
     """A real Prometheus scraping this test's web app (the broker's view) every second, with
     the bearer token /metrics wants."""
-    settings.METRICS_BEARER_TOKEN = "worker-health-metrics-token"
-    token_file = tmp_path / "metrics-token"
-    token_file.write_text(settings.METRICS_BEARER_TOKEN)
     port = testing.free_port()
-    web = urllib.parse.urlsplit(live_server.url)
-    config = yaml.safe_load(
-        prometheus_config.render_config(
-            {
-                "web": f"127.0.0.1:{web.port}",
-                "flower": f"127.0.0.1:{testing.free_port()}",  # not part of this test
-                "centrifugo": f"127.0.0.1:{centrifugo_service.internal_port}",
-                "prometheus": f"127.0.0.1:{port}",
-                "celery-workers": [],
-            },
-            scrape_interval="1s",
-            web_token_file=token_file,
-        )
+    config = local_config(
+        settings,
+        tmp_path,
+        {
+            "web": f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}",
+            "centrifugo": f"127.0.0.1:{centrifugo_service.internal_port}",
+            "prometheus": f"127.0.0.1:{port}",
+        },
     )
     config["rule_files"] = [str(rules_without_waiting(tmp_path))]
     with testing.PrometheusProcess(yaml.safe_dump(config), port=port) as proc:
