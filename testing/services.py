@@ -94,22 +94,29 @@ def basic_auth(user: str = FLOWER_USER, password: str = FLOWER_PASSWORD) -> dict
 
 
 class FlowerProcess(ManagedProcess):
-    """A real Flower with basic auth (FLOWER_USER/FLOWER_PASSWORD) on the broker of `env`, as
-    make up runs it; ready when /healthcheck answers."""
+    """A real Flower on the broker of `env`, started as make up and compose start it (the
+    launcher `python -m chatplatform.flower`, which refuses a placeholder password with DEBUG
+    off), with basic auth `user`/`password`; ready when /healthcheck answers."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(
+        self, env: dict[str, str], user: str = FLOWER_USER, password: str = FLOWER_PASSWORD
+    ) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        argv = [sys.executable, "-m", "celery", "-A", "chatplatform", "flower"]
+        self.credentials = basic_auth(user, password)
+        argv = [sys.executable, "-m", "chatplatform.flower"]
         argv += [f"--port={port}", "--address=127.0.0.1"]
-        argv += [f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}"]
         super().__init__(
-            "flower", argv, env=env, port=port, ready=lambda: answers(f"{self.url}/healthcheck")
+            "flower",
+            argv,
+            env={**env, "FLOWER_USER": user, "FLOWER_PASSWORD": password},
+            port=port,
+            ready=lambda: answers(f"{self.url}/healthcheck"),
         )
 
     def api(self, path: str) -> object:
         """GET one of Flower's JSON endpoints (`/api/...`) with its credentials."""
-        request = urllib.request.Request(self.url + path, headers=basic_auth())  # noqa: S310
+        request = urllib.request.Request(self.url + path, headers=self.credentials)  # noqa: S310
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local
             return json.load(response)
 
