@@ -72,11 +72,11 @@ class WebProcess(ManagedProcess):
     port, with `env` (e.g. `production_env()`). Ready once the application answers HTTP, with
     any status: gunicorn loads it in its worker, so an open socket alone proves nothing."""
 
-    def __init__(self, env: dict[str, str], name: str = "web", workers: int = 1) -> None:
+    def __init__(self, env: dict[str, str], name: str = "web") -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "gunicorn", "chatplatform.wsgi:application"]
-        argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "30"]
+        argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"]
         argv += ["--access-logfile", "-"]
         super().__init__(name, argv, env=env, port=port, ready=self._responds)
 
