@@ -8,10 +8,8 @@ Its own module, so that no other worker (with the right API key) takes its tasks
 from __future__ import annotations
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 import testing
 from chats import live_delivery
@@ -20,18 +18,10 @@ from chats.tasks import requeue_stale_outbox_task
 from core.outbox import OutboxStatus
 from metrics import snapshot
 
+from .test_snapshot import scrape, value
+
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ATTEMPTS = 3
-
-
-def failed_publications_in_metrics() -> float:
-    response = Client().get(
-        "/metrics", HTTP_AUTHORIZATION=f"Bearer {django_settings.METRICS_BEARER_TOKEN}"
-    )
-    assert response.status_code == 200
-    families = text_string_to_metric_families(response.content.decode())
-    [family] = [f for f in families if f.name == "chatplatform_publications"]
-    return next(s.value for s in family.samples if s.labels["status"] == "failed")
 
 
 def test_a_live_event_centrifugo_refuses_ends_failed_and_is_counted(
@@ -69,7 +59,7 @@ def test_a_live_event_centrifugo_refuses_ends_failed_and_is_counted(
     staff.force_login(get_user_model().objects.create(username="operator", is_staff=True))
     stats = staff.get("/api/stats/").json()
     assert stats["publications"]["failed"] == stats["publications_failed"] == 2  # the live page's
-    assert failed_publications_in_metrics() == 2
+    assert value(scrape(staff)["chatplatform_publications"], status="failed") == 2
 
 
 def test_a_channel_centrifugo_rejects_fails_after_the_bounded_attempts(
