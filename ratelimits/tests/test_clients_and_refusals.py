@@ -59,6 +59,16 @@ class TestOneClient:
         assert login(api, "user2", HTTP_X_FORWARDED_FOR="192.0.2.99") == 429
         assert RefusedAttempt.objects.get(scope="auth-client").ident == "198.51.100.7"
 
+    def test_requests_without_an_address_count_as_one_unknown_client(self):
+        """A Unix socket without a proxy header gives no address: limited together, and
+        visible."""
+        api = APIClient(REMOTE_ADDR="")
+        assert login(api, "one") == 400
+        assert login(api, "two") == 400
+        refused = api.post("/api/auth/token/", {"username": "three", "password": "guess"})
+        assert refused.status_code == 429 and int(refused["Retry-After"]) <= 60
+        assert RefusedAttempt.objects.get().ident == "unknown"
+
 
 def refusal_writes(queries: CaptureQueriesContext) -> list[str]:
     return [

@@ -232,17 +232,3 @@ def test_the_schema_documents_429_on_throttled_operations(client):
     assert "429" in paths["/api/chats/{chat_id}/messages/"]["post"]["responses"]
     assert "429" in paths["/api/chats/{chat_id}/members/"]["post"]["responses"]
     assert "429" not in paths["/api/chats/{chat_id}/messages/"]["get"]["responses"]
-
-
-@pytest.mark.slow
-@pytest.mark.django_db
-def test_requests_without_an_address_count_as_one_unknown_client(settings, shared_cache):
-    """A Unix socket without a proxy header gives no address: limited together, and visible."""
-    settings.AUTH_RATE_LIMIT = "2/min"
-    api = APIClient(REMOTE_ADDR="")
-    for name in ("one", "two"):
-        body = {"username": name, "password": "guess"}
-        assert api.post("/api/auth/token/", body, format="json").status_code == 400
-    refused = api.post("/api/auth/token/", {"username": "three", "password": "guess"})
-    assert refused.status_code == 429 and int(refused["Retry-After"]) <= 60
-    assert RefusedAttempt.objects.get().ident == "unknown"
