@@ -145,11 +145,8 @@ def _digest_for(address: str, limit: tuple[int, int] | None) -> int | None:
         created_at=now,
         updated_at=now,
     )
-    # The digest names exactly the rows this update folded, however many arrive meanwhile.
+    # The inbox's lock keeps other runs and new held rows out until the commit.
     count = held.update(status=Notification.FOLDED, digest=digest, updated_at=now)
-    if not count:  # a concurrent run folded them after all
-        transaction.set_rollback(True)
-        return None
     listed = list(digest.folded.order_by("id")[:LISTED])
     username = User.objects.filter(pk=latest.recipient_id).values_list("username", flat=True)
     context = {
