@@ -59,10 +59,7 @@ def publish_batch(publications: list[tuple[str, Any, str]], timeout: float | Non
         PublishRequest(channel=channel, data=data, idempotency_key=key)
         for channel, data, key in publications
     ]
-    try:
-        client().batch(BatchRequest(requests=commands, parallel=False), timeout=timeout)
-    except (KeyError, TypeError) as exc:  # cent cannot parse a reply that carries an error
-        raise CentError(f"a publication of the batch was refused: {exc!r}") from exc
+    _batch(commands, parallel=False, timeout=timeout)
 
 
 def unsubscribe(channel: str, user_ids: list[int], timeout: float | None = None) -> None:
@@ -70,12 +67,16 @@ def unsubscribe(channel: str, user_ids: list[int], timeout: float | None = None)
     call (Centrifugo tells each client it was unsubscribed by the server, code 2000, and
     centrifuge-js does not resubscribe). A user not subscribed is no error."""
     commands = [UnsubscribeRequest(user=str(user_id), channel=channel) for user_id in user_ids]
-    if not commands:
-        return
+    if commands:
+        _batch(commands, parallel=True, timeout=timeout)
+
+
+def _batch(commands: list[Any], *, parallel: bool, timeout: float | None) -> None:
+    """Send `commands` in one HTTP call; raises CentError when Centrifugo refuses any of them."""
     try:
-        client().batch(BatchRequest(requests=commands, parallel=True), timeout=timeout)
+        client().batch(BatchRequest(requests=commands, parallel=parallel), timeout=timeout)
     except (KeyError, TypeError) as exc:  # cent cannot parse a reply that carries an error
-        raise CentError(f"an unsubscribe of the batch was refused: {exc!r}") from exc
+        raise CentError(f"Centrifugo refused a command of the batch: {exc!r}") from exc
 
 
 @receiver(setting_changed)
