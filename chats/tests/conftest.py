@@ -1,10 +1,12 @@
-"""Fixtures shared by chats' real-Centrifugo tests."""
+"""Fixtures shared by chats' real-service tests: WebSocket clients and email workers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
+
+import testing
 
 from .live import LiveClient
 
@@ -22,3 +24,21 @@ def listen(centrifugo_service) -> Iterator[Callable[[str], LiveClient]]:
     yield connect
     for live in clients:
         live.close()
+
+
+@pytest.fixture
+def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProcess]]:
+    """Start real Celery workers that send to `smtp`; every one is stopped at the end."""
+    started: list[testing.ManagedProcess] = []
+
+    def start(concurrency: int = 2, **overrides: object) -> testing.ManagedProcess:
+        env = worker_env(
+            **{**smtp.django_env, "EMAIL_TIMEOUT": 1, "OUTBOX_STALE_SECONDS": 2, **overrides}
+        )
+        worker = testing.WorkerProcess(env, concurrency=concurrency, name="email-worker")
+        started.append(worker.start())
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

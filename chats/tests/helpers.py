@@ -1,8 +1,11 @@
-"""Helpers of the chats tests: endpoint URLs, the shape of a refusal, the membership log."""
+"""Helpers of the chats tests: endpoint URLs, the shape of a refusal, the membership log, the
+wait for emails to leave the outbox."""
 
 from __future__ import annotations
 
-from chats.models import MembershipEvent
+import testing
+from chats.models import MembershipEvent, Notification
+from core.outbox import OutboxStatus
 
 
 def url(chat_id: int, *rest: object) -> str:
@@ -22,4 +25,14 @@ def events(chat_id: int) -> list[tuple[int, str]]:
         MembershipEvent.objects.filter(chat_id=chat_id)
         .order_by("id")
         .values_list("user_id", "kind")
+    )
+
+
+def all_done(timeout: float = 30, **filters: object) -> None:
+    """Wait until every matching notification has left pending/sending (sent or failed)."""
+    active = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+    testing.wait_until(
+        lambda: not Notification.objects.filter(status__in=active, **filters).exists(),
+        timeout,
+        f"notifications {filters or ''} to be sent",
     )

@@ -8,7 +8,7 @@ a real SMTP server's inbox, filled by a real worker.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -294,11 +294,9 @@ def test_a_subject_drops_exactly_what_the_title_validator_refuses(settings, make
 
 
 @pytest.fixture
-def worker(worker_env, smtp, redis_service) -> Iterator[testing.ManagedProcess]:
+def worker(start_worker, redis_service) -> testing.ManagedProcess:
     celery_app.control.purge()
-    env = worker_env(**smtp.django_env, EMAIL_TIMEOUT=1, EMAIL_RECIPIENT_LIMIT="3/minute")
-    with testing.WorkerProcess(env, concurrency=2, name="email-cap-worker") as process:
-        yield process
+    return start_worker(EMAIL_RECIPIENT_LIMIT="3/minute")
 
 
 @pytest.mark.slow

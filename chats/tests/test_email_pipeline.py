@@ -12,7 +12,7 @@ import contextlib
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -24,6 +24,8 @@ from chats import email_delivery, services
 from chats.models import Notification, Role
 from chats.tasks import requeue_stale_outbox_task
 from core.outbox import OutboxStatus
+
+from .helpers import all_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
@@ -41,39 +43,11 @@ def no_email_cap(settings) -> None:
     settings.EMAIL_RECIPIENT_LIMIT = ""
 
 
-@pytest.fixture
-def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProcess]]:
-    """Start real Celery workers that send to `smtp`; every one is stopped at the end."""
-    started: list[testing.ManagedProcess] = []
-
-    def start(concurrency: int = 2, **overrides: object) -> testing.ManagedProcess:
-        env = worker_env(
-            **{**smtp.django_env, "EMAIL_TIMEOUT": 1, "OUTBOX_STALE_SECONDS": 2, **overrides}
-        )
-        worker = testing.WorkerProcess(env, concurrency=concurrency, name="email-worker")
-        started.append(worker.start())
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
 def add_via_api(client_for, actor: User, chat_id: int, user: User, role: str = "member") -> None:
     response = client_for(actor).post(
         f"/api/chats/{chat_id}/members/", {"user_id": user.pk, "role": role}, format="json"
     )
     assert response.status_code == 201, response.content
-
-
-def all_done(timeout: float = 30, **filters: object) -> None:
-    """Wait until every matching notification has left pending/sending (sent or failed)."""
-    active = (OutboxStatus.PENDING, OutboxStatus.SENDING)
-    testing.wait_until(
-        lambda: not Notification.objects.filter(status__in=active, **filters).exists(),
-        timeout,
-        f"notifications {filters or ''} to be sent",
-    )
 
 
 def inbox_for(smtp, notes) -> list:

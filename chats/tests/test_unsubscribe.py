@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,9 +22,10 @@ from django.test import Client
 import testing
 from chatplatform.celery import app as celery_app
 from chats import services, unsubscribe
-from chats.models import Membership, Notification, Role
-from core.outbox import OutboxStatus
+from chats.models import Membership, Role
 from testing.people import PASSWORD
+
+from .helpers import all_done
 
 User = get_user_model()
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,20 +56,10 @@ def csrf_from(html: str) -> str:
 
 
 @pytest.fixture
-def email_worker(redis_service, worker_env, smtp) -> Iterator[testing.ManagedProcess]:
+def email_worker(redis_service, start_worker) -> testing.ManagedProcess:
     """A real worker that sends to this test's SMTP server, with the site at PUBLIC."""
     celery_app.control.purge()
-    env = worker_env(**{**smtp.django_env, "EMAIL_TIMEOUT": 1, "PUBLIC_BASE_URL": PUBLIC})
-    worker = testing.WorkerProcess(env, concurrency=2, name="email-worker").start()
-    yield worker
-    worker.stop()
-
-
-def wait_sent() -> None:
-    active = (OutboxStatus.PENDING, OutboxStatus.SENDING)
-    testing.wait_until(
-        lambda: not Notification.objects.filter(status__in=active).exists(), 30, "emails sent"
-    )
+    return start_worker(PUBLIC_BASE_URL=PUBLIC)
 
 
 @pytest.mark.slow
@@ -83,7 +73,7 @@ def test_the_link_in_a_real_email_turns_off_that_chats_emails_without_a_session(
     for chat in (design, ops):
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=adam.pk, role=Role.ADMIN)
     services.add_member(chat_id=design.pk, actor_id=owner.pk, user_id=nina.pk)
-    wait_sent()
+    all_done()
     to_adam = [m for m in smtp.inbox.messages() if m.envelope_to == ["adam@example.com"]]
     assert [m.subject for m in to_adam] == ["[Design] nina joined the chat"]
     mail = to_adam[0]
@@ -111,7 +101,7 @@ def test_the_link_in_a_real_email_turns_off_that_chats_emails_without_a_session(
     before = set(smtp.inbox.names())
     services.add_member(chat_id=design.pk, actor_id=owner.pk, user_id=mona.pk)
     services.add_member(chat_id=ops.pk, actor_id=owner.pk, user_id=paul.pk)
-    wait_sent()
+    all_done()
     new = [m for m in smtp.inbox.messages() if m.name not in before]
     assert [m.subject for m in new if m.envelope_to == ["adam@example.com"]] == [
         "[Ops] paul joined the chat"
