@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,12 +20,12 @@ import testing
 from chatplatform.celery import app as celery_app
 from chats import services, unsubscribe
 from chats.models import Membership, Role
+from core.tests.test_secrets import manage_check
 from testing.people import PASSWORD
 
 from .helpers import all_done
 
 User = get_user_model()
-ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://chat.example.test"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -239,22 +236,9 @@ def test_the_settings_page_needs_a_login():
 # --- configuration --------------------------------------------------------------------------------
 
 
-def start_django(**env: str) -> subprocess.CompletedProcess[str]:
-    """Load the settings in a fresh process, as every web and worker process does at start
-    (DEBUG off with every secret valid, then `env`)."""
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=testing.production_env(DJANGO_SETTINGS_MODULE="chatplatform.settings", **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_without_debug_only_an_https_public_base_url_starts():
     for value in ("", "http://chat.example.com", "chat.example.com"):
-        result = start_django(DJANGO_DEBUG="false", PUBLIC_BASE_URL=value)
+        result = manage_check(DJANGO_DEBUG="false", PUBLIC_BASE_URL=value)
         assert result.returncode != 0, value
         assert "ImproperlyConfigured" in result.stderr, result.stderr
         assert "PUBLIC_BASE_URL" in result.stderr, result.stderr
@@ -262,7 +246,7 @@ def test_without_debug_only_an_https_public_base_url_starts():
         {"DJANGO_DEBUG": "false", "PUBLIC_BASE_URL": "https://chat.example.com"},
         {"DJANGO_DEBUG": "true", "PUBLIC_BASE_URL": ""},
     ):
-        started = start_django(**env)
+        started = manage_check(**env)
         assert started.returncode == 0, started.stderr
 
 
