@@ -12,6 +12,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -178,3 +179,16 @@ def production_env(**overrides: object) -> dict[str, str]:
         },
     }
     return django_env(**{**values, **overrides})
+
+
+def manage_check(**overrides: object) -> subprocess.CompletedProcess[str]:
+    """`manage.py check` in a child process started as a deployment (`production_env`, then
+    `overrides`): how tests show a setting refused at start, by name, or accepted."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=production_env(**overrides),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

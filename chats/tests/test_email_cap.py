@@ -22,7 +22,6 @@ from chats.models import Chat, Notification, Role
 from chats.tasks import build_email_digests_task, send_admin_notification_task
 from core import outbox
 from core.outbox import OutboxStatus
-from core.tests.test_secrets import manage_check
 
 User = get_user_model()
 
@@ -179,7 +178,7 @@ def test_the_admin_shows_held_emails_and_the_digest_that_carried_them(
 )
 def test_a_malformed_limit_stops_django_at_start_naming_the_variable(name: str, value: str):
     """Not a 500 on every membership change later: the process does not start."""
-    result = manage_check(**{name: value})
+    result = testing.manage_check(**{name: value})
     assert result.returncode != 0
     message = result.stderr.strip().splitlines()[-1]
     assert message.startswith(f"django.core.exceptions.ImproperlyConfigured: {name} must look like")

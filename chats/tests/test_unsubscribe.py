@@ -20,7 +20,6 @@ import testing
 from chatplatform.celery import app as celery_app
 from chats import services, unsubscribe
 from chats.models import Membership, Role
-from core.tests.test_secrets import manage_check
 from testing.people import PASSWORD
 
 from .helpers import all_done
@@ -238,7 +237,7 @@ def test_the_settings_page_needs_a_login():
 
 def test_without_debug_only_an_https_public_base_url_starts():
     for value in ("", "http://chat.example.com", "chat.example.com"):
-        result = manage_check(DJANGO_DEBUG="false", PUBLIC_BASE_URL=value)
+        result = testing.manage_check(DJANGO_DEBUG="false", PUBLIC_BASE_URL=value)
         assert result.returncode != 0, value
         assert "ImproperlyConfigured" in result.stderr, result.stderr
         assert "PUBLIC_BASE_URL" in result.stderr, result.stderr
@@ -246,7 +245,7 @@ def test_without_debug_only_an_https_public_base_url_starts():
         {"DJANGO_DEBUG": "false", "PUBLIC_BASE_URL": "https://chat.example.com"},
         {"DJANGO_DEBUG": "true", "PUBLIC_BASE_URL": ""},
     ):
-        started = manage_check(**env)
+        started = testing.manage_check(**env)
         assert started.returncode == 0, started.stderr
 
 

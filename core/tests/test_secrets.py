@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import testing
-from testing import production_env
+from testing import manage_check, production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,10 +32,6 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def manage_check(**overrides: str) -> subprocess.CompletedProcess[str]:
-    return run(["manage.py", "check"], production_env(**overrides))
-
-
 REFUSED = [
     ("DJANGO_SECRET_KEY", "change-me"),
     ("DJANGO_SECRET_KEY", ""),
@@ -48,6 +44,9 @@ REFUSED = [
     # 25 bytes, today's development default: anyone could brute-force a subscription key.
     ("CENTRIFUGO_TOKEN_HMAC_SECRET_KEY", "x7Rq2LmWv9TzKp4NcYb8HsJd3"),
     ("EMAIL_HOST_PASSWORD", "change-me"),
+    # /metrics shows platform-wide figures: with DEBUG off it is never open.
+    ("METRICS_BEARER_TOKEN", ""),
+    ("METRICS_BEARER_TOKEN", "change-me"),
 ]
 
 

@@ -1,19 +1,13 @@
-"""/metrics as an outsider sees it: labels a client cannot multiply, a bearer token when one is
-set, and no start without one when DEBUG is off. (A real Prometheus sending the token:
-dashboards/tests/test_metrics_token_e2e.py.)"""
+"""/metrics as an outsider sees it: labels a client cannot multiply, and a bearer token when one
+is set. (No start without one when DEBUG is off: core/tests/test_secrets.py; a real Prometheus
+sending the token: dashboards/tests/test_metrics_token_e2e.py.)"""
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
 from http import HTTPStatus
 
 import pytest
-from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
-
-from testing import production_env
 
 LATENCY = "chatplatform_http_request_duration_seconds"
 TOKEN = "test-metrics-bearer-token"
@@ -69,26 +63,3 @@ def test_an_empty_token_leaves_metrics_open(client, settings) -> None:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert LATENCY.encode() in response.content
-
-
-def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
-    """`manage.py check` in a child process with DEBUG off and every other secret valid."""
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=django_settings.BASE_DIR,
-        env=production_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-@pytest.mark.slow
-def test_debug_off_refuses_to_start_without_a_token() -> None:
-    for refused in ("", "change-me"):
-        result = manage_check(METRICS_BEARER_TOKEN=refused)
-        assert result.returncode != 0
-        assert "METRICS_BEARER_TOKEN" in result.stderr
-    started = manage_check(METRICS_BEARER_TOKEN=secrets.token_urlsafe(32))
-    assert started.returncode == 0, started.stderr
-    assert "METRICS_BEARER_TOKEN" not in started.stdout + started.stderr
