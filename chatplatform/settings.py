@@ -166,7 +166,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # centrifuge-js comes from npm (scripts/setup.sh) and is served from here, never from a CDN.
-STATICFILES_DIRS = [("vendor/centrifuge", BASE_DIR / "node_modules" / "centrifuge" / "dist")]
+STATICFILES_DIRS = [
+    ("vendor/centrifuge", BASE_DIR / "node_modules" / "centrifuge" / "dist"),
+    # uPlot draws the in-app dashboards (/dashboards/), also from npm.
+    ("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist"),
+]
 LOGIN_URL = "/admin/login/"
 # Password of the demo users that `manage.py seed_demo` creates (random in .env).
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="demo-password-change-me")

@@ -47,7 +47,8 @@ fi
 # centrifuge-js for the live pages, from npm, served as a static file (no CDN); installed again
 # when package-lock.json changes.
 npm_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
-if [ ! -f "$npm_stamp" ] || [ ! -f node_modules/centrifuge/dist/centrifuge.js ]; then
+if [ ! -f "$npm_stamp" ] || [ ! -f node_modules/centrifuge/dist/centrifuge.js ] \
+  || [ ! -f node_modules/uplot/dist/uPlot.iife.min.js ]; then
   log "installing centrifuge-js from npm"
   npm ci --silent --no-audit --no-fund
   rm -f node_modules/.installed-*; touch "$npm_stamp"

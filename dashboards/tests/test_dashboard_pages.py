@@ -1,0 +1,132 @@
+"""The in-app dashboards (/dashboards/): who may open them, what they list, and how the data
+endpoint refuses what it must (unknown panels, bad parameters, no Prometheus)."""
+
+from __future__ import annotations
+
+import pytest
+
+import testing
+from dashboards import build, views
+
+UIDS = sorted(build.build_all())
+
+
+def panel_titles(model: dict) -> list[str]:
+    return [p["title"] for p in model["panels"] if p["type"] != "row"]
+
+
+@pytest.fixture
+def staff_client(make_user, client):
+    client.force_login(make_user("operator", is_staff=True))
+    return client
+
+
+@pytest.mark.parametrize("path", ["/dashboards/", f"/dashboards/{UIDS[0]}/"])
+def test_anonymous_visitors_are_sent_to_the_admin_login(client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/admin/login/?next={path}")
+
+
+@pytest.mark.parametrize(
+    "path", ["/dashboards/", f"/dashboards/{UIDS[0]}/", f"/dashboards/{UIDS[0]}/panels/2/"]
+)
+def test_signed_in_non_staff_get_403(make_user, client, path: str) -> None:
+    client.force_login(make_user("member"))
+    assert client.get(path).status_code == 403
+
+
+def test_anonymous_data_requests_get_403_json(client) -> None:
+    response = client.get(f"/dashboards/{UIDS[0]}/panels/2/")
+    assert response.status_code == 403
+    assert "Staff only" in response.json()["error"]
+
+
+def test_the_list_links_every_dashboard(staff_client) -> None:
+    html = staff_client.get("/dashboards/").content.decode()
+    for uid, model in build.build_all().items():
+        assert f'href="/dashboards/{uid}/"' in html
+        assert model["title"] in html
+
+
+@pytest.mark.parametrize("uid", UIDS)
+def test_each_page_shows_every_panel_of_its_grafana_model(staff_client, uid: str) -> None:
+    model = build.build_all()[uid]
+    response = staff_client.get(f"/dashboards/{uid}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "https://" not in html  # uPlot from our static files, no CDN
+    assert "/static/vendor/uplot/uPlot.iife.min.js" in html
+    shown = [p["title"] for row in response.context["rows"] for p in row["panels"]]
+    assert shown == panel_titles(model)
+    for title in shown:
+        assert f">{title}</h3>" in html.replace("&#x27;", "'")
+    rows = [p["title"] for p in model["panels"] if p["type"] == "row"]
+    assert [row["title"] for row in response.context["rows"] if row["title"]] == rows
+
+
+def test_an_unknown_dashboard_is_404(staff_client) -> None:
+    assert staff_client.get("/dashboards/nope/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboards/nope/panels/2/",
+        f"/dashboards/{UIDS[0]}/panels/999/",
+        f"/dashboards/{UIDS[0]}/panels/1/",  # a row, not a panel
+    ],
+)
+def test_the_data_of_an_unknown_panel_is_404(staff_client, path: str) -> None:
+    response = staff_client.get(path)
+    assert response.status_code == 404
+    assert "No panel" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("range=abc", "range"),
+        ("range=10", "range"),
+        ("range=99999999", "range"),
+        ("range=3600&step=0", "step"),
+        ("range=3600&step=x", "step"),
+        ("range=604800&step=1", "step"),
+    ],
+)
+def test_bad_parameters_are_400_naming_the_parameter(staff_client, query: str, param: str):
+    response = staff_client.get(f"/dashboards/{UIDS[0]}/panels/2/?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(param)
+
+
+def test_prometheus_unreachable_is_502_with_a_message(staff_client, settings) -> None:
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{testing.free_port()}"
+    response = staff_client.get(f"/dashboards/{UIDS[0]}/panels/2/?range=3600")
+    assert response.status_code == 502
+    assert response.json()["error"] == (
+        f"Prometheus is unreachable at {settings.PROMETHEUS_URL} (ConnectionError)"
+    )
+
+
+def test_grafana_variables_follow_grafanas_rules() -> None:
+    # $__rate_interval: max(4 x scrape interval, step + scrape interval).
+    assert views.grafana_variables(3600, 15, 15)["$__rate_interval"] == "60s"
+    assert views.grafana_variables(86400, 216, 15)["$__rate_interval"] == "231s"
+    variables = views.grafana_variables(3600, 15, 15)
+    expr = "rate(x[$__range]) + $__range_s + rate(y[$__rate_interval])"
+    assert views.fill_variables(expr, variables) == "rate(x[3600s]) + 3600 + rate(y[60s])"
+    assert views.scrape_interval() == 15  # the Grafana datasource's timeInterval
+
+
+def test_every_panel_query_is_left_without_a_grafana_variable() -> None:
+    variables = views.grafana_variables(3600, 9, 1)
+    for model in build.build_all().values():
+        for _, expr in build.iter_queries(model):
+            assert "$" not in views.fill_variables(expr, variables), expr
+
+
+def test_legends_fill_labels_as_grafana_does() -> None:
+    assert views.legend("{{worker}} ({{group}})", {"worker": "w1", "group": "live"}) == "w1 (live)"
+    assert views.legend("p95 {{ task }}", {}) == "p95 "
+    assert views.legend("", {"__name__": "up", "job": "web"}) == 'up{job="web"}'

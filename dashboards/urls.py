@@ -1,0 +1,12 @@
+"""The in-app dashboards: the list, one dashboard, and one panel's data."""
+
+from django.urls import path
+
+from dashboards import views
+
+app_name = "dashboards"
+urlpatterns = [
+    path("", views.dashboard_list, name="list"),
+    path("<slug:uid>/", views.dashboard_page, name="dashboard"),
+    path("<slug:uid>/panels/<int:panel_id>/", views.panel_data_view, name="panel-data"),
+]

@@ -1,0 +1,300 @@
+"""The Grafana dashboards drawn in the app (/dashboards/), for whoever runs no Grafana.
+
+The pages read their panels (kind, title, description, unit, thresholds, queries and legends,
+rows, widths) from the same JSON models Grafana loads (`build.build_all()`), so the two never
+drift apart. The browser never sends PromQL: it asks for one panel's data by dashboard uid and
+panel id, and this module runs that panel's own queries against Prometheus' range-query API,
+with Grafana's variables replaced by Grafana's rules (`$__rate_interval`, `$__range`, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import yaml
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from dashboards import build
+
+DATASOURCE_FILE = build.JSON_DIR.parent / "provisioning" / "datasources" / "prometheus.yml"
+# The picker's choices, in seconds (the page's ?range= takes the names).
+RANGES = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800}
+DEFAULT_RANGE = "1h"
+MAX_RANGE = 31 * 86400
+# About one point per 3 px of a full-width panel, as Grafana's maxDataPoints does.
+MAX_POINTS = 400
+PROMETHEUS_LIMIT = 11000  # Prometheus refuses a range query with more points per series.
+TIMEOUT = 10  # seconds per query: a panel shows an error rather than hang
+REFRESH_SECONDS = 30
+COLORS = {  # Grafana's named threshold colours
+    "green": "#73bf69",
+    "red": "#f2495c",
+    "blue": "#5794f2",
+    "yellow": "#fade2a",
+    "orange": "#ff9830",
+    "purple": "#b877d9",
+}
+
+
+class BadParameter(ValueError):
+    """A query parameter the data endpoint refuses; the message names it."""
+
+
+def staff_only(json: bool) -> Callable:
+    """Staff only, as /live/: anonymous visitors go to the admin login (pages) or get 403 JSON
+    (data); signed-in non-staff get 403, since logging in again would not help them."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if user.is_active and user.is_staff:
+                return view(request, *args, **kwargs)
+            if json:
+                return JsonResponse({"error": "Staff only: sign in as staff."}, status=403)
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            return HttpResponse("Staff only.", status=403, content_type="text/plain")
+
+        return wrapped
+
+    return decorate
+
+
+@functools.cache
+def dashboards() -> dict[str, dict]:
+    """Every dashboard's Grafana model by uid (built once per process: the code does not change
+    while it runs)."""
+    return build.build_all()
+
+
+def dashboard_or_404(uid: str) -> dict:
+    try:
+        return dashboards()[uid]
+    except KeyError:
+        raise Http404(f"No dashboard {uid!r}") from None
+
+
+def scrape_interval() -> float:
+    """Seconds between scrapes as Grafana's datasource knows it (its timeInterval), the figure
+    Grafana's `$__rate_interval` is made of."""
+    datasource = yaml.safe_load(DATASOURCE_FILE.read_text())["datasources"][0]
+    return parse_duration(datasource.get("jsonData", {}).get("timeInterval", "15s"))
+
+
+def parse_duration(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", text.strip())
+    if not match:
+        raise ValueError(f"not a duration: {text!r}")
+    return float(match[1]) * units[match[2]]
+
+
+def _seconds(value: float) -> str:
+    return f"{max(1, math.ceil(value))}s"
+
+
+def grafana_variables(range_seconds: int, step: int, scrape: float) -> dict[str, str]:
+    """What Grafana puts in place of its variables for this range and step."""
+    return {
+        # Grafana's rule: max(4 x scrape interval, step + scrape interval).
+        "$__rate_interval": _seconds(max(4 * scrape, step + scrape)),
+        "$__interval_ms": str(step * 1000),
+        "$__interval": _seconds(step),
+        "$__range_ms": str(range_seconds * 1000),
+        "$__range_s": str(range_seconds),
+        "$__range": _seconds(range_seconds),
+    }
+
+
+def fill_variables(expr: str, variables: dict[str, str]) -> str:
+    """`expr` with every Grafana variable replaced (longest names first: `$__range_s` before
+    `$__range`)."""
+    for name in sorted(variables, key=len, reverse=True):
+        expr = expr.replace(name, variables[name])
+    return expr
+
+
+def legend(fmt: str, labels: dict[str, str]) -> str:
+    """A series' name as Grafana writes it: the legend format with `{{label}}` filled in, or the
+    metric and its labels when the format is empty."""
+    if fmt:
+        return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m[1], ""), fmt)
+    name = labels.get("__name__", "")
+    rest = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{rest}}}" if rest or not name else name
+
+
+def _number(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None  # JSON has no NaN; a gap instead
+
+
+def _int_param(request: HttpRequest, name: str, default: int | None = None) -> int:
+    raw = request.GET.get(name)
+    if raw is None and default is not None:
+        return default
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise BadParameter(f"{name} must be a whole number of seconds") from None
+
+
+def _time_grid(request: HttpRequest) -> tuple[int, int, int]:
+    """(range, step, end) in seconds from the query string; end is aligned to the step so
+    every query of a panel (and every refresh) shares one time grid."""
+    range_seconds = _int_param(request, "range", RANGES[DEFAULT_RANGE])
+    if not 60 <= range_seconds <= MAX_RANGE:
+        raise BadParameter(f"range must be between 60 and {MAX_RANGE} seconds")
+    step = _int_param(request, "step", max(1, math.ceil(range_seconds / MAX_POINTS)))
+    if step < 1:
+        raise BadParameter("step must be at least 1 second")
+    if range_seconds / step > PROMETHEUS_LIMIT:
+        raise BadParameter(f"step too small: more than {PROMETHEUS_LIMIT} points in the range")
+    end = math.floor(time.time() / step) * step
+    return range_seconds, step, end
+
+
+class PrometheusUnavailable(RuntimeError):
+    """Prometheus could not be reached or refused a query; the message is for the panel."""
+
+
+def query_range(expr: str, start: int, end: int, step: int) -> list[dict]:
+    """The series Prometheus returns for a range query."""
+    url = f"{settings.PROMETHEUS_URL.rstrip('/')}/api/v1/query_range"
+    params = {"query": expr, "start": start, "end": end, "step": step}
+    try:
+        response = requests.get(url, params=params, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise PrometheusUnavailable(
+            f"Prometheus is unreachable at {settings.PROMETHEUS_URL} ({type(exc).__name__})"
+        ) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code != 200 or body.get("status") != "success":
+        error = body.get("error") or f"HTTP {response.status_code}"
+        raise PrometheusUnavailable(f"Prometheus refused the query: {error}")
+    return body["data"]["result"]
+
+
+def panel_data(panel: dict, range_seconds: int, step: int, end: int) -> dict:
+    """Every series of a panel's queries on one time grid (null where a series has no value)."""
+    start = end - range_seconds
+    times = list(range(start, end + 1, step))
+    index = {t: i for i, t in enumerate(times)}
+    variables = grafana_variables(range_seconds, step, scrape_interval())
+    series = []
+    for target in panel.get("targets", []):
+        expr = fill_variables(target["expr"], variables)
+        for result in query_range(expr, start, end, step):
+            values: list[float | None] = [None] * len(times)
+            for stamp, text in result["values"]:
+                i = index.get(round(float(stamp)))
+                if i is not None:
+                    values[i] = _number(text)
+            series.append(
+                {
+                    "name": legend(target.get("legendFormat", ""), result["metric"]),
+                    "query": target.get("refId", ""),
+                    "values": values,
+                }
+            )
+    return {"times": times, "series": series, "step": step, "range": range_seconds}
+
+
+def layout(model: dict) -> list[dict]:
+    """The dashboard as rows of panels, in Grafana's order (top to bottom, left to right), with
+    what the page needs of each panel; panels above the first row get an untitled row."""
+    rows: list[dict] = []
+    for panel in sorted(model["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"])):
+        if panel["type"] == "row":
+            rows.append({"title": panel["title"], "panels": []})
+            continue
+        if not rows:
+            rows.append({"title": "", "panels": []})
+        defaults = panel.get("fieldConfig", {}).get("defaults", {})
+        steps = defaults.get("thresholds", {}).get("steps", [])
+        rows[-1]["panels"].append(
+            {
+                "id": panel["id"],
+                "title": panel["title"],
+                "description": panel.get("description", ""),
+                "type": panel["type"],
+                "unit": defaults.get("unit", "none"),
+                "min": defaults.get("min"),
+                "thresholds": [
+                    {"value": s["value"], "color": COLORS.get(s["color"], s["color"])}
+                    for s in steps
+                ],
+                "legends": [t.get("legendFormat", "") for t in panel.get("targets", [])],
+                "width": panel["gridPos"]["w"],
+                "height": panel["gridPos"]["h"],
+            }
+        )
+    return rows
+
+
+@staff_only(json=False)
+def dashboard_list(request: HttpRequest) -> HttpResponse:
+    items = [
+        {
+            "uid": uid,
+            "title": model["title"],
+            "description": model.get("description", ""),
+            "panels": sum(len(row["panels"]) for row in layout(model)),
+        }
+        for uid, model in dashboards().items()
+    ]
+    return render(request, "dashboards/list.html", {"dashboards": items})
+
+
+@staff_only(json=False)
+def dashboard_page(request: HttpRequest, uid: str) -> HttpResponse:
+    model = dashboard_or_404(uid)
+    rows = layout(model)
+    chosen = request.GET.get("range", DEFAULT_RANGE)
+    config = {
+        "uid": uid,
+        "dataUrl": reverse("dashboards:panel-data", args=[uid, 0]).removesuffix("0/"),
+        "ranges": RANGES,
+        "range": chosen if chosen in RANGES else DEFAULT_RANGE,
+        "maxPoints": MAX_POINTS,
+        "refreshSeconds": REFRESH_SECONDS,
+        "panels": {panel["id"]: panel for row in rows for panel in row["panels"]},
+    }
+    context = {"dashboard": model, "rows": rows, "config": config, "ranges": RANGES}
+    return render(request, "dashboards/dashboard.html", context)
+
+
+@staff_only(json=True)
+def panel_data_view(request: HttpRequest, uid: str, panel_id: int) -> JsonResponse:
+    """One panel's series for ?range=&step= (seconds); 400 naming a bad parameter, 404 for an
+    unknown dashboard or panel, 502 when Prometheus is down or refuses the query."""
+    model = dashboards().get(uid)
+    panel = next(
+        (p for p in (model or {}).get("panels", []) if p["id"] == panel_id and p["type"] != "row"),
+        None,
+    )
+    if panel is None:
+        return JsonResponse({"error": f"No panel {panel_id} on dashboard {uid!r}"}, status=404)
+    try:
+        range_seconds, step, end = _time_grid(request)
+    except BadParameter as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    try:
+        data = panel_data(panel, range_seconds, step, end)
+    except PrometheusUnavailable as exc:
+        return JsonResponse({"error": str(exc)}, status=502)
+    return JsonResponse({"panel": panel_id, "title": panel["title"], **data})
