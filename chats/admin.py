@@ -21,7 +21,9 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Chat)
 class ChatAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "created_by", "created_at"]
+    list_display = ["id", "title", "created_by", "created_at", "is_demo"]
+    list_filter = ["is_demo"]
+    readonly_fields = ["is_demo"]  # set by seed_demo only: a user tells demo from real by it
     search_fields = ["title"]
     inlines = [MembershipInline]
 

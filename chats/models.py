@@ -22,6 +22,9 @@ class Chat(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Seeded by `manage.py seed_demo` (chats.demo), not created by a user: the admin, the report
+    # and the notebooks say so, and seed_demo never adds history once another chat has messages.
+    is_demo = models.BooleanField(default=False, help_text="Demo data from manage.py seed_demo.")
 
     class Meta:
         ordering = ["id"]
