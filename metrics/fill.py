@@ -13,11 +13,21 @@ grouped `INSERT ... SELECT`, so its cost grows with the new rows, not with histo
 2. in one transaction: delete the step's rows, insert the new counts, move `filled_until`, mark
    DONE.
 
-A run that finds STARTED deletes every row of the statistic from `filled_until` on and redoes the
-step, so a crashed run is redone cleanly. A run after a long pause (beat was down) fills the whole
-gap. Running twice gives the same rows: a slice is only ever written whole. Zero counts are not
-stored. Statistics that depend on another (active users on user-day activity) never run ahead of
-it.
+A step deletes every row from its start on (provisional rows of later slices included) and sets
+`partial_until` back to its end, so partial rows never outlive the final ones they precede.
+
+After the final steps, the run writes the slices still in progress, from `filled_until` to the
+end of the slice holding `now`, as **partial** rows, in one transaction: delete from
+`filled_until` on, write, set `partial_until`. They are recomputed on every run (beat: every
+minute) until their slice is complete, when a normal step replaces them for good; readers tell
+them apart by `FillState.filled_until` (final before it) and `partial_until` (partial rows end).
+A crash there rolls back and leaves the previous run's partial rows, still marked partial.
+
+A run that finds STARTED deletes every row of the statistic from `filled_until` on (partial rows
+included) and redoes the step, so a crashed run is redone cleanly. A run after a long pause (beat
+was down) fills the whole gap. Running twice gives the same rows: a slice is only ever written
+whole. Zero counts are not stored. Statistics that depend on another (active users on user-day
+activity) never run ahead of it: their partial rows end where the dependency's do.
 
 Rows created with a time already filled (clock skew, a bulk import into the past) are counted
 only by a rebuild: `rebuild_activity_counts(since=...)` or `manage.py fill_stats --since`.
@@ -52,6 +62,7 @@ class FillReport:
     slices: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     redone: list[str] = field(default_factory=list)
+    partial: dict[str, int] = field(default_factory=dict)  # provisional rows written
 
 
 # A row is stamped when its transaction starts and visible only once it commits: a slice is
@@ -65,18 +76,54 @@ def _write_step(stat: Stat, start: datetime, end: datetime) -> int:
     return stat.write_rows(start, end)
 
 
+def _write_partial(stat: Stat, start: datetime, end: datetime) -> int:
+    """Write the provisional rows of [start, end) (inside the partial transaction; the crash
+    tests make it fail there)."""
+    return stat.write_rows(start, end)
+
+
 def _fill_step(state: FillState, stat: Stat, step_end: datetime) -> int:
     start = state.filled_until
     FillState.objects.filter(pk=state.pk).update(
         state=FillState.State.STARTED, updated_at=timezone.now()
     )
     with transaction.atomic():
-        stat.delete_rows(start, step_end)
+        stat.delete_rows(start)  # from start on: the partial rows after step_end too
         written = _write_step(stat, start, step_end)
         FillState.objects.filter(pk=state.pk).update(
-            filled_until=step_end, state=FillState.State.DONE, updated_at=timezone.now()
+            filled_until=step_end,
+            partial_until=step_end,
+            state=FillState.State.DONE,
+            updated_at=timezone.now(),
         )
-    state.filled_until, state.state = step_end, FillState.State.DONE
+    state.filled_until, state.partial_until = step_end, step_end
+    state.state = FillState.State.DONE
+    return written
+
+
+def _partial_end(stat: Stat, now: datetime) -> datetime:
+    """The end of the slice holding `now`, never past a dependency's partial rows."""
+    end = floor_time(now, stat.slice) + stat.slice
+    for dependency in stat.depends_on:
+        state = FillState.objects.filter(stat=dependency).first()
+        if state is not None:
+            end = min(end, state.partial_until or state.filled_until)
+    return floor_time(end, stat.slice)
+
+
+def _fill_partial(state: FillState, stat: Stat, now: datetime) -> int:
+    """Rewrite the provisional rows from `filled_until` to the end of the slice holding `now`
+    in one transaction (a crash leaves the previous ones); 0 when nothing is in progress."""
+    start, end = state.filled_until, _partial_end(stat, now)
+    stale = state.partial_until is not None and state.partial_until > start
+    if end <= start and not stale:
+        return 0
+    end = max(start, end)
+    with transaction.atomic():
+        stat.delete_rows(start)
+        written = _write_partial(stat, start, end) if end > start else 0
+        FillState.objects.filter(pk=state.pk).update(partial_until=end)
+    state.partial_until = end
     return written
 
 
@@ -102,8 +149,11 @@ def _state_for(stat: Stat, target: datetime) -> FillState:
     return state
 
 
-def fill_stat(stat: Stat, until: datetime, report: FillReport | None = None) -> FillReport:
-    """Fill one statistic up to the last complete slice before `until`."""
+def fill_stat(
+    stat: Stat, until: datetime, report: FillReport | None = None, now: datetime | None = None
+) -> FillReport:
+    """Fill one statistic up to the last complete slice before `until`, then its partial rows
+    up to the end of the slice holding `now` (default: `until` + SETTLE)."""
     report = report or FillReport()
     target = _fill_target(stat, until)
     if target is None:
@@ -117,7 +167,10 @@ def fill_stat(stat: Stat, until: datetime, report: FillReport | None = None) -> 
             state.filled_until,
             deleted,
         )
-        FillState.objects.filter(pk=state.pk).update(state=FillState.State.DONE)
+        FillState.objects.filter(pk=state.pk).update(
+            state=FillState.State.DONE, partial_until=state.filled_until
+        )
+        state.partial_until = state.filled_until
         report.redone.append(stat.name)
     step = stat.slice * STEP_SLICES[stat.slice]
     while state.filled_until < target:
@@ -126,18 +179,26 @@ def fill_stat(stat: Stat, until: datetime, report: FillReport | None = None) -> 
         written = _fill_step(state, stat, step_end)
         report.slices[stat.name] = report.slices.get(stat.name, 0) + slices
         report.rows[stat.name] = report.rows.get(stat.name, 0) + written
+    written = _fill_partial(state, stat, now or until + SETTLE)
+    if written:
+        report.partial[stat.name] = written
     return report
 
 
 def fill_activity_counts(
-    until: datetime | None = None, stats: list[str] | None = None
+    until: datetime | None = None, stats: list[str] | None = None, now: datetime | None = None
 ) -> FillReport:
-    """Fill every statistic (or the named ones) up to `until` (default: SETTLE ago)."""
-    until = until or timezone.now() - SETTLE
+    """Fill every statistic (or the named ones) up to `until` (default: SETTLE before `now`),
+    and the slices in progress up to `now` as partial rows (default: `until` + SETTLE, so a
+    run at a given `until` always writes the same rows)."""
+    if until is None:
+        now = now or timezone.now()
+        until = now - SETTLE
+    now = now or until + SETTLE
     report = FillReport()
     for name, stat in all_stats().items():
         if stats is None or name in stats:
-            fill_stat(stat, until, report)
+            fill_stat(stat, until, report, now)
     return report
 
 
@@ -161,5 +222,8 @@ def rebuild_activity_counts(
                 stat.delete_rows(start)
                 FillState.objects.filter(stat=stat.name, filled_until__gt=start).update(
                     filled_until=start, state=FillState.State.DONE, updated_at=timezone.now()
+                )
+                FillState.objects.filter(stat=stat.name, partial_until__gt=start).update(
+                    partial_until=start  # the partial rows after it were deleted too
                 )
     return fill_activity_counts(until=until)

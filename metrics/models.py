@@ -92,8 +92,10 @@ class ChatFirstReply(models.Model):
 class FillState(models.Model):
     """How far one statistic is filled, and whether the last step finished.
 
-    Everything before `filled_until` is final. `STARTED` means a step beyond it began and did not
-    finish (the process died): its rows are deleted and the step is redone on the next run.
+    Everything before `filled_until` is final. Rows from there to `partial_until` are partial:
+    the slice(s) still in progress, recomputed on every run until complete (null or equal to
+    `filled_until`: none). `STARTED` means a step beyond it began and did not finish (the process
+    died): its rows, partial ones included, are deleted and the step is redone on the next run.
     """
 
     class State(models.TextChoices):
@@ -102,6 +104,7 @@ class FillState(models.Model):
 
     stat = models.CharField(max_length=40, unique=True)
     filled_until = models.DateTimeField()
+    partial_until = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
     updated_at = models.DateTimeField(default=timezone.now)
 

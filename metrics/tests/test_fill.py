@@ -17,7 +17,7 @@ from .conftest import T0, Activity, at, dump, hm
 
 User = get_user_model()
 UNTIL = at(48)  # the end of day 1: days 0 and 1, hours up to 47, are complete
-D0, D1 = date(2025, 3, 3), date(2025, 3, 4)
+D0, D1, D2 = date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)
 
 
 def hourly_totals() -> dict[str, dict[int, int]]:
@@ -57,9 +57,13 @@ def test_counts_match_the_expected_tables(activity: Activity) -> None:
         ("active_users_1d", D1, 2),
         ("active_users_30d", D0, 2),
         ("active_users_30d", D1, 3),
+        ("active_users_30d", D2, 3),  # partial: day 2 has begun, its windows hold days 0-1
         ("active_users_7d", D0, 2),
         ("active_users_7d", D1, 3),
+        ("active_users_7d", D2, 3),  # partial
     ]
+    weekly = FillState.objects.get(stat="active_users_7d")
+    assert (weekly.filled_until, weekly.partial_until) == (at(48), at(72))
     assert dump()["first_replies"] == [
         (a, hm(0, 15), alice, hm(1, 40)),
         (b, hm(26, 10), carol, hm(26, 20)),
@@ -87,7 +91,8 @@ def test_a_gap_is_backfilled_like_one_run(activity: Activity) -> None:
     fill.fill_activity_counts(until=UNTIL)
     reference = dump()
     fill.rebuild_activity_counts(since=T0 - timedelta(days=3), until=at(1))  # beat ran once...
-    assert hourly_totals()["messages_sent"] == {0: 2}
+    assert hourly_totals()["messages_sent"] == {0: 2, 1: 1}  # hour 1 in progress: partial
+    assert FillState.objects.get(stat="messages_sent").filled_until == at(1)
     report = fill.fill_activity_counts(until=UNTIL)  # ...then was down for a day and more
     assert report.slices["messages_sent"] == 47
     assert dump() == reference
