@@ -24,6 +24,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("live/", live_stats_page, name="live-stats"),
+    path("runbooks/", include("dashboards.runbooks")),
     path("dashboards/", include("dashboards.urls")),
     path("chat/", chat_page, name="chat-page"),
     path("login/", PageLoginView.as_view(), name="page-login"),

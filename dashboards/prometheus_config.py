@@ -19,6 +19,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PROMETHEUS_YML = BASE_DIR / "prometheus.yml"
 ALERTS = BASE_DIR / "prometheus" / "alerts.yml"  # the rule file prometheus.yml names
 JOBS = ("web", "flower", "centrifugo", "prometheus", "celery-workers")
+# Jobs a rendering may leave out: without an Alertmanager target, its job and the `alerting`
+# section are dropped (alerts then show in Prometheus only).
+OPTIONAL_JOBS = ("alertmanager",)
 # The job that scrapes the app's /metrics, behind METRICS_BEARER_TOKEN.
 BEARER_JOB = "web"
 
@@ -46,15 +49,24 @@ def render_config(
     """prometheus.yml with each job's target replaced by `targets[job]` ("host:port").
 
     Every job of the file must get a target (a job left pointing at a compose name would just be
-    down), and no unknown job may be given. Rule files become absolute so the rendered file can
-    live anywhere. `scrape_interval` (tests) shortens the scrape and evaluation intervals.
-    `web_token_file` holds METRICS_BEARER_TOKEN for the web job; None: the app's /metrics is open
-    and no token is sent.
+    down), and no unknown job may be given; only `alertmanager` may be left out (then Prometheus
+    sends alerts nowhere, as in the end-to-end tests that need no Alertmanager). Rule files
+    become absolute so the rendered file can live anywhere. `scrape_interval` (tests) shortens the
+    scrape and evaluation intervals. `web_token_file` holds METRICS_BEARER_TOKEN for the web job;
+    None: the app's /metrics is open and no token is sent.
     """
     config = load_config(path)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for name in OPTIONAL_JOBS:
+        if name not in targets and name in jobs:
+            config["scrape_configs"].remove(jobs.pop(name))
     if set(targets) != set(jobs):
         raise ValueError(f"targets for {sorted(targets)} given, prometheus.yml has {sorted(jobs)}")
+    if "alertmanager" in targets:
+        alertmanager = targets["alertmanager"]
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    else:
+        config.pop("alerting", None)
     for name, job in jobs.items():
         target = targets[name]
         # A list is already static configs (labelled targets); a string is one target.
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for job in JOBS:
         metavar = "GROUP=HOST:PORT,..." if job == "celery-workers" else "HOST:PORT"
         parser.add_argument(f"--{job}", required=True, metavar=metavar)
+    parser.add_argument("--alertmanager", metavar="HOST:PORT", help="none: alerts go nowhere")
     parser.add_argument(
         "--web-token-file", type=Path, help="file with METRICS_BEARER_TOKEN (none: send no token)"
     )
@@ -90,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     given = {job: getattr(args, job.replace("-", "_")) for job in JOBS}
     given["celery-workers"] = worker_targets(given["celery-workers"])
+    if args.alertmanager:
+        given["alertmanager"] = args.alertmanager
     text = render_config(given, web_token_file=args.web_token_file)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)

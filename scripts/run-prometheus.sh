@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run Debian's Prometheus for `make up`: the top-level prometheus.yml with its targets pointed at
-# the local processes (ports from .env), data in $VAR_DIR/prometheus/data, listening on 127.0.0.1.
+# the local processes (ports from .env), alerts sent to scripts/run-alertmanager.sh's
+# Alertmanager, data in $VAR_DIR/prometheus/data, listening on 127.0.0.1.
 # METRICS_BEARER_TOKEN goes to a file only this user reads (Prometheus reads no environment);
 # empty: the app's /metrics is open and no token is sent.
 source "$(dirname "$0")/lib.sh"
@@ -22,6 +23,7 @@ fi
   --flower "$host:$(env_get FLOWER_PORT 5555)" \
   --centrifugo "$host:$(env_get CENTRIFUGO_INTERNAL_PORT 8002)" \
   --prometheus "$host:$port" \
+  --alertmanager "$host:$(env_get ALERTMANAGER_PORT 9093)" \
   --celery-workers "$("$PY" -c "from chatplatform.workers import metrics_targets as t; print(t('$host'))")" \
   "${token_args[@]}" \
   --output "$state/prometheus.yml"

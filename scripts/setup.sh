@@ -5,7 +5,8 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-pkgs=(redis-server prometheus)
+# prometheus-alertmanager ships amtool too (the way to list and silence alerts: no web UI).
+pkgs=(redis-server prometheus prometheus-alertmanager)
 [ "${1:-}" = "--test" ] && pkgs+=(postgresql chromium)
 apt_ensure "${pkgs[@]}"
 

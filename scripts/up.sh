@@ -8,6 +8,7 @@ cd "$ROOT"
 
 web=$(env_get WEB_PORT 8000); flower=$(env_get FLOWER_PORT 5555)
 prom=$(env_get PROMETHEUS_PORT 9090); cf=$(env_get CENTRIFUGO_PORT 8001)
+am=$(env_get ALERTMANAGER_PORT 9093)
 cf_internal=$(env_get CENTRIFUGO_INTERNAL_PORT 8002)
 mailweb=$(env_get SMTP_WEB_PORT 8025)
 cat <<MSG
@@ -20,7 +21,9 @@ cat <<MSG
     Metrics         in Prometheus below; the app's /metrics wants the bearer token of .env:
                     curl -H "Authorization: Bearer \$(sed -n 's/^METRICS_BEARER_TOKEN=//p' .env)" http://127.0.0.1:$web/metrics
     Flower          http://127.0.0.1:$flower/   (user $(env_get FLOWER_USER admin), password $(env_get FLOWER_PASSWORD) in .env)
-    Prometheus      http://127.0.0.1:$prom/
+    Prometheus      http://127.0.0.1:$prom/classic/alerts   (Debian's 2.42: its UI is under /classic/)
+    Alertmanager    amtool --alertmanager.url=http://127.0.0.1:$am alert query   (no web UI;
+                    alert emails go to the inbox below; runbooks: http://127.0.0.1:$web/runbooks/)
     Centrifugo      ws://127.0.0.1:$cf/connection/websocket (WebSocket only)
                     http://127.0.0.1:$cf_internal/health (internal port: server API, /metrics)
     Email inbox     http://127.0.0.1:$mailweb/

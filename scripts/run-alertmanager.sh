@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run Debian's Alertmanager for `make up`: its config rendered from the environment and .env
+# (dashboards/alertmanager_config.py: ALERT_EMAIL_TO, ALERT_SMTP_*, ALERT_WEBHOOK_URL; by default
+# emails go to the dev SMTP server, read them at http://127.0.0.1:$SMTP_WEB_PORT/) into
+# $VAR_DIR/alertmanager/, with clustering off so two instances on one host never join.
+# No web UI in Debian's build: use amtool --alertmanager.url=http://127.0.0.1:$ALERTMANAGER_PORT.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+export_env_defaults
+port="$(env_get ALERTMANAGER_PORT 9093)"
+host=127.0.0.1
+state="$(var_dir)/alertmanager"
+mkdir -p "$state/data"
+# Which queues each worker group serves: a stale worker's alert mutes its queues' wait alerts.
+queues="$("$PY" -c "from chatplatform.workers import group_names as g; from django.conf import settings as s; print(','.join(n + '=' + '+'.join(s.WORKER_GROUPS[n]['queues']) for n in g()))")"
+"$PY" -m dashboards.alertmanager_config --worker-queues "$queues" --output "$state/alertmanager.yml"
+exec prometheus-alertmanager \
+  --config.file="$state/alertmanager.yml" \
+  --storage.path="$state/data" \
+  --web.listen-address="$host:$port" \
+  --web.external-url="http://$host:$port" \
+  --cluster.listen-address=
