@@ -162,8 +162,12 @@ class _History:
                 self.joined[name] += timedelta(days=1)
             if self.joined[name] >= self.now:
                 self.joined[name] = self.now - timedelta(hours=rng.randint(2, 6))
+        days = [(self.start + timedelta(days=d)).date() for d in range(HISTORY_DAYS + 1)]
+        self.days_off: set[tuple[str, object]] = set()  # DAU below WAU: not everyone every day
         for name in self.joined:
             self.weight[name] = rng.lognormvariate(0, 0.8)
+            presence = 1.0 if name in MAIN_USERS else rng.uniform(0.35, 0.95)
+            self.days_off.update((name, day) for day in days if rng.random() > presence)
             if name not in MAIN_USERS and rng.random() < 0.35:
                 self.quiet_from[name] = self.joined[name] + timedelta(days=rng.uniform(1, 9))
 
@@ -208,6 +212,7 @@ class _History:
             if s.chat == chat
             and s.covers(moment)
             and (s.user not in self.quiet_from or moment < self.quiet_from[s.user])
+            and (s.user, moment.date()) not in self.days_off
         ]
 
     def _messages(self) -> None:

@@ -27,7 +27,21 @@ fi
   --celery-workers "$("$PY" -c "from chatplatform.workers import metrics_targets as t; print(t('$host'))")" \
   "${token_args[@]}" \
   --output "$state/prometheus.yml"
+# First start only (an empty data folder): import the chat-activity gauges of the past, recomputed
+# from the database (manage.py prometheus_history: the demo's weeks), so that dashboard is not
+# blank until weeks of scrapes have passed. The retention (default 15d) must keep that history.
+if [ -z "$(ls -A "$state/data")" ]; then
+  history="$state/history.om"
+  if "$PY" manage.py prometheus_history --output "$history" --instance "$host:$(env_get WEB_PORT 8000)" >/dev/null \
+    && promtool tsdb create-blocks-from openmetrics --max-block-duration=168h "$history" "$state/data" >/dev/null; then
+    log "imported the chat-activity history into Prometheus"
+  else
+    log "no history imported into Prometheus (no users yet, or promtool failed)"
+  fi
+  rm -f "$history"
+fi
 exec prometheus \
   --config.file="$state/prometheus.yml" \
   --storage.tsdb.path="$state/data" \
+  --storage.tsdb.retention.time=60d \
   --web.listen-address="$host:$port"
