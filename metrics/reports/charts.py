@@ -2,6 +2,9 @@
 
 No pyplot: it keeps every figure in a global registry until closed and picks a display
 backend; a worker has no display, and a figure here is dropped with its last reference.
+
+The period still being counted (rows whose `partial` column is True) is drawn lighter and
+hatched, labelled "partial" in the legend: its numbers grow until the hour or day ends.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from matplotlib.figure import Figure
 from .transforms import busiest_chats, hour_of_week
 
 CHARTS = ["messages_per_hour.png", "active_users.png", "busiest_chats.png", "hour_of_week.png"]
+PARTIAL_LABEL = "partial (in progress, recomputed until it ends)"
 
 
 def _save(figure: Figure, path: Path) -> None:
@@ -22,36 +26,93 @@ def _save(figure: Figure, path: Path) -> None:
     figure.savefig(path, format="png", dpi=100)
 
 
-def chart_messages_per_hour(hourly: pd.DataFrame, end: datetime, path: Path) -> None:
-    """The last 7 days hour by hour: the range's tail is what an operator looks at first."""
+def messages_per_hour_figure(hourly: pd.DataFrame, end: datetime) -> Figure:
+    """The last 7 days hour by hour: the range's tail is what an operator looks at first; the
+    hours in progress continue the line lighter and hatched."""
     week = hourly[(hourly["stat"] == "messages_sent") & (hourly["hour"] >= end - timedelta(days=7))]
+    final, partial = week[~week["partial"]], week[week["partial"]]
     figure = Figure(figsize=(10, 3.5))
     axes = figure.subplots()
-    axes.plot(week["hour"], week["value"], color="#2b6cb0", linewidth=1)
-    axes.fill_between(week["hour"], week["value"], color="#2b6cb0", alpha=0.2)
+    axes.plot(final["hour"], final["value"], color="#2b6cb0", linewidth=1, label="messages")
+    axes.fill_between(final["hour"], final["value"], color="#2b6cb0", alpha=0.2)
+    if len(partial):
+        joined = pd.concat([final.tail(1), partial])  # the partial line starts where final ends
+        axes.plot(joined["hour"], joined["value"], color="#90cdf4", linewidth=1, linestyle="--")
+        axes.bar(
+            partial["hour"],
+            partial["value"],
+            width=timedelta(hours=1),
+            align="edge",
+            color="#bee3f8",
+            edgecolor="#2b6cb0",
+            hatch="//",
+            label=PARTIAL_LABEL,
+        )
     axes.set_title("Messages per hour, last 7 days (UTC)")
     axes.set_ylabel("messages")
     axes.set_ylim(bottom=0)
+    axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
-    _save(figure, path)
+    return figure
 
 
-def chart_active_users(daily: pd.DataFrame, path: Path) -> None:
-    """Daily, 7-day and 30-day active users on one axis, so their ratio shows."""
+def chart_messages_per_hour(hourly: pd.DataFrame, end: datetime, path: Path) -> None:
+    """messages_per_hour.png."""
+    _save(messages_per_hour_figure(hourly, end), path)
+
+
+def active_users_figure(daily: pd.DataFrame) -> Figure:
+    """Daily, 7-day and 30-day active users on one axis, so their ratio shows; the day in
+    progress as a hollow marker on a dashed segment."""
     figure = Figure(figsize=(10, 3.5))
     axes = figure.subplots()
+    any_partial = False
     for stat, label in [
         ("active_users_1d", "daily"),
         ("active_users_7d", "7-day"),
         ("active_users_30d", "30-day"),
     ]:
         rows = daily[daily["stat"] == stat]
-        axes.plot(pd.to_datetime(rows["day"]), rows["value"], marker=".", label=label)
+        final, partial = rows[~rows["partial"]], rows[rows["partial"]]
+        (line,) = axes.plot(pd.to_datetime(final["day"]), final["value"], marker=".", label=label)
+        if len(partial):
+            any_partial = True
+            joined = pd.concat([final.tail(1), partial])
+            axes.plot(
+                pd.to_datetime(joined["day"]),
+                joined["value"],
+                color=line.get_color(),
+                linestyle="--",
+                alpha=0.5,
+            )
+            axes.plot(
+                pd.to_datetime(partial["day"]),
+                partial["value"],
+                linestyle="none",
+                marker="o",
+                markerfacecolor="white",
+                color=line.get_color(),
+            )
+    if any_partial:  # one legend entry for the hollow markers of every line
+        axes.plot(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markerfacecolor="white",
+            color="grey",
+            label=PARTIAL_LABEL,
+        )
     axes.set_title("Active users (sent at least one message)")
     axes.set_ylim(bottom=0)
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
-    _save(figure, path)
+    return figure
+
+
+def chart_active_users(daily: pd.DataFrame, path: Path) -> None:
+    """active_users.png."""
+    _save(active_users_figure(daily), path)
 
 
 def chart_busiest_chats(chat_hourly: pd.DataFrame, chats: pd.DataFrame, path: Path) -> None:

@@ -19,8 +19,8 @@ def summary_numbers(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     """The headline figures of the page, by label."""
     hourly, daily = tables["hourly"], tables["daily"]
 
-    def last(stat: str) -> int:
-        rows = daily[daily["stat"] == stat]
+    def last(stat: str) -> int:  # the last final day: today's value is still partial
+        rows = daily[(daily["stat"] == stat) & ~daily["partial"]]
         return int(rows["value"].iloc[-1]) if len(rows) else 0
 
     return {
@@ -45,6 +45,7 @@ def render_index(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> s
         "generated_at": manifest["generated_at"],
         "start": manifest["range"]["start"],
         "end": manifest["range"]["end"],
+        "partial_from": manifest["range"].get("partial_from"),
         "numbers": [(label, _count(v)) for label, v in summary_numbers(tables).items()],
         "busiest": [
             {

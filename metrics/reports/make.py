@@ -47,12 +47,12 @@ def make_report(
     now = (now or timezone.now()).astimezone(UTC)
     reports_dir = Path(reports_dir or settings.REPORTS_DIR)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    start, end = report_range(now, days or settings.REPORTS_RANGE_DAYS)
-    tables = build_tables(start, end)
+    span = report_range(now, days or settings.REPORTS_RANGE_DAYS)
+    tables = build_tables(span)
     manifest: dict[str, Any] = {
         "version": MANIFEST_VERSION,
         "generated_at": now.isoformat(),
-        "range": {"start": start.isoformat(), "end": end.isoformat()},
+        "range": span.manifest(),  # start, end, partial_from (where final counts end, or null)
         "tables": {},
         "charts": [],
     }

@@ -1,12 +1,15 @@
 """The report's tables: tidy pandas DataFrames read from the statistics tables (metrics.models).
 
-Never from a scan of messages: every table comes from the counts, and the range ends where they
-are final (the last filled hour), so all numbers in a report agree with each other. Column
-layouts are the report contract (docs/metrics.md).
+Never from a scan of messages: every table comes from the counts, so all numbers in a report
+agree with each other. The range reaches now: its last hour (and day) are the fill's partial rows,
+recomputed every minute until the slice ends, and the `hourly`, `chat_hourly` and `daily` tables
+say so in a boolean `partial` column (True from `ReportRange.partial_from` on). Column layouts
+are the report contract (docs/metrics.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -29,24 +32,47 @@ DAILY_STATS = [
 ]
 
 
-def report_range(now: datetime, days: int) -> tuple[datetime, datetime]:
-    """[start, end): end is the earliest `filled_until` of the hourly statistics (where every
-    count is final), start is `days` whole days before end's day."""
-    filled = FillState.objects.filter(stat__in=hourly_stat_names()).values_list(
-        "filled_until", flat=True
+@dataclass(frozen=True)
+class ReportRange:
+    """[start, end) of a report; counts from `partial_from` on are partial (== end: none)."""
+
+    start: datetime
+    end: datetime
+    partial_from: datetime
+
+    def manifest(self) -> dict[str, str | None]:
+        """The manifest's `range`: `partial_from` is null when every count is final."""
+        partial = self.partial_from.isoformat() if self.partial_from < self.end else None
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "partial_from": partial,
+        }
+
+
+def report_range(now: datetime, days: int) -> ReportRange:
+    """end is `now`, or where the hourly statistics' partial rows end if the fill lags; final
+    data ends at the earliest `filled_until` (never after the hour holding `now`, which is in
+    progress); start is `days` whole days before end's day. Before any fill: up to the last
+    whole hour, nothing partial."""
+    states = FillState.objects.filter(stat__in=hourly_stat_names()).values_list(
+        "filled_until", "partial_until"
     )
-    end = min(filled, default=None) or floor_time(now, HOUR)
-    end = min(end, floor_time(now, HOUR))
-    start = floor_time(end, DAY) - days * DAY
-    return start, end
+    if not states:
+        end = floor_time(now, HOUR)
+        return ReportRange(floor_time(end, DAY) - days * DAY, end, end)
+    end = min(now, *(partial or filled for filled, partial in states))
+    partial_from = min(end, floor_time(now, HOUR), *(filled for filled, _ in states))
+    return ReportRange(floor_time(end, DAY) - days * DAY, end, partial_from)
 
 
 def _hours(start: datetime, end: datetime) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq="h", inclusive="left", tz=UTC, name="hour", unit="us")
 
 
-def hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
-    """Every (hour, stat) of the range, zeros included (the counts store only non-zero rows)."""
+def hourly_table(start: datetime, end: datetime, partial_from: datetime) -> pd.DataFrame:
+    """Every (hour, stat) of the range, zeros included (the counts store only non-zero rows);
+    `partial`: the hour is still being counted."""
     stats = hourly_total_names()  # a statistic declared in metrics.stats joins the table
     rows = HourlyCount.objects.filter(
         chat_id__isnull=True, stat__in=stats, hour__gte=start, hour__lt=end
@@ -55,31 +81,40 @@ def hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
     found["hour"] = utc(found["hour"])
     grid = pd.MultiIndex.from_product([_hours(start, end), stats], names=["hour", "stat"])
     table = found.set_index(["hour", "stat"])["value"].reindex(grid, fill_value=0).reset_index()
-    return table.astype({"stat": "str", "value": "int64"})
+    table["partial"] = table["hour"] >= partial_from
+    return table.astype({"stat": "str", "value": "int64", "partial": "bool"})
 
 
-def chat_hourly_table(start: datetime, end: datetime) -> pd.DataFrame:
-    """Messages per (hour, chat), non-zero rows only: a zero grid would be hours x chats."""
+def chat_hourly_table(start: datetime, end: datetime, partial_from: datetime) -> pd.DataFrame:
+    """Messages per (hour, chat), non-zero rows only: a zero grid would be hours x chats;
+    `partial`: the hour is still being counted."""
     rows = HourlyCount.objects.filter(
         stat="messages_sent_by_chat", hour__gte=start, hour__lt=end
     ).values_list("hour", "chat_id", "value")
     table = pd.DataFrame(list(rows), columns=["hour", "chat_id", "messages"])
     table["hour"] = utc(table["hour"])
+    table["partial"] = table["hour"] >= partial_from
     return table.sort_values(["hour", "chat_id"], ignore_index=True).astype(
-        {"chat_id": "int64", "messages": "int64"}
+        {"chat_id": "int64", "messages": "int64", "partial": "bool"}
     )
 
 
-def daily_table(hourly: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
-    """Active users per window from DailyCount; messages and new users summed from the hours."""
-    last_day = (end - timedelta(seconds=1)).date() if end > start else start.date()
+def daily_table(
+    hourly: pd.DataFrame, start: datetime, end: datetime, partial_from: datetime
+) -> pd.DataFrame:
+    """Active users per window from DailyCount; messages and new users summed from the hours.
+
+    Every day of the range that has begun, today included; `partial`: the day is still being
+    counted (active users: past its statistic's `filled_until`; sums: a partial hour in it).
+    A day whose active users are not computed yet (the fill lags) has no row for them.
+    """
+    last_day = (end - timedelta(microseconds=1)).date() if end > start else start.date()
     days = pd.date_range(start.date(), last_day, freq="D").date
-    filled = {
-        stat: until.date()
-        for stat, until in FillState.objects.filter(stat__startswith="active_users_").values_list(
-            "stat", "filled_until"
-        )
-    }
+    filled, reached = {}, {}
+    for stat, until, partial in FillState.objects.filter(
+        stat__startswith="active_users_"
+    ).values_list("stat", "filled_until", "partial_until"):
+        filled[stat], reached[stat] = until.date(), (partial or until).date()
     found = {
         (day, stat): value
         for day, stat, value in DailyCount.objects.filter(
@@ -89,24 +124,26 @@ def daily_table(hourly: pd.DataFrame, start: datetime, end: datetime) -> pd.Data
     sums = hourly.assign(day=hourly["hour"].dt.date).pivot_table(
         index="day", columns="stat", values="value", aggfunc="sum", fill_value=0
     )
-    whole_days = {day for day in days if day_start(day) + DAY <= end}
     records = []
     for day in days:
         for stat in DAILY_STATS:
             if stat.startswith("active_users_"):
-                if day >= filled.get(stat, date.min):
+                if day >= reached.get(stat, date.min):
                     continue  # not computed yet: absent rather than a false zero
                 value = found.get((day, stat), 0)
+                partial = day >= filled[stat]
             else:
-                if day not in whole_days:
-                    continue
                 value = int(sums[stat].get(day, 0)) if stat in sums else 0
-            records.append((day, stat, value))
-    return pd.DataFrame(records, columns=["day", "stat", "value"]).astype({"value": "int64"})
+                partial = day_start(day) + DAY > partial_from
+            records.append((day, stat, value, partial))
+    return pd.DataFrame(records, columns=["day", "stat", "value", "partial"]).astype(
+        {"value": "int64", "partial": "bool"}
+    )
 
 
 def chats_table(end: datetime) -> pd.DataFrame:
-    """Every chat with its member count and messages (last day before `end`, and ever)."""
+    """Every chat with its member count and messages (last day before `end`, and ever; the
+    partial hour included)."""
     chats = pd.DataFrame(
         list(
             Chat.objects.annotate(members=Count("memberships"))
@@ -145,9 +182,14 @@ def users_table() -> pd.DataFrame:
 
 
 def user_day_activity_table(start: datetime, end: datetime) -> pd.DataFrame:
-    """Messages per user per whole UTC day of the range: what cohort retention is counted from."""
+    """Messages per user per whole UTC day of the range whose count is final (today's partial
+    user-days are left out): what cohort retention is counted from."""
+    filled = FillState.objects.filter(stat="user_day_activity").values_list(
+        "filled_until", flat=True
+    )
+    last = min(end.date(), filled[0].date()) if filled else start.date()
     rows = (
-        UserDayActivity.objects.filter(day__gte=start.date(), day__lt=end.date())
+        UserDayActivity.objects.filter(day__gte=start.date(), day__lt=last)
         .order_by("day", "user_id")
         .values_list("user_id", "day", "messages")
     )
@@ -158,7 +200,8 @@ def user_day_activity_table(start: datetime, end: datetime) -> pd.DataFrame:
 
 def first_replies_table() -> pd.DataFrame:
     """Each chat's first message and first reply by someone else (NaT: none yet), all time:
-    a chat's first reply can come long after its first message."""
+    a chat's first reply can come long after its first message. Those seen in the hour in
+    progress are included (the fill's partial rows: only a late commit could change them)."""
     rows = ChatFirstReply.objects.order_by("chat_id").values_list(
         "chat_id", "first_message_at", "first_reply_at"
     )
@@ -194,13 +237,14 @@ def notifications_table(start: datetime) -> pd.DataFrame:
     )
 
 
-def build_tables(start: datetime, end: datetime) -> dict[str, pd.DataFrame]:
+def build_tables(span: ReportRange) -> dict[str, pd.DataFrame]:
     """Every table of a report for `[start, end)`, in the order the manifest lists them."""
-    hourly = hourly_table(start, end)
+    start, end = span.start, span.end
+    hourly = hourly_table(start, end, span.partial_from)
     return {
         "hourly": hourly,
-        "chat_hourly": chat_hourly_table(start, end),
-        "daily": daily_table(hourly, start, end),
+        "chat_hourly": chat_hourly_table(start, end, span.partial_from),
+        "daily": daily_table(hourly, start, end, span.partial_from),
         "chats": chats_table(end),
         "users": users_table(),
         "user_day_activity": user_day_activity_table(start, end),

@@ -77,15 +77,18 @@ def test_report_folder_has_every_file_and_real_images(report: Path, tmp_path: Pa
 def test_manifest_and_tables_match_the_counts(report: Path, activity: Activity) -> None:
     manifest = json.loads((report / "manifest.json").read_text())
     assert manifest["version"] == 1
-    assert manifest["range"] == {
+    assert manifest["range"] == {  # up to now; hour 48 (and day 2) are in progress
         "start": (T0 - timedelta(days=1)).isoformat(),
-        "end": at(48).isoformat(),
+        "end": NOW.isoformat(),
+        "partial_from": at(48).isoformat(),
     }
     assert manifest["charts"] == CHARTS
     assert list(manifest["tables"]) == TABLES
     hourly = load_table(report, "hourly")
-    assert list(hourly.columns) == ["hour", "stat", "value"]
-    assert manifest["tables"]["hourly"] == {"rows": 72 * 7, "columns": ["hour", "stat", "value"]}
+    columns = ["hour", "stat", "value", "partial"]
+    assert list(hourly.columns) == columns
+    assert manifest["tables"]["hourly"] == {"rows": 73 * 7, "columns": columns}
+    assert set(hourly.loc[hourly["partial"], "hour"]) == {pd.Timestamp(at(48))}
     assert list(hourly["stat"].unique()) == [  # every hourly total of metrics.stats, in order
         "messages_sent",
         "active_users",
@@ -100,10 +103,14 @@ def test_manifest_and_tables_match_the_counts(report: Path, activity: Activity) 
     assert sent.sum() == 7
 
     daily = load_table(report, "daily")
-    as_dict = {(row.day, row.stat): row.value for row in daily.itertuples()}
-    assert as_dict[(date(2025, 3, 4), "active_users_7d")] == 3
-    assert as_dict[(date(2025, 3, 3), "messages_sent")] == 4
-    assert as_dict[(date(2025, 3, 2), "new_users")] == 0
+    as_dict = {(row.day, row.stat): (row.value, row.partial) for row in daily.itertuples()}
+    assert as_dict[(date(2025, 3, 4), "active_users_7d")] == (3, False)
+    assert as_dict[(date(2025, 3, 3), "messages_sent")] == (4, False)
+    assert as_dict[(date(2025, 3, 2), "new_users")] == (0, False)
+    assert as_dict[(date(2025, 3, 5), "active_users_7d")] == (3, True)  # today, so far
+    assert as_dict[(date(2025, 3, 5), "messages_sent")] == (0, True)
+    assert as_dict[(date(2025, 3, 5), "active_users_1d")] == (0, True)  # nobody yet
+    assert set(daily.loc[daily["partial"], "day"]) == {date(2025, 3, 5)}
 
     chats = load_table(report, "chats").set_index("chat_id")
     assert chats.loc[activity.chat_a.pk, "messages_total"] == 5
