@@ -1,0 +1,137 @@
+"""seed_demo: weeks of deterministic, marked demo history, never through the outbox, never on a
+database with real messages, and a statistics fill afterwards counts all of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from chats import demo, services
+from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Publication
+from metrics import fill
+from metrics.models import DailyCount, HourlyCount
+
+User = get_user_model()
+NOW = datetime(2025, 3, 18, 14, 37, tzinfo=UTC)  # a Tuesday afternoon
+
+pytestmark = pytest.mark.django_db
+
+
+def rows() -> dict[str, list[tuple]]:
+    """Every demo row by its content (names, titles, times), not by database ids."""
+    names = dict(User.objects.values_list("id", "username"))
+    titles = dict(Chat.objects.values_list("id", "title"))
+    return {
+        "users": sorted(User.objects.values_list("username", "date_joined", "is_staff")),
+        "chats": sorted(  # today's General and Random are created now, through the services
+            Chat.objects.filter(created_at__lt=NOW).values_list("title", "created_at", "is_demo")
+        ),
+        "events": sorted(
+            (titles[e.chat_id], names[e.user_id], e.kind, e.at)
+            for e in MembershipEvent.objects.exclude(chat_id__in=general_and_random())
+        ),
+        "messages": sorted(
+            (m.chat.title, m.author.username, m.text, m.created_at)
+            for m in Message.objects.select_related("chat", "author").filter(created_at__lt=NOW)
+        ),
+    }
+
+
+def general_and_random() -> list[int]:
+    return list(Chat.objects.filter(title__in=["General", "Random"]).values_list("id", flat=True))
+
+
+def seed(now: datetime = NOW) -> demo.DemoSummary:
+    return demo.seed(now, "demo-password")
+
+
+def test_the_same_now_gives_the_same_rows() -> None:
+    seed()
+    first = rows()
+    for model in (Message, Membership, MembershipEvent, Chat, User):
+        model.objects.all().delete()
+    seed()
+    assert rows() == first
+    assert len(first["messages"]) > 2000
+    # Weeks of history up to the last hour (the live page's per-minute chart has bars).
+    times = [m[3] for m in first["messages"]]
+    assert min(times) <= NOW - timedelta(days=21)
+    assert sum(1 for t in times if t >= NOW - timedelta(hours=1)) >= 3
+
+
+def test_history_has_shape_and_the_demo_is_marked() -> None:
+    summary = seed()
+    assert summary.history_start == NOW - timedelta(days=demo.HISTORY_DAYS)
+    assert summary.leaves > 0
+    assert User.objects.count() == len(demo.MAIN_USERS) + len(demo.OTHER_USERS)
+    # Users joined over the weeks, not all at once; chats too.
+    joined = User.objects.values_list("date_joined", flat=True)
+    assert len({t.date() for t in joined}) >= 10
+    assert len({t.date() for t in Chat.objects.values_list("created_at", flat=True)}) >= 5
+    # Every chat is demo data, and a member who left holds no membership any more.
+    assert set(Chat.objects.values_list("is_demo", flat=True)) == {True}
+    leave = MembershipEvent.objects.filter(kind=MembershipEvent.Kind.LEAVE).first()
+    assert not Membership.objects.filter(chat_id=leave.chat_id, user_id=leave.user_id).exists()
+    # A daily rhythm: the busiest hour of the day has many times the quietest.
+    by_hour = [0] * 24
+    for t in Message.objects.values_list("created_at", flat=True):
+        by_hour[t.hour] += 1
+    assert max(by_hour) > 5 * min(by_hour)
+    assert User.objects.get(username="alice").is_staff
+
+
+def test_history_queues_no_email_and_no_live_event() -> None:
+    """Only today's part (members added to General and Random, 3 messages) uses the outbox."""
+    seed()
+    old = NOW - timedelta(hours=1)
+    assert not Notification.objects.filter(created_at__lt=old).exists()
+    assert not Publication.objects.filter(created_at__lt=old).exists()
+    today = general_and_random()
+    assert set(Notification.objects.values_list("chat_id", flat=True)) <= set(today)
+    # Publications: today's member changes and the 3 welcome messages, nothing for weeks.
+    assert Publication.objects.count() < 20
+    assert Message.objects.filter(chat_id__in=today).count() == len(demo.WELCOME)
+
+
+def test_no_history_once_a_real_chat_has_messages() -> None:
+    owner = User.objects.create_user("real", "real@example.com", "x")
+    chat = services.create_chat(title="Our team", creator_id=owner.pk)
+    services.post_message(chat_id=chat.pk, author_id=owner.pk, text="real work")
+    summary = seed()
+    assert summary.history_skipped and summary.history_start is None
+    assert Message.objects.count() == 1 + len(demo.WELCOME)
+    assert Chat.objects.filter(is_demo=True).count() == 2
+    assert not Chat.objects.get(pk=chat.pk).is_demo
+
+
+def test_seed_demo_twice_creates_nothing_the_second_time(settings) -> None:
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "Demo data created: 36 users, 12 chats" in out.getvalue()
+    counts = [model.objects.count() for model in (User, Chat, MembershipEvent, Message)]
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "nothing created" in out.getvalue()
+    assert [model.objects.count() for model in (User, Chat, MembershipEvent, Message)] == counts
+
+
+def test_a_fill_after_seeding_counts_the_whole_history() -> None:
+    seed()
+    fill.fill_activity_counts(until=NOW)
+    counted = sum(HourlyCount.objects.filter(stat="messages_sent").values_list("value", flat=True))
+    # Every whole hour since the first message; the unfinished one counts once that lands too.
+    whole_hours = Message.objects.filter(created_at__lt=NOW.replace(minute=0)).count()
+    assert 2000 < whole_hours <= counted <= Message.objects.filter(created_at__lt=NOW).count()
+    assert HourlyCount.objects.filter(stat="joins").count() > 20
+    assert HourlyCount.objects.filter(stat="leaves").exists()
+    assert sum(HourlyCount.objects.filter(stat="new_users").values_list("value", flat=True)) == (
+        User.objects.count()
+    )
+    mau = DailyCount.objects.filter(stat="active_users_30d").order_by("day").last()
+    dau = DailyCount.objects.filter(stat="active_users_1d").order_by("day").last()
+    assert mau.value > dau.value > 0
