@@ -3,7 +3,9 @@
 Counts are final up to each statistic's `filled_until` (the last complete hour or day). Numbers
 that must be current ("the last hour", "messages ever") add the rows after that point with a
 range query through the time index: a cost bounded by the last hour or two of activity, never by
-history.
+history. The fill's partial rows (from `filled_until` to `FillState.partial_until`, the slice in
+progress) are never read here: every reader stops the counts at `filled_until` and takes the
+rest raw, so the hour in progress is counted once, and exactly.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """The live statistics snapshot: computed by beat, kept in Redis, read by every web process.
 
 `compute_snapshot` reads the counts plus bounded raw tails (metrics.selectors), so it costs a
-handful of index range queries whatever the history. `refresh_snapshot` stores it under one Redis
-key; /metrics and /api/stats/ only read that key, so a scrape is cheap and every web process
-answers the same. Failed Celery tasks are counted per minute in Redis by a `task_failure` signal
-handler (connected in MetricsConfig.ready, so it runs in every worker).
+handful of index range queries whatever the history; it reads final counts only, the period
+in progress raw (the fill's partial rows are left to the reports), so /metrics and /api/stats/
+never see a provisional row and never count the current hour twice. `refresh_snapshot` stores
+it under one Redis key; /metrics and /api/stats/ only read that key, so a scrape is cheap and
+every web process answers the same. Failed Celery tasks are counted per minute in Redis by a
+`task_failure` signal handler (connected in MetricsConfig.ready, so it runs in every worker).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from chats.models import Message
-from metrics import fill
+from metrics import fill, selectors
 from metrics.models import DailyCount, FillState, HourlyCount
 
 from .conftest import Activity, at, dump, hm
@@ -137,3 +137,16 @@ def test_a_crash_while_writing_partial_rows_keeps_the_previous_ones(
     fill.rebuild_activity_counts(until=hm(26, 55))
     assert dump() == reference
     assert report.redone == []
+
+
+def test_live_readers_count_the_hour_in_progress_once(activity: Activity) -> None:
+    """The snapshot's selectors stop the counts at filled_until and read the rest raw: the
+    partial rows of the same messages are not added on top."""
+    Message.objects.filter(created_at=hm(26, 50)).delete()
+    now = hm(26, 30)
+    fill.fill_activity_counts(now=now)
+    assert sent(26) == 2  # partial rows present
+    assert selectors.messages_total(now) == 6
+    assert selectors.messages_by_chat(at(24), now) == {activity.chat_b.pk: 2}
+    assert selectors.active_users(now, 1) == 2  # alice and carol today
+    assert selectors.active_users(now, 7) == 3

@@ -54,8 +54,10 @@ def active_users(daily: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
 
     Active means sent at least one message (the metrics app's definition); WAU and MAU are the
     users active in the 7 and 30 days ending on that day. The report writes a row (zero
-    included) for every day already computed, so a day without rows is not computed yet (the
-    current day) and is left out. Stickiness is NaN where MAU is 0.
+    included) for every day already computed, so a day without rows is not computed yet and is
+    left out. The day in progress has rows marked `partial`: the default range stops before it
+    (reading.analysis_range), a range reaching it shows its count so far. Stickiness is NaN
+    where MAU is 0.
     """
     names = {"active_users_1d": "dau", "active_users_7d": "wau", "active_users_30d": "mau"}
     rows = daily.loc[daily["stat"].isin(names)].assign(day=lambda f: utc(f["day"]))
@@ -110,7 +112,8 @@ def summary(
         "busiest_day": busiest_day.date().isoformat() if busiest_day is not None else None,
         "busiest_day_messages": int(per_day.max()),
         "peak_hour_of_week": peak,
-        # The last day whose active users are computed (a complete day).
+        # The last day whose active users are computed (a complete day, unless `end` was set
+        # past the report's partial_from: then the day in progress, as the header says).
         "last_day": dau.index[-1].date().isoformat() if len(dau) else None,
         "dau_last_day": None if last_day is None else int(last_day["dau"]),
         "wau_last_day": None if last_day is None else int(last_day["wau"]),

@@ -58,8 +58,10 @@ def analysis_range(
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The half-open UTC range `[start, end)` the notebook looks at.
 
-    Empty strings mean the report's own range. A date without a time as `end` includes that
-    whole day (end="2025-01-31" covers January 31st).
+    Empty strings mean the report's own range, up to where its counts are final
+    (`range.partial_from`: the hour and day in progress are left out, see `partial_note`),
+    or its whole range when nothing in it is final yet (a new platform). A date without a time
+    as `end` includes that whole day (end="2025-01-31" covers January 31st).
     """
     report_range = manifest.get("range") or {}
     first = utc(start or report_range["start"])
@@ -69,6 +71,27 @@ def analysis_range(
             last += DAY
     else:
         last = utc(report_range["end"])
+        partial_from = report_range.get("partial_from")
+        if partial_from and first < utc(partial_from):
+            last = utc(partial_from)
     if last <= first:
         raise ValueError(f"empty range: start {first} is not before end {last}")
     return first, last
+
+
+def partial_note(manifest: dict[str, Any], end: pd.Timestamp) -> str:
+    """A sentence for the notebook's header on the report's partial period (empty if none):
+    its counts are the hour and day in progress, recomputed until they end, so the figures
+    either leave it out or say it is included."""
+    report_range = manifest.get("range") or {}
+    if not report_range.get("partial_from"):
+        return ""
+    partial_from = utc(report_range["partial_from"])
+    period = (
+        f"Counts from {partial_from:%Y-%m-%d %H:%M} to {utc(report_range['end']):%Y-%m-%d %H:%M}"
+        " UTC are **partial** (the hour and day in progress, recomputed every minute until they"
+        " end)"
+    )
+    if end <= partial_from:
+        return f"{period}: left out here (pass an `end` after it to include them)."
+    return f"{period}: included here, so the last hour and day may still grow."
