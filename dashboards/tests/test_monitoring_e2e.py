@@ -13,191 +13,38 @@ this same API.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 import yaml
-from celery import chain
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 import testing
-from chatplatform.celery import app as celery_app
 from dashboards import build, prometheus_config
-from dashboards.tests import e2e_tasks, scrape
-from metrics import celery_watch
+from dashboards.tests import e2e_tasks
+from dashboards.tests.activity import (
+    chat_activity,
+    flower_count,
+    http,
+    run_tasks,
+    value,
+    wait_snapshot_value,
+    wait_value,
+)
 from metrics.prometheus import REGISTRY as REQUEST_DURATION_REGISTRY
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-User = get_user_model()
 ALERTS = prometheus_config.ALERTS
 # What Grafana would put in place of its variables for a short test run.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
 
 
-def http(url: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
-    """Status and body of a request to the app or Flower; an error status is an answer too."""
-    body = json.dumps(data).encode() if data is not None else None
-    request = urllib.request.Request(url, data=body, headers=headers or {})  # noqa: S310
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def value(prometheus: testing.ManagedProcess, expr: str) -> float | None:
-    """The one number an instant query returns (None when it returns no series)."""
-    result = prometheus.query(expr)
-    return float(result[0]["value"][1]) if result else None
-
-
-def wait_value(
-    prometheus: testing.ManagedProcess, expr: str, expected: float, timeout: float = 60
-) -> None:
-    testing.wait_until(
-        lambda: value(prometheus, expr) == expected,
-        timeout,
-        f"{expr} == {expected} in Prometheus",
-    )
-
-
-def wait_snapshot_value(
-    prometheus: testing.ManagedProcess, expr: str, expected: float, timeout: float = 90
-) -> None:
-    """Wait for an app number, asking the worker for a fresh snapshot now and then (as beat
-    would every few seconds) since emails and counts land after the last refresh."""
-
-    def refreshed() -> bool:
-        celery_app.send_task("metrics.tasks.publish_live_stats_task")
-        try:
-            wait_value(prometheus, expr, expected, timeout=5)
-        except TimeoutError:
-            return False
-        return True
-
-    testing.wait_until(refreshed, timeout, f"{expr} == {expected} after a snapshot refresh")
-
-
-@pytest.fixture
-def flower(worker_env) -> Iterator[testing.ManagedProcess]:
-    """A real Flower with basic auth on the test broker (it needs nothing else)."""
-    with testing.FlowerProcess(worker_env()) as proc:
-        yield proc
-
-
-@pytest.fixture
-def stack(
-    redis_service, centrifugo_service, live_server, worker_env, flower, settings, tmp_path
-) -> Iterator[dict]:
-    """SMTP, a worker with the test tasks and its metrics port, beat, Flower and Prometheus, all
-    on free ports."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    celery_app.control.purge()
-    # Earlier tests of the session share this Redis: a worker they SIGKILLed left a heartbeat
-    # that would trip CeleryWorkerHeartbeatStale here, and their beat left its own runs.
-    celery_watch.broker().delete(
-        celery_watch.HEARTBEATS_KEY, celery_watch.BEAT_RUNS_KEY, celery_watch.BEAT_STARTED_KEY
-    )
-    started: list[testing.ManagedProcess] = []
-    try:
-        smtp = testing.SmtpProcess()
-        started.append(smtp.start())
-        env = worker_env(
-            **smtp.django_env,
-            **centrifugo_service.django_env,
-            REPORTS_DIR=tmp_path / "reports",
-        )
-        worker_metrics_port = testing.free_port()
-        worker = testing.WorkerProcess(
-            env,
-            name="monitoring-worker",
-            extra=["--include", e2e_tasks.__name__],
-            metrics_port=worker_metrics_port,
-        )
-        started.append(worker.start())
-        started.append(testing.celery_beat_process(env, tmp_path).start())
-        prometheus_port = testing.free_port()
-        config = scrape.local_config(
-            settings,
-            tmp_path,
-            {
-                "web": f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}",
-                "flower": f"127.0.0.1:{flower.port}",
-                "centrifugo": f"127.0.0.1:{centrifugo_service.internal_port}",
-                "prometheus": f"127.0.0.1:{prometheus_port}",
-                "celery-workers": [
-                    {"targets": [f"127.0.0.1:{worker_metrics_port}"], "labels": {"group": "all"}}
-                ],
-            },
-        )
-        prometheus = testing.PrometheusProcess(yaml.safe_dump(config), port=prometheus_port)
-        started.append(prometheus.start())
-        yield {
-            "prometheus": prometheus,
-            "flower": flower,
-            "web": live_server.url,
-            "worker": worker,
-        }
-    finally:
-        for proc in reversed(started):
-            proc.stop()
-
-
-def api(base: str, token: str, path: str, data: dict | None = None) -> dict:
-    status, body = http(f"{base}/api/{path}", data, {"Authorization": f"Token {token}"})
-    assert status in (200, 201), (path, status, body[:500])
-    return json.loads(body) if body else {}
-
-
-def chat_activity(base: str, wave: int) -> None:
-    """What users do through the API: a chat, a new member (emails the other admin), messages."""
-    users = {
-        role: User.objects.create_user(f"{role}{wave}", f"{role}{wave}@example.com", "pw-123456")
-        for role in ("owner", "admin", "member")
-    }
-    tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
-    chat = api(base, tokens["owner"], "chats/", {"title": f"Wave {wave}"})
-    members = f"chats/{chat['id']}/members/"
-    api(base, tokens["owner"], members, {"user_id": users["admin"].pk, "role": "admin"})
-    api(base, tokens["admin"], members, {"user_id": users["member"].pk})  # emails the owner
-    for n in range(3):
-        api(base, tokens["member"], f"chats/{chat['id']}/messages/", {"text": f"hello {n}"})
-    api(base, tokens["admin"], f"chats/{chat['id']}/messages/", {"text": "welcome"})
-    api(base, tokens["owner"], f"chats/{chat['id']}/messages/")
-
-
-def run_tasks() -> None:
-    for n in range(3):
-        e2e_tasks.succeed.delay(n)
-    for n in range(2):
-        e2e_tasks.fail.delay(n)
-    e2e_tasks.retry_once.delay(1)
-    # The beat jobs, in order: counts, the report, then the snapshot /metrics serves.
-    chain(
-        celery_app.signature("metrics.tasks.fill_stats_task", immutable=True),
-        celery_app.signature("metrics.tasks.make_report_task", immutable=True),
-        celery_app.signature("metrics.tasks.publish_live_stats_task", immutable=True),
-    ).delay()
-
-
-def flower_count(task: str, event: str) -> str:
-    return f'sum(flower_events_total{{task="{task}", type="{event}"}})'
-
-
 def panel_queries() -> Iterator[tuple[str, str, str]]:
     for model in build.build_all().values():
         for title, expr in build.iter_queries(model):
-            for variable, value in GRAFANA_VARIABLES.items():
-                expr = expr.replace(variable, value)
+            for variable, replacement in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, replacement)
             yield model["title"], title, expr
 
 

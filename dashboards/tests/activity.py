@@ -1,0 +1,105 @@
+"""What the monitoring end-to-end tests do to the stack and read back: users' activity through the
+API, waves of tasks, and numbers from Prometheus."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from celery import chain
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+import testing
+from chatplatform.celery import app as celery_app
+from dashboards.tests import e2e_tasks
+
+User = get_user_model()
+
+
+def http(url: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    """Status and body of a request to the app or Flower; an error status is an answer too."""
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers=headers or {})  # noqa: S310
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def value(prometheus: testing.ManagedProcess, expr: str) -> float | None:
+    """The one number an instant query returns (None when it returns no series)."""
+    result = prometheus.query(expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+def wait_value(
+    prometheus: testing.ManagedProcess, expr: str, expected: float, timeout: float = 60
+) -> None:
+    testing.wait_until(
+        lambda: value(prometheus, expr) == expected,
+        timeout,
+        f"{expr} == {expected} in Prometheus",
+    )
+
+
+def wait_snapshot_value(
+    prometheus: testing.ManagedProcess, expr: str, expected: float, timeout: float = 90
+) -> None:
+    """Wait for an app number, asking the worker for a fresh snapshot now and then (as beat
+    would every few seconds) since emails and counts land after the last refresh."""
+
+    def refreshed() -> bool:
+        celery_app.send_task("metrics.tasks.publish_live_stats_task")
+        try:
+            wait_value(prometheus, expr, expected, timeout=5)
+        except TimeoutError:
+            return False
+        return True
+
+    testing.wait_until(refreshed, timeout, f"{expr} == {expected} after a snapshot refresh")
+
+
+def api(base: str, token: str, path: str, data: dict | None = None) -> dict:
+    status, body = http(f"{base}/api/{path}", data, {"Authorization": f"Token {token}"})
+    assert status in (200, 201), (path, status, body[:500])
+    return json.loads(body) if body else {}
+
+
+def chat_activity(base: str, wave: int) -> None:
+    """What users do through the API: a chat, a new member (emails the other admin), messages."""
+    users = {
+        role: User.objects.create_user(f"{role}{wave}", f"{role}{wave}@example.com", "pw-123456")
+        for role in ("owner", "admin", "member")
+    }
+    tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
+    chat = api(base, tokens["owner"], "chats/", {"title": f"Wave {wave}"})
+    members = f"chats/{chat['id']}/members/"
+    api(base, tokens["owner"], members, {"user_id": users["admin"].pk, "role": "admin"})
+    api(base, tokens["admin"], members, {"user_id": users["member"].pk})  # emails the owner
+    for n in range(3):
+        api(base, tokens["member"], f"chats/{chat['id']}/messages/", {"text": f"hello {n}"})
+    api(base, tokens["admin"], f"chats/{chat['id']}/messages/", {"text": "welcome"})
+    api(base, tokens["owner"], f"chats/{chat['id']}/messages/")
+
+
+def run_tasks() -> None:
+    for n in range(3):
+        e2e_tasks.succeed.delay(n)
+    for n in range(2):
+        e2e_tasks.fail.delay(n)
+    e2e_tasks.retry_once.delay(1)
+    # The beat jobs, in order: counts, the report, then the snapshot /metrics serves.
+    chain(
+        celery_app.signature("metrics.tasks.fill_stats_task", immutable=True),
+        celery_app.signature("metrics.tasks.make_report_task", immutable=True),
+        celery_app.signature("metrics.tasks.publish_live_stats_task", immutable=True),
+    ).delay()
+
+
+def flower_count(task: str, event: str) -> str:
+    return f'sum(flower_events_total{{task="{task}", type="{event}"}})'
