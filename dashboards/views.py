@@ -204,6 +204,8 @@ def panel_data(panel: dict, range_seconds: int, step: int, end: int) -> dict:
                 i = index.get(round(float(stamp)))
                 if i is not None:
                     values[i] = _number(text)
+            if all(v is None for v in values):
+                continue  # only NaN (0/0, a quantile of no events): nothing to draw
             series.append(
                 {
                     "name": legend(target.get("legendFormat", ""), result["metric"]),

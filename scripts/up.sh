@@ -17,6 +17,7 @@ cat <<MSG
     API docs        http://127.0.0.1:$web/api/docs/
     Admin           http://127.0.0.1:$web/admin/
     Live statistics http://127.0.0.1:$web/live/
+    Dashboards      http://127.0.0.1:$web/dashboards/   (the Grafana dashboards, drawn in the app)
     Chat demo       http://127.0.0.1:$web/chat/
     Metrics         in Prometheus below; the app's /metrics wants the bearer token of .env:
                     curl -H "Authorization: Bearer \$(sed -n 's/^METRICS_BEARER_TOKEN=//p' .env)" http://127.0.0.1:$web/metrics

@@ -82,7 +82,7 @@
         spanGaps: false,
         value: (u, v) => format(panel.unit, v),
       }))),
-      axes: [{}, { values: (u, ticks) => ticks.map((v) => format(panel.unit, v)), size: 70 }],
+      axes: [{}, { values: (u, ticks) => ticks.map((v) => format(panel.unit, v)), size: 84 }],
       scales: { y: { range: (u, lo, hi) => [panel.min !== null ? Math.min(panel.min, lo) : lo, hi > lo ? hi : lo + 1] } },
       legend: { show: true },
     };
