@@ -43,13 +43,14 @@ def _times(column: list[datetime]) -> list[float]:
 def history_lines(
     start: datetime, end: datetime, step: timedelta, job: str, instance: str
 ) -> Iterator[str]:
-    """OpenMetrics text (with `# EOF`), one sample per `step` in [start, end], each series
-    labelled `job` and `instance` as the scrape of the web app labels it."""
+    """OpenMetrics text (with `# EOF`): one sample per `step` from `start` and one at `end`, each
+    series labelled `job` and `instance` as the scrape of the web app labels it."""
     moments = []
     moment = start
-    while moment <= end:
+    while moment < end:
         moments.append(moment)
         moment += step
+    moments.append(end)  # the last sample is the present: what the live app reports next
     users = _times(get_user_model().objects.values_list("date_joined", flat=True))
     chats = _times(Chat.objects.values_list("created_at", flat=True))
     messages = list(
