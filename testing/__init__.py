@@ -15,6 +15,7 @@ from .processes import (
 )
 from .services import (
     FLOWER_USER,
+    AlertmanagerProcess,
     CentrifugoProcess,
     FlowerProcess,
     PrometheusError,
@@ -29,6 +30,7 @@ from .services import (
 
 __all__ = [
     "FLOWER_USER",
+    "AlertmanagerProcess",
     "CentrifugoProcess",
     "FlowerProcess",
     "ManagedProcess",

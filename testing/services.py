@@ -197,10 +197,13 @@ class PrometheusProcess(ManagedProcess):
     """A real Prometheus (the Debian `prometheus` binary) with `config_text` as prometheus.yml.
 
     The config goes into a fresh directory that is also the working directory; the TSDB goes in a
-    subdirectory.
+    subdirectory. `extra_args` go to the command line (e.g. --rules.alert.resend-delay=1s: alerts
+    that fire before Prometheus has found its Alertmanager are otherwise sent a minute later).
     """
 
-    def __init__(self, config_text: str, port: int | None = None) -> None:
+    def __init__(
+        self, config_text: str, port: int | None = None, extra_args: list[str] | None = None
+    ) -> None:
         port = port or free_port()
         workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
         config_path = workdir / "prometheus.yml"
@@ -213,6 +216,7 @@ class PrometheusProcess(ManagedProcess):
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-lifecycle",
+            *(extra_args or []),
         ]
         super().__init__(
             "prometheus", argv, port=port, cwd=workdir, ready=lambda: answers(f"{self.url}/-/ready")
@@ -235,6 +239,41 @@ class PrometheusProcess(ManagedProcess):
     def query(self, promql: str) -> list:
         """The `data.result` of an instant query."""
         return self.api("query", query=promql)["result"]
+
+
+class AlertmanagerProcess(ManagedProcess):
+    """A real Alertmanager (Debian's `prometheus-alertmanager`) with `files` as rendered by
+    dashboards.alertmanager_config.render_config (alertmanager.yml and its template), in a fresh
+    directory; clustering off. `api` reads its v2 API (e.g. "alerts", with inhibitedBy)."""
+
+    def __init__(self, files: dict[str, str], port: int | None = None) -> None:
+        port = port or free_port()
+        workdir = Path(tempfile.mkdtemp(prefix="alertmanager-"))
+        for name, text in files.items():
+            (workdir / name).write_text(text)
+        self.url = f"http://127.0.0.1:{port}"
+        server = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+        argv = [
+            server,
+            f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={self.url}",
+            "--cluster.listen-address=",
+        ]
+        super().__init__(
+            "alertmanager",
+            argv,
+            port=port,
+            cwd=workdir,
+            ready=lambda: answers(f"{self.url}/-/ready"),
+        )
+
+    def api(self, path: str, **params: str) -> object:
+        """GET /api/v2/<path> as JSON."""
+        address = f"{self.url}/api/v2/{path}?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(address, timeout=10) as response:  # noqa: S310 - local
+            return json.loads(response.read())
 
 
 class SmtpProcess(ManagedProcess):
