@@ -1,5 +1,5 @@
 """seed_demo: weeks of deterministic, marked demo history, never through the outbox, never on a
-database with real messages, and a statistics fill afterwards counts all of it."""
+database with real messages (metrics/tests/test_demo_fill.py: a fill afterwards counts it)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from django.core.management import call_command
 
 from chats import demo, services
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Publication
-from metrics import fill
-from metrics.models import DailyCount, HourlyCount
 
 User = get_user_model()
 NOW = datetime(2025, 3, 18, 14, 37, tzinfo=UTC)  # a Tuesday afternoon
@@ -118,20 +116,3 @@ def test_seed_demo_twice_creates_nothing_the_second_time(settings) -> None:
     call_command("seed_demo", stdout=out)
     assert "nothing created" in out.getvalue()
     assert [model.objects.count() for model in (User, Chat, MembershipEvent, Message)] == counts
-
-
-def test_a_fill_after_seeding_counts_the_whole_history() -> None:
-    seed()
-    fill.fill_activity_counts(until=NOW)
-    counted = sum(HourlyCount.objects.filter(stat="messages_sent").values_list("value", flat=True))
-    # Every whole hour since the first message; the unfinished one counts once that lands too.
-    whole_hours = Message.objects.filter(created_at__lt=NOW.replace(minute=0)).count()
-    assert 2000 < whole_hours <= counted <= Message.objects.filter(created_at__lt=NOW).count()
-    assert HourlyCount.objects.filter(stat="joins").count() > 20
-    assert HourlyCount.objects.filter(stat="leaves").exists()
-    assert sum(HourlyCount.objects.filter(stat="new_users").values_list("value", flat=True)) == (
-        User.objects.count()
-    )
-    mau = DailyCount.objects.filter(stat="active_users_30d").order_by("day").last()
-    dau = DailyCount.objects.filter(stat="active_users_1d").order_by("day").last()
-    assert mau.value > dau.value > 0
