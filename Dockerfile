@@ -29,7 +29,7 @@ RUN python manage.py collectstatic --noinput -v 0
 # Never run as root. The folders the named volumes are mounted on are created here and owned by
 # the app user, so a fresh volume starts with the right owner.
 RUN useradd --create-home --uid 10001 app \
-    && mkdir -p /data/reports /data/flower /data/beat /app/var \
+    && mkdir -p /data/reports /data/flower /data/beat /data/alertmanager /app/var \
     && chown -R app:app /data /app/var
 USER app
 EXPOSE 8000

@@ -151,7 +151,7 @@ def inhibit_rules(worker_queues: Mapping[str, list[str]] | None = None) -> list[
 
 
 def parse_worker_queues(spec: str) -> dict[str, list[str]]:
-    """`group=queue+queue,...` as a mapping (run-alertmanager.sh: from settings.WORKER_GROUPS)."""
+    """`group=queue+queue,...` as a mapping (settings_worker_queues writes it)."""
     result = {}
     for item in filter(None, spec.split(",")):
         group, _, queues = item.partition("=")
@@ -159,6 +159,17 @@ def parse_worker_queues(spec: str) -> dict[str, list[str]]:
             raise ConfigError(f"worker queues {item!r}: expected group=queue+queue")
         result[group] = queues.split("+")
     return result
+
+
+def settings_worker_queues() -> str:
+    """settings.WORKER_GROUPS as `group=queue+queue,...` (loads the Django settings)."""
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
+    from django.conf import settings
+
+    groups = settings.WORKER_GROUPS
+    return ",".join(f"{name}={'+'.join(group['queues'])}" for name, group in groups.items())
 
 
 def render_config(
@@ -287,7 +298,14 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     parser.add_argument(
         "--worker-queues", default="", metavar="GROUP=QUEUE+QUEUE,...", help="for inhibition"
     )
+    parser.add_argument(
+        "--worker-queues-from-settings",
+        action="store_true",
+        help="take the worker groups' queues from Django's settings.WORKER_GROUPS",
+    )
     args = parser.parse_args(argv)
+    if args.worker_queues_from_settings:
+        args.worker_queues = settings_worker_queues()
     timings = {
         key: value
         for key in ("group_wait", "group_interval", "repeat_interval")

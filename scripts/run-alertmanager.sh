@@ -11,9 +11,9 @@ port="$(env_get ALERTMANAGER_PORT 9093)"
 host=127.0.0.1
 state="$(var_dir)/alertmanager"
 mkdir -p "$state/data"
-# Which queues each worker group serves: a stale worker's alert mutes its queues' wait alerts.
-queues="$("$PY" -c "from chatplatform.workers import group_names as g; from django.conf import settings as s; print(','.join(n + '=' + '+'.join(s.WORKER_GROUPS[n]['queues']) for n in g()))")"
-"$PY" -m dashboards.alertmanager_config --worker-queues "$queues" --output "$state/alertmanager.yml"
+# The worker groups' queues (settings.WORKER_GROUPS): a stale worker mutes its queues' waits.
+"$PY" -m dashboards.alertmanager_config --worker-queues-from-settings \
+  --output "$state/alertmanager.yml"
 exec prometheus-alertmanager \
   --config.file="$state/alertmanager.yml" \
   --storage.path="$state/data" \

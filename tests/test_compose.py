@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,12 +32,21 @@ ROOT = Path(__file__).resolve().parent.parent
 LOADER = ROOT / ".tools" / "bin" / "compose-config"
 # One worker service per group of settings.WORKER_GROUPS.
 WORKERS = {"worker-live", "worker-email", "worker-background", "worker-reports"}
-APP_SERVICES = {"check-secrets", "migrate", "web", "beat", "flower", "jupyter"} | WORKERS
+APP_SERVICES = {
+    "check-secrets",
+    "migrate",
+    "alertmanager-config",
+    "web",
+    "beat",
+    "flower",
+    "jupyter",
+} | WORKERS
 SERVICES = APP_SERVICES | {
     "postgres",
     "redis",
     "centrifugo",
     "prometheus",
+    "alertmanager",
     "grafana",
     "mailpit",
 }
@@ -45,6 +55,7 @@ IMAGE_DEFAULT_PORTS = {
     "postgres": {5432},
     "redis": {6379},
     "prometheus": {9090},
+    "alertmanager": {9093},
     "grafana": {3000},
     "mailpit": {1025, 8025},
 }
@@ -245,7 +256,7 @@ def test_every_condition_has_something_to_wait_for(services: dict) -> None:
 
 def test_long_running_services_have_health_checks_on_their_own_port(services: dict) -> None:
     for name, service in services.items():
-        if name in ("check-secrets", "migrate", "beat"):
+        if name in ("check-secrets", "migrate", "alertmanager-config", "beat"):
             continue  # a one-shot; beat has no port (the stats-job alerts watch it)
         check = service.get("healthcheck")
         assert check and check["test"], f"{name} has no health check"
@@ -392,7 +403,14 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         for target in group["targets"]
         if not target.startswith("localhost:")
     ]
-    assert sorted(targets) == ["centrifugo:8002", "flower:5555", "web:8000"]
+    assert sorted(targets) == ["alertmanager:9093", "centrifugo:8002", "flower:5555", "web:8000"]
+    # Alerts go to the Alertmanager service.
+    targets += [
+        target
+        for manager in scrape["alerting"]["alertmanagers"]
+        for group in manager["static_configs"]
+        for target in group["targets"]
+    ]
     # The worker replicas are found by DNS: one name per worker service, on its metrics port.
     for sd in next(j for j in scrape["scrape_configs"] if j["job_name"] == "celery-workers")[
         "dns_sd_configs"
@@ -418,6 +436,33 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
     # The browser's WebSocket goes to Centrifugo's published port.
     ws = urlsplit(services["web"]["environment"]["CENTRIFUGO_WS_URL"])
     assert str(ws.port) == services["centrifugo"]["ports"][0]["published"]
+
+
+def test_alertmanager_reads_the_config_the_one_shot_renders_from_env(
+    services: dict, tmp_path: Path
+) -> None:
+    """The one-shot writes into the volume Alertmanager reads its config from, before it starts;
+    what it writes from .env passes amtool, emailing mailpit."""
+    render, manager = services["alertmanager-config"], services["alertmanager"]
+    assert depends_on_completed(services, "alertmanager", "alertmanager-config")
+    output = next(w for w in render["command"] if w.endswith("alertmanager.yml"))
+    [written] = [m for m in render["volumes"] if output.startswith(m["target"] + "/")]
+    config_arg = next(a for a in manager["command"] if a.startswith("--config.file="))
+    [read] = [m for m in manager["volumes"] if m["source"] == written["source"]]
+    assert config_arg == f"--config.file={read['target']}{output.removeprefix(written['target'])}"
+    assert read.get("read_only")
+    # Run as the container would with setup.sh's .env (the settings it loads refuse placeholders).
+    generated = load(make_project(tmp_path / "generated", env_text=generated_env_text()))
+    assert generated.returncode == 0, generated.stderr
+    render = json.loads(generated.stdout)["services"]["alertmanager-config"]
+    command = [tmp_path / "am.yml" if w == output else w for w in render["command"]]
+    result = run_in(render, [str(w) for w in command])
+    assert result.returncode == 0, result.stderr
+    amtool = shutil.which("amtool") or "/usr/bin/amtool"
+    check = subprocess.run([amtool, "check-config", str(tmp_path / "am.yml")], capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    email = yaml.safe_load((tmp_path / "am.yml").read_text())["receivers"][0]["email_configs"][0]
+    assert email["smarthost"] == "mailpit:1025"
 
 
 # --- what .env decides, and what it cannot ---------------------------------------------------
