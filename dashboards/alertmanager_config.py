@@ -252,7 +252,7 @@ Labels: {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}
 
 {{ define "chatplatform.silence" -}}
 amtool --alertmanager.url={{ .ExternalURL }} silence add \
-{{ range .CommonLabels.SortedPairs }}{{ .Name }}="{{ .Value }}" {{ end }}\
+{{ range .GroupLabels.SortedPairs }}{{ .Name }}="{{ .Value }}" {{ end }}\
 --duration=2h --comment="who: why"
 {{- end }}
 

@@ -152,7 +152,10 @@ def test_stopped_worker_emails_the_alert_then_its_resolution(stack: dict) -> Non
     assert "No worker consumes queue email" in mail.text
     assert f"Runbook: {stack['web']}/runbooks/#celeryqueuenoworker" in mail.text
     assert f'href="{stack["web"]}/runbooks/#celeryqueuenoworker"' in mail.html
-    assert "amtool --alertmanager.url=" in mail.text and "silence add" in mail.text
+    # How to silence it: the group's labels (any web replica), not one scrape target's.
+    silence = f"amtool --alertmanager.url={alertmanager.url} silence add "
+    silence += 'alertname="CeleryQueueNoWorker" job="web" queue="email" --duration=2h'
+    assert silence in mail.text
 
     # A task waits in the queue nobody serves: the wait alert fires in Prometheus, but
     # Alertmanager holds it back, inhibited by CeleryQueueNoWorker of the same queue.
