@@ -1,8 +1,9 @@
 # The platform's image: web (gunicorn), worker, beat, Flower, migrations and Jupyter all run it,
 # with different commands (docker-compose.yml). Build: docker compose build.
 
-# centrifuge-js for the live pages comes from npm (package-lock.json), as in `make up`; only its
-# dist/ folder is copied into the final image.
+# The browser libraries (centrifuge-js for the live pages, uPlot for /dashboards/) come from npm
+# (package-lock.json), as in `make up`; only the dist/ folders settings.STATICFILES_DIRS serves
+# are copied into the final image (.dockerignore keeps the local node_modules out).
 FROM node:22-slim AS js
 WORKDIR /build
 COPY package.json package-lock.json ./
@@ -23,6 +24,7 @@ RUN pip install -c constraints.txt .
 
 COPY . .
 COPY --from=js /build/node_modules/centrifuge/dist node_modules/centrifuge/dist
+COPY --from=js /build/node_modules/uplot/dist node_modules/uplot/dist
 # Static files are collected at build time and served by whitenoise from the image.
 RUN python manage.py collectstatic --noinput -v 0
 

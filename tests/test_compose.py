@@ -15,6 +15,7 @@ says to set), so a developer's own `.env` plays no part.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import secrets
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pytest
@@ -364,6 +365,48 @@ def test_the_dockerfile_builds_from_the_repository() -> None:
     assert users and users[-1] not in ("root", "0")
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".venv", ".git", "var"} <= set(ignored)
+
+
+def docker_ignores(relative: PurePosixPath, patterns: list[str]) -> bool:
+    """Whether .dockerignore keeps `relative` (or a folder above it) out of the build context
+    (Docker matches each pattern against the path and every parent folder of it)."""
+    for pattern in patterns:
+        pattern = pattern.strip("/")
+        for n in range(1, len(relative.parts) + 1):
+            prefix = PurePosixPath(*relative.parts[:n])
+            if fnmatch.fnmatchcase(str(prefix), pattern) or (
+                pattern.startswith("**/") and fnmatch.fnmatchcase(prefix.name, pattern[3:])
+            ):
+                return True
+    return False
+
+
+def test_the_image_holds_every_static_folder_the_settings_serve() -> None:
+    """collectstatic in the image finds each STATICFILES_DIRS folder: from the build context, or
+    (node_modules is ignored there) copied from the npm stage, which installs its package from
+    package.json. A folder missing would 404 its files (uPlot: every chart fails to draw)."""
+    from django.conf import settings
+
+    text = (ROOT / "Dockerfile").read_text()
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    copied = dict(re.findall(r"^COPY --from=js /build/(\S+) (\S+)$", text, re.M))
+    npm = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    assert settings.STATICFILES_DIRS
+    for entry in settings.STATICFILES_DIRS:
+        folder = Path(entry[1] if isinstance(entry, tuple) else entry)
+        relative = PurePosixPath(folder.relative_to(ROOT).as_posix())
+        if not docker_ignores(relative, patterns):
+            continue  # COPY . . brings it
+        assert copied.get(str(relative)) == str(relative), f"the image lacks {relative}"
+        assert relative.parts[0] == "node_modules" and relative.parts[1] in npm, relative
+    # The matcher itself: what it must and must not count as ignored.
+    assert docker_ignores(PurePosixPath("node_modules/uplot/dist"), patterns)
+    assert docker_ignores(PurePosixPath("chats/__pycache__/x.pyc"), patterns)
+    assert not docker_ignores(PurePosixPath("dashboards/static"), patterns)
 
 
 # --- ports and addresses fit together --------------------------------------------------------
