@@ -19,7 +19,7 @@ from typing import Any
 import requests
 import yaml
 from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -50,25 +50,17 @@ class BadParameter(ValueError):
     """A query parameter the data endpoint refuses; the message names it."""
 
 
-def staff_only(json: bool) -> Callable:
-    """Staff only, as /live/: anonymous visitors go to the admin login (pages) or get 403 JSON
-    (data); signed-in non-staff get 403, since logging in again would not help them."""
+def staff_data(view: Callable) -> Callable:
+    """The data endpoint's gate: the pages' rule (`staff_member_required`, as /live/), answered
+    as 403 JSON, since a panel's fetch cannot follow a redirect to the login page."""
 
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
-            if user.is_active and user.is_staff:
-                return view(request, *args, **kwargs)
-            if json:
-                return JsonResponse({"error": "Staff only: sign in as staff."}, status=403)
-            if not user.is_authenticated:
-                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-            return HttpResponse("Staff only.", status=403, content_type="text/plain")
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_active and request.user.is_staff:
+            return view(request, *args, **kwargs)
+        return JsonResponse({"error": "Staff only: sign in as staff."}, status=403)
 
-        return wrapped
-
-    return decorate
+    return wrapped
 
 
 @functools.cache
@@ -248,7 +240,7 @@ def layout(model: dict) -> list[dict]:
     return rows
 
 
-@staff_only(json=False)
+@staff_member_required
 def dashboard_list(request: HttpRequest) -> HttpResponse:
     items = [
         {
@@ -262,7 +254,7 @@ def dashboard_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboards/list.html", {"dashboards": items})
 
 
-@staff_only(json=False)
+@staff_member_required
 def dashboard_page(request: HttpRequest, uid: str) -> HttpResponse:
     model = dashboard_or_404(uid)
     rows = layout(model)
@@ -280,7 +272,7 @@ def dashboard_page(request: HttpRequest, uid: str) -> HttpResponse:
     return render(request, "dashboards/dashboard.html", context)
 
 
-@staff_only(json=True)
+@staff_data
 def panel_data_view(request: HttpRequest, uid: str, panel_id: int) -> JsonResponse:
     """One panel's series for ?range=&step= (seconds); 400 naming a bad parameter, 404 for an
     unknown dashboard or panel, 502 when Prometheus is down or refuses the query."""

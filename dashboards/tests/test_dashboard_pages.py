@@ -21,25 +21,40 @@ def staff_client(make_user, client):
     return client
 
 
-@pytest.mark.parametrize("path", ["/dashboards/", f"/dashboards/{UIDS[0]}/"])
-def test_anonymous_visitors_are_sent_to_the_admin_login(client, path: str) -> None:
-    response = client.get(path)
-    assert response.status_code == 302
-    assert response["Location"].startswith(f"/admin/login/?next={path}")
+PAGES = ["/dashboards/", f"/dashboards/{UIDS[0]}/"]
 
 
-@pytest.mark.parametrize(
-    "path", ["/dashboards/", f"/dashboards/{UIDS[0]}/", f"/dashboards/{UIDS[0]}/panels/2/"]
-)
-def test_signed_in_non_staff_get_403(make_user, client, path: str) -> None:
-    client.force_login(make_user("member"))
-    assert client.get(path).status_code == 403
+@pytest.fixture(params=["anonymous", "member"])
+def outsider_client(request, make_user, client):
+    """A visitor who is not staff: signed out, or signed in as a plain member."""
+    if request.param == "member":
+        client.force_login(make_user("member"))
+    return client
 
 
-def test_anonymous_data_requests_get_403_json(client) -> None:
-    response = client.get(f"/dashboards/{UIDS[0]}/panels/2/")
+@pytest.mark.parametrize("path", PAGES)
+def test_non_staff_are_sent_to_the_admin_login_as_on_the_live_page(
+    outsider_client, path: str
+) -> None:
+    """One gate for the staff pages: what /live/ does (Django's staff_member_required), the
+    dashboards do, for signed-out visitors and signed-in members alike."""
+    live = outsider_client.get("/live/")
+    response = outsider_client.get(path)
+    assert (response.status_code, live.status_code) == (302, 302)
+    assert live["Location"] == "/admin/login/?next=/live/"
+    assert response["Location"] == f"/admin/login/?next={path}"
+    # The login page it leads to says why a signed-in member is there.
+    page = outsider_client.get(response["Location"])
+    assert page.status_code == 200
+    if outsider_client.session.get("_auth_user_id"):
+        assert "not authorized to access this page" in page.content.decode()
+
+
+def test_non_staff_data_requests_get_403_json(outsider_client) -> None:
+    """A panel's fetch cannot follow the pages' redirect: it gets 403 JSON it can show."""
+    response = outsider_client.get(f"/dashboards/{UIDS[0]}/panels/2/")
     assert response.status_code == 403
-    assert "Staff only" in response.json()["error"]
+    assert response.json()["error"] == "Staff only: sign in as staff."
 
 
 def test_the_list_links_every_dashboard(staff_client) -> None:
