@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from chats.email_pages import email_settings_page, unsubscribe_page
 from chats.pages import PageLoginView, chat_page
 from core.health import healthz
+from dashboards.runbooks import runbooks_page
 from metrics.pages import live_stats_page
 from metrics.prometheus import metrics_view
 from metrics.views import StatsView
@@ -24,7 +25,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("live/", live_stats_page, name="live-stats"),
-    path("runbooks/", include("dashboards.runbooks")),
+    path("runbooks/", runbooks_page, name="runbooks"),
     path("dashboards/", include("dashboards.urls")),
     path("chat/", chat_page, name="chat-page"),
     path("login/", PageLoginView.as_view(), name="page-login"),

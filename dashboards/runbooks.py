@@ -1,5 +1,5 @@
-"""The runbooks page: docs/runbooks.md rendered for staff at /runbooks/ (this module is its
-URLconf: chatplatform/urls.py includes it).
+"""The runbooks page: docs/runbooks.md rendered for staff at /runbooks/ (routed in
+chatplatform/urls.py; staff only through Django's staff_member_required, as /live/).
 
 Every alert's `runbook_url` annotation is `/runbooks/#<anchor>`, an id the toc extension gives a
 heading of docs/runbooks.md; the alert emails make it absolute with PUBLIC_BASE_URL. The same
@@ -14,7 +14,6 @@ import markdown
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import path
 from django.utils.safestring import mark_safe
 
 RUNBOOKS = Path(__file__).resolve().parent.parent / "docs" / "runbooks.md"
@@ -33,9 +32,7 @@ def render_runbooks(path: Path = RUNBOOKS) -> tuple[str, list[str]]:
 
 @staff_member_required
 def runbooks_page(request: HttpRequest) -> HttpResponse:
+    """The runbooks, for staff; others go to the admin login, as on /live/."""
     # The document is the repository's own (not user input): its HTML is trusted.
     html, _ = render_runbooks()
     return render(request, "runbooks/page.html", {"content": mark_safe(html)})  # noqa: S308
-
-
-urlpatterns = [path("", runbooks_page, name="runbooks")]
