@@ -8,6 +8,9 @@ every time is relative to `now`, so the same `now` gives the same rows.
 
 History is written with bulk inserts and explicit past timestamps, never through
 `chats.services`: weeks of past activity must not queue emails or live events (the outbox).
+The membership emails those past joins and leaves would have sent are inserted already
+delivered (sent with their times, a few retried, a few failed; one bad afternoon of the mail
+server), so the Task health notebook has a history too, and nothing is ever queued for them.
 Only today's part (the General and Random chats, their members, three welcome messages) goes
 through the services, so it notifies as any real action does.
 
@@ -23,11 +26,16 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.template.loader import render_to_string
+
+from core.outbox import OutboxStatus
 
 from . import services
-from .models import Chat, Membership, MembershipEvent, Message, Role
+from .models import Chat, Membership, MembershipEvent, Message, Notification, Role
+from .notifications import SUBJECTS
 
 MAIN_USERS = ["alice", "bob", "carol", "dave"]
 # Users who join over the history (with the main users: 36 accounts).
@@ -69,6 +77,12 @@ DAILY_RHYTHM = [
 ]  # fmt: skip
 WEEKLY_RHYTHM = [1.0, 1.0, 0.95, 1.0, 0.9, 0.55, 0.45]  # Monday first
 LAST_HOUR_CONVERSATIONS = 5.0  # at least this many in the last hour: the live page shows bars
+# Past membership emails: most sent within seconds, some retried, a few refused for good.
+EMAIL_RETRIED = 0.06
+EMAIL_REFUSED = 0.02
+# One afternoon the mail server was unreachable: its emails were retried, and many gave up.
+OUTAGE_DAY, OUTAGE_HOURS = 9, (14, 16)  # day of the history, [first, last) hour UTC
+OUTAGE_GAVE_UP = 0.3
 WELCOME = [
     ("alice", "Welcome to the demo chat!"),
     ("bob", "Hi all. Open /chat/ in two windows to see messages arrive live."),
@@ -85,6 +99,7 @@ class DemoSummary:
     joins: int = 0
     leaves: int = 0
     messages: int = 0
+    emails: int = 0
     history_start: datetime | None = None
     history_skipped: bool = False
 
@@ -94,7 +109,8 @@ class DemoSummary:
         if self.history_start is not None:
             text += (
                 f" (history since {self.history_start:%Y-%m-%d %H:%M} UTC: {self.joins} joins,"
-                f" {self.leaves} leaves; no emails or live events for it)"
+                f" {self.leaves} leaves, {self.emails} emails already delivered; nothing queued"
+                " for it)"
             )
         elif self.history_skipped:
             text += " (no history: chats outside the demo already have messages)"
@@ -129,6 +145,22 @@ class _Stint:
         return self.joined <= moment and (self.left is None or moment < self.left)
 
 
+@dataclass
+class _Email:
+    """One past membership email, as delivered: `done` is when it was sent (or given up)."""
+
+    at: datetime
+    event: str
+    chat: int
+    recipient: str
+    subject: str  # the member who joined or left
+    actor: str
+    status: str
+    attempts: int
+    done: datetime
+    error: str = ""
+
+
 class _History:
     """The history as plain values (names, chat indexes, times), built before any insert."""
 
@@ -142,10 +174,12 @@ class _History:
         self.chats: list[tuple[str, str, datetime]] = []  # title, creator, created_at
         self.stints: list[_Stint] = []
         self.messages: list[tuple[datetime, int, str, str]] = []  # at, chat, author, text
+        self.emails: list[_Email] = []
         self._users()
         self._chats()
         self._leaves()
         self._messages()
+        self._emails()
 
     def _at(self, day: float) -> datetime:
         return self.start + timedelta(days=day)
@@ -259,6 +293,101 @@ class _History:
             author = rng.choice(others)
             text = rng.choice(REPLIES)
 
+    def _admins(self, chat: int, moment: datetime) -> list[str]:
+        return [
+            s.user
+            for s in self.stints
+            if s.chat == chat and s.role != Role.MEMBER and s.covers(moment)
+        ]
+
+    def _emails(self) -> None:
+        """The emails the past joins and leaves sent to the chat's other owner and admins (as
+        chats.notifications records them), with their outcome. Its own random stream: the
+        rows above stay as they were."""
+        rng = random.Random(SEED + 1)
+        for stint in self.stints:
+            if stint.role == Role.OWNER:
+                continue  # the creator: the chat's first member, nobody to tell
+            changes = [(stint.joined, Notification.Event.MEMBER_ADDED)]
+            if stint.left:
+                changes.append((stint.left, Notification.Event.MEMBER_REMOVED))
+            for at, event in changes:
+                admins = [u for u in self._admins(stint.chat, at) if u != stint.user]
+                if not admins:
+                    continue
+                # Added by one of the admins; a member who leaves does it themselves.
+                actor = rng.choice(admins) if event == Notification.Event.MEMBER_ADDED else None
+                for recipient in admins:
+                    if recipient != actor:
+                        self.emails.append(
+                            self._delivered(rng, at, event, stint, recipient, actor or stint.user)
+                        )
+        self.emails.sort(key=lambda email: email.at)
+
+    def _delivered(
+        self, rng: random.Random, at: datetime, event: str, stint: _Stint, recipient: str,
+        actor: str,
+    ) -> _Email:  # fmt: skip
+        """The outcome: sent in about a second, or after retries (backoff up to a minute), or
+        refused (5xx, one attempt), or given up after every attempt during the outage."""
+        email = _Email(
+            at, event, stint.chat, recipient, stint.user, actor, OutboxStatus.SENT, 1, at
+        )
+        latency = rng.lognormvariate(math.log(1.2), 0.5)
+        outage_day = (self.start + timedelta(days=OUTAGE_DAY)).date()
+        if at.date() == outage_day and OUTAGE_HOURS[0] <= at.hour < OUTAGE_HOURS[1]:
+            email.attempts = rng.randint(3, settings.NOTIFICATION_MAX_ATTEMPTS)
+            latency += sum(min(2**k, 60) * rng.uniform(0.5, 1) for k in range(email.attempts))
+            if rng.random() < OUTAGE_GAVE_UP:
+                email.status, email.attempts = (
+                    OutboxStatus.FAILED,
+                    settings.NOTIFICATION_MAX_ATTEMPTS,
+                )
+                email.error = "SMTPConnectError: 421 4.3.2 Service not available, try again later"
+        elif rng.random() < EMAIL_REFUSED:
+            email.status = OutboxStatus.FAILED
+            email.error = (
+                f"SMTPRecipientsRefused: 550 5.1.1 <{recipient}@example.com>: mailbox unavailable"
+            )
+        elif rng.random() < EMAIL_RETRIED:
+            email.attempts = rng.randint(2, 3)
+            latency += sum(min(2**k, 60) * rng.uniform(0.5, 1) for k in range(email.attempts))
+        email.done = at + timedelta(seconds=latency)
+        return email
+
+
+def _insert_emails(history: _History, user_ids: dict[str, int], chat_ids: list[int]) -> None:
+    """The past emails, finished (sent or failed): never pending, so never queued or sent."""
+    rows = []
+    for email in history.emails:
+        title = history.chats[email.chat][0]
+        context = {
+            "chat_title": title,
+            "chat_id": chat_ids[email.chat],
+            "event": email.event,
+            "actor": email.actor,
+            "subject": email.subject,
+            "recipient": email.recipient,
+        }
+        rows.append(
+            Notification(
+                event=email.event,
+                chat_id=chat_ids[email.chat],
+                recipient_id=user_ids[email.recipient],
+                recipient_email=f"{email.recipient}@example.com",
+                subject=SUBJECTS[email.event].format(chat=title, subject=email.subject),
+                body_text=render_to_string(f"chats/email/{email.event}.txt", context),
+                body_html=render_to_string(f"chats/email/{email.event}.html", context),
+                status=email.status,
+                attempts=email.attempts,
+                last_error=email.error,
+                created_at=email.at,
+                updated_at=email.done,
+                done_at=email.done,
+            )
+        )
+    Notification.objects.bulk_create(rows, batch_size=500)
+
 
 def _insert_history(history: _History, password_hash: str) -> dict:
     """Bulk-insert the history (no services: no outbox rows); returns the main users by name."""
@@ -303,6 +432,7 @@ def _insert_history(history: _History, password_hash: str) -> dict:
         ),
         batch_size=2000,
     )
+    _insert_emails(history, user_ids, chat_ids)
     by_name = {user.username: user for user in users}
     return {name: by_name[name] for name in MAIN_USERS}
 
@@ -328,6 +458,7 @@ def seed(now: datetime, password: str) -> DemoSummary:
         summary.joins = len(history.stints)
         summary.leaves = sum(1 for s in history.stints if s.left)
         summary.messages, summary.history_start = len(history.messages), history.start
+        summary.emails = len(history.emails)
     alice = users["alice"]
     alice.is_staff = alice.is_superuser = True
     alice.save(update_fields=["is_staff", "is_superuser"])

@@ -36,6 +36,11 @@ def rows() -> dict[str, list[tuple]]:
             (m.chat.title, m.author.username, m.text, m.created_at)
             for m in Message.objects.select_related("chat", "author").filter(created_at__lt=NOW)
         ),
+        "emails": sorted(
+            Notification.objects.filter(created_at__lt=NOW - timedelta(hours=1)).values_list(
+                "subject", "recipient_email", "status", "attempts", "created_at", "done_at"
+            )
+        ),
     }
 
 
@@ -50,7 +55,7 @@ def seed(now: datetime = NOW) -> demo.DemoSummary:
 def test_the_same_now_gives_the_same_rows() -> None:
     seed()
     first = rows()
-    for model in (Message, Membership, MembershipEvent, Chat, User):
+    for model in (Notification, Message, Membership, MembershipEvent, Chat, User):
         model.objects.all().delete()
     seed()
     assert rows() == first
@@ -83,16 +88,41 @@ def test_history_has_shape_and_the_demo_is_marked() -> None:
 
 
 def test_history_queues_no_email_and_no_live_event() -> None:
-    """Only today's part (members added to General and Random, 3 messages) uses the outbox."""
-    seed()
+    """Only today's part (members added to General and Random, 3 messages) uses the outbox;
+    the past emails are inserted finished, so nothing ever queues or sends them."""
+    summary = seed()
     old = NOW - timedelta(hours=1)
-    assert not Notification.objects.filter(created_at__lt=old).exists()
+    past = Notification.objects.exclude(chat_id__in=general_and_random())
+    assert past.count() == summary.emails
+    assert set(past.values_list("status", flat=True)) == {"sent", "failed"}
+    assert not past.filter(created_at__gte=NOW).exists()
+    assert not past.filter(done_at__isnull=True).exists()
     assert not Publication.objects.filter(created_at__lt=old).exists()
-    today = general_and_random()
-    assert set(Notification.objects.values_list("chat_id", flat=True)) <= set(today)
     # Publications: today's member changes and the 3 welcome messages, nothing for weeks.
     assert Publication.objects.count() < 20
-    assert Message.objects.filter(chat_id__in=today).count() == len(demo.WELCOME)
+    assert Message.objects.filter(chat_id__in=general_and_random()).count() == len(demo.WELCOME)
+
+
+def test_past_emails_give_the_task_health_notebook_a_history() -> None:
+    """Delivered over the weeks, mostly sent within seconds, some retried, a few failed (one
+    bad afternoon among them), each to an admin of the chat about a real join or leave."""
+    summary = seed()
+    past = Notification.objects.exclude(chat_id__in=general_and_random())
+    assert summary.emails >= 50
+    assert len({at.date() for at in past.values_list("created_at", flat=True)}) >= 10
+    sent = past.filter(status="sent")
+    assert sent.count() > 0.8 * summary.emails
+    assert all(timedelta(0) < n.done_at - n.created_at < timedelta(minutes=10) for n in sent)
+    assert past.filter(status="failed").exists()
+    assert past.filter(attempts__gt=1, status="sent").exists()
+    assert {n.event for n in past} == {"member_added", "member_removed"}
+    names = dict(User.objects.values_list("id", "username"))
+    for email in past.filter(event="member_added")[:20]:
+        joined = MembershipEvent.objects.get(
+            chat_id=email.chat_id, kind="join", at=email.created_at
+        )
+        assert names[joined.user_id] in email.subject
+        assert email.recipient_id != joined.user_id
 
 
 def test_no_history_once_a_real_chat_has_messages() -> None:
