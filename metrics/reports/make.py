@@ -19,7 +19,7 @@ from django.utils import timezone
 from .charts import draw_charts
 from .folders import point_latest, prune_reports, write_folder
 from .index import render_index
-from .tables import build_tables, report_range
+from .tables import build_tables, includes_demo, report_range
 
 MANIFEST_VERSION = 1
 
@@ -53,6 +53,7 @@ def make_report(
         "version": MANIFEST_VERSION,
         "generated_at": now.isoformat(),
         "range": span.manifest(),  # start, end, partial_from (where final counts end, or null)
+        "demo": includes_demo(),  # seed_demo's chats exist: the notebooks say so
         "tables": {},
         "charts": [],
     }

@@ -237,6 +237,12 @@ def notifications_table(start: datetime) -> pd.DataFrame:
     )
 
 
+def includes_demo() -> bool:
+    """True while seed_demo's chats exist: the report (manifest `demo`) and the notebooks then
+    say their numbers include made-up history."""
+    return Chat.objects.filter(is_demo=True).exists()
+
+
 def build_tables(span: ReportRange) -> dict[str, pd.DataFrame]:
     """Every table of a report for `[start, end)`, in the order the manifest lists them."""
     start, end = span.start, span.end

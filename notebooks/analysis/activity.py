@@ -49,18 +49,34 @@ def peak_hour_of_week(grid: pd.DataFrame) -> dict[str, Any] | None:
     return {"weekday": grid.index[day], "hour": int(hour), "messages": int(grid.iat[day, hour])}
 
 
-def active_users(daily: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def partial_start(hourly: pd.DataFrame) -> pd.Timestamp | None:
+    """Where the report's partial counts begin (its first `partial` hour), None if none are."""
+    if "partial" not in hourly:
+        return None
+    hours = hourly.loc[hourly["partial"].astype(bool), "hour"]
+    return utc(hours).min() if len(hours) else None
+
+
+def active_users(
+    daily: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    partial_from: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """DAU, WAU, MAU per day and stickiness (DAU / MAU), from the report's `daily` table.
 
     Active means sent at least one message (the metrics app's definition); WAU and MAU are the
     users active in the 7 and 30 days ending on that day. The report writes a row (zero
     included) for every day already computed, so a day without rows is not computed yet and is
-    left out. The day in progress has rows marked `partial`: the default range stops before it
-    (reading.analysis_range), a range reaching it shows its count so far. Stickiness is NaN
-    where MAU is 0.
+    left out. The day in progress has rows marked `partial`, counted up to the report's end:
+    they are left out when the range stops at or before `partial_from` (the default range,
+    reading.analysis_range), and shown as the count so far when it reaches past it.
+    Stickiness is NaN where MAU is 0.
     """
     names = {"active_users_1d": "dau", "active_users_7d": "wau", "active_users_30d": "mau"}
     rows = daily.loc[daily["stat"].isin(names)].assign(day=lambda f: utc(f["day"]))
+    if partial_from is not None and end <= partial_from and "partial" in rows:
+        rows = rows.loc[~rows["partial"].astype(bool)]
     table = rows.pivot_table(index="day", columns="stat", values="value", aggfunc="sum")
     table = table.reindex(columns=list(names)).rename(columns=names)
     table = table.reindex(days_in(start, end)).dropna(how="all").fillna(0).astype("int64")
@@ -97,7 +113,7 @@ def summary(
 ) -> dict[str, Any]:
     """The figures the Activity notebook concludes with (also printed as JSON for tests)."""
     per_day = messages_per_day(tables["hourly"], start, end)
-    dau = active_users(tables["daily"], start, end)
+    dau = active_users(tables["daily"], start, end, partial_start(tables["hourly"]))
     top = busiest_chats(tables["chat_hourly"], tables["chats"], start, end, n=1)
     peak = peak_hour_of_week(hour_of_week(tables["hourly"], start, end))
     grown = growth(tables["users"], tables["chats"], start, end)
@@ -112,8 +128,8 @@ def summary(
         "busiest_day": busiest_day.date().isoformat() if busiest_day is not None else None,
         "busiest_day_messages": int(per_day.max()),
         "peak_hour_of_week": peak,
-        # The last day whose active users are computed (a complete day, unless `end` was set
-        # past the report's partial_from: then the day in progress, as the header says).
+        # The last day whose active users are computed: a complete day, unless `end` was set
+        # past the report's partial_from (then the day in progress, as the header says).
         "last_day": dau.index[-1].date().isoformat() if len(dau) else None,
         "dau_last_day": None if last_day is None else int(last_day["dau"]),
         "wau_last_day": None if last_day is None else int(last_day["wau"]),

@@ -95,3 +95,14 @@ def partial_note(manifest: dict[str, Any], end: pd.Timestamp) -> str:
     if end <= partial_from:
         return f"{period}: left out here (pass an `end` after it to include them)."
     return f"{period}: included here, so the last hour and day may still grow."
+
+
+def demo_note(manifest: dict[str, Any]) -> str:
+    """A sentence for the notebook's header when the report includes seed_demo's made-up
+    history (the manifest's `demo`), empty on real data."""
+    if not manifest.get("demo"):
+        return ""
+    return (
+        " **Includes demo data:** the chats marked demo (admin: Chats, filter “is demo”) and"
+        " their weeks of history were made up by `manage.py seed_demo`, not by real use."
+    )

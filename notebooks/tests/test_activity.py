@@ -70,6 +70,35 @@ def test_active_users_pivot_and_stickiness() -> None:
     assert math.isnan(table.loc[utc("2025-03-05"), "stickiness"])  # undefined, not 0
 
 
+def test_the_partial_day_is_left_out_unless_the_range_reaches_past_partial_from() -> None:
+    """The day in progress: 03-04 counted up to 12:07, partial from 12:00. The default range
+    ends at 12:00, so the header's promise (partial counts left out) holds for DAU too."""
+    daily = pd.DataFrame(
+        {
+            "day": [T("2025-03-03").date()] * 3 + [T("2025-03-04").date()] * 3,
+            "stat": ["active_users_1d", "active_users_7d", "active_users_30d"] * 2,
+            "value": [2, 2, 2, 1, 3, 4],
+            "partial": [False] * 3 + [True] * 3,
+        }
+    )
+    hourly = pd.DataFrame(
+        {
+            "hour": [T("2025-03-04 11:00"), T("2025-03-04 12:00")],
+            "stat": ["messages_sent"] * 2,
+            "value": [1, 1],
+            "partial": [False, True],
+        }
+    )
+    partial_from = activity.partial_start(hourly)
+    assert partial_from == utc("2025-03-04 12:00")
+    start = utc("2025-03-03")
+    table = activity.active_users(daily, start, partial_from, partial_from)
+    assert table.index.tolist() == [utc("2025-03-03")]
+    table = activity.active_users(daily, start, utc("2025-03-05"), partial_from)
+    assert table.loc[utc("2025-03-04"), "dau"] == 1  # asked for: the count so far
+    assert activity.partial_start(hourly.assign(partial=False)) is None
+
+
 def test_busiest_chats_in_range_with_titles_ties_and_deleted_chats() -> None:
     chat_hourly = pd.DataFrame(
         {

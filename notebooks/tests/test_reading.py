@@ -43,6 +43,12 @@ def test_by_default_the_partial_period_is_left_out_and_the_header_says_so() -> N
     assert reading.partial_note(whole, utc("2025-03-31 12:07")) == ""
 
 
+def test_the_demo_note_shows_only_for_a_report_that_includes_demo_data() -> None:
+    assert "**Includes demo data:**" in reading.demo_note({"demo": True})
+    assert reading.demo_note({"demo": False}) == ""
+    assert reading.demo_note({}) == ""  # a report written before the field: real data
+
+
 def test_a_report_with_nothing_final_yet_is_analysed_whole() -> None:
     """A new platform: all its counts are the hour in progress; the notebooks still run."""
     manifest = {
