@@ -22,6 +22,10 @@ end of the slice holding `now`, as **partial** rows, in one transaction: delete 
 minute) until their slice is complete, when a normal step replaces them for good; readers tell
 them apart by `FillState.filled_until` (final before it) and `partial_until` (partial rows end).
 A crash there rolls back and leaves the previous run's partial rows, still marked partial.
+The cost of a partial run is bounded by the slice and its statistic's window, never by history:
+an hourly statistic reads the hour so far through the time index; the day's active users read
+their window of UserDayActivity (for active_users_30d: 30 days of user-days, about users x 30
+rows, each minute), an indexed range that grows with users, not with the weeks recorded.
 
 A run that finds STARTED deletes every row of the statistic from `filled_until` on (partial rows
 included) and redoes the step, so a crashed run is redone cleanly. A run after a long pause (beat

@@ -46,6 +46,8 @@ def render_index(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> s
         "start": manifest["range"]["start"],
         "end": manifest["range"]["end"],
         "partial_from": manifest["range"].get("partial_from"),
+        # A day is partial as a whole: its daily rows count from 00:00 of partial_from's day.
+        "partial_day": (manifest["range"].get("partial_from") or "")[:10],
         "numbers": [(label, _count(v)) for label, v in summary_numbers(tables).items()],
         "busiest": [
             {

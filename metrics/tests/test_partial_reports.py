@@ -64,7 +64,8 @@ def test_the_hour_in_progress_is_in_the_tables_marked_partial(
 
 def test_the_page_says_which_period_is_partial(in_progress: Path) -> None:
     html = (in_progress / "index.html").read_text()
-    assert "counts from 2025-03-04T02:00:00+00:00 on are the hour and day in progress" in html
+    assert "hourly counts from 2025-03-04T02:00:00+00:00 on are the hour in progress" in html
+    assert "daily counts of 2025-03-04 (from 00:00 UTC) the day in progress" in html
     assert "recomputed every minute until the period ends" in html
     # The headline active users are the last full day's (day 0: alice and bob), not today's.
     assert "<th>Active users, last full day</th><td>2</td>" in html
