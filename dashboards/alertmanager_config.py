@@ -2,10 +2,12 @@
 
 Alertmanager's file cannot read environment variables, so `make up` (scripts/run-alertmanager.sh)
 and compose (the `alertmanager-config` one-shot service) render it from the same variables as the
-rest of the platform: where alert emails go (ALERT_EMAIL_TO), the SMTP server (ALERT_SMTP_*,
-defaulting to EMAIL_HOST/EMAIL_PORT: make up's dev SMTP server), an optional webhook
-(ALERT_WEBHOOK_URL) and the address the runbook links start with (PUBLIC_BASE_URL). A bad value
-stops the rendering with a message naming the variable. No Django needed.
+rest of the platform: where alert emails go (ALERT_EMAIL_TO; critical ones to
+ALERT_CRITICAL_EMAIL_TO if set), the SMTP server (ALERT_SMTP_*, or, when ALERT_SMTP_HOST is empty,
+the app's whole EMAIL_* set: make up's dev SMTP server), optional webhooks (ALERT_WEBHOOK_URL,
+ALERT_CRITICAL_WEBHOOK_URL) and the address the runbook links start with (PUBLIC_BASE_URL). A bad
+value stops the rendering with a message naming the variable. The file holds the SMTP password:
+it is written readable by its owner only. No Django needed.
 
     python -m dashboards.alertmanager_config --output var/alertmanager/alertmanager.yml
 """
@@ -13,6 +15,7 @@ stops the rendering with a message naming the variable. No Django needed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import urllib.parse
 from collections.abc import Mapping
@@ -23,6 +26,8 @@ import yaml
 
 TEMPLATE_NAME = "chatplatform.tmpl"
 RECEIVER = "team"
+# Critical alerts' receiver, when ALERT_CRITICAL_EMAIL_TO or ALERT_CRITICAL_WEBHOOK_URL is set.
+CRITICAL_RECEIVER = "team-critical"
 # Labels that tell one occurrence of an alert from another (prometheus/alerts.yml): one email
 # per queue, task, worker... rather than one per alert name.
 GROUP_BY = ["alertname", "queue", "task", "worker", "entry", "stats_job", "job", "integration"]
@@ -54,13 +59,6 @@ def _get(env: Mapping[str, str], name: str, fallback: str | None = None, default
     return value or default
 
 
-def _bool(env: Mapping[str, str], name: str, fallback: str | None = None) -> bool:
-    value = _get(env, name, fallback, "false").lower()
-    if value not in TRUE | FALSE:
-        raise ConfigError(f"{name}={value!r}: expected true or false")
-    return value in TRUE
-
-
 def _url(name: str, value: str) -> str:
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -86,38 +84,93 @@ def base_url(env: Mapping[str, str]) -> str:
     return _url("PUBLIC_BASE_URL", value)
 
 
-def email_config(env: Mapping[str, str]) -> dict:
-    """The email receiver: SMTP from ALERT_SMTP_*, else the app's own EMAIL_* settings."""
-    recipients = [a.strip() for a in _get(env, "ALERT_EMAIL_TO", default="").split(",")]
+# The SMTP settings of Alertmanager's own server, and the app's settings they stand for.
+SMTP_VARIABLES = {
+    "HOST": "EMAIL_HOST",
+    "PORT": "EMAIL_PORT",
+    "USER": "EMAIL_HOST_USER",
+    "PASSWORD": "EMAIL_HOST_PASSWORD",
+    "REQUIRE_TLS": "EMAIL_USE_TLS",
+}
+
+
+def smtp_settings(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """{HOST, PORT, USER, PASSWORD, REQUIRE_TLS: value}, and the variables they came from.
+
+    Taken whole from ALERT_SMTP_* when ALERT_SMTP_HOST is set, else whole from the app's EMAIL_*:
+    never mixed, so the app's login is not sent to another server (ALERT_SMTP_HOST alone means
+    that server needs no login). ALERT_SMTP_* set without the host would be ignored: refused.
+    """
+    own = {key: f"ALERT_SMTP_{key}" for key in SMTP_VARIABLES}
+    if _get(env, "ALERT_SMTP_HOST"):
+        values = {key: _get(env, name) for key, name in own.items()}
+        if not values["PORT"]:
+            raise ConfigError("ALERT_SMTP_HOST is set but ALERT_SMTP_PORT is empty: set both")
+        return values, own
+    stray = [name for name in own.values() if _get(env, name)]
+    if stray:
+        raise ConfigError(
+            f"{', '.join(stray)} set but ALERT_SMTP_HOST is empty: set it too, or leave every "
+            "ALERT_SMTP_* empty to use the EMAIL_* settings"
+        )
+    values = {key: _get(env, name) for key, name in SMTP_VARIABLES.items()}
+    values["HOST"] = values["HOST"] or "127.0.0.1"
+    values["PORT"] = values["PORT"] or "1025"
+    return values, SMTP_VARIABLES
+
+
+def email_config(env: Mapping[str, str], to_variable: str = "ALERT_EMAIL_TO") -> dict:
+    """An email receiver to the addresses of `to_variable`: SMTP from smtp_settings."""
+    recipients = [a.strip() for a in _get(env, to_variable, "ALERT_EMAIL_TO").split(",")]
     recipients = [a for a in recipients if a] or [DEFAULTS["ALERT_EMAIL_TO"]]
     for address in recipients:
-        _address("ALERT_EMAIL_TO", address)
+        _address(to_variable, address)
     sender = _get(env, "ALERT_EMAIL_FROM", "DEFAULT_FROM_EMAIL", DEFAULTS["ALERT_EMAIL_FROM"])
     _address("ALERT_EMAIL_FROM", sender)
-    host = _get(env, "ALERT_SMTP_HOST", "EMAIL_HOST", "127.0.0.1")
-    port = _get(env, "ALERT_SMTP_PORT", "EMAIL_PORT", "1025")
+    smtp, names = smtp_settings(env)
+    port = smtp["PORT"]
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"ALERT_SMTP_PORT={port!r}: expected a port number (1-65535)")
+        raise ConfigError(f"{names['PORT']}={port!r}: expected a port number (1-65535)")
+    tls = smtp["REQUIRE_TLS"].lower() or "false"
+    if tls not in TRUE | FALSE:
+        raise ConfigError(f"{names['REQUIRE_TLS']}={tls!r}: expected true or false")
     config = {
         "to": ", ".join(recipients),
         "from": sender,
-        "smarthost": f"{host}:{port}",
+        "smarthost": f"{smtp['HOST']}:{port}",
         "hello": _get(env, "ALERT_SMTP_HELLO", default="localhost"),
         # STARTTLS; Alertmanager speaks implicit TLS by itself on port 465.
-        "require_tls": _bool(env, "ALERT_SMTP_REQUIRE_TLS", "EMAIL_USE_TLS"),
+        "require_tls": tls in TRUE,
         "send_resolved": True,
         "headers": {"Subject": '{{ template "chatplatform.subject" . }}'},
         "text": '{{ template "chatplatform.text" . }}',
         "html": '{{ template "chatplatform.html" . }}',
     }
-    user = _get(env, "ALERT_SMTP_USER", "EMAIL_HOST_USER")
-    password = _get(env, "ALERT_SMTP_PASSWORD", "EMAIL_HOST_PASSWORD")
-    if password and not user:
-        raise ConfigError("ALERT_SMTP_PASSWORD is set but ALERT_SMTP_USER (EMAIL_HOST_USER) is not")
-    if user:
-        config["auth_username"] = user
-        config["auth_password"] = password
+    if smtp["PASSWORD"] and not smtp["USER"]:
+        raise ConfigError(f"{names['PASSWORD']} is set but {names['USER']} is not")
+    if smtp["USER"]:
+        config["auth_username"] = smtp["USER"]
+        config["auth_password"] = smtp["PASSWORD"]
     return config
+
+
+def receivers(env: Mapping[str, str]) -> list[dict]:
+    """The team's receiver and, when ALERT_CRITICAL_EMAIL_TO or ALERT_CRITICAL_WEBHOOK_URL is set,
+    one for critical alerts (each of the two falling back to the team's own)."""
+
+    def receiver(name: str, to: str, webhook: str) -> dict:
+        result: dict = {"name": name, "email_configs": [email_config(env, to)]}
+        url = _get(env, webhook, "ALERT_WEBHOOK_URL")
+        if url:
+            name_of_url = webhook if _get(env, webhook) else "ALERT_WEBHOOK_URL"
+            result["webhook_configs"] = [{"url": _url(name_of_url, url), "send_resolved": True}]
+        return result
+
+    team = receiver(RECEIVER, "ALERT_EMAIL_TO", "ALERT_WEBHOOK_URL")
+    if not (_get(env, "ALERT_CRITICAL_EMAIL_TO") or _get(env, "ALERT_CRITICAL_WEBHOOK_URL")):
+        return [team]
+    critical = receiver(CRITICAL_RECEIVER, "ALERT_CRITICAL_EMAIL_TO", "ALERT_CRITICAL_WEBHOOK_URL")
+    return [team, critical]
 
 
 def inhibit_rules(worker_queues: Mapping[str, list[str]] | None = None) -> list[dict]:
@@ -138,6 +191,13 @@ def inhibit_rules(worker_queues: Mapping[str, list[str]] | None = None) -> list[
         {
             "source_matchers": ['alertname="CentrifugoDown"'],
             "target_matchers": ['alertname="LiveEventsFailing"'],
+        },
+        # A frozen or stuck worker (the SIGSTOP drill) also stops answering on its metrics port:
+        # the heartbeat alert says why, the scrape failure of the same group is no news.
+        {
+            "source_matchers": ['alertname="CeleryWorkerHeartbeatStale"'],
+            "target_matchers": ['alertname="ScrapeTargetDown"', 'job="celery-workers"'],
+            "equal": ["group"],
         },
     ]
     for group, queues in sorted((worker_queues or {}).items()):
@@ -163,8 +223,6 @@ def parse_worker_queues(spec: str) -> dict[str, list[str]]:
 
 def settings_worker_queues() -> str:
     """settings.WORKER_GROUPS as `group=queue+queue,...` (loads the Django settings)."""
-    import os
-
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
     from django.conf import settings
 
@@ -182,11 +240,8 @@ def render_config(
     `timings` (group_wait, group_interval, repeat_interval) replaces those of every route: the
     tests use 1 s ones.
     """
-    receiver: dict = {"name": RECEIVER, "email_configs": [email_config(env)]}
-    webhook = _get(env, "ALERT_WEBHOOK_URL")
-    if webhook:
-        url = _url("ALERT_WEBHOOK_URL", webhook)
-        receiver["webhook_configs"] = [{"url": url, "send_resolved": True}]
+    all_receivers = receivers(env)
+    critical = all_receivers[-1]["name"]
 
     def timed(kind: str) -> dict:
         return {**TIMINGS[kind], **(timings or {})}
@@ -202,13 +257,13 @@ def render_config(
                 "group_by": ["alertname"],
                 **timed("watchdog"),
             },
-            {"matchers": ['severity="critical"'], "receiver": RECEIVER, **timed("critical")},
+            {"matchers": ['severity="critical"'], "receiver": critical, **timed("critical")},
             {"matchers": ['severity="warning"'], "receiver": RECEIVER, **timed("warning")},
         ],
     }
     config = {
         "route": route,
-        "receivers": [receiver],
+        "receivers": all_receivers,
         "inhibit_rules": inhibit_rules(worker_queues),
         # Relative to this file: Alertmanager resolves it from the config's directory.
         "templates": [TEMPLATE_NAME],
@@ -224,12 +279,17 @@ def render_config(
     }
 
 
-def write_config(files: Mapping[str, str], output: Path) -> None:
-    """Write alertmanager.yml as `output` and the template beside it."""
+def write_config(files: Mapping[str, str], output: Path, mode: int = 0o600) -> None:
+    """Write alertmanager.yml as `output` and the template beside it, with `mode` (the config
+    holds the SMTP password: owner only by default; compose adds its group, see --group-readable).
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         path = output if name == "alertmanager.yml" else output.parent / name
-        path.write_text(text)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)  # an existing file keeps its old mode through O_CREAT
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
 
 
 # Go templates (Alertmanager's). The runbook_url annotation is a path of the web app
@@ -289,8 +349,6 @@ List the alerts: amtool --alertmanager.url={{ .ExternalURL }} alert query
 
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    import os
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True, type=Path, help="alertmanager.yml to write")
     for name in ("group-wait", "group-interval", "repeat-interval"):
@@ -302,6 +360,11 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         "--worker-queues-from-settings",
         action="store_true",
         help="take the worker groups' queues from Django's settings.WORKER_GROUPS",
+    )
+    parser.add_argument(
+        "--group-readable",
+        action="store_true",
+        help="mode 0640, not 0600: Alertmanager runs as another user of the file's group (compose)",
     )
     args = parser.parse_args(argv)
     if args.worker_queues_from_settings:
@@ -318,7 +381,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     except ConfigError as exc:
         print(f"alertmanager config: {exc}", file=sys.stderr)
         return 2
-    write_config(files, args.output)
+    write_config(files, args.output, 0o640 if args.group_readable else 0o600)
     return 0
 
 
