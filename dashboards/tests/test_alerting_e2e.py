@@ -33,7 +33,7 @@ RULES = {"Watchdog", "CeleryQueueNoWorker", "CeleryQueueWaitHigh"}
 FAST = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}
 
 
-def test_rules(tmp_path: Path) -> Path:
+def fast_rules(tmp_path: Path) -> Path:
     """A copy of prometheus/alerts.yml with RULES only, each firing after 1 s."""
     groups = yaml.safe_load(prometheus_config.ALERTS.read_text())["groups"]
     rules = [
@@ -46,9 +46,6 @@ def test_rules(tmp_path: Path) -> Path:
     path = tmp_path / "alerts.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "test", "rules": rules}]}))
     return path
-
-
-test_rules.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture
@@ -88,7 +85,7 @@ def stack(redis_service, live_server, worker_env, settings, tmp_path) -> Iterato
                 "alertmanager": f"127.0.0.1:{alertmanager.port}",
             },
         )
-        config["rule_files"] = [str(test_rules(tmp_path))]
+        config["rule_files"] = [str(fast_rules(tmp_path))]
         # Alerts that fire before Prometheus has found the Alertmanager (the Watchdog) are sent
         # again after the resend delay: 1 s, not a minute.
         prometheus = testing.PrometheusProcess(

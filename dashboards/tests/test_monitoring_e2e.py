@@ -14,7 +14,7 @@ this same API.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import yaml
@@ -150,14 +150,19 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict, 
     assert {r["name"]: r["health"] for r in loaded} == {r["alert"]: "ok" for r in rules}
 
     # The failing task trips the failure-ratio alert (pending: it must last 5 minutes to fire);
-    # the healthy services trip nothing else.
+    # the healthy services trip nothing else. The Watchdog always fires (the dead man's switch).
+    def alerts_named(keep: Callable[[str], bool]) -> list[dict]:
+        return [a for a in prometheus.api("alerts")["alerts"] if keep(a["labels"]["alertname"])]
+
     def active_alerts() -> list[dict]:
-        return prometheus.api("alerts")["alerts"]
+        return alerts_named(lambda name: name != "Watchdog")
 
     testing.wait_until(active_alerts, 30, "the failure-ratio alert to be pending")
     alerts = {(a["labels"]["alertname"], a["labels"].get("task")) for a in active_alerts()}
     assert ("CeleryTaskFailureRatioHigh", e2e_tasks.FAIL) in alerts
     assert {name for name, _ in alerts} == {"CeleryTaskFailureRatioHigh"}
+    watchdog = alerts_named(lambda name: name == "Watchdog")
+    assert [a["state"] for a in watchdog] == ["firing"]
 
 
 def test_flower_refuses_requests_without_credentials(flower: testing.ManagedProcess) -> None:
