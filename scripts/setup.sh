@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the platform needs, once: Debian packages, the virtualenv, Centrifugo, centrifuge-js,
-# and a .env with random local secrets. Running it again is fast and changes nothing.
+# Install what the platform needs, once: Debian packages (Redis, Prometheus, Alertmanager), the
+# virtualenv, Centrifugo, centrifuge-js and uPlot from npm, and a .env with random local secrets.
+# Running it again is fast and changes nothing.
 # Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL and Chromium for the test suite)
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -9,6 +10,19 @@ cd "$ROOT"
 pkgs=(redis-server prometheus prometheus-alertmanager)
 [ "${1:-}" = "--test" ] && pkgs+=(postgresql chromium)
 apt_ensure "${pkgs[@]}"
+
+# On a host running systemd, installing Debian's prometheus and prometheus-alertmanager also starts
+# them as services on 9090 and 9093, the ports make up's own (scripts/run-*.sh) listen on: stop
+# them and keep them from starting at boot. make up runs its own, with its own configuration.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  for unit in prometheus prometheus-alertmanager; do
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit"; then
+      log "stopping and disabling the packaged $unit service (make up runs its own)"
+      $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true
+    fi
+  done
+fi
 
 # Python: a project-local virtualenv, reinstalled only when pyproject.toml or constraints.txt
 # changes; constraints.txt pins every transitive package too.
@@ -45,12 +59,12 @@ if [ "${1:-}" = "--test" ] && [ ! -f "$compose_stamp" ]; then
   rm -f "$TOOLS"/bin/.compose-config-*; touch "$compose_stamp"
 fi
 
-# centrifuge-js for the live pages, from npm, served as a static file (no CDN); installed again
-# when package-lock.json changes.
+# centrifuge-js (live pages) and uPlot (dashboard pages) from npm, served as static files (no
+# CDN); installed again when package-lock.json changes.
 npm_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
 if [ ! -f "$npm_stamp" ] || [ ! -f node_modules/centrifuge/dist/centrifuge.js ] \
   || [ ! -f node_modules/uplot/dist/uPlot.iife.min.js ]; then
-  log "installing centrifuge-js from npm"
+  log "installing centrifuge-js and uPlot from npm"
   npm ci --silent --no-audit --no-fund
   rm -f node_modules/.installed-*; touch "$npm_stamp"
 fi
