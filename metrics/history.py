@@ -2,10 +2,11 @@
 
 A Prometheus started after the demo was seeded (chats.demo) would show weeks of history in the
 reports but a blank Chat activity dashboard. `history_lines` recomputes, from the raw tables, what
-the web app's /metrics would have exported every `step` over the history (the same rules as
-metrics.selectors and metrics.snapshot: counts up to the moment, the last hour, UTC-day windows,
-the busiest chats of the last 24 hours), so the imported series end at the values the live app
-reports next. scripts/run-prometheus.sh imports the file once with
+the web app's /metrics would have exported every `step` over the history, by the definitions
+of metrics.selectors, imported from there (LAST_HOUR, the UTC days of an active-users window,
+the busiest chats of LAST_DAY ranked by `rank_chats`), here for many moments in one pass over
+the rows where the selectors answer for one `now`. So the imported series end at the values the
+live app reports next. scripts/run-prometheus.sh imports the file once with
 `promtool tsdb create-blocks-from openmetrics` into an empty data folder.
 
 Only numbers the raw rows determine are written. The statistics jobs' success times and
@@ -26,9 +27,8 @@ from chats.models import Chat, Message
 
 from . import contract
 from .prometheus import PREFIX
+from .selectors import LAST_DAY, LAST_HOUR, TOP_CHATS, active_window, rank_chats
 from .timeutil import day_start
-
-TOP_CHATS = 5  # as metrics.selectors.top_chats
 
 
 def _labels(labels: dict[str, str]) -> str:
@@ -82,20 +82,18 @@ def history_lines(
         add(f"{PREFIX}_chats", {}, moment, bisect.bisect_right(chats, now))
         sent = bisect.bisect_left(message_times, now)
         add(f"{PREFIX}_messages_total", {}, moment, sent)
-        hour_ago = bisect.bisect_left(message_times, now - 3600)
+        hour_ago = bisect.bisect_left(message_times, now - LAST_HOUR.total_seconds())
         add(f"{PREFIX}_messages_last_hour", {}, moment, sent - hour_ago)
-        day_ago = now - 86400
+        day_ago = now - LAST_DAY.total_seconds()
         add(
             f"{PREFIX}_new_users_last_day",
             {},
             moment,
             bisect.bisect_right(users, now) - bisect.bisect_left(users, day_ago),
         )
-        today = moment.astimezone(UTC).date()
         for window in (1, 7, 30):
             active: set[int] = set()
-            for offset in range(window):
-                day = today - timedelta(days=offset)
+            for day in active_window(moment, window):
                 active.update(a for a, first in first_of_day.get(day, {}).items() if first < now)
             add(f"{PREFIX}_active_users", {"window": f"{window}d"}, moment, len(active))
         while day_in < sent:  # the busiest chats of [now - 24 h, now)
@@ -105,9 +103,8 @@ def history_lines(
         while last_day and last_day[0][0] < day_ago:
             _, chat = last_day.popleft()
             per_chat[chat] -= 1
-        ranked = sorted(((-n, chat) for chat, n in per_chat.items() if n > 0))[:TOP_CHATS]
-        for rank, (negative, _) in enumerate(ranked, start=1):
-            add(f"{PREFIX}_top_chat_messages_last_day", {"rank": str(rank)}, moment, -negative)
+        for rank, (_, n) in enumerate(rank_chats(per_chat, TOP_CHATS), start=1):
+            add(f"{PREFIX}_top_chat_messages_last_day", {"rank": str(rank)}, moment, n)
     docs = {f"{PREFIX}_{family.name}": family for family in contract.families()}
     by_family: dict[str, list[list[str]]] = {}  # OpenMetrics wants a family's series together
     for (name, _), lines in series.items():

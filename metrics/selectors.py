@@ -10,7 +10,8 @@ rest raw, so the hour in progress is counted once, and exactly.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
@@ -20,6 +21,25 @@ from chats.models import Chat, Message
 
 from .models import FillState, HourlyCount, JobRun, UserDayActivity
 from .timeutil import HOUR, day_start, floor_time
+
+# The live numbers' definitions, shared with metrics.history (the past's gauges): one meaning of
+# "the last hour", "the last day", "active in a window" and "the busiest chats".
+LAST_HOUR = timedelta(hours=1)
+LAST_DAY = timedelta(days=1)
+TOP_CHATS = 5
+
+
+def active_window(now: datetime, window_days: int) -> list[date]:
+    """The UTC days of an active-users window ending with `now`'s day (today included)."""
+    today = now.astimezone(UTC).date()
+    return [today - timedelta(days=offset) for offset in range(window_days)]
+
+
+def rank_chats(counts: Mapping[int, int], limit: int = TOP_CHATS) -> list[tuple[int, int]]:
+    """(chat_id, messages) of the busiest chats, busiest first, ties by chat id; no zeros."""
+    return sorted(
+        ((chat, n) for chat, n in counts.items() if n > 0), key=lambda item: (-item[1], item[0])
+    )[:limit]
 
 
 def filled_until(stat: str) -> datetime | None:
@@ -107,8 +127,7 @@ def active_users(now: datetime, window_days: int) -> int:
     Whole days come from `UserDayActivity`; today (and any day not filled yet) from the raw
     messages through the created_at index.
     """
-    today = now.astimezone(UTC).date()
-    first_day = today - timedelta(days=window_days - 1)
+    first_day = min(active_window(now, window_days))
     filled = filled_until("user_day_activity")
     raw_from = max(filled, day_start(first_day)) if filled else day_start(first_day)
     counted = UserDayActivity.objects.filter(day__gte=first_day, day__lt=raw_from.date())
@@ -126,12 +145,12 @@ def new_users_since(start: datetime) -> int:
     return get_user_model().objects.filter(date_joined__gte=start).count()
 
 
-def top_chats(start: datetime, end: datetime, limit: int = 5) -> list[dict]:
+def top_chats(start: datetime, end: datetime, limit: int = TOP_CHATS) -> list[dict]:
     """The busiest chats in [start, end): chat_id, title, messages; busiest first (ties by
     chat id). The one ranking of the live numbers: the snapshot's `top_chats` is this list, and
     a chat's rank (Prometheus' `rank` label, the live page's list) is its position in it."""
     counts = messages_by_chat(start, end)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    ranked = rank_chats(counts, limit)
     titles = dict(
         Chat.objects.filter(pk__in=[chat_id for chat_id, _ in ranked]).values_list("id", "title")
     )
