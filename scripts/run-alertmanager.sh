@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run Debian's Alertmanager for `make up`: its config rendered from the environment and .env
-# (dashboards/alertmanager_config.py: ALERT_EMAIL_TO, ALERT_SMTP_*, ALERT_WEBHOOK_URL; by default
-# emails go to the dev SMTP server, read them at http://127.0.0.1:$SMTP_WEB_PORT/) into
-# $VAR_DIR/alertmanager/, with clustering off so two instances on one host never join.
+# (dashboards/alertmanager_config.py: ALERT_EMAIL_TO, ALERT_CRITICAL_*, ALERT_SMTP_*,
+# ALERT_WEBHOOK_URL; by default emails go to the dev SMTP server, read them at
+# http://127.0.0.1:$SMTP_WEB_PORT/) into $VAR_DIR/alertmanager/ (mode 0600: it may hold the SMTP
+# password), with clustering off so two instances on one host never join.
 # No web UI in Debian's build: use amtool --alertmanager.url=http://127.0.0.1:$ALERTMANAGER_PORT.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
