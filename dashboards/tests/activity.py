@@ -87,10 +87,12 @@ def chat_activity(base: str, wave: int) -> None:
     api(base, tokens["owner"], f"chats/{chat['id']}/messages/")
 
 
-def run_tasks() -> None:
-    for n in range(3):
+def run_tasks(succeed: int = 3, fail: int = 2) -> None:
+    """Test tasks that succeed and fail (a mix a caller can change per wave, so failure ratios
+    move), one that retries once, and the beat jobs."""
+    for n in range(succeed):
         e2e_tasks.succeed.delay(n)
-    for n in range(2):
+    for n in range(fail):
         e2e_tasks.fail.delay(n)
     e2e_tasks.retry_once.delay(1)
     # The beat jobs, in order: counts, the report, then the snapshot /metrics serves.
