@@ -11,6 +11,7 @@ from .processes import (
     manage_check,
     port_open,
     production_env,
+    script_env,
     wait_until,
 )
 from .services import (
@@ -47,5 +48,6 @@ __all__ = [
     "manage_check",
     "port_open",
     "production_env",
+    "script_env",
     "wait_until",
 ]

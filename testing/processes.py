@@ -157,6 +157,24 @@ def django_env(**overrides: object) -> dict[str, str]:
     return env
 
 
+def script_env(var_dir: Path) -> dict[str, str]:
+    """For running the project's scripts (setup.sh, prepare.sh) as a first `make up` would: the
+    caller's environment, minus the test run's database, plus a private VAR_DIR with its own
+    SQLite database, reports and mail folder."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_NAME")}
+    env.update(
+        VAR_DIR=str(var_dir),
+        DATABASE_URL=f"sqlite:///{var_dir / 'db.sqlite3'}",
+        REPORTS_DIR=str(var_dir / "reports"),
+        DEV_MAIL_DIR=str(var_dir / "mail"),
+        # Nobody listens there: the demo's tasks wait in the outbox, never reaching a developer's
+        # running platform.
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        CELERY_BROKER_URL="",
+    )
+    return env
+
+
 def production_env(**overrides: object) -> dict[str, str]:
     """`django_env` as a deployment runs: DJANGO_DEBUG off with a real value for every secret and
     setting a start with DEBUG off refuses without (settings.py, Flower's launcher, seed_demo),

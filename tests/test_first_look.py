@@ -9,7 +9,6 @@ reports) and a Redis address nobody listens on, so a developer's state is never 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from testing import free_port
+from testing import free_port, script_env
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_NOTE = "demo data"  # the report page's notice (chats.templatetags.demo_data)
@@ -31,16 +30,8 @@ pytestmark = pytest.mark.slow
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """VAR_DIR after prepare.sh's first run; its reports are in VAR_DIR/reports."""
     var_dir = tmp_path_factory.mktemp("var")
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_NAME")}
-    env.update(
-        VAR_DIR=str(var_dir),
-        DATABASE_URL=f"sqlite:///{var_dir / 'db.sqlite3'}",
-        REPORTS_DIR=str(var_dir / "reports"),
-        DEV_MAIL_DIR=str(var_dir / "mail"),
-        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-        CELERY_BROKER_URL="",
-        CENTRIFUGO_API_URL=f"http://127.0.0.1:{free_port()}/api",
-    )
+    env = script_env(var_dir)
+    env["CENTRIFUGO_API_URL"] = f"http://127.0.0.1:{free_port()}/api"  # nobody listens
     result = subprocess.run(
         ["bash", "scripts/prepare.sh"],
         cwd=REPO,

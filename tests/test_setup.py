@@ -18,7 +18,6 @@ PostgreSQL needs no separate proof here, the migrations and the seed are the sam
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import sqlite3
@@ -28,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from core.secrets import require_secret
-from testing import free_port
+from testing import script_env
 
 REPO = Path(__file__).resolve().parent.parent
 LINKED = (".venv", ".tools", "node_modules")
@@ -86,22 +85,6 @@ def run(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
     )
     assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def script_env(var_dir: Path) -> dict[str, str]:
-    """The caller's environment, minus the test run's database, plus a private VAR_DIR."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_NAME")}
-    env.update(
-        VAR_DIR=str(var_dir),
-        DATABASE_URL=f"sqlite:///{var_dir / 'db.sqlite3'}",
-        REPORTS_DIR=str(var_dir / "reports"),
-        DEV_MAIL_DIR=str(var_dir / "mail"),
-        # Nobody listens there: the demo's tasks wait in the outbox, never reaching a developer's
-        # running platform.
-        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-        CELERY_BROKER_URL="",
-    )
-    return env
 
 
 def row_counts(database: Path) -> dict[str, int]:
@@ -187,7 +170,8 @@ def test_prepare_twice_changes_nothing_the_second_time(repo_copy: Path, tmp_path
     first = run("prepare.sh", repo_copy, env)
     assert "Demo data created" in first.stdout
     counts = row_counts(var_dir / "db.sqlite3")
-    assert counts["auth_user"] == 4 and counts["chats_chat"] == 2 and counts["chats_message"] == 3
+    # The demo with its weeks of history (chats/demo.py says how much).
+    assert counts["auth_user"] > 4 and counts["chats_chat"] > 2 and counts["chats_message"] > 100
     static = files_and_mtimes(var_dir / "static")
     assert any(name.endswith("swagger-ui-bundle.js") for name in static)
 

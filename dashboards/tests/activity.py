@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 import testing
 from chatplatform.celery import app as celery_app
 from dashboards.tests import e2e_tasks
+from metrics import celery_watch
 
 User = get_user_model()
 
@@ -105,3 +106,13 @@ def run_tasks(succeed: int = 3, fail: int = 2) -> None:
 
 def flower_count(task: str, event: str) -> str:
     return f'sum(flower_events_total{{task="{task}", type="{event}"}})'
+
+
+def forget_earlier_tests() -> None:
+    """Empty the queues and the broker's worker and beat records. Earlier tests of the session
+    share this Redis: a worker they SIGKILLed left a heartbeat that would trip
+    CeleryWorkerHeartbeatStale here, and their beat left its own runs."""
+    celery_app.control.purge()
+    celery_watch.broker().delete(
+        celery_watch.HEARTBEATS_KEY, celery_watch.BEAT_RUNS_KEY, celery_watch.BEAT_STARTED_KEY
+    )

@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 import testing
-from chatplatform.celery import app as celery_app
 from dashboards.tests import e2e_tasks, scrape
-from metrics import celery_watch
+from dashboards.tests.activity import forget_earlier_tests
 
 
 @pytest.fixture
@@ -30,12 +29,7 @@ def stack(
     """SMTP, a worker with the test tasks and its metrics port, beat, Flower and Prometheus, all
     on free ports."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    celery_app.control.purge()
-    # Earlier tests of the session share this Redis: a worker they SIGKILLed left a heartbeat
-    # that would trip CeleryWorkerHeartbeatStale here, and their beat left its own runs.
-    celery_watch.broker().delete(
-        celery_watch.HEARTBEATS_KEY, celery_watch.BEAT_RUNS_KEY, celery_watch.BEAT_STARTED_KEY
-    )
+    forget_earlier_tests()
     started: list[testing.ManagedProcess] = []
     try:
         smtp = testing.SmtpProcess()

@@ -23,7 +23,7 @@ import testing
 from chatplatform.celery import app as celery_app
 from dashboards import alertmanager_config, prometheus_config
 from dashboards.tests import scrape
-from metrics import celery_watch
+from dashboards.tests.activity import forget_earlier_tests
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -53,10 +53,7 @@ def stack(redis_service, live_server, worker_env, settings, tmp_path) -> Iterato
     """SMTP, Alertmanager, the email worker and Prometheus, on free ports."""
     # A task of the email queue is late after 1 s (the web app in this process reads it).
     settings.QUEUE_WAIT_BUDGETS = {**settings.QUEUE_WAIT_BUDGETS, "email": 1}
-    celery_app.control.purge()
-    celery_watch.broker().delete(
-        celery_watch.HEARTBEATS_KEY, celery_watch.BEAT_RUNS_KEY, celery_watch.BEAT_STARTED_KEY
-    )
+    forget_earlier_tests()
     started: list[testing.ManagedProcess] = []
     try:
         smtp = testing.SmtpProcess()
