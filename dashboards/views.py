@@ -3,30 +3,25 @@
 The pages read their panels (kind, title, description, unit, thresholds, queries and legends,
 rows, widths) from the same JSON models Grafana loads (`build.build_all()`), so the two never
 drift apart. The browser never sends PromQL: it asks for one panel's data by dashboard uid and
-panel id, and this module runs that panel's own queries against Prometheus' range-query API,
-with Grafana's variables replaced by Grafana's rules (`$__rate_interval`, `$__range`, ...).
+panel id, and dashboards.panel_data runs that panel's own queries against Prometheus.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
-import yaml
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from dashboards import build
+from dashboards.panel_data import PrometheusUnavailable, panel_data
 
-DATASOURCE_FILE = build.JSON_DIR.parent / "provisioning" / "datasources" / "prometheus.yml"
 # The picker's choices, in seconds (the page's ?range= takes the names).
 RANGES = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800}
 DEFAULT_RANGE = "1h"
@@ -34,7 +29,6 @@ MAX_RANGE = 31 * 86400
 # About one point per 3 px of a full-width panel, as Grafana's maxDataPoints does.
 MAX_POINTS = 400
 PROMETHEUS_LIMIT = 11000  # Prometheus refuses a range query with more points per series.
-TIMEOUT = 10  # seconds per query: a panel shows an error rather than hang
 REFRESH_SECONDS = 30
 COLORS = {  # Grafana's named threshold colours
     "green": "#73bf69",
@@ -77,61 +71,6 @@ def dashboard_or_404(uid: str) -> dict:
         raise Http404(f"No dashboard {uid!r}") from None
 
 
-def scrape_interval() -> float:
-    """Seconds between scrapes as Grafana's datasource knows it (its timeInterval), the figure
-    Grafana's `$__rate_interval` is made of."""
-    datasource = yaml.safe_load(DATASOURCE_FILE.read_text())["datasources"][0]
-    return parse_duration(datasource.get("jsonData", {}).get("timeInterval", "15s"))
-
-
-def parse_duration(text: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", text.strip())
-    if not match:
-        raise ValueError(f"not a duration: {text!r}")
-    return float(match[1]) * units[match[2]]
-
-
-def _seconds(value: float) -> str:
-    return f"{max(1, math.ceil(value))}s"
-
-
-def grafana_variables(range_seconds: int, step: int, scrape: float) -> dict[str, str]:
-    """What Grafana puts in place of its variables for this range and step."""
-    return {
-        # Grafana's rule: max(4 x scrape interval, step + scrape interval).
-        "$__rate_interval": _seconds(max(4 * scrape, step + scrape)),
-        "$__interval_ms": str(step * 1000),
-        "$__interval": _seconds(step),
-        "$__range_ms": str(range_seconds * 1000),
-        "$__range_s": str(range_seconds),
-        "$__range": _seconds(range_seconds),
-    }
-
-
-def fill_variables(expr: str, variables: dict[str, str]) -> str:
-    """`expr` with every Grafana variable replaced (longest names first: `$__range_s` before
-    `$__range`)."""
-    for name in sorted(variables, key=len, reverse=True):
-        expr = expr.replace(name, variables[name])
-    return expr
-
-
-def legend(fmt: str, labels: dict[str, str]) -> str:
-    """A series' name as Grafana writes it: the legend format with `{{label}}` filled in, or the
-    metric and its labels when the format is empty."""
-    if fmt:
-        return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m[1], ""), fmt)
-    name = labels.get("__name__", "")
-    rest = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
-    return f"{name}{{{rest}}}" if rest or not name else name
-
-
-def _number(text: str) -> float | None:
-    value = float(text)
-    return value if math.isfinite(value) else None  # JSON has no NaN; a gap instead
-
-
 def _int_param(request: HttpRequest, name: str, default: int | None = None) -> int:
     raw = request.GET.get(name)
     if raw is None and default is not None:
@@ -155,57 +94,6 @@ def _time_grid(request: HttpRequest) -> tuple[int, int, int]:
         raise BadParameter(f"step too small: more than {PROMETHEUS_LIMIT} points in the range")
     end = math.floor(time.time() / step) * step
     return range_seconds, step, end
-
-
-class PrometheusUnavailable(RuntimeError):
-    """Prometheus could not be reached or refused a query; the message is for the panel."""
-
-
-def query_range(expr: str, start: int, end: int, step: int) -> list[dict]:
-    """The series Prometheus returns for a range query."""
-    url = f"{settings.PROMETHEUS_URL.rstrip('/')}/api/v1/query_range"
-    params = {"query": expr, "start": start, "end": end, "step": step}
-    try:
-        response = requests.get(url, params=params, timeout=TIMEOUT)
-    except requests.RequestException as exc:
-        raise PrometheusUnavailable(
-            f"Prometheus is unreachable at {settings.PROMETHEUS_URL} ({type(exc).__name__})"
-        ) from exc
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code != 200 or body.get("status") != "success":
-        error = body.get("error") or f"HTTP {response.status_code}"
-        raise PrometheusUnavailable(f"Prometheus refused the query: {error}")
-    return body["data"]["result"]
-
-
-def panel_data(panel: dict, range_seconds: int, step: int, end: int) -> dict:
-    """Every series of a panel's queries on one time grid (null where a series has no value)."""
-    start = end - range_seconds
-    times = list(range(start, end + 1, step))
-    index = {t: i for i, t in enumerate(times)}
-    variables = grafana_variables(range_seconds, step, scrape_interval())
-    series = []
-    for target in panel.get("targets", []):
-        expr = fill_variables(target["expr"], variables)
-        for result in query_range(expr, start, end, step):
-            values: list[float | None] = [None] * len(times)
-            for stamp, text in result["values"]:
-                i = index.get(round(float(stamp)))
-                if i is not None:
-                    values[i] = _number(text)
-            if all(v is None for v in values):
-                continue  # only NaN (0/0, a quantile of no events): nothing to draw
-            series.append(
-                {
-                    "name": legend(target.get("legendFormat", ""), result["metric"]),
-                    "query": target.get("refId", ""),
-                    "values": values,
-                }
-            )
-    return {"times": times, "series": series, "step": step, "range": range_seconds}
 
 
 def layout(model: dict) -> list[dict]:
@@ -268,7 +156,7 @@ def dashboard_page(request: HttpRequest, uid: str) -> HttpResponse:
         "refreshSeconds": REFRESH_SECONDS,
         "panels": {panel["id"]: panel for row in rows for panel in row["panels"]},
     }
-    context = {"dashboard": model, "rows": rows, "config": config, "ranges": RANGES}
+    context = {"dashboard": model, "rows": rows, "config": config}
     return render(request, "dashboards/dashboard.html", context)
 
 

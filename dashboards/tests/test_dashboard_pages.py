@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import testing
-from dashboards import build, views
+from dashboards import build, panel_data
 
 UIDS = sorted(build.build_all())
 
@@ -126,22 +126,25 @@ def test_prometheus_unreachable_is_502_with_a_message(staff_client, settings) ->
 
 def test_grafana_variables_follow_grafanas_rules() -> None:
     # $__rate_interval: max(4 x scrape interval, step + scrape interval).
-    assert views.grafana_variables(3600, 15, 15)["$__rate_interval"] == "60s"
-    assert views.grafana_variables(86400, 216, 15)["$__rate_interval"] == "231s"
-    variables = views.grafana_variables(3600, 15, 15)
+    assert panel_data.grafana_variables(3600, 15, 15)["$__rate_interval"] == "60s"
+    assert panel_data.grafana_variables(86400, 216, 15)["$__rate_interval"] == "231s"
+    variables = panel_data.grafana_variables(3600, 15, 15)
     expr = "rate(x[$__range]) + $__range_s + rate(y[$__rate_interval])"
-    assert views.fill_variables(expr, variables) == "rate(x[3600s]) + 3600 + rate(y[60s])"
-    assert views.scrape_interval() == 15  # the Grafana datasource's timeInterval
+    assert panel_data.fill_variables(expr, variables) == "rate(x[3600s]) + 3600 + rate(y[60s])"
+    assert panel_data.scrape_interval() == 15  # the Grafana datasource's timeInterval
 
 
 def test_every_panel_query_is_left_without_a_grafana_variable() -> None:
-    variables = views.grafana_variables(3600, 9, 1)
+    variables = panel_data.grafana_variables(3600, 9, 1)
     for model in build.build_all().values():
         for _, expr in build.iter_queries(model):
-            assert "$" not in views.fill_variables(expr, variables), expr
+            assert "$" not in panel_data.fill_variables(expr, variables), expr
 
 
 def test_legends_fill_labels_as_grafana_does() -> None:
-    assert views.legend("{{worker}} ({{group}})", {"worker": "w1", "group": "live"}) == "w1 (live)"
-    assert views.legend("p95 {{ task }}", {}) == "p95 "
-    assert views.legend("", {"__name__": "up", "job": "web"}) == 'up{job="web"}'
+    assert (
+        panel_data.legend("{{worker}} ({{group}})", {"worker": "w1", "group": "live"})
+        == "w1 (live)"
+    )
+    assert panel_data.legend("p95 {{ task }}", {}) == "p95 "
+    assert panel_data.legend("", {"__name__": "up", "job": "web"}) == 'up{job="web"}'
