@@ -19,6 +19,7 @@ from django.db.models import Count, Sum
 from chats.models import Chat, Notification
 
 from ..models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
+from ..selectors import filled_until
 from ..stats import hourly_stat_names, hourly_total_names
 from ..timeutil import DAY, HOUR, day_start, floor_time
 from .transforms import utc
@@ -184,10 +185,8 @@ def users_table() -> pd.DataFrame:
 def user_day_activity_table(start: datetime, end: datetime) -> pd.DataFrame:
     """Messages per user per whole UTC day of the range whose count is final (today's partial
     user-days are left out): what cohort retention is counted from."""
-    filled = FillState.objects.filter(stat="user_day_activity").values_list(
-        "filled_until", flat=True
-    )
-    last = min(end.date(), filled[0].date()) if filled else start.date()
+    filled = filled_until("user_day_activity")
+    last = min(end.date(), filled.date()) if filled else start.date()
     rows = (
         UserDayActivity.objects.filter(day__gte=start.date(), day__lt=last)
         .order_by("day", "user_id")
