@@ -3,8 +3,9 @@
 No pyplot: it keeps every figure in a global registry until closed and picks a display
 backend; a worker has no display, and a figure here is dropped with its last reference.
 
-The period still being counted (rows whose `partial` column is True) is drawn lighter and
-hatched, labelled "partial" in the legend: its numbers grow until the hour or day ends.
+The period still being counted (rows whose `partial` column is True) is drawn apart and
+labelled "partial" in the legend (a lighter, hatched bar for the hour; a hollow marker on a
+dashed segment for the day): its numbers grow until the hour or day ends.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from matplotlib.figure import Figure
 
 from .transforms import busiest_chats, hour_of_week
 
-CHARTS = ["messages_per_hour.png", "active_users.png", "busiest_chats.png", "hour_of_week.png"]
 PARTIAL_LABEL = "partial (in progress, recomputed until it ends)"
 
 
@@ -54,11 +54,6 @@ def messages_per_hour_figure(hourly: pd.DataFrame, end: datetime) -> Figure:
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
     return figure
-
-
-def chart_messages_per_hour(hourly: pd.DataFrame, end: datetime, path: Path) -> None:
-    """messages_per_hour.png."""
-    _save(messages_per_hour_figure(hourly, end), path)
 
 
 def active_users_figure(daily: pd.DataFrame) -> Figure:
@@ -110,12 +105,7 @@ def active_users_figure(daily: pd.DataFrame) -> Figure:
     return figure
 
 
-def chart_active_users(daily: pd.DataFrame, path: Path) -> None:
-    """active_users.png."""
-    _save(active_users_figure(daily), path)
-
-
-def chart_busiest_chats(chat_hourly: pd.DataFrame, chats: pd.DataFrame, path: Path) -> None:
+def busiest_chats_figure(chat_hourly: pd.DataFrame, chats: pd.DataFrame) -> Figure:
     """The ten chats with the most messages in the report's range (a deleted or untitled one
     labelled "chat", with its id)."""
     busiest = busiest_chats(chat_hourly, chats, n=10, deleted_title="")
@@ -125,10 +115,10 @@ def chart_busiest_chats(chat_hourly: pd.DataFrame, chats: pd.DataFrame, path: Pa
     axes.barh(labels[::-1], busiest["messages"].to_numpy()[::-1], color="#dd6b20")
     axes.set_title("Busiest chats in the report's range")
     axes.set_xlabel("messages")
-    _save(figure, path)
+    return figure
 
 
-def chart_hour_of_week(hourly: pd.DataFrame, path: Path) -> None:
+def hour_of_week_figure(hourly: pd.DataFrame) -> Figure:
     """Messages per weekday and hour of the day: when the platform is busy."""
     grid = hour_of_week(hourly)
     figure = Figure(figsize=(10, 3.5))
@@ -139,13 +129,17 @@ def chart_hour_of_week(hourly: pd.DataFrame, path: Path) -> None:
     axes.set_xlabel("hour of day (UTC)")
     axes.set_title("Messages by hour of week")
     figure.colorbar(image, ax=axes, label="messages")
-    _save(figure, path)
+    return figure
 
 
 def draw_charts(tables: dict[str, pd.DataFrame], end: datetime, folder: Path) -> list[str]:
     """Draw every chart of a report into `folder`; return their file names in page order."""
-    chart_messages_per_hour(tables["hourly"], end, folder / CHARTS[0])
-    chart_active_users(tables["daily"], folder / CHARTS[1])
-    chart_busiest_chats(tables["chat_hourly"], tables["chats"], folder / CHARTS[2])
-    chart_hour_of_week(tables["hourly"], folder / CHARTS[3])
-    return list(CHARTS)
+    figures = {
+        "messages_per_hour.png": messages_per_hour_figure(tables["hourly"], end),
+        "active_users.png": active_users_figure(tables["daily"]),
+        "busiest_chats.png": busiest_chats_figure(tables["chat_hourly"], tables["chats"]),
+        "hour_of_week.png": hour_of_week_figure(tables["hourly"]),
+    }
+    for name, figure in figures.items():
+        _save(figure, folder / name)
+    return list(figures)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from chats.models import Message
 from metrics import fill
 from metrics.reports.charts import (
     PARTIAL_LABEL,
     active_users_figure,
-    chart_messages_per_hour,
     messages_per_hour_figure,
 )
 from metrics.reports.folders import load_table
@@ -26,7 +26,7 @@ from .conftest import Activity, at, hm
 D1 = date(2025, 3, 4)
 
 
-def legend_labels(figure: object) -> list[str]:
+def legend_labels(figure: Figure) -> list[str]:
     return [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
 
 
@@ -106,17 +106,18 @@ def hours(values: list[int], partial_last: bool) -> pd.DataFrame:
     )
 
 
-def test_the_messages_chart_draws_a_partial_last_hour_apart(tmp_path: Path) -> None:
+def hatched_bar_heights(figure: Figure) -> list[float]:
+    return [bar.get_height() for bar in figure.axes[0].patches if bar.get_hatch()]
+
+
+def test_the_messages_chart_draws_a_partial_last_hour_apart() -> None:
     values = [3, 5, 2, 4, 6, 1]
-    with_partial, without = hours(values, True), hours(values, False)
-    assert legend_labels(messages_per_hour_figure(with_partial, at(26))) == [
-        "messages",
-        PARTIAL_LABEL,
-    ]
-    assert legend_labels(messages_per_hour_figure(without, at(26))) == ["messages"]
-    chart_messages_per_hour(with_partial, at(26), tmp_path / "partial.png")
-    chart_messages_per_hour(without, at(26), tmp_path / "final.png")
-    assert (tmp_path / "partial.png").read_bytes() != (tmp_path / "final.png").read_bytes()
+    with_partial = messages_per_hour_figure(hours(values, True), at(26))
+    without = messages_per_hour_figure(hours(values, False), at(26))
+    assert legend_labels(with_partial) == ["messages", PARTIAL_LABEL]
+    assert hatched_bar_heights(with_partial) == [1]  # the last hour, as counted so far
+    assert legend_labels(without) == ["messages"]
+    assert hatched_bar_heights(without) == []
 
 
 def test_the_active_users_chart_marks_the_day_in_progress() -> None:
