@@ -36,25 +36,31 @@ def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | 
         "actor": names.get(actor_id, "someone"),
         "subject": names.get(subject_user, "someone"),
     }
-    # One line: a newline in a title would make Django refuse the header, every time.
-    subject = one_line(SUBJECTS[event].format(chat=chat.title, subject=context["subject"]))
-    rows = []
-    for membership in recipients:
-        ctx = {**context, "recipient": membership.user.username}
-        rows.append(
-            Notification(
-                event=event,
-                chat_id=chat.pk,
-                recipient_id=membership.user_id,
-                recipient_email=membership.user.email,
-                subject=subject,
-                body_text=render_to_string(f"chats/email/{event}.txt", ctx),
-                body_html=render_to_string(f"chats/email/{event}.html", ctx),
-            )
+    rows = [
+        Notification(
+            event=event,
+            chat_id=chat.pk,
+            recipient_id=membership.user_id,
+            recipient_email=membership.user.email,
+            **rendered(event, {**context, "recipient": membership.user.username}),
         )
+        for membership in recipients
+    ]
     digest.assign_statuses(rows)
     created = Notification.objects.bulk_create(rows)
     return [n.pk for n in created if n.status == outbox.OutboxStatus.PENDING]
+
+
+def rendered(event: str, context: dict[str, object]) -> dict[str, str]:
+    """The subject and bodies of one email (`record`'s context with the recipient's name), so
+    the demo's past emails (chats.demo.emails) read as the ones a change sends."""
+    # One line: a newline in a title would make Django refuse the header, every time.
+    subject = SUBJECTS[event].format(chat=context["chat_title"], subject=context["subject"])
+    return {
+        "subject": one_line(subject),
+        "body_text": render_to_string(f"chats/email/{event}.txt", context),
+        "body_html": render_to_string(f"chats/email/{event}.html", context),
+    }
 
 
 def enqueue_after_commit(ids: list[int]) -> None:
