@@ -170,7 +170,7 @@ def test_prepare_twice_changes_nothing_the_second_time(repo_copy: Path, tmp_path
     first = run("prepare.sh", repo_copy, env)
     assert "Demo data created" in first.stdout
     counts = row_counts(var_dir / "db.sqlite3")
-    # The demo with its weeks of history (chats/demo.py says how much).
+    # The demo with its weeks of history (chats/demo/ says how much).
     assert counts["auth_user"] > 4 and counts["chats_chat"] > 2 and counts["chats_message"] > 100
     static = files_and_mtimes(var_dir / "static")
     assert any(name.endswith("swagger-ui-bundle.js") for name in static)
