@@ -1,8 +1,7 @@
 """Alertmanager's rendered config passes amtool for make up and a production-like environment,
 routes critical alerts to their own receiver when one is set (amtool's route test) and is readable
 by its owner only; a bad value stops the rendering naming its variable. A frozen worker's scrape
-failure is inhibited by its stale heartbeat (a real Alertmanager). The runbooks page is for staff
-only."""
+failure is inhibited by its stale heartbeat (a real Alertmanager)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.contrib.auth import get_user_model
 
 import testing
 from dashboards import alertmanager_config
@@ -68,7 +66,7 @@ def test_make_up_defaults_email_the_dev_inbox_without_tls(tmp_path: Path) -> Non
     assert email["require_tls"] is False
     assert email["send_resolved"] is True
     assert "auth_username" not in email and "webhook_configs" not in receiver
-    template = (tmp_path / alertmanager_config.TEMPLATE_NAME).read_text()
+    template = (tmp_path / alertmanager_config.TEMPLATE.name).read_text()
     assert "http://127.0.0.1:8000{{ . }}" in template  # the runbook link, made absolute
 
 
@@ -83,7 +81,7 @@ def test_production_env_with_webhook_and_auth(tmp_path: Path) -> None:
     assert receiver["webhook_configs"] == [
         {"url": "https://hooks.example.com/alerts", "send_resolved": True}
     ]
-    template = (tmp_path / alertmanager_config.TEMPLATE_NAME).read_text()
+    template = (tmp_path / alertmanager_config.TEMPLATE.name).read_text()
     assert "https://chat.example.com{{ . }}" in template
 
 
@@ -171,10 +169,16 @@ def test_routes_by_severity_and_the_watchdog_apart(tmp_path: Path) -> None:
     assert "queue" in route["group_by"] and "alertname" in route["group_by"]
 
 
-def test_inhibition_mutes_queue_waits_by_their_cause(tmp_path: Path) -> None:
+def test_inhibition_mutes_queue_waits_by_their_cause(tmp_path: Path, settings) -> None:
     output = tmp_path / "alertmanager.yml"
-    argv = ["--output", str(output), "--worker-queues", "email=email,background=stats+maintenance"]
-    assert alertmanager_config.main(argv, env={}) == 0
+    settings.WORKER_GROUPS = {
+        "email": {"queues": ["email"]},
+        "background": {"queues": ["stats", "maintenance"]},
+    }
+    assert (
+        alertmanager_config.main(["--output", str(output), "--worker-queues-from-settings"], env={})
+        == 0
+    )
     rules = yaml.safe_load(output.read_text())["inhibit_rules"]
     waits = alertmanager_config.QUEUE_WAIT_ALERTS
     assert {
@@ -239,11 +243,11 @@ def test_a_frozen_worker_emails_its_heartbeat_not_its_scrape_failure() -> None:
         alertmanager.stop()
 
 
-def test_timings_can_be_shortened_for_tests(tmp_path: Path) -> None:
-    output = tmp_path / "alertmanager.yml"
-    argv = ["--output", str(output), "--group-wait", "1s", "--group-interval", "1s"]
-    assert alertmanager_config.main(argv, env={}) == 0
-    route = yaml.safe_load(output.read_text())["route"]
+def test_timings_can_be_shortened_for_tests() -> None:
+    files = alertmanager_config.render_config(
+        {}, timings={"group_wait": "1s", "group_interval": "1s"}
+    )
+    route = yaml.safe_load(files["alertmanager.yml"])["route"]
     for r in [route, *route["routes"]]:
         assert (r["group_wait"], r["group_interval"]) == ("1s", "1s")
     assert route["routes"][0]["repeat_interval"] == "24h"
@@ -283,29 +287,6 @@ def test_a_password_without_a_user_is_refused() -> None:
         alertmanager_config.render_config({**env, "ALERT_SMTP_PASSWORD": "secret"})
     with pytest.raises(alertmanager_config.ConfigError, match="EMAIL_HOST_PASSWORD is set"):
         alertmanager_config.render_config({"EMAIL_HOST_PASSWORD": "secret"})
-
-
-@pytest.mark.django_db
-def test_runbooks_page_shows_staff_every_alert_section(client) -> None:
-    staff = get_user_model().objects.create_user("ops", password="pw-for-ops", is_staff=True)
-    client.force_login(staff)
-    response = client.get("/runbooks/")
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert '<h2 id="celeryqueuenoworker">CeleryQueueNoWorker</h2>' in page
-    assert 'id="watchdog"' in page and 'id="drill-stop-a-worker-group"' in page
-    assert "pkill -STOP" in page
-
-
-@pytest.mark.django_db
-def test_runbooks_page_refuses_others(client) -> None:
-    response = client.get("/runbooks/")
-    assert response.status_code == 302 and "login" in response["Location"]
-    user = get_user_model().objects.create_user("bob", password="pw-for-bob")
-    client.force_login(user)
-    response = client.get("/runbooks/")
-    assert response.status_code == 302 and "login" in response["Location"]
-    assert "CeleryQueueNoWorker" not in response.content.decode()
 
 
 def test_compose_alertmanager_reads_the_owner_only_config_and_links_to_itself() -> None:
