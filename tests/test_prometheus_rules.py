@@ -65,23 +65,6 @@ def test_rendered_config_sends_alerts_to_the_given_alertmanager(tmp_path: Path) 
     assert jobs["alertmanager"]["static_configs"] == [{"targets": ["127.0.0.1:19093"]}]
 
 
-def test_every_alert_links_a_runbook_heading() -> None:
-    """Each alert's runbook_url is /runbooks/#<id> of a heading of docs/runbooks.md, as the
-    /runbooks/ page renders it (so the link in an alert email lands on its section)."""
-    from dashboards.runbooks import render_runbooks
-
-    _, ids = render_runbooks()
-    links = {
-        rule["alert"]: rule["annotations"].get("runbook_url", "")
-        for group in yaml.safe_load(ALERTS.read_text())["groups"]
-        for rule in group["rules"]
-        if "alert" in rule
-    }
-    missing = {name: url for name, url in links.items() if not url.startswith("/runbooks/#")}
-    assert missing == {}
-    assert {name: url for name, url in links.items() if url.split("#", 1)[1] not in ids} == {}
-
-
 def test_rendered_config_without_a_token_sends_none() -> None:
     targets = dict.fromkeys(prometheus_config.JOBS, "127.0.0.1:1")
     config = yaml.safe_load(prometheus_config.render_config(targets))
