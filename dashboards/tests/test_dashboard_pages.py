@@ -3,6 +3,8 @@ endpoint refuses what it must (unknown panels, bad parameters, no Prometheus).""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import testing
@@ -78,6 +80,16 @@ def test_each_page_shows_every_panel_of_its_grafana_model(staff_client, uid: str
         assert f">{title}</h3>" in html.replace("&#x27;", "'")
     rows = [p["title"] for p in model["panels"] if p["type"] == "row"]
     assert [row["title"] for row in response.context["rows"] if row["title"]] == rows
+
+
+@pytest.mark.parametrize(("asked", "selected"), [("6h", "6h"), ("3d", "1h"), (None, "1h")])
+def test_the_range_picker_offers_every_range_with_the_asked_one_selected(
+    staff_client, asked: str | None, selected: str
+) -> None:
+    query = f"?range={asked}" if asked else ""
+    html = staff_client.get(f"/dashboards/{UIDS[0]}/{query}").content.decode()
+    assert re.findall(r'<option value="(\w+)"', html) == ["15m", "1h", "6h", "24h", "7d"]
+    assert re.findall(r'<option value="(\w+)" selected>', html) == [selected]
 
 
 def test_an_unknown_dashboard_is_404(staff_client) -> None:
