@@ -240,6 +240,11 @@ class PrometheusProcess(ManagedProcess):
         """The `data.result` of an instant query."""
         return self.api("query", query=promql)["result"]
 
+    def value(self, promql: str) -> float | None:
+        """The one number an instant query returns (None when it returns no series)."""
+        result = self.query(promql)
+        return float(result[0]["value"][1]) if result else None
+
 
 class AlertmanagerProcess(ManagedProcess):
     """A real Alertmanager (Debian's `prometheus-alertmanager`) with `files` as rendered by

@@ -32,17 +32,11 @@ def http(url: str, data: dict | None = None, headers: dict | None = None) -> tup
         return exc.code, exc.read()
 
 
-def value(prometheus: testing.ManagedProcess, expr: str) -> float | None:
-    """The one number an instant query returns (None when it returns no series)."""
-    result = prometheus.query(expr)
-    return float(result[0]["value"][1]) if result else None
-
-
 def wait_value(
     prometheus: testing.ManagedProcess, expr: str, expected: float, timeout: float = 60
 ) -> None:
     testing.wait_until(
-        lambda: value(prometheus, expr) == expected,
+        lambda: prometheus.value(expr) == expected,
         timeout,
         f"{expr} == {expected} in Prometheus",
     )

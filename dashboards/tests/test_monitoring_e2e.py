@@ -27,7 +27,6 @@ from dashboards.tests.activity import (
     flower_count,
     http,
     run_tasks,
-    value,
     wait_snapshot_value,
     wait_value,
 )
@@ -68,7 +67,7 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict, 
     wait_value(prometheus, flower_count(e2e_tasks.RETRY_ONCE, "task-retried"), 2)
     wait_snapshot_value(prometheus, 'sum(chatplatform_notifications{status="sent"})', 2)
     wait_snapshot_value(prometheus, "count(chatplatform_top_chat_messages_last_day)", 2)
-    assert value(prometheus, "chatplatform_users") == 6
+    assert prometheus.value("chatplatform_users") == 6
 
     # Every scrape target is up.
     targets = prometheus.query("up")
@@ -105,32 +104,31 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict, 
 
     # The numbers are the ones this test caused.
     failing = f'flower_events_total{{task="{e2e_tasks.FAIL}"'
-    failure_ratio = value(
-        prometheus,
+    failure_ratio = prometheus.value(
         f'sum(rate({failing}, type="task-failed"}}[1m]))'
         f' / sum(rate({failing}, type=~"task-succeeded|task-failed"}}[1m]))',
     )
     assert failure_ratio == 1.0
-    assert value(prometheus, "sum(flower_worker_online)") == 1
+    assert prometheus.value("sum(flower_worker_online)") == 1
     # Flower's runtime buckets reach past the email task's 30 s soft limit (FLOWER_TASK_RUNTIME_
     # METRIC_BUCKETS from .env, as make up and compose pass it), so the p95 alert can fire.
     assert prometheus.query('flower_task_runtime_seconds_bucket{le="60.0"}')
-    assert value(prometheus, 'sum(chatplatform_active_users{window="1d"})') == 4
+    assert prometheus.value('sum(chatplatform_active_users{window="1d"})') == 4
     posted = 'chatplatform_http_request_duration_seconds_count{view="message-list", method="POST"}'
-    assert value(prometheus, f'sum({posted[:-1]}, status="201"}})') == (posted_before or 0) + 8
+    assert prometheus.value(f'sum({posted[:-1]}, status="201"}})') == (posted_before or 0) + 8
     # Queue health: the one worker serves every queue and beats; beat sends the live snapshot
     # (every 5 s) and no entry is overdue (the others have not come due since beat started);
     # the worker recorded the time in queue of each test task (3 succeed, 2 fail, 2 runs of
     # retry_once per wave, all on the default queue).
     heartbeat = f'chatplatform_worker_heartbeat_age_seconds{{worker="{stack["worker"].hostname}"}}'
-    assert value(prometheus, heartbeat) < 30
-    assert value(prometheus, "min(chatplatform_queue_workers)") == 1
+    assert prometheus.value(heartbeat) < 30
+    assert prometheus.value("min(chatplatform_queue_workers)") == 1
     ran = 'chatplatform_beat_entry_last_run_timestamp_seconds{entry="publish-live-stats"}'
     testing.wait_until(lambda: prometheus.query(ran), 15, ran)
-    assert value(prometheus, "count(chatplatform_beat_entry_overdue)") == len(
+    assert prometheus.value("count(chatplatform_beat_entry_overdue)") == len(
         settings.CELERY_BEAT_SCHEDULE
     )
-    assert value(prometheus, "max(chatplatform_beat_entry_overdue)") == 0
+    assert prometheus.value("max(chatplatform_beat_entry_overdue)") == 0
     waited = 'sum(chatplatform_task_queue_wait_seconds_count{queue="maintenance"}) >= 14'
     testing.wait_until(lambda: prometheus.query(waited), 10, waited)
 

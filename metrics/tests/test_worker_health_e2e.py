@@ -66,20 +66,15 @@ def firing(prometheus: testing.ManagedProcess, alert: str, **labels: str) -> boo
     )
 
 
-def value(prometheus: testing.ManagedProcess, promql: str) -> float | None:
-    result = prometheus.query(promql)
-    return float(result[0]["value"][1]) if result else None
-
-
 def test_a_killed_worker_goes_stale_and_alerts(prometheus, worker_env) -> None:
     celery_app.control.purge()
     worker = testing.WorkerProcess(worker_env(), group="live", name="doomed")
     worker.start()
     try:
         age = f'chatplatform_worker_heartbeat_age_seconds{{worker="{worker.hostname}"}}'
-        testing.wait_until(lambda: (v := value(prometheus, age)) is not None and v < 5, 30, age)
+        testing.wait_until(lambda: (v := prometheus.value(age)) is not None and v < 5, 30, age)
         testing.wait_until(
-            lambda: value(prometheus, 'chatplatform_queue_workers{queue="live"}') == 1, 30, "live"
+            lambda: prometheus.value('chatplatform_queue_workers{queue="live"}') == 1, 30, "live"
         )
         assert not firing(prometheus, "CeleryWorkerHeartbeatStale", worker=worker.hostname)
 
@@ -90,7 +85,7 @@ def test_a_killed_worker_goes_stale_and_alerts(prometheus, worker_env) -> None:
             "the heartbeat alert for the killed worker",
             interval=1,
         )
-        assert value(prometheus, age) > 30
+        assert prometheus.value(age) > 30
         testing.wait_until(
             lambda: firing(prometheus, "CeleryQueueNoWorker", queue="live"),
             30,
@@ -109,16 +104,16 @@ def test_a_stopped_beat_makes_its_entries_overdue(prometheus, worker_env, settin
     overdue = f"chatplatform_beat_entry_overdue{entry}"
     last_run = f"chatplatform_beat_entry_last_run_timestamp_seconds{entry}"
     # Beat has never started on this broker: every entry is overdue.
-    testing.wait_until(lambda: value(prometheus, overdue) == 1, 30, "overdue before beat starts")
+    testing.wait_until(lambda: prometheus.value(overdue) == 1, 30, "overdue before beat starts")
     with beat:
-        testing.wait_until(lambda: value(prometheus, overdue) == 0, 30, "beat's entry on time")
-        first = testing.wait_until(lambda: value(prometheus, last_run), 10, "a first run")
+        testing.wait_until(lambda: prometheus.value(overdue) == 0, 30, "beat's entry on time")
+        first = testing.wait_until(lambda: prometheus.value(last_run), 10, "a first run")
         # Past the overdue threshold (3 s) while beat runs: the entry keeps running, on time.
         time.sleep(5)
-        assert value(prometheus, last_run) >= first + 3
-        assert value(prometheus, overdue) == 0
+        assert prometheus.value(last_run) >= first + 3
+        assert prometheus.value(overdue) == 0
         assert not firing(prometheus, "CeleryBeatEntryOverdue", entry="publish-live-stats")
-    testing.wait_until(lambda: value(prometheus, overdue) == 1, 30, "the entry to be overdue")
+    testing.wait_until(lambda: prometheus.value(overdue) == 1, 30, "the entry to be overdue")
     testing.wait_until(
         lambda: firing(prometheus, "CeleryBeatEntryOverdue", entry="publish-live-stats"),
         30,
