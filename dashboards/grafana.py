@@ -7,10 +7,8 @@ dashboards/provisioning/). Uses grafana-client, the maintained successor of graf
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import niquests
-import yaml
 from grafana_client import GrafanaApi
 from grafana_client.client import (
     GrafanaClientError,
@@ -19,8 +17,7 @@ from grafana_client.client import (
 )
 
 from dashboards import build
-
-DATASOURCE_YML = Path(__file__).resolve().parent / "provisioning" / "datasources" / "prometheus.yml"
+from dashboards.datasource import provisioned_datasource
 
 
 class SyncError(Exception):
@@ -32,11 +29,6 @@ class SyncReport:
     datasource: str = ""  # "created" or "exists"
     created: list[str] = field(default_factory=list)  # dashboard titles
     updated: list[str] = field(default_factory=list)
-
-
-def provisioned_datasource() -> dict:
-    """The datasource as dashboards/provisioning defines it (the one uid the panels query)."""
-    return yaml.safe_load(DATASOURCE_YML.read_text())["datasources"][0]
 
 
 def datasource_payload(prometheus_url: str) -> dict:

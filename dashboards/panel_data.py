@@ -9,13 +9,14 @@ would.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
 import requests
 from django.conf import settings
 
-from dashboards import grafana
+from dashboards.datasource import provisioned_datasource
 
 TIMEOUT = 10  # seconds per query: a panel shows an error rather than hang
 
@@ -24,10 +25,12 @@ class PrometheusUnavailable(RuntimeError):
     """Prometheus could not be reached or refused a query; the message is for the panel."""
 
 
+@functools.cache
 def scrape_interval() -> float:
     """Seconds between scrapes as Grafana's datasource knows it (its timeInterval), the figure
-    Grafana's `$__rate_interval` is made of."""
-    datasource = grafana.provisioned_datasource()
+    Grafana's `$__rate_interval` is made of (read once per process, not on every panel's fetch:
+    the provisioning file does not change while the app runs)."""
+    datasource = provisioned_datasource()
     return parse_duration(datasource.get("jsonData", {}).get("timeInterval", "15s"))
 
 
