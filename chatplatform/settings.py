@@ -34,8 +34,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
 def secret(name: str, development_default: str, *, optional: bool = False) -> str:
     """A secret from the environment; empty means the development default, which (like any
-    placeholder or a too-short key) is refused when DEBUG is off (core.secrets): fail closed."""
-    value = env_or(name, "" if optional else development_default)
+    placeholder or a too-short key) is refused when DEBUG is off (core.secrets): fail closed.
+    `optional`: empty is allowed with DEBUG off too (no SMTP login), a placeholder is not."""
+    value = env_or(name, development_default)
     if not DEBUG:
         require_secret(name, value, allow_empty=optional)
     return value
