@@ -9,8 +9,6 @@ through X-Forwarded-For, and the shared cache is emptied before each test.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -20,7 +18,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from ratelimits.models import RefusedAttempt
-from testing.processes import BASE_DIR, django_env, free_port
+from testing.processes import django_env, free_port, manage_check
 from testing.services import RedisProcess, WebProcess
 
 LIMITS = {"AUTH_RATE_LIMIT": "3/min", "REGISTER_RATE_LIMIT": "2/hour", "WRITE_RATE_LIMIT": "4/min"}
@@ -189,14 +187,7 @@ def test_an_empty_limit_is_no_limit(redis_service, shared_cache, make_user):
 
 
 def test_a_malformed_limit_stops_the_start_naming_the_variable():
-    check = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=BASE_DIR,
-        env=django_env(AUTH_RATE_LIMIT="ten a minute"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    check = manage_check(AUTH_RATE_LIMIT="ten a minute")
     assert check.returncode != 0
     assert "AUTH_RATE_LIMIT must look like 10/min" in check.stderr
 
