@@ -38,10 +38,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+def is_api_request(request: HttpRequest) -> bool:
+    """Under /api/: errors made outside DRF's views (a 404, a 413) answer JSON there too, as
+    the schema documents, so a client parses one content type."""
+    return request.path.startswith("/api/")
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 404 for a URL no route matches (e.g. an id longer than the path converter takes):
     JSON under /api/, as every other API error, so a client parses one content type; the HTML
     page elsewhere. (With DEBUG on, Django shows its own debug page instead.)"""
-    if request.path.startswith("/api/"):
+    if is_api_request(request):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.errors import is_api_request
+
 
 def too_large_response(request: HttpRequest) -> HttpResponse:
     """413 naming the limit, so a client knows what to send instead: JSON `{"detail": ...}` for
@@ -23,7 +25,7 @@ def too_large_response(request: HttpRequest) -> HttpResponse:
         "Request body too large: at most"
         f" {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes are accepted."
     )
-    if request.path.startswith("/api/"):
+    if is_api_request(request):
         return JsonResponse({"detail": detail}, status=413)
     return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")
 
