@@ -5,7 +5,7 @@ sweeper re-queue never makes a subscriber see it twice.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from cent import CentError
 from django.conf import settings
@@ -52,11 +52,16 @@ def deliver_publication(publication_id: int) -> str:
     return "published"
 
 
-def end_subscriptions(chat_id: int, user_ids: Iterable[int]) -> str:
-    """Unsubscribe removed members from the chat's channel (the fallback of the web process's
-    own call); a failure is retried by the task, and the tokens' expiry bounds it anyway."""
+def chat_subscriptions(subscriptions: Iterable[Sequence[int]]) -> list[tuple[str, int]]:
+    """(chat id, user id) pairs as the (channel, user id) pairs Centrifugo unsubscribes."""
+    return [(centrifugo.chat_channel(chat_id), user_id) for chat_id, user_id in subscriptions]
+
+
+def end_subscriptions(subscriptions: Iterable[Sequence[int]]) -> str:
+    """End these (chat id, user id) subscriptions (the fallback of the web process's own call);
+    a failure is retried by the task, and the tokens' expiry bounds it anyway."""
     try:
-        centrifugo.unsubscribe(centrifugo.chat_channel(chat_id), list(user_ids))
+        centrifugo.unsubscribe(chat_subscriptions(subscriptions))
     except (CentError, OSError) as exc:
         raise TransientPublishError(f"{type(exc).__name__}: {exc}") from exc
     return "unsubscribed"

@@ -17,6 +17,7 @@ from core import outbox
 from core.errors import DomainError, Forbidden
 from integrations import centrifugo
 
+from . import live_delivery
 from .models import Membership, Message, Publication
 from .tasks import end_subscriptions_task, publish_event_task
 
@@ -50,15 +51,15 @@ def subscription_token_for(user: AbstractBaseUser, channel: str) -> str:
     return centrifugo.subscription_token(user.pk, channel)
 
 
-def unsubscribe_after_commit(chat_id: int, user_ids: list[int]) -> None:
-    """Call in the transaction that removes members (or deletes the chat): once it commits,
-    their open subscriptions to the chat's channel end at once, not when their subscription
-    tokens expire; the API refuses them a new token from the commit on."""
-    if user_ids:
-        transaction.on_commit(lambda: end_subscriptions(chat_id, list(user_ids)))
+def unsubscribe_after_commit(subscriptions: list[tuple[int, int]]) -> None:
+    """Call in the transaction that removes memberships (a member, a chat, an account) with their
+    (chat id, user id) pairs: once it commits, those subscriptions end at once, in one call, not
+    when their subscription tokens expire; the API refuses a new token from the commit on."""
+    if subscriptions:
+        transaction.on_commit(lambda: end_subscriptions(list(subscriptions)))
 
 
-def end_subscriptions(chat_id: int, user_ids: list[int]) -> str:
+def end_subscriptions(subscriptions: list[tuple[int, int]]) -> str:
     """The short path, as for publications: the web process asks Centrifugo itself, waiting at
     most CENTRIFUGO_REQUEST_TIMEOUT, so the next message of the chat no longer reaches them. If
     Centrifugo does not answer, the `live` queue's task retries with backoff. No outbox row:
@@ -66,14 +67,13 @@ def end_subscriptions(chat_id: int, user_ids: list[int]) -> str:
     (CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS); its refresh is refused from the commit on."""
     try:
         centrifugo.unsubscribe(
-            centrifugo.chat_channel(chat_id), user_ids, timeout=settings.CENTRIFUGO_REQUEST_TIMEOUT
+            live_delivery.chat_subscriptions(subscriptions),
+            timeout=settings.CENTRIFUGO_REQUEST_TIMEOUT,
         )
     except Exception as exc:
-        logger.warning(
-            "unsubscribing %s from chat %s failed, the live queue will: %s", user_ids, chat_id, exc
-        )
-        # One task with the chat id first and the users after it (send_tasks' bounded hand-over).
-        outbox.send_tasks(end_subscriptions_task, [chat_id, *user_ids], together=True)
+        logger.warning("unsubscribing %s failed, the live queue will: %s", subscriptions, exc)
+        # One task for all the pairs, through send_tasks' bounded hand-over.
+        outbox.send_tasks(end_subscriptions_task, subscriptions, together=True)
         return "queued"
     return "unsubscribed"
 

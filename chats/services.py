@@ -84,7 +84,7 @@ def delete_chat(*, chat_id: int, actor_id: int) -> None:
             MembershipEvent(chat_id=chat_id, user_id=uid, kind="leave") for uid in member_ids
         )
         chat.delete()
-        realtime.unsubscribe_after_commit(chat_id, member_ids)
+        realtime.unsubscribe_after_commit([(chat_id, uid) for uid in member_ids])
         notifications.enqueue_after_commit(ids)
 
 
@@ -144,7 +144,7 @@ def remove_member(*, chat_id: int, actor_id: int, user_id: int) -> None:
         membership.delete()
         MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="leave")
         # Before the emails' hand-over: the member's live feed ends first, within the request.
-        realtime.unsubscribe_after_commit(chat_id, [user_id])
+        realtime.unsubscribe_after_commit([(chat_id, user_id)])
         ids = notifications.record(
             Notification.Event.MEMBER_REMOVED, chat=chat, actor_id=actor_id, subject_user=user_id
         )
@@ -174,9 +174,9 @@ def forget_user(*, user_id: int) -> None:
         MembershipEvent.objects.bulk_create(
             MembershipEvent(chat_id=m.chat_id, user_id=user_id, kind="leave") for m in memberships
         )
-        # The deleted account's open pages stop receiving its chats once the deletion commits.
-        for m in memberships:
-            realtime.unsubscribe_after_commit(m.chat_id, [user_id])
+        # The deleted account's open pages stop receiving its chats once the deletion commits:
+        # one Centrifugo call for all of them, not one per chat in the deleting request.
+        realtime.unsubscribe_after_commit([(m.chat_id, user_id) for m in memberships])
 
 
 def _check_text(text: str) -> str:

@@ -57,8 +57,9 @@ def publish_event_task(*publication_ids: int) -> list[str]:
     reject_on_worker_lost=True,
     **RETRY,
 )
-def end_subscriptions_task(chat_id: int, *user_ids: int) -> str:
-    return live_delivery.end_subscriptions(chat_id, user_ids)
+def end_subscriptions_task(*subscriptions: list[int]) -> str:
+    """Each argument a [chat id, user id] pair whose subscription ends."""
+    return live_delivery.end_subscriptions(subscriptions)
 
 
 @shared_task(soft_time_limit=60, time_limit=90)

@@ -5,6 +5,7 @@ that `centrifugo/config.json` reads from the environment.
 """
 
 import time
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -62,11 +63,13 @@ def publish_batch(publications: list[tuple[str, Any, str]], timeout: float | Non
     _batch(commands, parallel=False, timeout=timeout)
 
 
-def unsubscribe(channel: str, user_ids: list[int], timeout: float | None = None) -> None:
-    """End these users' subscriptions to `channel` now, on each of their connections, in one
+def unsubscribe(subscriptions: Iterable[tuple[str, int]], timeout: float | None = None) -> None:
+    """End these (channel, user id) subscriptions now, on each of the user's connections, in one
     call (Centrifugo tells each client it was unsubscribed by the server, code 2000, and
     centrifuge-js does not resubscribe). A user not subscribed is no error."""
-    commands = [UnsubscribeRequest(user=str(user_id), channel=channel) for user_id in user_ids]
+    commands = [
+        UnsubscribeRequest(user=str(user_id), channel=channel) for channel, user_id in subscriptions
+    ]
     if commands:
         _batch(commands, parallel=True, timeout=timeout)
 

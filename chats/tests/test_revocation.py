@@ -166,14 +166,20 @@ def test_a_member_removed_while_offline_cannot_resubscribe_once_the_token_expire
 
 def test_deleting_an_account_outside_the_api_ends_its_live_subscriptions(team, client_for, listen):
     """As a shell does (chats.signals): the memberships go with the account, and so do its
-    open subscriptions, once the deletion commits."""
+    open subscriptions, in every chat it was in (one it owned passes on), once the deletion
+    commits."""
     channel = centrifugo.chat_channel(team.chat.pk)
-    _, removed_log = subscribed(listen, client_for(team.member), channel)
+    side = services.create_chat(title="Side", creator_id=team.member.pk)
+    services.add_member(chat_id=side.pk, actor_id=team.member.pk, user_id=team.admin.pk)
+    member_api = client_for(team.member)
+    _, removed_log = subscribed(listen, member_api, channel)
+    _, removed_side_log = subscribed(listen, member_api, centrifugo.chat_channel(side.pk))
     _, staying_log = subscribed(listen, client_for(team.admin), channel)
 
     team.member.delete()
-    testing.wait_until(lambda: removed_log.unsubscribed, 2, "the server to unsubscribe")
-    assert removed_log.unsubscribed[-1].code == 2000  # by the server, not by token expiry
+    for log in (removed_log, removed_side_log):
+        testing.wait_until(lambda log=log: log.unsubscribed, 2, "the server to unsubscribe")
+        assert log.unsubscribed[-1].code == 2000  # by the server, not by token expiry
     after = post(client_for(team.owner), team.chat.pk, "after the deletion")
     wait_events(staying_log, after)
     assert message_events(removed_log, after) == []
