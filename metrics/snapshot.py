@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -101,11 +101,11 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
             "users": get_user_model().objects.count(),
             "chats": Chat.objects.count(),
             "messages_total": selectors.messages_total(now),
-            "messages_last_hour": selectors.messages_between(now - timedelta(hours=1), now),
+            "messages_last_hour": selectors.messages_between(now - selectors.LAST_HOUR, now),
             "active_users_1d": selectors.active_users(now, 1),
             "active_users_7d": selectors.active_users(now, 7),
             "active_users_30d": selectors.active_users(now, 30),
-            "new_users_last_day": selectors.new_users_since(now - timedelta(days=1)),
+            "new_users_last_day": selectors.new_users_since(now - selectors.LAST_DAY),
             "notifications_pending": waiting(notifications),
             "notifications_sent": notifications["sent"],
             "notifications_failed": notifications["failed"],
@@ -116,7 +116,7 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
             "tasks_failed_last_hour": failed,
             "online_users": centrifugo.online_users(),
             "messages_per_minute": selectors.messages_per_minute(now),
-            "top_chats": selectors.top_chats(now - timedelta(days=1), now),
+            "top_chats": selectors.top_chats(now - selectors.LAST_DAY, now),
             "jobs": selectors.job_runs(),
             "generated_at": now.astimezone(UTC).isoformat(),
         }
