@@ -122,7 +122,9 @@ def history_lines(
 
 def history_range(end: datetime, days: int) -> tuple[datetime, datetime] | None:
     """[first raw row, end], at most `days` back (None: no users yet, nothing to export)."""
-    first = get_user_model().objects.order_by("date_joined").values_list("date_joined", flat=True)
-    if not first:
+    first = (
+        get_user_model().objects.order_by("date_joined").values_list("date_joined", flat=True)
+    ).first()  # one row, not every user's
+    if first is None:
         return None
-    return max(first[0], day_start(end.astimezone(UTC).date()) - timedelta(days=days)), end
+    return max(first, day_start(end.astimezone(UTC).date()) - timedelta(days=days)), end

@@ -7,10 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from chats import demo
 from metrics import selectors
-from metrics.history import history_lines
+from metrics.history import history_lines, history_range
 from metrics.prometheus import PREFIX
 
 NOW = datetime(2025, 3, 18, 14, 37, tzinfo=UTC)
@@ -52,3 +53,13 @@ def test_past_samples_equal_the_selectors_at_that_moment() -> None:
         ]
         assert ranks[: len(top)] == [chat["messages"] for chat in top], moment
         assert set(ranks[len(top) :]) <= {None}
+
+
+def test_the_history_starts_at_the_first_user_at_most_days_back() -> None:
+    """No users: nothing to export. Otherwise from the first user's join, or `days` whole UTC
+    days before `end`'s day when the platform is older."""
+    assert history_range(NOW, 30) is None
+    demo.seed(NOW, "demo-password")
+    first = get_user_model().objects.order_by("date_joined").first().date_joined
+    assert history_range(NOW, 3650) == (first, NOW)
+    assert history_range(NOW, 2) == (datetime(2025, 3, 16, tzinfo=UTC), NOW)
