@@ -152,7 +152,6 @@ def dashboard_page(request: HttpRequest, uid: str) -> HttpResponse:
         "dataUrl": reverse("dashboards:panel-data", args=[uid, 0]).removesuffix("0/"),
         "ranges": RANGES,
         "range": chosen if chosen in RANGES else DEFAULT_RANGE,
-        "maxPoints": MAX_POINTS,
         "refreshSeconds": REFRESH_SECONDS,
         "panels": {panel["id"]: panel for row in rows for panel in row["panels"]},
     }
