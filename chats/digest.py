@@ -38,8 +38,9 @@ LISTED = 20
 # Inboxes looked at per beat run (a few queries each), so one run stays well within its time
 # limit however many were flooded; the next run goes on.
 INBOXES_PER_RUN = 2000
-# What counts against the cap: every email queued or tried, digests included.
-COUNTED = [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT, OutboxStatus.FAILED]
+# What counts against the cap: every email queued or tried (any outbox status; held and folded
+# are not), digests included.
+COUNTED = OutboxStatus.values
 PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
 

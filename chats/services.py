@@ -97,14 +97,10 @@ def set_email_notifications(*, chat_id: int, user_id: int, enabled: bool | None)
     return membership
 
 
-def unsubscribe_from_emails(*, chat_id: int, user_id: int) -> bool:
+def unsubscribe_from_emails(*, chat_id: int, user_id: int) -> None:
     """The one-click unsubscribe: no role check (a former admin's link must still answer), and
-    idempotent; False when the user is no longer in the chat (nothing to turn off)."""
-    return bool(
-        Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(
-            email_notifications=False
-        )
-    )
+    idempotent; nothing to turn off when the user is no longer in the chat."""
+    Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(email_notifications=False)
 
 
 def add_member(*, chat_id: int, actor_id: int, user_id: int, role: str = Role.MEMBER) -> Membership:
