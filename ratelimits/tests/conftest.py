@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
-from core import redis_client
 from testing.services import RedisProcess
 
 
@@ -16,4 +16,4 @@ def shared_cache(redis_service: RedisProcess, settings: object) -> None:
             "LOCATION": redis_service.cache_url,
         }
     }
-    redis_client.client(redis_service.cache_url).flushdb()
+    redis.Redis.from_url(redis_service.cache_url).flushdb()
