@@ -27,6 +27,7 @@ from .services import (
     WorkerProcess,
     basic_auth,
     celery_beat_process,
+    prometheus_api,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "manage_check",
     "port_open",
     "production_env",
+    "prometheus_api",
     "script_env",
     "wait_until",
 ]

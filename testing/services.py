@@ -193,6 +193,22 @@ class PrometheusError(RuntimeError):
     where a query does not parse), which a bare HTTP 400 would hide."""
 
 
+def prometheus_api(url: str, path: str, timeout: float = 10, **params: object) -> dict:
+    """The `data` of GET <url>/api/v1/<path> of any running Prometheus; PrometheusError with
+    Prometheus's own error text when it refuses."""
+    query = urllib.parse.urlencode({key: str(value) for key, value in params.items()})
+    address = f"{url}/api/v1/{path}?{query}"
+    try:
+        with urllib.request.urlopen(address, timeout=timeout) as response:  # noqa: S310 - local
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        raise PrometheusError(f"{path} {params}: HTTP {exc.code}: {body}") from None
+    if answer.get("status") != "success":
+        raise PrometheusError(f"{path} {params}: {answer}")
+    return answer["data"]
+
+
 class PrometheusProcess(ManagedProcess):
     """A real Prometheus (the Debian `prometheus` binary) with `config_text` as prometheus.yml.
 
@@ -223,18 +239,8 @@ class PrometheusProcess(ManagedProcess):
         )
 
     def api(self, path: str, **params: str) -> dict:
-        """The `data` of GET /api/v1/<path> (e.g. "rules", "alerts"); PrometheusError with
-        Prometheus's own error text when it refuses."""
-        address = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        try:
-            with urllib.request.urlopen(address, timeout=10) as response:  # noqa: S310 - local
-                answer = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            body = exc.read().decode(errors="replace")
-            raise PrometheusError(f"{path} {params}: HTTP {exc.code}: {body}") from None
-        if answer.get("status") != "success":
-            raise PrometheusError(f"{path} {params}: {answer}")
-        return answer["data"]
+        """The `data` of GET /api/v1/<path> (e.g. "rules", "alerts")."""
+        return prometheus_api(self.url, path, **params)
 
     def query(self, promql: str) -> list:
         """The `data.result` of an instant query."""

@@ -5,11 +5,8 @@ the live app computes from the same rows."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.parse
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,12 +56,7 @@ def prometheus_on_demo(tmp_path: Path):
 
 def api(port: int, path: str, **params: object) -> list:
     """The `data.result` of Prometheus' GET /api/v1/<path>."""
-    query = urllib.parse.urlencode({key: str(value) for key, value in params.items()})
-    address = f"http://127.0.0.1:{port}/api/v1/{path}?{query}"
-    with urllib.request.urlopen(address, timeout=30) as response:
-        answer = json.loads(response.read())
-    assert answer["status"] == "success", answer
-    return answer["data"]["result"]
+    return testing.prometheus_api(f"http://127.0.0.1:{port}", path, timeout=30, **params)["result"]
 
 
 def query_range(port: int, promql: str, start: float, end: float, step: int) -> list:
