@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
 # Run Centrifugo v6 for `make up` from centrifugo/config.json. The file holds no secrets: this
-# script maps the names of our .env to the ones Centrifugo reads, and drops our other CENTRIFUGO_*
-# names (Django's settings) so Centrifugo does not warn about unknown variables. Browsers connect
-# to CENTRIFUGO_PORT (WebSocket only); the server API, /metrics and /health answer on
-# CENTRIFUGO_INTERNAL_PORT alone.
+# script maps the names of our .env to the ones Centrifugo reads, drops our other CENTRIFUGO_*
+# names (Django's settings) so Centrifugo does not warn about unknown variables, and passes every
+# other CENTRIFUGO_* (Centrifugo's own, `centrifugo defaultenv` lists them) through, from the
+# environment or else from .env. Browsers connect to CENTRIFUGO_PORT (WebSocket only); the server
+# API, /metrics and /health answer on CENTRIFUGO_INTERNAL_PORT alone.
 source "$(dirname "$0")/lib.sh"
+
+# The project's own CENTRIFUGO_* names: read by chatplatform/settings.py or by the scripts, never
+# by Centrifugo. The one list; tests/test_run_centrifugo.py checks that every CENTRIFUGO_* name
+# of settings.py and .env.example is here or one Centrifugo knows. (CENTRIFUGO_HTTP_API_KEY is
+# both ours and Centrifugo's, same meaning: not here.)
+PROJECT_NAMES=(
+  CENTRIFUGO_API_URL CENTRIFUGO_WS_URL CENTRIFUGO_PORT CENTRIFUGO_INTERNAL_PORT
+  CENTRIFUGO_TIMEOUT CENTRIFUGO_PUBLISH_AFTER_COMMIT CENTRIFUGO_REQUEST_TIMEOUT
+  CENTRIFUGO_TOKEN_TTL_SECONDS CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS
+  CENTRIFUGO_ALLOWED_ORIGINS CENTRIFUGO_TOKEN_HMAC_SECRET_KEY CENTRIFUGO_VERSION
+)
+is_project_name() { [[ " ${PROJECT_NAMES[*]} " == *" $1 "* ]]; }
+
 port="$(env_get CENTRIFUGO_PORT 8001)"
 internal_port="$(env_get CENTRIFUGO_INTERNAL_PORT 8002)"
 api_key="$(env_get CENTRIFUGO_HTTP_API_KEY)"
@@ -16,7 +30,34 @@ if [ -z "$api_key" ] || [ -z "$token_secret" ]; then
   log "CENTRIFUGO_HTTP_API_KEY and CENTRIFUGO_TOKEN_HMAC_SECRET_KEY must be set (scripts/setup.sh writes them to .env)"
   exit 1
 fi
-for name in $(compgen -e | grep '^CENTRIFUGO_' || true); do unset "$name"; done
+
+# Centrifugo's own names from .env, unless the environment sets them (even empty: it wins, as in
+# export_env_defaults). Centrifugo would not read .env itself: it runs in a folder of its own.
+if [ -f "$ROOT/.env" ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    [[ "$line" =~ ^CENTRIFUGO_[A-Z0-9_]*= ]] || continue
+    name="${line%%=*}"
+    is_project_name "$name" || [ -n "${!name+x}" ] || export "$name=${line#*=}"
+  done < "$ROOT/.env"
+fi
+# Ours dropped; an empty one of Centrifugo's (.env.example's `CENTRIFUGO_ENGINE_TYPE=`) means
+# Centrifugo's default, which it gets only when the variable is absent.
+for name in $(compgen -e | grep '^CENTRIFUGO_' || true); do
+  if is_project_name "$name" || [ -z "${!name}" ]; then unset "$name"; fi
+done
+
+# The Redis engine (broker, presence, history shared by several nodes) needs nothing else: with
+# no address of its own it uses the project's Redis (REDIS_URL's server and credentials), in
+# database 2. Its keys would not collide anywhere (all start with "centrifugo."), but a database
+# of its own keeps them out of a FLUSHDB of the broker's (0) or the cache's (1), and out of what
+# `redis-cli -n 0/1` shows. Pub/sub, how nodes reach each other, ignores databases.
+if [ "${CENTRIFUGO_ENGINE_TYPE:-}" = redis ] && [ -z "${CENTRIFUGO_ENGINE_REDIS_ADDRESS:-}" ]; then
+  redis_url="$(env_get REDIS_URL redis://127.0.0.1:6379/0)"
+  server="${redis_url#*://}"; server="${server%%/*}"; server="${server%%\?*}"
+  export CENTRIFUGO_ENGINE_REDIS_ADDRESS="${redis_url%%://*}://$server/2"
+fi
+
+# Ours mapped last: the rest of the platform derives its addresses from them.
 export CENTRIFUGO_HTTP_SERVER_PORT="$port"
 export CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT="$internal_port"
 export CENTRIFUGO_HTTP_API_KEY="$api_key"

@@ -1,0 +1,233 @@
+"""scripts/run-centrifugo.sh, the `centrifugo` process of make up, run for real.
+
+It maps the project's CENTRIFUGO_* names to Centrifugo's, drops the project's others, and passes
+Centrifugo's own through from the environment or .env (the environment wins). Each test runs the
+real script in a temporary project folder (links to the script, lib.sh, the Centrifugo binary and
+config, and a .env of its own), so a developer's .env plays no part, on free ports and a Redis
+of its own; Centrifugo's behaviour shows what reached it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+
+import testing
+from testing.processes import answers
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "run-centrifugo.sh"
+CENTRIFUGO = ROOT / ".tools" / "bin" / "centrifugo"
+API_KEY = "run-centrifugo-test-api-key-of-32-bytes-or-more"
+TOKEN_SECRET = "run-centrifugo-test-token-secret-of-32-bytes-or-more"
+UNKNOWN = "unknown var in environment"  # what Centrifugo logs for a name it does not know
+
+
+def project_names() -> set[str]:
+    """The script's PROJECT_NAMES: what it drops."""
+    [body] = re.findall(r"^PROJECT_NAMES=\(([^)]*)\)", SCRIPT.read_text(), re.M)
+    return set(body.split())
+
+
+def centrifugo_names() -> set[str]:
+    """Every variable Centrifugo v6 reads (`centrifugo defaultenv`)."""
+    out = subprocess.run(
+        [str(CENTRIFUGO), "defaultenv"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    return set(re.findall(r"^(CENTRIFUGO_[A-Z0-9_]+)=", out, re.M))
+
+
+def env_example_names() -> set[str]:
+    return set(re.findall(r"^(CENTRIFUGO_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+
+
+def settings_names() -> set[str]:
+    text = (ROOT / "chatplatform" / "settings.py").read_text()
+    return set(re.findall(r"[\"'](CENTRIFUGO_[A-Z0-9_]+)[\"']", text))
+
+
+def make_project(folder: Path, env_text: str) -> Path:
+    """A project folder where the script finds its own lib.sh, binary, config and this .env."""
+    (folder / "scripts").mkdir(parents=True)
+    for name in ("run-centrifugo.sh", "lib.sh"):
+        (folder / "scripts" / name).symlink_to(ROOT / "scripts" / name)
+    for name in (".tools", "centrifugo"):
+        (folder / name).symlink_to(ROOT / name)
+    (folder / ".env").write_text(env_text)
+    return folder
+
+
+class ScriptCentrifugo(testing.ManagedProcess):
+    """run-centrifugo.sh of `project`, with only `env` (and PATH) as its environment; ready when
+    Centrifugo's /health answers on the internal port `env` gives."""
+
+    def __init__(self, project: Path, env: dict[str, str], internal_port: int) -> None:
+        self.api_url = f"http://127.0.0.1:{internal_port}/api"
+        health = f"http://127.0.0.1:{internal_port}/health"
+        full_env = {"PATH": os.environ["PATH"], "HOME": str(project), **env}
+        argv = ["bash", str(project / "scripts" / "run-centrifugo.sh")]
+        super().__init__(
+            "run-centrifugo", argv, env=full_env, cwd=project, ready=lambda: answers(health)
+        )
+
+    def api(self, method: str, **params: object) -> dict:
+        """Centrifugo's server API (POST /api/<method>) with the test's key; its `result`."""
+        request = urllib.request.Request(  # noqa: S310 - local
+            f"{self.api_url}/{method}",
+            data=json.dumps(params).encode(),
+            headers={"X-API-Key": API_KEY, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local
+            answer = json.load(response)
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    def log_lines(self) -> list[dict]:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def engine(self) -> str:
+        return next(e["engine_type"] for e in self.log_lines() if "engine_type" in e)
+
+
+@pytest.fixture
+def redis_server():
+    with testing.RedisProcess() as server:
+        yield server
+
+
+def ports() -> dict[str, str]:
+    return {
+        "CENTRIFUGO_PORT": str(testing.free_port()),
+        "CENTRIFUGO_INTERNAL_PORT": str(testing.free_port()),
+    }
+
+
+def keys(server: testing.RedisProcess, db: int) -> list[str]:
+    client = redis.Redis(port=server.port, db=db, decode_responses=True)
+    try:
+        return sorted(client.keys("*"))
+    finally:
+        client.close()
+
+
+def test_every_project_name_is_dropped_or_one_centrifugo_knows() -> None:
+    """One list in the script: every CENTRIFUGO_* that settings.py reads or .env.example sets is
+    either the project's (dropped, so Centrifugo does not warn) or Centrifugo's own (passed);
+    none of Centrifugo's own is ever dropped."""
+    ours, theirs = project_names(), centrifugo_names()
+    assert len(theirs) > 500  # the real list, not an empty output
+    assert "CENTRIFUGO_ENGINE_TYPE" in theirs and "CENTRIFUGO_HTTP_API_KEY" in theirs
+    assert not ours & theirs, ours & theirs
+    named = settings_names() | env_example_names()
+    assert {"CENTRIFUGO_API_URL", "CENTRIFUGO_ENGINE_TYPE"} <= named
+    assert named <= ours | theirs, named - ours - theirs
+    # Nothing listed for nothing: each dropped name is one the project uses somewhere.
+    scripts = " ".join(p.read_text() for p in (ROOT / "scripts").glob("*.sh") if p != SCRIPT)
+    used = named | set(re.findall(r"CENTRIFUGO_[A-Z0-9_]+", scripts))
+    assert ours <= used, ours - used
+
+
+def test_redis_engine_from_env_uses_the_project_redis_and_keeps_history(
+    tmp_path: Path, redis_server: testing.RedisProcess
+) -> None:
+    """CENTRIFUGO_ENGINE_TYPE=redis with no address: REDIS_URL's server, database 2, where a
+    publication's history lives and survives a restart. The project's own names, all set, do
+    not reach Centrifugo; the API key comes from .env, the ports from the environment."""
+    project = make_project(
+        tmp_path / "project",
+        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n",
+    )
+    # Every name of ours (the script's list and whatever settings.py and .env.example name that
+    # Centrifugo does not know), set: none may reach Centrifugo.
+    ours = project_names() | (settings_names() | env_example_names()) - centrifugo_names()
+    env = {
+        **dict.fromkeys(ours, "1"),
+        **ports(),
+        "CENTRIFUGO_ALLOWED_ORIGINS": "http://127.0.0.1:1",
+        "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY": TOKEN_SECRET,
+        "CENTRIFUGO_API_URL": "http://127.0.0.1:1/api",
+        "CENTRIFUGO_ENGINE_TYPE": "redis",
+        "VAR_DIR": str(tmp_path / "var"),
+        "REDIS_URL": redis_server.url,
+    }
+    node = ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"]))
+    with node:
+        assert node.engine() == "redis"
+        node.api("publish", channel="chat:7", data={"text": "kept in Redis"})
+        expected = ["centrifugo.stream.chat:7", "centrifugo.stream.meta.chat:7"]
+        assert keys(redis_server, 2) == expected
+        assert keys(redis_server, 0) == keys(redis_server, 1) == []  # broker's, cache's
+    with node:  # a new process: the history is Redis's, not its memory's
+        history = node.api("history", channel="chat:7", limit=10)
+        assert [p["data"] for p in history["publications"]] == [{"text": "kept in Redis"}]
+    log = node.log_path.read_text()
+    assert "using config file" in log and str(project / "centrifugo" / "config.json") in log
+    assert UNKNOWN not in log, [line for line in log.splitlines() if UNKNOWN in line]
+
+
+def test_centrifugo_own_names_pass_through_from_env_file_and_environment(
+    tmp_path: Path, redis_server: testing.RedisProcess
+) -> None:
+    """Centrifugo's own names in .env reach it (the engine, its address, the log level); the
+    environment wins over .env for the same name (the key prefix)."""
+    address = redis_server.url.rsplit("/", 1)[0] + "/5"
+    project = make_project(
+        tmp_path / "project",
+        "\n".join(
+            [
+                f"CENTRIFUGO_HTTP_API_KEY={API_KEY}",
+                f"CENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}",
+                "CENTRIFUGO_ENGINE_TYPE=redis",
+                f"CENTRIFUGO_ENGINE_REDIS_ADDRESS={address}",
+                "CENTRIFUGO_ENGINE_REDIS_PREFIX=from-dotenv",
+                "CENTRIFUGO_LOG_LEVEL=debug",
+                "CENTRIFUGO_API_URL=http://127.0.0.1:1/api",
+            ]
+        )
+        + "\n",
+    )
+    env = {**ports(), "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": redis_server.url}
+    env["CENTRIFUGO_ENGINE_REDIS_PREFIX"] = "from-env"
+    with ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"])) as node:
+        assert node.engine() == "redis"
+        node.api("publish", channel="chat:8", data={"text": "hello"})
+        assert keys(redis_server, 5) == ["from-env.stream.chat:8", "from-env.stream.meta.chat:8"]
+        assert keys(redis_server, 2) == []
+        assert any(line["level"] == "debug" for line in node.log_lines())
+    assert UNKNOWN not in node.log_path.read_text()
+
+
+def test_env_example_as_make_up_exports_it_runs_one_node_in_memory(
+    tmp_path: Path, redis_server: testing.RedisProcess
+) -> None:
+    """.env.example (secrets filled) as make up runs the script: every line also exported to the
+    environment (scripts/up.sh's export_env_defaults), the empty ones included. Its empty
+    CENTRIFUGO_ENGINE_TYPE means Centrifugo's default, memory: nothing goes to Redis, and none
+    of its names makes Centrifugo warn."""
+    env_text = re.sub(
+        r"^(CENTRIFUGO_HTTP_API_KEY|CENTRIFUGO_TOKEN_HMAC_SECRET_KEY)=.*$",
+        lambda m: f"{m[1]}={API_KEY if m[1].endswith('API_KEY') else TOKEN_SECRET}",
+        (ROOT / ".env.example").read_text(),
+        flags=re.M,
+    )
+    project = make_project(tmp_path / "project", env_text)
+    exported = dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", env_text, re.M))
+    assert exported["CENTRIFUGO_ENGINE_TYPE"] == exported["CENTRIFUGO_ENGINE_REDIS_ADDRESS"] == ""
+    env = {**exported, **ports(), "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": redis_server.url}
+    with ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"])) as node:
+        assert node.engine() == "memory"
+        node.api("publish", channel="chat:9", data={"text": "in memory"})
+        assert node.api("history", channel="chat:9", limit=1)["publications"]
+        for db in range(16):
+            assert keys(redis_server, db) == [], db
+    assert UNKNOWN not in node.log_path.read_text()
