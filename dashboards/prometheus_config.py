@@ -20,8 +20,9 @@ PROMETHEUS_YML = BASE_DIR / "prometheus.yml"
 ALERTS = BASE_DIR / "prometheus" / "alerts.yml"  # the rule file prometheus.yml names
 JOBS = ("web", "flower", "centrifugo", "prometheus", "celery-workers")
 # Jobs a rendering may leave out: without an Alertmanager target, its job and the `alerting`
-# section are dropped (alerts then show in Prometheus only).
-OPTIONAL_JOBS = ("alertmanager",)
+# section are dropped (alerts then show in Prometheus only); compose's Centrifugo load balancer
+# has no counterpart in make up (one node).
+OPTIONAL_JOBS = ("alertmanager", "centrifugo-lb")
 # The job that scrapes the app's /metrics, behind METRICS_BEARER_TOKEN.
 BEARER_JOB = "web"
 
@@ -49,8 +50,9 @@ def render_config(
     """prometheus.yml with each job's target replaced by `targets[job]` ("host:port").
 
     Every job of the file must get a target (a job left pointing at a compose name would just be
-    down), and no unknown job may be given; only `alertmanager` may be left out (then Prometheus
-    sends alerts nowhere, as in the end-to-end tests that need no Alertmanager). Rule files
+    down), and no unknown job may be given; only OPTIONAL_JOBS may be left out (without
+    `alertmanager` Prometheus sends alerts nowhere, as in the end-to-end tests that need no
+    Alertmanager). Rule files
     become absolute so the rendered file can live anywhere. `scrape_interval` (tests) shortens the
     scrape and evaluation intervals. `web_token_file` holds METRICS_BEARER_TOKEN for the web job;
     None: the app's /metrics is open and no token is sent.

@@ -10,7 +10,8 @@
 
 The project folder the loader sees is a temporary one that links to the repository's files and
 holds a `.env` copied from `.env.example` (with the PUBLIC_BASE_URL docs/compose.md's Start block
-says to set), so a developer's own `.env` plays no part.
+says to set), so a developer's own `.env` plays no part. Profiles are off unless a test turns
+one on (COMPOSE_PROFILES, as docker compose reads it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+import testing
+
 ROOT = Path(__file__).resolve().parent.parent
 LOADER = ROOT / ".tools" / "bin" / "compose-config"
 # One worker service per group of settings.WORKER_GROUPS.
@@ -46,6 +49,7 @@ SERVICES = APP_SERVICES | {
     "postgres",
     "redis",
     "centrifugo",
+    "centrifugo-lb",
     "prometheus",
     "alertmanager",
     "grafana",
@@ -60,6 +64,8 @@ IMAGE_DEFAULT_PORTS = {
     "grafana": {3000},
     "mailpit": {1025, 8025},
 }
+# What `--profile scale` adds: a second Centrifugo node behind centrifugo-lb.
+SCALE_SERVICES = {"centrifugo-2"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY|TOKEN|BASIC_AUTH")
 # .env.example's placeholder for what scripts/setup.sh generates.
 PLACEHOLDER = "change-me"
@@ -105,10 +111,13 @@ def make_project(folder: Path, compose_text: str | None = None, env_text: str | 
     return folder
 
 
-def load(folder: Path) -> subprocess.CompletedProcess[str]:
+def load(folder: Path, profiles: str = "") -> subprocess.CompletedProcess[str]:
+    """The project as `docker compose [--profile P] config` resolves it (profiles: "a,b")."""
     if not LOADER.exists():
         pytest.fail(f"{LOADER} is missing: run scripts/setup.sh --test (builds it with Go)")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(folder)}  # nothing from the caller's environment
+    if profiles:
+        env["COMPOSE_PROFILES"] = profiles
     return subprocess.run(
         [str(LOADER), str(folder)], capture_output=True, text=True, timeout=60, env=env
     )
@@ -153,15 +162,25 @@ def container_file(service: dict, project_dir: Path, path: str) -> Path | None:
 
 
 def listening_ports(name: str, service: dict) -> set[int]:
-    """Ports a service listens on inside its container, from its command or environment."""
+    """Ports a service listens on inside its container, from its command or environment
+    (HAProxy's: the `bind` lines of centrifugo/haproxy.cfg take LB_*_BIND)."""
     ports = set(IMAGE_DEFAULT_PORTS.get(name, set()))
     command = " ".join(service.get("command") or [])
     ports |= {int(p) for p in re.findall(r"--bind[= ]\S*:(\d+)", command)}
     ports |= {int(p) for p in re.findall(r"--(?:metrics-)?port[= ](\d+)", command)}
+    environment = service.get("environment") or {}
     for variable in ("CENTRIFUGO_HTTP_SERVER_PORT", "CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT"):
-        if variable in service.get("environment", {}):
-            ports.add(int(service["environment"][variable]))
+        if variable in environment:
+            ports.add(int(environment[variable]))
+    ports |= {int(v.rsplit(":", 1)[1]) for k, v in environment.items() if k.endswith("_BIND")}
     return ports
+
+
+def health_check_ports(check: list[str]) -> set[int]:
+    """Ports a health check asks on loopback: in http:// URLs, or through bash's /dev/tcp."""
+    text = " ".join(check)
+    ports = {urlsplit(url).port for url in re.findall(r"http://[^'\" ]+", text)}
+    return ports | {int(p) for p in re.findall(r"/dev/tcp/127\.0\.0\.1/(\d+)", text)}
 
 
 # --- the reference loader --------------------------------------------------------------------
@@ -231,6 +250,12 @@ def test_third_party_images_are_pinned_and_the_app_is_built_here(services: dict)
             f"{name}: unpinned {service['image']}"
         )
     assert services["centrifugo"]["image"] == "centrifugo/centrifugo:v6.9.1"
+    # The load balancer: the HAProxy branch of Debian's, which the cluster tests run.
+    debian = subprocess.run(
+        [shutil.which("haproxy") or "/usr/sbin/haproxy", "-v"], capture_output=True, text=True
+    ).stdout
+    branch = re.search(r"HAProxy version (\d+\.\d+)\.", debian)[1]
+    assert services["centrifugo-lb"]["image"].startswith(f"haproxy:{branch}."), branch
 
 
 def test_every_condition_has_something_to_wait_for(services: dict) -> None:
@@ -251,7 +276,13 @@ def test_every_condition_has_something_to_wait_for(services: dict) -> None:
         "web",
         "flower",
         "centrifugo",
+        "centrifugo-lb",
     }
+    # The app reaches Centrifugo through the balancer, which waits for the first node.
+    for app in ("web", *WORKERS):
+        assert services[app]["depends_on"]["centrifugo-lb"]["condition"] == "service_healthy"
+        assert "centrifugo" not in services[app]["depends_on"], app
+    assert services["centrifugo-lb"]["depends_on"]["centrifugo"]["condition"] == "service_healthy"
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
 
 
@@ -261,9 +292,9 @@ def test_long_running_services_have_health_checks_on_their_own_port(services: di
             continue  # a one-shot; beat has no port (the stats-job alerts watch it)
         check = service.get("healthcheck")
         assert check and check["test"], f"{name} has no health check"
-        for url in re.findall(r"http://[^'\" ]+", " ".join(check["test"])):
-            port = urlsplit(url).port
-            assert port in listening_ports(name, service), f"{name} checks {url}"
+        for port in health_check_ports(check["test"]):
+            assert port in listening_ports(name, service), f"{name} checks port {port}"
+    assert health_check_ports(services["centrifugo-lb"]["healthcheck"]["test"]) == {8404}
 
 
 def test_data_lives_in_named_volumes(config: dict, services: dict) -> None:
@@ -335,6 +366,10 @@ def test_third_party_config_files_are_the_repositorys(project_dir: Path, service
     config_file = container_file(centrifugo, project_dir, path)
     assert config_file == ROOT / "centrifugo" / "config.json"
     json.loads(config_file.read_text())
+
+    balancer = services["centrifugo-lb"]
+    path = balancer["command"][balancer["command"].index("-f") + 1]
+    assert container_file(balancer, project_dir, path) == ROOT / "centrifugo" / "haproxy.cfg"
 
     prometheus = services["prometheus"]
     flag = next(a for a in prometheus["command"] if a.startswith("--config.file="))
@@ -417,7 +452,7 @@ def test_published_ports_are_local_and_the_ones_services_listen_on(services: dic
     published = {
         "web": "WEB_PORT",
         "flower": "FLOWER_PORT",
-        "centrifugo": "CENTRIFUGO_PORT",
+        "centrifugo-lb": "CENTRIFUGO_PORT",
         "prometheus": "PROMETHEUS_PORT",
         "grafana": "GRAFANA_PORT",
         "mailpit": "SMTP_WEB_PORT",
@@ -446,7 +481,13 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         for target in group["targets"]
         if not target.startswith("localhost:")
     ]
-    assert sorted(targets) == ["alertmanager:9093", "centrifugo:8002", "flower:5555", "web:8000"]
+    assert sorted(targets) == [
+        "alertmanager:9093",
+        "centrifugo-lb:8404",
+        "centrifugo:8002",
+        "flower:5555",
+        "web:8000",
+    ]
     # Alerts go to the Alertmanager service.
     targets += [
         target
@@ -476,9 +517,9 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         reachable(env["CENTRIFUGO_API_URL"])
         reachable(f"{env['EMAIL_HOST']}:{env['EMAIL_PORT']}")
         assert "web" in env["DJANGO_ALLOWED_HOSTS"].split(",")  # Prometheus asks for Host: web
-    # The browser's WebSocket goes to Centrifugo's published port.
+    # The browser's WebSocket goes to the port the balancer publishes.
     ws = urlsplit(services["web"]["environment"]["CENTRIFUGO_WS_URL"])
-    assert str(ws.port) == services["centrifugo"]["ports"][0]["published"]
+    assert str(ws.port) == services["centrifugo-lb"]["ports"][0]["published"]
 
 
 def test_alertmanager_reads_the_config_the_one_shot_renders_from_env(
@@ -689,20 +730,132 @@ def test_flower_starts_through_the_launcher_that_refuses_placeholders(services: 
 # --- the internal ports and the metrics token -----------------------------------------------
 
 
+def bind_port(service: dict, variable: str) -> int:
+    return int(service["environment"][variable].rsplit(":", 1)[1])
+
+
 def test_centrifugo_api_metrics_and_health_use_the_unpublished_internal_port(services) -> None:
-    """Browsers reach the WebSocket port only; the app, Prometheus and the health check use the
-    internal one, which is not published."""
-    centrifugo = services["centrifugo"]
+    """Browsers reach the balancer's WebSocket port only, which forwards to each node's public
+    port; the app's API calls go to the balancer's API port, forwarded to each node's internal
+    one, which Prometheus and the health check use too. Only the WebSocket port is published."""
+    centrifugo, balancer = services["centrifugo"], services["centrifugo-lb"]
     internal = int(centrifugo["environment"]["CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT"])
     public = int(centrifugo["environment"]["CENTRIFUGO_HTTP_SERVER_PORT"])
     assert internal != public
-    assert [port["target"] for port in centrifugo["ports"]] == [public]
+    assert not centrifugo.get("ports")
     assert f"127.0.0.1:{internal}/health" in " ".join(centrifugo["healthcheck"]["test"])
+    lb = balancer["environment"]
+    for node in ("1", "2"):
+        assert (lb[f"LB_NODE_{node}_PORT"], lb[f"LB_NODE_{node}_INTERNAL_PORT"]) == (
+            str(public),
+            str(internal),
+        )
+    assert (lb["LB_NODE_1_HOST"], lb["LB_NODE_2_HOST"]) == ("centrifugo", "centrifugo-2")
+    websocket = bind_port(balancer, "LB_WEBSOCKET_BIND")
+    assert [port["target"] for port in balancer["ports"]] == [websocket]
+    api = bind_port(balancer, "LB_API_BIND")
     for name in APP_SERVICES:
-        assert urlsplit(services[name]["environment"]["CENTRIFUGO_API_URL"]).port == internal
+        url = urlsplit(services[name]["environment"]["CENTRIFUGO_API_URL"])
+        assert (url.hostname, url.port) == ("centrifugo-lb", api), name
+    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    assert jobs["centrifugo"]["static_configs"][0]["targets"] == [f"centrifugo:{internal}"]
+    [discovered] = jobs["centrifugo"]["dns_sd_configs"]
+    assert (discovered["names"], discovered["type"], discovered["port"]) == (
+        ["centrifugo-2"],
+        "A",
+        internal,
+    )
+    metrics = bind_port(balancer, "LB_METRICS_BIND")
+    assert jobs["centrifugo-lb"]["static_configs"][0]["targets"] == [f"centrifugo-lb:{metrics}"]
+
+
+def test_the_scale_profile_adds_a_second_node_like_the_first(
+    project_dir: Path, services: dict
+) -> None:
+    """`--profile scale`: centrifugo-2, the same service as centrifugo (image, config, secrets,
+    Redis engine, health check), and nothing else changes; without it, one node. The names the
+    balancer and Prometheus look up for node 2 are that service's."""
+    result = load(project_dir, profiles="scale")
+    assert result.returncode == 0, result.stderr
+    scaled = json.loads(result.stdout)["services"]
+    assert set(scaled) == SERVICES | SCALE_SERVICES
+    assert not SCALE_SERVICES & set(services)
+    node_1, node_2 = scaled["centrifugo"], scaled["centrifugo-2"]
+    assert node_2.pop("profiles") == ["scale"]
+    assert node_2 == node_1
+    for name in SERVICES:
+        assert scaled[name] == services[name], name
+    engine = node_1["environment"]
+    assert engine["CENTRIFUGO_ENGINE_TYPE"] == "redis"
+    address = urlsplit(engine["CENTRIFUGO_ENGINE_REDIS_ADDRESS"])
+    assert (address.scheme, address.hostname, address.port) == ("redis", "redis", 6379)
+    # Its own database: not the broker's or the cache's (settings.py: REDIS_URL's 0 and 1).
+    broker = urlsplit(scaled["web"]["environment"]["REDIS_URL"])
+    assert (address.hostname, address.port) == (broker.hostname, broker.port)
+    assert address.path not in (broker.path, "/1", "", "/")
+    assert node_1["depends_on"]["redis"]["condition"] == "service_healthy"
+
+    lb = scaled["centrifugo-lb"]["environment"]
+    assert lb["LB_NODE_2_HOST"] in scaled
     scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
     job = next(j for j in scrape["scrape_configs"] if j["job_name"] == "centrifugo")
-    assert job["static_configs"][0]["targets"] == [f"centrifugo:{internal}"]
+    for sd in job["dns_sd_configs"]:
+        for name in sd["names"]:
+            assert name in SCALE_SERVICES, name  # never a name that is always there
+            assert sd["port"] in listening_ports(name, scaled[name])
+
+
+def test_env_chooses_the_engine_of_every_node(tmp_path: Path) -> None:
+    """CENTRIFUGO_ENGINE_TYPE from .env reaches every node (empty in .env.example: redis)."""
+    assert env_example()["CENTRIFUGO_ENGINE_TYPE"] == ""
+    env_text = re.sub(
+        r"^CENTRIFUGO_ENGINE_TYPE=.*$",
+        "CENTRIFUGO_ENGINE_TYPE=memory",
+        example_env_text(),
+        flags=re.M,
+    )
+    result = load(make_project(tmp_path / "memory", env_text=env_text), profiles="scale")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for node in ("centrifugo", "centrifugo-2"):
+        assert services[node]["environment"]["CENTRIFUGO_ENGINE_TYPE"] == "memory", node
+
+
+def test_the_balancer_health_check_passes_against_haproxy_with_compose_env(
+    project_dir: Path, services: dict
+) -> None:
+    """Debian's HAProxy (same branch as the image) with centrifugo/haproxy.cfg and the
+    balancer's environment from compose (its ports moved to free loopback ones, no node
+    resolving, as before any node is up): it starts, and the container's health check command,
+    run by bash as in the image, passes; once HAProxy is gone it fails."""
+    balancer = services["centrifugo-lb"]
+    env = dict(balancer["environment"])
+    moved = {}
+    for variable in ("LB_WEBSOCKET_BIND", "LB_API_BIND", "LB_METRICS_BIND"):
+        moved[bind_port(balancer, variable)] = testing.free_port()
+        env[variable] = f"127.0.0.1:{moved[bind_port(balancer, variable)]}"
+    config = container_file(balancer, project_dir, balancer["command"][-1])
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    process = testing.ManagedProcess(
+        "compose-haproxy",
+        [haproxy, "-db", "-f", str(config)],
+        env={"PATH": os.environ["PATH"], **env},
+        port=int(env["LB_METRICS_BIND"].rsplit(":", 1)[1]),
+    )
+    check = balancer["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "bash", "-c"]
+    command = re.sub(
+        r"/dev/tcp/127\.0\.0\.1/(\d+)", lambda m: f"/dev/tcp/127.0.0.1/{moved[int(m[1])]}", check[3]
+    )
+
+    def healthy() -> bool:
+        run = subprocess.run(["bash", "-c", command], capture_output=True, timeout=10)
+        return run.returncode == 0
+
+    with process:
+        assert testing.wait_until(healthy, 30, "the balancer's health check to pass")
+    assert not healthy()
 
 
 def test_prometheus_sends_the_metrics_token_from_env(config: dict, services: dict) -> None:

@@ -1,8 +1,9 @@
 // compose-config loads a Compose file the way `docker compose config` does, with the Compose
 // Specification's reference Go library (compose-go): the .env of the project folder for
-// ${interpolation}, the schema, normalization, paths and the consistency checks (depends_on,
-// volumes, networks). It prints the resolved project as JSON, or the loader's error and exit 1.
-// No Docker engine is needed. Used by tests/test_compose.py; built by scripts/setup.sh --test.
+// ${interpolation}, the schema, normalization, paths, the consistency checks (depends_on,
+// volumes, networks) and the active profiles (COMPOSE_PROFILES). It prints the resolved project
+// as JSON, or the loader's error and exit 1. No Docker engine is needed. Used by
+// tests/test_compose.py; built by scripts/setup.sh --test.
 //
 // Usage: compose-config PROJECT_DIR [COMPOSE_FILE]
 package main
@@ -32,6 +33,9 @@ func main() {
 		cli.WithOsEnv,
 		cli.WithEnvFiles(), // the project folder's .env, as docker compose reads it
 		cli.WithDotEnv,
+		// COMPOSE_PROFILES from the environment or .env, as docker compose reads it: services of
+		// other profiles are left out (`docker compose --profile scale` = COMPOSE_PROFILES=scale).
+		cli.WithDefaultProfiles(),
 		cli.WithInterpolation(true),
 		cli.WithResolvedPaths(true),
 		cli.WithNormalization(true),
