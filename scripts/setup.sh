@@ -2,21 +2,23 @@
 # Install what the platform needs, once: Debian packages (Redis, Prometheus, Alertmanager), the
 # virtualenv, Centrifugo, centrifuge-js and uPlot from npm, and a .env with random local secrets.
 # Running it again is fast and changes nothing.
-# Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL and Chromium for the test suite)
+# Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL, Chromium and HAProxy for the test suite)
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 # prometheus-alertmanager ships amtool too (the way to list and silence alerts: no web UI).
 pkgs=(redis-server prometheus prometheus-alertmanager)
-[ "${1:-}" = "--test" ] && pkgs+=(postgresql chromium)
+# haproxy: the cluster tests put Debian's in front of two Centrifugo nodes (centrifugo/haproxy.cfg).
+[ "${1:-}" = "--test" ] && pkgs+=(postgresql chromium haproxy)
 apt_ensure "${pkgs[@]}"
 
 # On a host running systemd, installing Debian's prometheus and prometheus-alertmanager also starts
 # them as services on 9090 and 9093, the ports make up's own (scripts/run-*.sh) listen on: stop
 # them and keep them from starting at boot. make up runs its own, with its own configuration.
+# Likewise haproxy's service: the tests start their own with centrifugo/haproxy.cfg.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  for unit in prometheus prometheus-alertmanager; do
+  for unit in prometheus prometheus-alertmanager haproxy; do
     if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit"; then
       log "stopping and disabling the packaged $unit service (make up runs its own)"
       $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true

@@ -20,6 +20,7 @@ from pathlib import Path
 from .processes import BASE_DIR, TOOLS_BIN, ManagedProcess, answers, free_port
 
 CENTRIFUGO_CONFIG = BASE_DIR / "centrifugo" / "config.json"
+HAPROXY_CONFIG = BASE_DIR / "centrifugo" / "haproxy.cfg"
 FLOWER_USER, FLOWER_PASSWORD = "operator", "flower-test-password"
 
 
@@ -133,7 +134,9 @@ class CentrifugoProcess(ManagedProcess):
 
     As in make up and compose, browsers' WebSocket is on `port` and the server API, /metrics and
     /health on `internal_port` alone. It runs in an empty directory so it does not load the
-    project's `.env` (Centrifugo v6 reads `.env` from its working directory).
+    project's `.env` (Centrifugo v6 reads `.env` from its working directory). With `redis_url`
+    it runs on the Redis engine (broker and presence there), so nodes sharing that Redis are one
+    cluster; without, on the in-memory engine, a cluster of one.
     """
 
     def __init__(
@@ -145,9 +148,15 @@ class CentrifugoProcess(ManagedProcess):
         token_secret: str = "test-centrifugo-token-secret-of-32-bytes-or-more",  # noqa: S107
         allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*"),
         extra_env: dict[str, str] | None = None,
+        redis_url: str | None = None,
     ) -> None:
         port = port or free_port()
         self.internal_port = internal_port or free_port()
+        engine = (
+            {"CENTRIFUGO_ENGINE_TYPE": "redis", "CENTRIFUGO_ENGINE_REDIS_ADDRESS": redis_url}
+            if redis_url
+            else {}
+        )
         base, internal = f"127.0.0.1:{port}", f"127.0.0.1:{self.internal_port}"
         env = {key: value for key, value in os.environ.items() if not key.startswith("CENTRIFUGO_")}
         env.update(
@@ -157,6 +166,7 @@ class CentrifugoProcess(ManagedProcess):
             CENTRIFUGO_HTTP_API_KEY=api_key,
             CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY=token_secret,
             CENTRIFUGO_CLIENT_ALLOWED_ORIGINS=" ".join(allowed_origins),
+            **engine,
             **(extra_env or {}),
         )
         self.public_url, self.internal_url = f"http://{base}", f"http://{internal}"
@@ -186,6 +196,45 @@ class CentrifugoProcess(ManagedProcess):
             "CENTRIFUGO_HTTP_API_KEY": self.api_key,
             "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY": self.token_secret,
         }
+
+
+class HAProxyProcess(ManagedProcess):
+    """Debian's HAProxy with `centrifugo/haproxy.cfg` (the file compose uses) in front of two
+    Centrifugo nodes, every frontend on a free loopback port.
+
+    `ws_url` is the browsers' WebSocket through it, `api_url` the server API through it,
+    `metrics_url` its Prometheus exporter (per-server health: haproxy_server_status). Ready when
+    its /healthz answers. `node_2_host` replaces node 2's host, e.g. a name that does not
+    resolve, as compose's `centrifugo-2` without the `scale` profile.
+    """
+
+    def __init__(
+        self,
+        node_1: CentrifugoProcess,
+        node_2: CentrifugoProcess,
+        node_2_host: str = "127.0.0.1",
+    ) -> None:
+        ws, api, metrics = (f"127.0.0.1:{free_port()}" for _ in range(3))
+        env = {key: value for key, value in os.environ.items() if not key.startswith("LB_")}
+        env.update(
+            LB_WEBSOCKET_BIND=ws,
+            LB_API_BIND=api,
+            LB_METRICS_BIND=metrics,
+            LB_NODE_1_HOST="127.0.0.1",
+            LB_NODE_1_PORT=str(node_1.port),
+            LB_NODE_1_INTERNAL_PORT=str(node_1.internal_port),
+            LB_NODE_2_HOST=node_2_host,
+            LB_NODE_2_PORT=str(node_2.port),
+            LB_NODE_2_INTERNAL_PORT=str(node_2.internal_port),
+        )
+        self.ws_url = f"ws://{ws}/connection/websocket"
+        self.api_url = f"http://{api}/api"
+        self.metrics_url = f"http://{metrics}/metrics"
+        self.healthz_url = f"http://{metrics}/healthz"
+        server = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        # -db: foreground, logs to stdout (the config logs there, no syslog).
+        argv = [server, "-db", "-f", str(HAPROXY_CONFIG)]
+        super().__init__("haproxy", argv, env=env, ready=lambda: answers(self.healthz_url))
 
 
 class PrometheusError(RuntimeError):
