@@ -21,6 +21,13 @@ log "live delivery latency: API -> Centrifugo (after commit; through the live qu
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" bench/bench_realtime.py --database-url "$pg_url" ${BENCH_REALTIME_ARGS:-}
 
+log "Centrifugo nodes: latency across two nodes on Redis vs one node; memory per idle connection"
+# No database: 100 subscribers at 50 msg/s, 10 s a layout; then 2,000 and 5,000 idle connections
+# on one node, memory and Redis engines (about 1.5 minutes). A quick run:
+# BENCH_NODES_ARGS="--subscribers 10 --duration 2 --connections 200,500 --memory-engines memory" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" bench/bench_centrifugo_nodes.py ${BENCH_NODES_ARGS:-}
+
 log "head-of-line: live message latency while 1,000 admin emails drain vs with no backlog"
 # 100 messages a phase at 5 msg/s, 1,000 emails through a 0.2 s SMTP server, and the layout before
 # the split (--single-pool, its waits capped at 30 s): about 3 minutes. A quick run:
