@@ -86,9 +86,10 @@ def receivers(env: Mapping[str, str]) -> list[dict]:
 
 def inhibit_rules(worker_queues: Mapping[str, list[str]] | None = None) -> list[dict]:
     """A cause mutes its consequences: with no worker for a queue, its tasks waiting too long is
-    no news (same queue); with no worker at all, no queue's wait is; with Centrifugo down, live
-    events fail. A stale heartbeat mutes the queues of the worker's group (`worker_queues`,
-    group -> queues; the alert has the group, not the queues)."""
+    no news (same queue); with no worker at all, no queue's wait is; with every Centrifugo node
+    or their load balancer down, live events fail, and with every node down each node is down.
+    A stale heartbeat mutes the queues of the worker's group (`worker_queues`, group -> queues;
+    the alert has the group, not the queues)."""
     rules = [
         {
             "source_matchers": ['alertname="CeleryQueueNoWorker"'],
@@ -100,8 +101,13 @@ def inhibit_rules(worker_queues: Mapping[str, list[str]] | None = None) -> list[
             "target_matchers": [QUEUE_WAIT_ALERTS],
         },
         {
-            "source_matchers": ['alertname="CentrifugoDown"'],
+            "source_matchers": ['alertname=~"CentrifugoDown|CentrifugoLoadBalancerDown"'],
             "target_matchers": ['alertname="LiveEventsFailing"'],
+        },
+        # The last node down (make up's only one) is CentrifugoDown's news, not a lost capacity.
+        {
+            "source_matchers": ['alertname="CentrifugoDown"'],
+            "target_matchers": ['alertname="CentrifugoNodeDown"'],
         },
         # A frozen or stuck worker (the SIGSTOP drill) also stops answering on its metrics port:
         # the heartbeat alert says why, the scrape failure of the same group is no news.

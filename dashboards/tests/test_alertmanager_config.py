@@ -1,7 +1,8 @@
 """Alertmanager's rendered config passes amtool for make up and a production-like environment,
 routes critical alerts to their own receiver when one is set (amtool's route test) and is readable
 by its owner only; a bad value stops the rendering naming its variable. A frozen worker's scrape
-failure is inhibited by its stale heartbeat (a real Alertmanager)."""
+failure is inhibited by its stale heartbeat, a Centrifugo outage's consequences by their cause (a
+real Alertmanager)."""
 
 from __future__ import annotations
 
@@ -195,8 +196,12 @@ def test_inhibition_mutes_queue_waits_by_their_cause(tmp_path: Path, settings) -
         "target_matchers": [waits, 'queue=~"stats|maintenance"'],
     } in rules
     assert {
-        "source_matchers": ['alertname="CentrifugoDown"'],
+        "source_matchers": ['alertname=~"CentrifugoDown|CentrifugoLoadBalancerDown"'],
         "target_matchers": ['alertname="LiveEventsFailing"'],
+    } in rules
+    assert {
+        "source_matchers": ['alertname="CentrifugoDown"'],
+        "target_matchers": ['alertname="CentrifugoNodeDown"'],
     } in rules
     assert {
         "source_matchers": ['alertname="CeleryWorkerHeartbeatStale"'],
@@ -239,6 +244,58 @@ def test_a_frozen_worker_emails_its_heartbeat_not_its_scrape_failure() -> None:
 
         testing.wait_until(lambda: states().get("email") == "suppressed", 30, "inhibition")
         assert states() == {"email": "suppressed", "live": "active"}
+    finally:
+        alertmanager.stop()
+
+
+@pytest.mark.slow
+def test_centrifugo_outages_email_their_cause_not_its_consequences() -> None:
+    """The load balancer down mutes failing live events but not a node's own warning; every
+    node down (CentrifugoDown) mutes each node's warning too. Labels as the rules give them."""
+    alertmanager = testing.AlertmanagerProcess(alertmanager_config.render_config({}))
+    alertmanager.start()
+    try:
+        node_down = {"alertname": "CentrifugoNodeDown", "severity": "warning", "job": "centrifugo"}
+        post_alerts(
+            alertmanager,
+            [
+                {
+                    "alertname": "CentrifugoLoadBalancerDown",
+                    "severity": "critical",
+                    "job": "centrifugo-lb",
+                    "instance": "centrifugo-lb:8404",
+                },
+                {**node_down, "instance": "172.18.0.9:8002"},
+                {
+                    "alertname": "LiveEventsFailing",
+                    "severity": "warning",
+                    "job": "web",
+                    "instance": "web:8000",
+                    "status": "failed",
+                },
+            ],
+        )
+
+        def states() -> dict[str, str]:
+            return {
+                a["labels"]["alertname"]: a["status"]["state"] for a in alertmanager.api("alerts")
+            }
+
+        testing.wait_until(lambda: states().get("LiveEventsFailing") == "suppressed", 30, "inhibit")
+        assert states()["CentrifugoNodeDown"] == "active"
+        post_alerts(
+            alertmanager,
+            [{"alertname": "CentrifugoDown", "severity": "critical", "job": "centrifugo"}],
+        )
+        testing.wait_until(
+            lambda: states().get("CentrifugoNodeDown") == "suppressed", 30, "inhibit"
+        )
+        assert states() == {
+            "CentrifugoLoadBalancerDown": "active",
+            "CentrifugoDown": "active",
+            "CentrifugoNodeDown": "suppressed",
+            "LiveEventsFailing": "suppressed",
+        }
     finally:
         alertmanager.stop()
 
