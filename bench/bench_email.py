@@ -34,7 +34,9 @@ sys.path.insert(0, str(ROOT))
 from common import (  # noqa: E402 (bench/ is on sys.path)
     add_common_args,
     bench_database,
+    chat_with_two_admins,
     inbox_tally,
+    newcomers,
     percentile,
     setup_django,
     write_results,
@@ -78,36 +80,16 @@ def main() -> None:
     )
     setup_django()
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.core.mail import EmailMultiAlternatives, get_connection
     from rest_framework.test import APIClient
 
     from chatplatform.celery import app as celery_app
     from chats import email_delivery, services
-    from chats.models import Notification, Role
+    from chats.models import Notification
     from core.outbox import OutboxStatus
 
-    User = get_user_model()
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     print(f"database: {engine}; redis {redis.url}; SMTP 127.0.0.1:{smtp.port}")
-
-    def chat_with_two_admins(title: str, emails: bool):
-        owner, *admins = User.objects.bulk_create(
-            User(username=f"{title}-{role}", email=f"{title}-{role}@example.com")
-            for role in ("owner", "admin1", "admin2")
-        )
-        chat = services.create_chat(title=title, creator_id=owner.pk)
-        for admin in admins:
-            services.add_member(
-                chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN
-            )
-            services.set_email_notifications(chat_id=chat.pk, user_id=admin.pk, enabled=emails)
-        return owner, chat
-
-    def newcomers(prefix: str, n: int) -> list:
-        return User.objects.bulk_create(
-            User(username=f"{prefix}{i}", email=f"{prefix}{i}@example.com") for i in range(n)
-        )
 
     results: dict = {
         "database": engine,

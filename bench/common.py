@@ -1,6 +1,7 @@
 """What every benchmark needs: the shared flags, a throwaway database to measure on, Django set
-up on it, percentiles, one way to write results (so runs can be compared file by file), and a
-tally of an SMTP sink. What the live-delivery benchmarks share is in `live.py`."""
+up on it, percentiles, one way to write results (so runs can be compared file by file), the
+admin-email fixtures and a tally of an SMTP sink. What the live-delivery benchmarks share is in
+`live.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import argparse
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,11 +93,49 @@ def bench_database(url: str, workdir: Path, prefix: str) -> tuple[str, Callable[
     return url or f"sqlite:///{workdir / 'db.sqlite3'}", lambda: None
 
 
-def inbox_tally(inbox: Any) -> dict[str, int]:
-    """What an SMTP sink holds: messages, distinct Message-IDs, and the repeats (duplicates)."""
+def chat_with_two_admins(title: str, emails: bool = True) -> tuple[Any, Any]:
+    """An owner's chat with two admins who want (or not) an email on every join: each join
+    through services.add_member then queues two emails. Returns (owner, chat); the emails about
+    the admins' own joins are queued too, so delete the rows (and purge) before measuring."""
+    from django.contrib.auth import get_user_model
+
+    from chats import services
+    from chats.models import Role
+
+    User = get_user_model()
+    owner, *admins = User.objects.bulk_create(
+        User(username=f"{title}-{role}", email=f"{title}-{role}@example.com")
+        for role in ("owner", "admin1", "admin2")
+    )
+    chat = services.create_chat(title=title, creator_id=owner.pk)
+    for admin in admins:
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+        services.set_email_notifications(chat_id=chat.pk, user_id=admin.pk, enabled=emails)
+    return owner, chat
+
+
+def newcomers(prefix: str, n: int) -> list:
+    """`n` new users, not in any chat (bulk_create: no emails)."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    return User.objects.bulk_create(
+        User(username=f"{prefix}{i}", email=f"{prefix}{i}@example.com") for i in range(n)
+    )
+
+
+def inbox_tally(inbox: Any, expected: Iterable[str] | None = None) -> dict[str, int]:
+    """What an SMTP sink holds: messages, distinct Message-IDs, and the repeats (duplicates);
+    given the `expected` Message-IDs, also how many of them are missing and how many others
+    came (each message is parsed once: thousands take seconds)."""
     ids = Counter(message.message_id for message in inbox.messages())
-    return {
+    tally = {
         "received": sum(ids.values()),
         "distinct_message_ids": len(ids),
         "duplicate_message_ids": sum(n - 1 for n in ids.values() if n > 1),
     }
+    if expected is not None:
+        wanted = set(expected)
+        tally["missing_message_ids"] = len(wanted - ids.keys())
+        tally["unexpected_message_ids"] = len(ids.keys() - wanted)
+    return tally

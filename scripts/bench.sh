@@ -40,6 +40,13 @@ log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emai
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" bench/bench_email.py --database-url "$pg_url" ${BENCH_EMAIL_ARGS:-}
 
+log "admin emails: one email worker replica vs two, through a 0.2 s SMTP server"
+# 240 emails a phase at the group's concurrency, one, two, two, one replicas, then 40 a phase at
+# one process per replica: about 2 minutes. A quick run:
+# BENCH_EMAIL_SCALE_ARGS="--joins 30 --pool-one-joins 8" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" bench/bench_email_scale.py --database-url "$pg_url" ${BENCH_EMAIL_SCALE_ARGS:-}
+
 log "activity statistics: full rebuild vs incremental fill vs naive pandas (PostgreSQL)"
 # 1,000,000 messages over 90 days (a few minutes); --big adds the 5,000,000-message history run:
 # BENCH_STATS_ARGS="--big" make bench;  quick: BENCH_STATS_ARGS="--messages 100000"
