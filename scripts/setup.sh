@@ -20,7 +20,7 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   for unit in prometheus prometheus-alertmanager haproxy; do
     if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit"; then
-      log "stopping and disabling the packaged $unit service (make up runs its own)"
+      log "stopping and disabling the packaged $unit service (make up and the tests run their own)"
       $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true
     fi
   done

@@ -31,10 +31,11 @@ def dashboard() -> Dashboard:
         .with_row(Row("Centrifugo"))
         .with_panel(
             single(
-                "Centrifugo up",
-                ('up{job="centrifugo"}', "up"),
+                "Centrifugo nodes up",
+                ('sum(up{job="centrifugo"})', "nodes"),
                 "none",
-                "1 when Prometheus can scrape Centrifugo. CentrifugoDown fires at 0.",
+                "Nodes Prometheus can scrape (two with compose's scale profile). CentrifugoDown"
+                " fires at 0, CentrifugoNodeDown for each node down.",
                 red_below=1,
             )
         )

@@ -39,7 +39,7 @@ MAY_BE_FLAT = {
     "Oldest ready task age by queue": "no task waits; the budgets are constants",
     "Workers per queue": "one worker serves every queue all along",
     "Beat entries overdue": "no beat entry is overdue in a healthy stack",
-    "Centrifugo up": "Centrifugo is up all along",
+    "Centrifugo nodes up": "Centrifugo is up all along",
     "Live events pending": "the worker publishes each live event within a scrape",
     "Busiest chats (last day)": "bars of last values, not a line",
 }
