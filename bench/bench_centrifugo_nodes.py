@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import multiprocessing as mp
 import os
 import resource
 import sys
@@ -39,14 +38,13 @@ import time
 import urllib.request
 from multiprocessing.connection import Connection
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common import RESULTS_DIR, write_results  # noqa: E402 (bench/ is on sys.path)
-from listener import Listener, subscriber_specs  # noqa: E402
+from listener import Listener, Spawned, client_spec, serve  # noqa: E402
 from live import Pacer, Sent, summarize  # noqa: E402
 
 CHANNEL = "chat:1"  # the chats' namespace: history, presence and join/leave as configured
@@ -154,8 +152,7 @@ def measure_latency(args: argparse.Namespace, engine_env: dict[str, dict]) -> di
 
     import testing
 
-    users = [SimpleNamespace(pk=n) for n in range(1, args.subscribers + 1)]
-    specs = subscriber_specs(users, [("bench", CHANNEL)])
+    specs = [client_spec(user, [("bench", CHANNEL)]) for user in range(1, args.subscribers + 1)]
     with contextlib.ExitStack() as stack:
         solo = stack.enter_context(node(engine_env["memory"]))
         node_a = stack.enter_context(node(engine_env["redis"]))
@@ -235,15 +232,16 @@ async def _idle(ws: Any) -> None:
                 await ws.send("{}")
 
 
-async def _open_one(ws_url: str, spec: tuple[str, str, str]) -> Any:
+async def _open_one(ws_url: str, spec: dict) -> Any:
+    """Connect with a client_spec's token and subscribe to its channels."""
     import websockets
 
-    token, channel, sub_token = spec
     ws = await websockets.connect(ws_url, compression=None, open_timeout=60, max_size=2**16)
-    await ws.send(json.dumps({"id": 1, "connect": {"token": token, "name": "bench"}}))
+    await ws.send(json.dumps({"id": 1, "connect": {"token": spec["token"], "name": "bench"}}))
     await _reply(ws, 1)
-    await ws.send(json.dumps({"id": 2, "subscribe": {"channel": channel, "token": sub_token}}))
-    await _reply(ws, 2)
+    for n, (_, channel, token) in enumerate(spec["subscriptions"], start=2):
+        await ws.send(json.dumps({"id": n, "subscribe": {"channel": channel, "token": token}}))
+        await _reply(ws, n)
     return ws
 
 
@@ -255,77 +253,54 @@ def _crowd_main(ws_url: str, conn: Connection) -> None:
 
 
 async def _crowd(ws_url: str, conn: Connection) -> None:
-    """Answer the parent's commands: ("open", specs) -> (opened in all, failed, first error);
-    ("stop", None) closes every connection and ends."""
-    loop = asyncio.get_running_loop()
+    """Serve the parent's commands: ("open", specs) -> (held in all, failed, first error);
+    "stop" closes every connection."""
     held: list[Any] = []
     idlers: list[asyncio.Task] = []
     gate = asyncio.Semaphore(64)  # handshakes in flight: a burst, not a flood
 
-    async def open_gated(spec: tuple[str, str, str]) -> Any:
+    async def open_gated(spec: dict) -> Any:
         async with gate:
             return await _open_one(ws_url, spec)
 
-    while True:
-        command, specs = await loop.run_in_executor(None, conn.recv)
+    async def handle(command: str, specs: list[dict] | None) -> Any:
         if command == "stop":
-            break
+            for task in idlers:
+                task.cancel()
+            await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
+            return "stopped"
         outcomes = await asyncio.gather(*map(open_gated, specs), return_exceptions=True)
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         for ws in outcomes:
             if not isinstance(ws, BaseException):
                 held.append(ws)
                 idlers.append(asyncio.create_task(_idle(ws)))
-        conn.send((len(held), len(errors), repr(errors[0]) if errors else None))
-    for task in idlers:
-        task.cancel()
-    await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
-    conn.send("stopped")
+        return len(held), len(errors), repr(errors[0]) if errors else None
+
+    await serve(conn, handle)
 
 
-class Crowd:
+class Crowd(Spawned):
     """Idle WebSocket clients of one node, in a spawned process (its own GIL and fd limit)."""
 
+    stop_timeout = 30  # closing thousands of connections takes a while
+
     def __init__(self, ws_url: str) -> None:
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_crowd_main, args=(ws_url, child), daemon=True)
+        super().__init__(_crowd_main, ws_url)
 
-    def open(self, specs: list[tuple[str, str, str]], timeout: float = 300) -> tuple[int, int, Any]:
+    def open(self, specs: list[dict], timeout: float = 300) -> tuple[int, int, Any]:
         """Connect and subscribe `specs` more clients; (held in all, failed, first error)."""
-        self.conn.send(("open", specs))
-        if not self.conn.poll(timeout):
-            raise RuntimeError(f"{len(specs)} connections did not open in {timeout:g} s")
-        return self.conn.recv()
-
-    def __enter__(self) -> Crowd:
-        self.process.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError, EOFError):
-            self.conn.send(("stop", None))
-            self.conn.poll(30)
-        self.process.terminate()
-        self.process.join(10)
+        return self.ask("open", specs, timeout)
 
 
-def crowd_specs(start: int, stop: int, chat_size: int) -> list[tuple[str, str, str]]:
-    """(connection token, chat channel, subscription token) for users start..stop-1, signed by
-    the app's helpers; user n is in chat n // chat_size."""
+def crowd_specs(start: int, stop: int, chat_size: int) -> list[dict]:
+    """client_spec for users start+1..stop, each on one chat channel: chats of `chat_size`."""
     from integrations import centrifugo
 
-    specs = []
-    for user in range(start, stop):
-        channel = centrifugo.chat_channel(user // chat_size + 1)
-        specs.append(
-            (
-                centrifugo.connection_token(user + 1, ttl=3600),
-                channel,
-                centrifugo.subscription_token(user + 1, channel, 3600),
-            )
-        )
-    return specs
+    return [
+        client_spec(user + 1, [("idle", centrifugo.chat_channel(user // chat_size + 1))])
+        for user in range(start, stop)
+    ]
 
 
 def node_sample(hub: Any) -> dict:

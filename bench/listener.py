@@ -1,30 +1,97 @@
-"""WebSocket subscribers for the live benchmarks, in a process of their own: they stamp each
-publication's arrival there, so the senders' load does not delay the clock that measures them."""
+"""WebSocket clients for the live benchmarks, in a process of their own: subscribers stamp each
+publication's arrival there, so the senders' load does not delay the clock that measures them.
+
+One way to sign the clients' tokens (client_spec) and one way to run clients in a separate
+process (Spawned in the parent, serve in the child); Listener is the subscribers built on them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import multiprocessing as mp
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any, Self
+
+
+def client_spec(user_id: int, channels: list[tuple[str, str]]) -> dict:
+    """What one client needs: a connection token for `user_id` and, per (label, channel), a
+    subscription token, signed by the app's own helpers (the benchmarks do not test the access
+    rule)."""
+    from integrations import centrifugo
+
+    return {
+        "token": centrifugo.connection_token(user_id, ttl=3600),
+        "subscriptions": [
+            (label, channel, centrifugo.subscription_token(user_id, channel, 3600))
+            for label, channel in channels
+        ],
+    }
 
 
 def subscriber_specs(users: list, channels: list[tuple[str, str]]) -> list[dict]:
-    """What the Listener needs per user: a connection token and, per (label, channel), a
-    subscription token (signed here: the benchmark is not testing the access rule)."""
-    from integrations import centrifugo
+    """client_spec for each user (anything with a pk), all on the same channels."""
+    return [client_spec(user.pk, channels) for user in users]
 
-    return [
-        {
-            "token": centrifugo.connection_token(user.pk, ttl=3600),
-            "subscriptions": [
-                (label, channel, centrifugo.subscription_token(user.pk, channel, 3600))
-                for label, channel in channels
-            ],
-        }
-        for user in users
-    ]
+
+class Spawned:
+    """A child process started with "spawn" (its own interpreter, GIL and limits, so its clients
+    do not compete with this process's work), driven over a pipe. The child runs
+    `target(*args, conn)`, which calls `serve`: "ready", then one reply per command until
+    "stop"."""
+
+    stop_timeout: float = 10  # how long the child may tidy up after "stop"
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=target, args=(*args, child), daemon=True)
+
+    def start(self, timeout: float = 120) -> Self:
+        self.process.start()
+        if not self.conn.poll(timeout) or self.conn.recv() != "ready":
+            self.process.terminate()
+            raise RuntimeError(f"{type(self).__name__}: the child was not ready in {timeout:g} s")
+        return self
+
+    def ask(self, command: str, argument: Any = None, timeout: float | None = None) -> Any:
+        """Send (command, argument) and return the child's reply."""
+        self.conn.send((command, argument))
+        if timeout is not None and not self.conn.poll(timeout):
+            raise RuntimeError(f"{type(self).__name__}: no reply to {command} in {timeout:g} s")
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            with contextlib.suppress(OSError, EOFError):
+                self.conn.send(("stop", None))
+                if self.conn.poll(self.stop_timeout):
+                    self.conn.recv()
+            self.process.terminate()
+        self.process.join(10)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+async def serve(conn: Connection, handle: Callable[[str, Any], Any]) -> None:
+    """The child's side of Spawned: say "ready", then answer each (command, argument) with what
+    `handle` returns (awaited if it is awaitable), until "stop" has been answered."""
+    conn.send("ready")
+    loop = asyncio.get_running_loop()
+    while True:
+        command, argument = await loop.run_in_executor(None, conn.recv)
+        reply = handle(command, argument)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        conn.send(reply)
+        if command == "stop":
+            return
 
 
 def _listener_main(ws_url: str, clients: list[dict], conn: Connection) -> None:
@@ -32,8 +99,8 @@ def _listener_main(ws_url: str, clients: list[dict], conn: Connection) -> None:
 
 
 async def _listen(ws_url: str, clients: list[dict], conn: Connection) -> None:
-    """Connect every client, say "ready", then answer the parent's commands: "count", "collect"
-    (hand over the arrivals so far and forget them), "stop"."""
+    """Connect every client, then serve: "count"; "collect" (hand over the arrivals so far and
+    forget them); "stop" (the same, then disconnect)."""
     from centrifuge import Client, PublicationContext, SubscriptionEventHandler
 
     arrivals: list[tuple[str, int, float]] = []  # (label, key, monotonic time)
@@ -59,56 +126,35 @@ async def _listen(ws_url: str, clients: list[dict], conn: Connection) -> None:
         live.append(client)
     for item in live:
         await item.ready(timeout=30)
-    conn.send("ready")
-    loop = asyncio.get_running_loop()
-    while True:
-        command = await loop.run_in_executor(None, conn.recv)
+
+    def handle(command: str, _: object) -> int | list[tuple[str, int, float]]:
         if command == "count":
-            conn.send(len(arrivals))
-            continue
+            return len(arrivals)
         batch = arrivals.copy()  # no await between these lines: no arrival slips in between
         arrivals.clear()
-        conn.send(batch)
-        if command == "stop":
-            break
+        return batch
+
+    await serve(conn, handle)
     for item in live:
         if hasattr(item, "disconnect"):
             await item.disconnect()
 
 
-class Listener:
-    """Real WebSocket subscribers in a spawned process, so receiving does not compete with
-    sending for this process's GIL; both read the same system-wide monotonic clock. Arrivals
-    are (label, key, time): key is the payload's "seq" (a direct publish) or message id."""
+class Listener(Spawned):
+    """Real WebSocket subscribers (centrifuge-python) in a spawned process, so receiving does
+    not compete with sending for this process's GIL; both read the same system-wide monotonic
+    clock. Arrivals are (label, key, time): key is the payload's "seq" (a direct publish) or
+    message id."""
 
     def __init__(self, ws_url: str, clients: list[dict]) -> None:
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_listener_main, args=(ws_url, clients, child), daemon=True
-        )
-
-    def start(self, timeout: float = 120) -> Listener:
-        self.process.start()
-        if not self.conn.poll(timeout) or self.conn.recv() != "ready":
-            self.process.terminate()
-            raise RuntimeError("the subscribers did not connect")
-        return self
-
-    def __enter__(self) -> Listener:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(_listener_main, ws_url, clients)
 
     def count(self) -> int:
-        self.conn.send("count")
-        return self.conn.recv()
+        return self.ask("count")
 
     def collect(self) -> list[tuple[str, int, float]]:
         """The arrivals since the last collect."""
-        self.conn.send("collect")
-        return self.conn.recv()
+        return self.ask("collect")
 
     def wait_for(self, expected: int, timeout: float = 10, quiet: float = 1.5) -> bool:
         """Until `expected` arrivals, `timeout` seconds, or nothing new for `quiet` seconds
@@ -125,11 +171,3 @@ class Listener:
             if now > deadline or now - last_change > quiet:
                 return False
             time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            with contextlib.suppress(OSError, EOFError):
-                self.conn.send("stop")
-                if self.conn.poll(10):
-                    self.conn.recv()
-            self.process.terminate()
