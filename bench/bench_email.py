@@ -38,7 +38,7 @@ from common import (  # noqa: E402 (bench/ is on sys.path)
     inbox_tally,
     newcomers,
     percentile,
-    setup_django,
+    setup_email_django,
     write_results,
 )
 
@@ -69,16 +69,7 @@ def main() -> None:
 
     redis = testing.RedisProcess().start()
     smtp = testing.SmtpProcess(mail_dir=workdir / "inbox").start()
-    os.environ.update(
-        DATABASE_URL=database_url,
-        LOG_LEVEL="WARNING",
-        REDIS_URL=redis.url,
-        CELERY_BROKER_URL=redis.url,
-        **smtp.django_env,
-        EMAIL_TIMEOUT="5",
-        EMAIL_RECIPIENT_LIMIT="",  # every email is measured: no cap, no digest
-    )
-    setup_django()
+    setup_email_django(database_url, redis.url, smtp)
     from django.conf import settings
     from django.core.mail import EmailMultiAlternatives, get_connection
     from rest_framework.test import APIClient

@@ -46,7 +46,7 @@ from common import (  # noqa: E402 (bench/ is on sys.path)
     chat_with_two_admins,
     inbox_tally,
     newcomers,
-    setup_django,
+    setup_email_django,
     write_results,
 )
 
@@ -107,16 +107,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     smtp = stack.enter_context(
         testing.SmtpProcess(mail_dir=workdir / "inbox", delay=args.smtp_delay)
     )
-    os.environ.update(
-        DATABASE_URL=database_url,
-        LOG_LEVEL="WARNING",
-        REDIS_URL=redis.url,
-        CELERY_BROKER_URL=redis.url,
-        **smtp.django_env,
-        EMAIL_TIMEOUT="5",
-        EMAIL_RECIPIENT_LIMIT="",  # every email is measured: no cap, no digest
-    )
-    setup_django()
+    setup_email_django(database_url, redis.url, smtp)
     from django.conf import settings
     from django.db.models import Max
 

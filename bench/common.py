@@ -57,6 +57,22 @@ def setup_django() -> None:
     call_command("migrate", verbosity=0)
 
 
+def setup_email_django(database_url: str, redis_url: str, smtp: Any) -> None:
+    """setup_django for the admin-email benchmarks: the database of `database_url`, Redis at
+    `redis_url` (the Celery broker too), the SMTP sink `smtp` (testing.SmtpProcess), and every
+    email measured: no recipient cap, no digest."""
+    os.environ.update(
+        DATABASE_URL=database_url,
+        LOG_LEVEL="WARNING",
+        REDIS_URL=redis_url,
+        CELERY_BROKER_URL=redis_url,
+        **smtp.django_env,
+        EMAIL_TIMEOUT="5",
+        EMAIL_RECIPIENT_LIMIT="",
+    )
+    setup_django()
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile; NaN for no values (a phase that received nothing)."""
     ordered = sorted(values)
