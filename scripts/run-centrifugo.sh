@@ -3,8 +3,9 @@
 # script maps the names of our .env to the ones Centrifugo reads, drops our other CENTRIFUGO_*
 # names (Django's settings) so Centrifugo does not warn about unknown variables, and passes every
 # other CENTRIFUGO_* (Centrifugo's own, `centrifugo defaultenv` lists them) through, from the
-# environment or else from .env. Browsers connect to CENTRIFUGO_PORT (WebSocket only); the server
-# API, /metrics and /health answer on CENTRIFUGO_INTERNAL_PORT alone.
+# environment or else from .env, except the four it maps ours to (it stops if one is set to
+# something else). Browsers connect to CENTRIFUGO_PORT (WebSocket only); the server API, /metrics
+# and /health answer on CENTRIFUGO_INTERNAL_PORT alone.
 source "$(dirname "$0")/lib.sh"
 
 # The project's own CENTRIFUGO_* names: read by chatplatform/settings.py or by the scripts, never
@@ -47,22 +48,46 @@ for name in $(compgen -e | grep '^CENTRIFUGO_' || true); do
 done
 
 # The Redis engine (broker, presence, history shared by several nodes) needs nothing else: with
-# no address of its own it uses the project's Redis (REDIS_URL's server and credentials), in
-# database 2. Its keys would not collide anywhere (all start with "centrifugo."), but a database
-# of its own keeps them out of a FLUSHDB of the broker's (0) or the cache's (1), and out of what
-# `redis-cli -n 0/1` shows. Pub/sub, how nodes reach each other, ignores databases.
+# no address of its own it uses the project's Redis (REDIS_URL's scheme, server and credentials),
+# in database 2. Its keys would not collide anywhere (all start with "centrifugo."), but a
+# database of its own keeps them out of a FLUSHDB of the broker's (0) or the cache's (1), and out
+# of what `redis-cli -n 0/1` shows. Pub/sub, how nodes reach each other, ignores databases.
+# Derived only from a plain redis:// or rediss:// URL. Not from a query string: its options are
+# redis-py's (ssl_cert_reqs, ssl_ca_certs...), and Centrifugo v6 silently ignores the options it
+# does not know (it reads only its own: tls_enabled, connect_timeout...), so the engine would
+# connect otherwise than the app, e.g. verify the certificate that ?ssl_cert_reqs=none skips.
+# Not from unix:// either (its path is the socket's: no room for database 2). Messages never show the URL: it may
+# hold a password.
 if [ "${CENTRIFUGO_ENGINE_TYPE:-}" = redis ] && [ -z "${CENTRIFUGO_ENGINE_REDIS_ADDRESS:-}" ]; then
   redis_url="$(env_get REDIS_URL redis://127.0.0.1:6379/0)"
-  server="${redis_url#*://}"; server="${server%%/*}"; server="${server%%\?*}"
-  export CENTRIFUGO_ENGINE_REDIS_ADDRESS="${redis_url%%://*}://$server/2"
+  scheme="${redis_url%%://*}"
+  if [ "$scheme" != redis ] && [ "$scheme" != rediss ]; then
+    log "REDIS_URL is not a redis:// or rediss:// URL: set CENTRIFUGO_ENGINE_REDIS_ADDRESS, the Redis engine's address (e.g. redis://host:6379/2)"
+    exit 1
+  fi
+  if [[ "$redis_url" == *\?* ]]; then
+    log "REDIS_URL has query options, which Centrifugo would ignore: set CENTRIFUGO_ENGINE_REDIS_ADDRESS, the Redis engine's address with Centrifugo's own options (e.g. rediss://host:6379/2?connect_timeout=2s)"
+    exit 1
+  fi
+  server="${redis_url#*://}"; server="${server%%/*}"
+  export CENTRIFUGO_ENGINE_REDIS_ADDRESS="$scheme://$server/2"
 fi
 
-# Ours mapped last: the rest of the platform derives its addresses from them.
-export CENTRIFUGO_HTTP_SERVER_PORT="$port"
-export CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT="$internal_port"
+# Ours mapped last: the rest of the platform derives its addresses from them. Centrifugo's own
+# name for one of them, set (environment or .env) to something else, would be overwritten without
+# a word: stop and name ours instead. (Values never shown: one is a secret.)
+map_ours() {  # centrifugo_name value project_name
+  if [ -n "${!1:-}" ] && [ "${!1}" != "$2" ]; then
+    log "$1 is set to something other than $3 gives it: set $3 instead (and remove $1)"
+    exit 1
+  fi
+  export "$1=$2"
+}
+map_ours CENTRIFUGO_HTTP_SERVER_PORT "$port" CENTRIFUGO_PORT
+map_ours CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT "$internal_port" CENTRIFUGO_INTERNAL_PORT
+map_ours CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY "$token_secret" CENTRIFUGO_TOKEN_HMAC_SECRET_KEY
+map_ours CENTRIFUGO_CLIENT_ALLOWED_ORIGINS "$origins" CENTRIFUGO_ALLOWED_ORIGINS
 export CENTRIFUGO_HTTP_API_KEY="$api_key"
-export CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY="$token_secret"
-export CENTRIFUGO_CLIENT_ALLOWED_ORIGINS="$origins"
 # Its own working directory: Centrifugo v6 would otherwise load the project's .env itself.
 mkdir -p "$(var_dir)/centrifugo"
 cd "$(var_dir)/centrifugo"

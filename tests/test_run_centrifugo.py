@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,9 +101,22 @@ class ScriptCentrifugo(testing.ManagedProcess):
 
 
 @pytest.fixture
-def redis_server():
+def redis_server() -> Iterator[testing.RedisProcess]:
     with testing.RedisProcess() as server:
         yield server
+
+
+def run_to_the_end(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """run-centrifugo.sh of `project` for a case where it must stop before Centrifugo starts
+    (if it did start, the timeout ends it and the test fails)."""
+    return subprocess.run(
+        ["bash", str(project / "scripts" / "run-centrifugo.sh")],
+        cwd=project,
+        env={"PATH": os.environ["PATH"], "HOME": str(project), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def ports() -> dict[str, str]:
@@ -190,6 +204,8 @@ def test_centrifugo_own_names_pass_through_from_env_file_and_environment(
                 "CENTRIFUGO_ENGINE_TYPE=redis",
                 f"CENTRIFUGO_ENGINE_REDIS_ADDRESS={address}",
                 "CENTRIFUGO_ENGINE_REDIS_PREFIX=from-dotenv",
+                # One of the four mapped from ours, with ours's value: no conflict.
+                f"CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}",
                 "CENTRIFUGO_LOG_LEVEL=debug",
                 "CENTRIFUGO_API_URL=http://127.0.0.1:1/api",
             ]
@@ -198,6 +214,7 @@ def test_centrifugo_own_names_pass_through_from_env_file_and_environment(
     )
     env = {**ports(), "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": redis_server.url}
     env["CENTRIFUGO_ENGINE_REDIS_PREFIX"] = "from-env"
+    env["CENTRIFUGO_HTTP_SERVER_PORT"] = env["CENTRIFUGO_PORT"]
     with ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"])) as node:
         assert node.engine() == "redis"
         node.api("publish", channel="chat:8", data={"text": "hello"})
@@ -231,3 +248,109 @@ def test_env_example_as_make_up_exports_it_runs_one_node_in_memory(
         for db in range(16):
             assert keys(redis_server, db) == [], db
     assert UNKNOWN not in node.log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "ours", "source"),
+    [
+        ("CENTRIFUGO_HTTP_SERVER_PORT", "CENTRIFUGO_PORT", "environment"),
+        ("CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT", "CENTRIFUGO_INTERNAL_PORT", ".env"),
+        ("CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY", "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY", ".env"),
+        ("CENTRIFUGO_CLIENT_ALLOWED_ORIGINS", "CENTRIFUGO_ALLOWED_ORIGINS", "environment"),
+    ],
+)
+def test_a_centrifugo_name_we_map_set_otherwise_stops_the_script(
+    tmp_path: Path, name: str, ours: str, source: str
+) -> None:
+    """The four Centrifugo names the script sets from ours: another value from the environment
+    or .env would be overwritten without a word; the script stops and names ours instead,
+    without showing the value (one is a secret)."""
+    value = "another-value-of-32-bytes-or-more-0123456789"
+    env_text = (
+        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n"
+    )
+    env = {**ports(), "VAR_DIR": str(tmp_path / "var")}
+    if source == ".env":
+        env_text += f"{name}={value}\n"
+    else:
+        env[name] = value
+    result = run_to_the_end(make_project(tmp_path / "project", env_text), env)
+    assert result.returncode != 0
+    assert f"{name} is set to something other than {ours} gives it" in result.stderr
+    assert f"set {ours} instead" in result.stderr
+    assert value not in result.stdout + result.stderr
+    assert "using config file" not in result.stdout + result.stderr  # Centrifugo never ran
+
+
+@pytest.mark.parametrize(
+    "redis_url",
+    [
+        "unix:///run/redis/redis.sock",
+        # redis-py's option: Centrifugo would ignore it and verify the certificate anyway.
+        "rediss://:url-password@127.0.0.1:6380/0?ssl_cert_reqs=none",
+    ],
+)
+def test_no_engine_address_from_a_redis_url_centrifugo_would_misread(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """The Redis engine with no address of its own and a REDIS_URL the script cannot turn into
+    one: it stops, naming the variable to set, and never shows the URL (it holds a password)."""
+    project = make_project(
+        tmp_path / "project",
+        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n",
+    )
+    env = {**ports(), "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": redis_url}
+    env["CENTRIFUGO_ENGINE_TYPE"] = "redis"
+    result = run_to_the_end(project, env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "set CENTRIFUGO_ENGINE_REDIS_ADDRESS" in result.stderr
+    assert "url-password" not in output and "redis.sock" not in output
+    assert "using config file" not in output
+
+
+def test_rediss_url_gives_the_engine_its_tls_server_credentials_and_database_2(
+    tmp_path: Path,
+) -> None:
+    """REDIS_URL rediss://:password@host:port/0 (a TLS Redis with a password): the engine gets
+    the same scheme, server and password, database 2 instead of 0. A real redis-server on TLS
+    only, with a self-signed certificate Centrifugo trusts through SSL_CERT_FILE (Go's roots)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    openssl += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [*openssl, "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    port, password = testing.free_port(), "tls-redis-password"
+    argv = ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
+    argv += ["--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]
+    argv += ["--requirepass", password, "--save", "", "--appendonly", "no"]
+    project = make_project(
+        tmp_path / "project",
+        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n",
+    )
+    env = {
+        **ports(),
+        "VAR_DIR": str(tmp_path / "var"),
+        "CENTRIFUGO_ENGINE_TYPE": "redis",
+        "REDIS_URL": f"rediss://:{password}@127.0.0.1:{port}/0",
+        "SSL_CERT_FILE": str(cert),
+    }
+    with testing.ManagedProcess("redis-tls", argv, port=port):
+        with ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"])) as node:
+            assert node.engine() == "redis"
+            node.api("publish", channel="chat:10", data={"text": "over TLS"})
+        tls = {"password": password, "ssl": True, "ssl_ca_certs": str(cert)}
+        for db, expected in (
+            (2, ["centrifugo.stream.chat:10", "centrifugo.stream.meta.chat:10"]),
+            (0, []),
+        ):
+            client = redis.Redis("127.0.0.1", port, db, decode_responses=True, **tls)
+            try:
+                assert sorted(client.keys("*")) == expected, db
+            finally:
+                client.close()
