@@ -806,8 +806,9 @@ def test_the_scale_profile_adds_a_second_node_like_the_first(
             assert sd["port"] in listening_ports(name, scaled[name])
 
 
-def test_env_chooses_the_engine_of_every_node(tmp_path: Path) -> None:
-    """CENTRIFUGO_ENGINE_TYPE from .env reaches every node (empty in .env.example: redis)."""
+def test_every_node_is_on_the_redis_engine_whatever_env_says(tmp_path: Path) -> None:
+    """.env's CENTRIFUGO_ENGINE_TYPE is make up's: compose pins redis on every node, since two
+    nodes on the memory engine would silently stop sharing publications."""
     assert env_example()["CENTRIFUGO_ENGINE_TYPE"] == ""
     env_text = re.sub(
         r"^CENTRIFUGO_ENGINE_TYPE=.*$",
@@ -815,11 +816,12 @@ def test_env_chooses_the_engine_of_every_node(tmp_path: Path) -> None:
         example_env_text(),
         flags=re.M,
     )
+    assert "CENTRIFUGO_ENGINE_TYPE=memory" in env_text
     result = load(make_project(tmp_path / "memory", env_text=env_text), profiles="scale")
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     for node in ("centrifugo", "centrifugo-2"):
-        assert services[node]["environment"]["CENTRIFUGO_ENGINE_TYPE"] == "memory", node
+        assert services[node]["environment"]["CENTRIFUGO_ENGINE_TYPE"] == "redis", node
 
 
 def test_the_balancer_health_check_passes_against_haproxy_with_compose_env(
