@@ -87,7 +87,8 @@ def receivers(env: Mapping[str, str]) -> list[dict]:
 def inhibit_rules(worker_queues: Mapping[str, list[str]] | None = None) -> list[dict]:
     """A cause mutes its consequences: with no worker for a queue, its tasks waiting too long is
     no news (same queue); with no worker at all, no queue's wait is; with every Centrifugo node
-    or their load balancer down, live events fail, and with every node down each node is down.
+    or their load balancer down, or no node behind it, live events fail, and with every node down
+    each node is down and the balancer has none to send to.
     A stale heartbeat mutes the queues of the worker's group (`worker_queues`, group -> queues;
     the alert has the group, not the queues)."""
     rules = [
@@ -101,13 +102,16 @@ def inhibit_rules(worker_queues: Mapping[str, list[str]] | None = None) -> list[
             "target_matchers": [QUEUE_WAIT_ALERTS],
         },
         {
-            "source_matchers": ['alertname=~"CentrifugoDown|CentrifugoLoadBalancerDown"'],
+            "source_matchers": [
+                'alertname=~"CentrifugoDown|CentrifugoLoadBalancerDown|CentrifugoLoadBalancerNoNode"'
+            ],
             "target_matchers": ['alertname="LiveEventsFailing"'],
         },
-        # The last node down (make up's only one) is CentrifugoDown's news, not a lost capacity.
+        # The last node down (make up's only one) is CentrifugoDown's news, not a lost capacity,
+        # and so is a balancer left with no node.
         {
             "source_matchers": ['alertname="CentrifugoDown"'],
-            "target_matchers": ['alertname="CentrifugoNodeDown"'],
+            "target_matchers": ['alertname=~"CentrifugoNodeDown|CentrifugoLoadBalancerNoNode"'],
         },
         # A frozen or stuck worker (the SIGSTOP drill) also stops answering on its metrics port:
         # the heartbeat alert says why, the scrape failure of the same group is no news.

@@ -52,10 +52,9 @@ def render_config(
     Every job of the file must get a target (a job left pointing at a compose name would just be
     down), and no unknown job may be given; only OPTIONAL_JOBS may be left out (without
     `alertmanager` Prometheus sends alerts nowhere, as in the end-to-end tests that need no
-    Alertmanager). Rule files
-    become absolute so the rendered file can live anywhere. `scrape_interval` (tests) shortens the
-    scrape and evaluation intervals. `web_token_file` holds METRICS_BEARER_TOKEN for the web job;
-    None: the app's /metrics is open and no token is sent.
+    Alertmanager). Rule files become absolute so the rendered file can live anywhere.
+    `scrape_interval` (tests) shortens the scrape and evaluation intervals. `web_token_file` holds
+    METRICS_BEARER_TOKEN for the web job; None: the app's /metrics is open and no token is sent.
     """
     config = load_config(path)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}

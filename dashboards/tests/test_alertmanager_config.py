@@ -196,12 +196,14 @@ def test_inhibition_mutes_queue_waits_by_their_cause(tmp_path: Path, settings) -
         "target_matchers": [waits, 'queue=~"stats|maintenance"'],
     } in rules
     assert {
-        "source_matchers": ['alertname=~"CentrifugoDown|CentrifugoLoadBalancerDown"'],
+        "source_matchers": [
+            'alertname=~"CentrifugoDown|CentrifugoLoadBalancerDown|CentrifugoLoadBalancerNoNode"'
+        ],
         "target_matchers": ['alertname="LiveEventsFailing"'],
     } in rules
     assert {
         "source_matchers": ['alertname="CentrifugoDown"'],
-        "target_matchers": ['alertname="CentrifugoNodeDown"'],
+        "target_matchers": ['alertname=~"CentrifugoNodeDown|CentrifugoLoadBalancerNoNode"'],
     } in rules
     assert {
         "source_matchers": ['alertname="CeleryWorkerHeartbeatStale"'],
@@ -251,7 +253,8 @@ def test_a_frozen_worker_emails_its_heartbeat_not_its_scrape_failure() -> None:
 @pytest.mark.slow
 def test_centrifugo_outages_email_their_cause_not_its_consequences() -> None:
     """The load balancer down mutes failing live events but not a node's own warning; every
-    node down (CentrifugoDown) mutes each node's warning too. Labels as the rules give them."""
+    node down (CentrifugoDown) mutes each node's warning too, and the balancer's having no node.
+    Labels as the rules give them."""
     alertmanager = testing.AlertmanagerProcess(alertmanager_config.render_config({}))
     alertmanager.start()
     try:
@@ -266,6 +269,13 @@ def test_centrifugo_outages_email_their_cause_not_its_consequences() -> None:
                     "instance": "centrifugo-lb:8404",
                 },
                 {**node_down, "instance": "172.18.0.9:8002"},
+                {
+                    "alertname": "CentrifugoLoadBalancerNoNode",
+                    "severity": "critical",
+                    "job": "centrifugo-lb",
+                    "instance": "centrifugo-lb:8404",
+                    "proxy": "centrifugo_websocket",
+                },
                 {
                     "alertname": "LiveEventsFailing",
                     "severity": "warning",
@@ -283,6 +293,7 @@ def test_centrifugo_outages_email_their_cause_not_its_consequences() -> None:
 
         testing.wait_until(lambda: states().get("LiveEventsFailing") == "suppressed", 30, "inhibit")
         assert states()["CentrifugoNodeDown"] == "active"
+        assert states()["CentrifugoLoadBalancerNoNode"] == "active"
         post_alerts(
             alertmanager,
             [{"alertname": "CentrifugoDown", "severity": "critical", "job": "centrifugo"}],
@@ -294,6 +305,7 @@ def test_centrifugo_outages_email_their_cause_not_its_consequences() -> None:
             "CentrifugoLoadBalancerDown": "active",
             "CentrifugoDown": "active",
             "CentrifugoNodeDown": "suppressed",
+            "CentrifugoLoadBalancerNoNode": "suppressed",
             "LiveEventsFailing": "suppressed",
         }
     finally:
