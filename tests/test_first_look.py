@@ -21,7 +21,7 @@ from PIL import Image
 from testing import free_port, script_env
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO_NOTE = "demo data"  # the report page's notice (chats.templatetags.demo_data)
+DEMO_NOTE = "demo data"  # the report page's notice (manifest `demo`)
 
 pytestmark = pytest.mark.slow
 

@@ -45,6 +45,7 @@ def render_index(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> s
         "generated_at": manifest["generated_at"],
         "start": manifest["range"]["start"],
         "end": manifest["range"]["end"],
+        "demo": manifest.get("demo", False),  # the notice: seed_demo's chats exist
         "partial_from": manifest["range"].get("partial_from"),
         # A day is partial as a whole: its daily rows count from 00:00 of partial_from's day.
         "partial_day": (manifest["range"].get("partial_from") or "")[:10],

@@ -3,7 +3,9 @@ the past, before the first fill, which starts at the first raw row)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,6 +14,7 @@ from chats import demo
 from chats.models import Message
 from metrics import fill
 from metrics.models import DailyCount, HourlyCount
+from metrics.reports.make import make_report
 
 User = get_user_model()
 NOW = datetime(2025, 3, 18, 14, 37, tzinfo=UTC)
@@ -38,3 +41,19 @@ def test_a_fill_after_seeding_counts_the_whole_history() -> None:
     mau = DailyCount.objects.filter(stat="active_users_30d").order_by("day").last()
     dau = DailyCount.objects.filter(stat="active_users_1d").order_by("day").last()
     assert mau.value > dau.value > 0
+
+
+NOTICE = "<strong>Includes demo data:</strong>"
+
+
+def test_the_report_says_it_includes_demo_data_only_while_demo_chats_exist(
+    tmp_path: Path,
+) -> None:
+    real = make_report(now=NOW, reports_dir=tmp_path / "real", days=2)
+    assert json.loads((real / "manifest.json").read_text())["demo"] is False
+    assert NOTICE not in (real / "index.html").read_text()
+    seed()
+    fill.fill_activity_counts(until=NOW)
+    seeded = make_report(now=NOW, reports_dir=tmp_path / "seeded", days=2)
+    assert json.loads((seeded / "manifest.json").read_text())["demo"] is True
+    assert NOTICE in (seeded / "index.html").read_text()
