@@ -21,14 +21,19 @@ def test_analysis_range_defaults_to_the_report_range_and_includes_a_bare_end_dat
         reading.analysis_range(manifest, "2025-03-10", "2025-03-09")
 
 
-def test_by_default_the_partial_period_is_left_out_and_the_header_says_so() -> None:
-    manifest = {
+def in_progress(partial_from: str | None) -> dict:
+    """A report of March made at 03-31 12:07, its counts partial from `partial_from`."""
+    return {
         "range": {
             "start": "2025-03-01T00:00:00+00:00",
             "end": "2025-03-31T12:07:00+00:00",
-            "partial_from": "2025-03-31T12:00:00+00:00",
+            "partial_from": partial_from,
         }
     }
+
+
+def test_by_default_the_partial_period_is_left_out_and_the_header_says_so() -> None:
+    manifest = in_progress("2025-03-31T12:00:00+00:00")
     start_at, end_at = reading.analysis_range(manifest)
     assert (start_at, end_at) == (utc("2025-03-01"), utc("2025-03-31 12:00"))
     assert reading.partial_note(manifest, end_at) == (
@@ -38,7 +43,7 @@ def test_by_default_the_partial_period_is_left_out_and_the_header_says_so() -> N
     )
     _, asked = reading.analysis_range(manifest, end="2025-03-31")
     assert "included here" in reading.partial_note(manifest, asked)
-    whole = {"range": {**manifest["range"], "partial_from": None}}
+    whole = in_progress(None)
     assert reading.analysis_range(whole)[1] == utc("2025-03-31 12:07")
     assert reading.partial_note(whole, utc("2025-03-31 12:07")) == ""
 
@@ -51,13 +56,7 @@ def test_the_demo_note_shows_only_for_a_report_that_includes_demo_data() -> None
 
 def test_a_report_with_nothing_final_yet_is_analysed_whole() -> None:
     """A new platform: all its counts are the hour in progress; the notebooks still run."""
-    manifest = {
-        "range": {
-            "start": "2025-03-01T00:00:00+00:00",
-            "end": "2025-03-31T12:07:00+00:00",
-            "partial_from": "2025-03-01T00:00:00+00:00",
-        }
-    }
+    manifest = in_progress("2025-03-01T00:00:00+00:00")
     _, end_at = reading.analysis_range(manifest)
     assert end_at == utc("2025-03-31 12:07")
     assert "included here" in reading.partial_note(manifest, end_at)
