@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from cent import PresenceRequest, PresenceStatsRequest
 from django.test import override_settings
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 import testing
 from integrations import centrifugo
@@ -93,24 +95,27 @@ def via(api_url: str) -> override_settings:
     return override_settings(CENTRIFUGO_API_URL=api_url)
 
 
-def lb_metrics(lb: testing.HAProxyProcess) -> dict[str, float]:
-    """HAProxy's exporter as {series with labels: value}."""
+def lb_samples(lb: testing.HAProxyProcess) -> list[Sample]:
+    """HAProxy's exporter now, parsed as Prometheus would read it."""
     with urllib.request.urlopen(lb.metrics_url, timeout=5) as response:  # noqa: S310 - local
-        lines = response.read().decode().splitlines()
-    return {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in lines
-        if line and not line.startswith("#")
-    }
+        text = response.read().decode()
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def lb_value(lb: testing.HAProxyProcess, name: str, **labels: str) -> float:
+    """The one sample of `name` with exactly these labels."""
+    [value] = [s.value for s in lb_samples(lb) if s.name == name and s.labels == labels]
+    return value
 
 
 def server_state(lb: testing.HAProxyProcess, backend: str, server: str) -> str:
     """UP, DOWN, MAINT... as HAProxy's exporter reports the server now."""
-    prefix = f'haproxy_server_status{{proxy="{backend}",server="{server}",state="'
     states = [
-        series[len(prefix) : -2]
-        for series, value in lb_metrics(lb).items()
-        if series.startswith(prefix) and value == 1
+        s.labels["state"]
+        for s in lb_samples(lb)
+        if s.name == "haproxy_server_status"
+        and (s.labels["proxy"], s.labels["server"]) == (backend, server)
+        and s.value == 1
     ]
     assert len(states) == 1, states
     return states[0]
@@ -128,13 +133,14 @@ def wait_for_state(
 
 def active_servers(lb: testing.HAProxyProcess) -> float:
     """Nodes HAProxy sends browsers to now (CentrifugoLoadBalancerNoNode fires on 0)."""
-    return lb_metrics(lb)['haproxy_backend_active_servers{proxy="centrifugo_websocket"}']
+    return lb_value(lb, "haproxy_backend_active_servers", proxy="centrifugo_websocket")
 
 
 def websocket_sessions(lb: testing.HAProxyProcess, server: str) -> float:
     """WebSockets HAProxy holds open to `server` now."""
-    series = f'haproxy_server_current_sessions{{proxy="centrifugo_websocket",server="{server}"}}'
-    return lb_metrics(lb)[series]
+    return lb_value(
+        lb, "haproxy_server_current_sessions", proxy="centrifugo_websocket", server=server
+    )
 
 
 def test_a_client_receives_what_the_other_node_publishes(cluster, connect) -> None:
