@@ -31,6 +31,8 @@ CENTRIFUGO = ROOT / ".tools" / "bin" / "centrifugo"
 API_KEY = "run-centrifugo-test-api-key-of-32-bytes-or-more"
 TOKEN_SECRET = "run-centrifugo-test-token-secret-of-32-bytes-or-more"
 UNKNOWN = "unknown var in environment"  # what Centrifugo logs for a name it does not know
+# The two secrets the script requires, as setup.sh writes them to .env.
+SECRETS = f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n"
 
 
 def project_names() -> set[str]:
@@ -67,17 +69,27 @@ def make_project(folder: Path, env_text: str) -> Path:
     return folder
 
 
-class ScriptCentrifugo(testing.ManagedProcess):
-    """run-centrifugo.sh of `project`, with only `env` (and PATH) as its environment; ready when
-    Centrifugo's /health answers on the internal port `env` gives."""
+def script(project: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The command line of `project`'s run-centrifugo.sh and its environment: only `env` (and
+    PATH), so the caller's CENTRIFUGO_* play no part."""
+    argv = ["bash", str(project / "scripts" / "run-centrifugo.sh")]
+    return argv, {"PATH": os.environ["PATH"], "HOME": str(project), **env}
 
-    def __init__(self, project: Path, env: dict[str, str], internal_port: int) -> None:
-        self.api_url = f"http://127.0.0.1:{internal_port}/api"
-        health = f"http://127.0.0.1:{internal_port}/health"
-        full_env = {"PATH": os.environ["PATH"], "HOME": str(project), **env}
-        argv = ["bash", str(project / "scripts" / "run-centrifugo.sh")]
+
+class ScriptCentrifugo(testing.ManagedProcess):
+    """run-centrifugo.sh of `project` (see `script`); ready when Centrifugo's /health answers
+    on the CENTRIFUGO_INTERNAL_PORT of `env`."""
+
+    def __init__(self, project: Path, env: dict[str, str]) -> None:
+        internal = f"http://127.0.0.1:{env['CENTRIFUGO_INTERNAL_PORT']}"
+        self.api_url = f"{internal}/api"
+        argv, full_env = script(project, env)
         super().__init__(
-            "run-centrifugo", argv, env=full_env, cwd=project, ready=lambda: answers(health)
+            "run-centrifugo",
+            argv,
+            env=full_env,
+            cwd=project,
+            ready=lambda: answers(f"{internal}/health"),
         )
 
     def api(self, method: str, **params: object) -> dict:
@@ -109,13 +121,9 @@ def redis_server() -> Iterator[testing.RedisProcess]:
 def run_to_the_end(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """run-centrifugo.sh of `project` for a case where it must stop before Centrifugo starts
     (if it did start, the timeout ends it and the test fails)."""
+    argv, full_env = script(project, env)
     return subprocess.run(
-        ["bash", str(project / "scripts" / "run-centrifugo.sh")],
-        cwd=project,
-        env={"PATH": os.environ["PATH"], "HOME": str(project), **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
+        argv, cwd=project, env=full_env, capture_output=True, text=True, timeout=30
     )
 
 
@@ -126,8 +134,9 @@ def ports() -> dict[str, str]:
     }
 
 
-def keys(server: testing.RedisProcess, db: int) -> list[str]:
-    client = redis.Redis(port=server.port, db=db, decode_responses=True)
+def keys(port: int, db: int, **options: object) -> list[str]:
+    """Every key in database `db` of the Redis on `port` (`options`: redis-py's, e.g. TLS)."""
+    client = redis.Redis("127.0.0.1", port, db, decode_responses=True, **options)
     try:
         return sorted(client.keys("*"))
     finally:
@@ -157,10 +166,7 @@ def test_redis_engine_from_env_uses_the_project_redis_and_keeps_history(
     """CENTRIFUGO_ENGINE_TYPE=redis with no address: REDIS_URL's server, database 2, where a
     publication's history lives and survives a restart. The project's own names, all set, do
     not reach Centrifugo; the API key comes from .env, the ports from the environment."""
-    project = make_project(
-        tmp_path / "project",
-        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n",
-    )
+    project = make_project(tmp_path / "project", SECRETS)
     # Every name of ours (the script's list and whatever settings.py and .env.example name that
     # Centrifugo does not know), set: none may reach Centrifugo.
     ours = project_names() | (settings_names() | env_example_names()) - centrifugo_names()
@@ -174,13 +180,13 @@ def test_redis_engine_from_env_uses_the_project_redis_and_keeps_history(
         "VAR_DIR": str(tmp_path / "var"),
         "REDIS_URL": redis_server.url,
     }
-    node = ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"]))
+    node = ScriptCentrifugo(project, env)
     with node:
         assert node.engine() == "redis"
         node.api("publish", channel="chat:7", data={"text": "kept in Redis"})
         expected = ["centrifugo.stream.chat:7", "centrifugo.stream.meta.chat:7"]
-        assert keys(redis_server, 2) == expected
-        assert keys(redis_server, 0) == keys(redis_server, 1) == []  # broker's, cache's
+        assert keys(redis_server.port, 2) == expected
+        assert keys(redis_server.port, 0) == keys(redis_server.port, 1) == []  # broker's, cache's
     with node:  # a new process: the history is Redis's, not its memory's
         history = node.api("history", channel="chat:7", limit=10)
         assert [p["data"] for p in history["publications"]] == [{"text": "kept in Redis"}]
@@ -215,11 +221,12 @@ def test_centrifugo_own_names_pass_through_from_env_file_and_environment(
     env = {**ports(), "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": redis_server.url}
     env["CENTRIFUGO_ENGINE_REDIS_PREFIX"] = "from-env"
     env["CENTRIFUGO_HTTP_SERVER_PORT"] = env["CENTRIFUGO_PORT"]
-    with ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"])) as node:
+    with ScriptCentrifugo(project, env) as node:
         assert node.engine() == "redis"
         node.api("publish", channel="chat:8", data={"text": "hello"})
-        assert keys(redis_server, 5) == ["from-env.stream.chat:8", "from-env.stream.meta.chat:8"]
-        assert keys(redis_server, 2) == []
+        expected = ["from-env.stream.chat:8", "from-env.stream.meta.chat:8"]
+        assert keys(redis_server.port, 5) == expected
+        assert keys(redis_server.port, 2) == []
         assert any(line["level"] == "debug" for line in node.log_lines())
     assert UNKNOWN not in node.log_path.read_text()
 
@@ -241,12 +248,12 @@ def test_env_example_as_make_up_exports_it_runs_one_node_in_memory(
     exported = dict(re.findall(r"^([A-Z_][A-Z0-9_]*)=(.*)$", env_text, re.M))
     assert exported["CENTRIFUGO_ENGINE_TYPE"] == exported["CENTRIFUGO_ENGINE_REDIS_ADDRESS"] == ""
     env = {**exported, **ports(), "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": redis_server.url}
-    with ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"])) as node:
+    with ScriptCentrifugo(project, env) as node:
         assert node.engine() == "memory"
         node.api("publish", channel="chat:9", data={"text": "in memory"})
         assert node.api("history", channel="chat:9", limit=1)["publications"]
         for db in range(16):
-            assert keys(redis_server, db) == [], db
+            assert keys(redis_server.port, db) == [], db
     assert UNKNOWN not in node.log_path.read_text()
 
 
@@ -266,9 +273,7 @@ def test_a_centrifugo_name_we_map_set_otherwise_stops_the_script(
     or .env would be overwritten without a word; the script stops and names ours instead,
     without showing the value (one is a secret)."""
     value = "another-value-of-32-bytes-or-more-0123456789"
-    env_text = (
-        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n"
-    )
+    env_text = SECRETS
     env = {**ports(), "VAR_DIR": str(tmp_path / "var")}
     if source == ".env":
         env_text += f"{name}={value}\n"
@@ -295,10 +300,7 @@ def test_no_engine_address_from_a_redis_url_centrifugo_would_misread(
 ) -> None:
     """The Redis engine with no address of its own and a REDIS_URL the script cannot turn into
     one: it stops, naming the variable to set, and never shows the URL (it holds a password)."""
-    project = make_project(
-        tmp_path / "project",
-        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n",
-    )
+    project = make_project(tmp_path / "project", SECRETS)
     env = {**ports(), "VAR_DIR": str(tmp_path / "var"), "REDIS_URL": redis_url}
     env["CENTRIFUGO_ENGINE_TYPE"] = "redis"
     result = run_to_the_end(project, env)
@@ -329,10 +331,7 @@ def test_rediss_url_gives_the_engine_its_tls_server_credentials_and_database_2(
     argv += ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
     argv += ["--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"]
     argv += ["--requirepass", password, "--save", "", "--appendonly", "no"]
-    project = make_project(
-        tmp_path / "project",
-        f"CENTRIFUGO_HTTP_API_KEY={API_KEY}\nCENTRIFUGO_TOKEN_HMAC_SECRET_KEY={TOKEN_SECRET}\n",
-    )
+    project = make_project(tmp_path / "project", SECRETS)
     env = {
         **ports(),
         "VAR_DIR": str(tmp_path / "var"),
@@ -341,16 +340,10 @@ def test_rediss_url_gives_the_engine_its_tls_server_credentials_and_database_2(
         "SSL_CERT_FILE": str(cert),
     }
     with testing.ManagedProcess("redis-tls", argv, port=port):
-        with ScriptCentrifugo(project, env, int(env["CENTRIFUGO_INTERNAL_PORT"])) as node:
+        with ScriptCentrifugo(project, env) as node:
             assert node.engine() == "redis"
             node.api("publish", channel="chat:10", data={"text": "over TLS"})
         tls = {"password": password, "ssl": True, "ssl_ca_certs": str(cert)}
-        for db, expected in (
-            (2, ["centrifugo.stream.chat:10", "centrifugo.stream.meta.chat:10"]),
-            (0, []),
-        ):
-            client = redis.Redis("127.0.0.1", port, db, decode_responses=True, **tls)
-            try:
-                assert sorted(client.keys("*")) == expected, db
-            finally:
-                client.close()
+        expected = ["centrifugo.stream.chat:10", "centrifugo.stream.meta.chat:10"]
+        assert keys(port, 2, **tls) == expected
+        assert keys(port, 0, **tls) == []
