@@ -96,16 +96,11 @@ def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "chatplatform.settings"
     os.environ["CENTRIFUGO_TOKEN_HMAC_SECRET_KEY"] = TOKEN_SECRET
     with testing.RedisProcess() as redis:
-        engine_env = {
-            "memory": {},
-            "redis": {
-                "CENTRIFUGO_ENGINE_TYPE": "redis",
-                "CENTRIFUGO_ENGINE_REDIS_ADDRESS": f"redis://127.0.0.1:{redis.port}",
-            },
-        }
-        latency = measure_latency(args, engine_env)
+        # The engine as a node's Redis URL: None is the in-memory engine.
+        engines = {"memory": None, "redis": redis.url}
+        latency = measure_latency(args, redis.url)
         memory = {
-            engine: measure_memory(args, engine_env[engine]) for engine in args.memory_engines
+            engine: measure_memory(args, engine, engines[engine]) for engine in args.memory_engines
         }
     results = {
         "subscribers": args.subscribers,
@@ -121,11 +116,12 @@ def main() -> None:
     write_results(args.results, "centrifugo_nodes", results)
 
 
-def node(env: dict[str, str]) -> Any:
-    """A Centrifugo node on free ports with `env` on top (the engine), checking TOKEN_SECRET."""
+def node(redis_url: str | None) -> Any:
+    """A Centrifugo node on free ports checking TOKEN_SECRET: on the Redis engine at
+    `redis_url` (nodes sharing it are one cluster), or in memory (None)."""
     import testing
 
-    return testing.CentrifugoProcess(token_secret=TOKEN_SECRET, extra_env=env)
+    return testing.CentrifugoProcess(token_secret=TOKEN_SECRET, redis_url=redis_url)
 
 
 def cent_client(hub: Any) -> Any:
@@ -145,7 +141,7 @@ def node_count(client: Any) -> int:
     return len(client.info(InfoRequest()).nodes)
 
 
-def measure_latency(args: argparse.Namespace, engine_env: dict[str, dict]) -> dict:
+def measure_latency(args: argparse.Namespace, redis_url: str) -> dict:
     """The three layouts in turns, each round --duration seconds at --rate; p50/p99 pooled over
     the rounds, ratios to the one-node baseline."""
     from cent import PublishRequest
@@ -154,9 +150,9 @@ def measure_latency(args: argparse.Namespace, engine_env: dict[str, dict]) -> di
 
     specs = [client_spec(user, [("bench", CHANNEL)]) for user in range(1, args.subscribers + 1)]
     with contextlib.ExitStack() as stack:
-        solo = stack.enter_context(node(engine_env["memory"]))
-        node_a = stack.enter_context(node(engine_env["redis"]))
-        node_b = stack.enter_context(node(engine_env["redis"]))
+        solo = stack.enter_context(node(None))
+        node_a = stack.enter_context(node(redis_url))
+        node_b = stack.enter_context(node(redis_url))
         api = {hub: cent_client(hub) for hub in (solo, node_a, node_b)}
         # B publishes, A delivers only once they share the engine: check, do not assume.
         testing.wait_until(lambda: node_count(api[node_a]) == 2, 30, "node A to see node B")
@@ -334,13 +330,13 @@ def open_files_limit(pid: int) -> str:
     return " ".join(next(line for line in limits if line.startswith("Max open files")).split()[3:5])
 
 
-def measure_memory(args: argparse.Namespace, env: dict[str, str]) -> dict:
-    """A fresh node: idle RSS, then RSS with each number of --connections held."""
+def measure_memory(args: argparse.Namespace, engine: str, redis_url: str | None) -> dict:
+    """A fresh node on `engine` (see node): idle RSS, then RSS with each number of
+    --connections held."""
     import testing
 
-    engine = env.get("CENTRIFUGO_ENGINE_TYPE", "memory")
     specs = crowd_specs(0, args.connections[-1], args.chat_size)
-    with node(env) as hub, Crowd(hub.ws_url) as crowd:
+    with node(redis_url) as hub, Crowd(hub.ws_url) as crowd:
         time.sleep(SETTLE_S)
         idle = node_sample(hub)
         print(f"{engine} engine: idle node RSS {idle['rss_kib'] / 1024:.1f} MiB")

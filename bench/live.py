@@ -47,14 +47,7 @@ def live_services(database_url: str, prefix: str) -> Iterator[LiveServices]:
 
         redis = cleanup.enter_context(testing.RedisProcess())
         hub = cleanup.enter_context(testing.CentrifugoProcess())
-        os.environ.update(
-            REDIS_URL=redis.url,
-            CELERY_BROKER_URL=redis.url,
-            CENTRIFUGO_API_URL=hub.api_url,
-            CENTRIFUGO_WS_URL=hub.ws_url,
-            CENTRIFUGO_HTTP_API_KEY=hub.api_key,
-            CENTRIFUGO_TOKEN_HMAC_SECRET_KEY=hub.token_secret,
-        )
+        os.environ.update(REDIS_URL=redis.url, CELERY_BROKER_URL=redis.url, **hub.django_env)
         yield LiveServices(workdir, redis, hub)
 
 
