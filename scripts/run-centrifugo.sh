@@ -32,15 +32,10 @@ if [ -z "$api_key" ] || [ -z "$token_secret" ]; then
   exit 1
 fi
 
-# Centrifugo's own names from .env, unless the environment sets them (even empty: it wins, as in
-# export_env_defaults). Centrifugo would not read .env itself: it runs in a folder of its own.
-if [ -f "$ROOT/.env" ]; then
-  while IFS= read -r line || [ -n "$line" ]; do
-    [[ "$line" =~ ^CENTRIFUGO_[A-Z0-9_]*= ]] || continue
-    name="${line%%=*}"
-    is_project_name "$name" || [ -n "${!name+x}" ] || export "$name=${line#*=}"
-  done < "$ROOT/.env"
-fi
+# Centrifugo's own names from .env, unless the environment sets them (even empty: it wins), as
+# make up exports .env already (up.sh). Centrifugo would not read .env itself: it runs in a folder
+# of its own.
+export_env_defaults
 # Ours dropped; an empty one of Centrifugo's (.env.example's `CENTRIFUGO_ENGINE_TYPE=`) means
 # Centrifugo's default, which it gets only when the variable is absent.
 for name in $(compgen -e | grep '^CENTRIFUGO_' || true); do
