@@ -29,7 +29,8 @@ fi
   --output "$state/prometheus.yml"
 # First start only (an empty data folder): import the chat-activity gauges of the past, recomputed
 # from the database (manage.py prometheus_history: the demo's weeks), so that dashboard is not
-# blank until weeks of scrapes have passed. The retention (default 15d) must keep that history.
+# blank until weeks of scrapes have passed. Retention is 60d (below): the default 15d would drop
+# most of the imported weeks (prometheus_history goes back up to 30 days).
 if [ -z "$(ls -A "$state/data")" ]; then
   history="$state/history.om"
   if "$PY" manage.py prometheus_history --output "$history" --instance "$host:$(env_get WEB_PORT 8000)" >/dev/null \
