@@ -4,11 +4,9 @@ live_server) every second."""
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Iterator
 
 import pytest
-import yaml
 
 import testing
 from dashboards.tests import e2e_tasks, scrape
@@ -48,21 +46,18 @@ def stack(
         )
         started.append(worker.start())
         started.append(testing.celery_beat_process(env, tmp_path).start())
-        prometheus_port = testing.free_port()
-        config = scrape.local_config(
+        prometheus = scrape.local_prometheus(
             settings,
             tmp_path,
+            live_server.url,
             {
-                "web": f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}",
                 "flower": f"127.0.0.1:{flower.port}",
                 "centrifugo": f"127.0.0.1:{centrifugo_service.internal_port}",
-                "prometheus": f"127.0.0.1:{prometheus_port}",
                 "celery-workers": [
                     {"targets": [f"127.0.0.1:{worker_metrics_port}"], "labels": {"group": "all"}}
                 ],
             },
         )
-        prometheus = testing.PrometheusProcess(yaml.safe_dump(config), port=prometheus_port)
         started.append(prometheus.start())
         yield {
             "prometheus": prometheus,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -25,3 +26,24 @@ def local_config(settings: Any, tmp_path: Path, targets: dict[str, str | list[di
         web_token_file=token_file,
     )
     return yaml.safe_load(rendered)
+
+
+def local_prometheus(
+    settings: Any,
+    tmp_path: Path,
+    web_url: str,
+    targets: dict[str, str | list[dict]],
+    rule_files: list[Path] | None = None,
+    extra_args: list[str] | None = None,
+) -> testing.PrometheusProcess:
+    """A Prometheus (not started) on a free port with `local_config`: the web job at `web_url`
+    (the live_server), its own job at itself, the other `targets` as given. `rule_files` replace
+    the real rules (e.g. a copy with shorter `for`)."""
+    port = testing.free_port()
+    web = f"127.0.0.1:{urllib.parse.urlsplit(web_url).port}"
+    config = local_config(
+        settings, tmp_path, {"web": web, "prometheus": f"127.0.0.1:{port}", **targets}
+    )
+    if rule_files is not None:
+        config["rule_files"] = [str(path) for path in rule_files]
+    return testing.PrometheusProcess(yaml.safe_dump(config), port=port, extra_args=extra_args)

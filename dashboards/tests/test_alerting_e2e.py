@@ -12,7 +12,6 @@ alert, which Alertmanager must hold back (inhibited by its cause).
 from __future__ import annotations
 
 import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,22 +71,14 @@ def stack(redis_service, live_server, worker_env, settings, tmp_path) -> Iterato
         started.append(alertmanager.start())
         worker = testing.WorkerProcess(worker_env(**smtp.django_env), group="email", name="email")
         started.append(worker.start())
-        prometheus_port = testing.free_port()
-        config = scrape.local_config(
-            settings,
-            tmp_path,
-            {
-                "web": f"127.0.0.1:{urllib.parse.urlsplit(live_server.url).port}",
-                "prometheus": f"127.0.0.1:{prometheus_port}",
-                "alertmanager": f"127.0.0.1:{alertmanager.port}",
-            },
-        )
-        config["rule_files"] = [str(fast_rules(tmp_path))]
         # Alerts that fire before Prometheus has found the Alertmanager (the Watchdog) are sent
         # again after the resend delay: 1 s, not a minute.
-        prometheus = testing.PrometheusProcess(
-            yaml.safe_dump(config),
-            port=prometheus_port,
+        prometheus = scrape.local_prometheus(
+            settings,
+            tmp_path,
+            live_server.url,
+            {"alertmanager": f"127.0.0.1:{alertmanager.port}"},
+            rule_files=[fast_rules(tmp_path)],
             extra_args=["--rules.alert.resend-delay=1s"],
         )
         started.append(prometheus.start())
