@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import testing
-from dashboards import build, prometheus_config
+from dashboards import build, panel_data, prometheus_config
 from dashboards.tests import e2e_tasks
 from dashboards.tests.activity import (
     chat_activity,
@@ -35,16 +35,15 @@ from metrics.prometheus import REGISTRY as REQUEST_DURATION_REGISTRY
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ALERTS = prometheus_config.ALERTS
-# What Grafana would put in place of its variables for a short test run.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
 
 
 def panel_queries() -> Iterator[tuple[str, str, str]]:
+    """Every panel's PromQL with Grafana's variables filled as the in-app dashboards fill them
+    (panel_data) for a 5-minute range: $__rate_interval 1m, $__range 5m."""
+    variables = panel_data.grafana_variables(300, 15, panel_data.scrape_interval())
     for model in build.build_all().values():
         for title, expr in build.iter_queries(model):
-            for variable, replacement in GRAFANA_VARIABLES.items():
-                expr = expr.replace(variable, replacement)
-            yield model["title"], title, expr
+            yield model["title"], title, panel_data.fill_variables(expr, variables)
 
 
 def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict, settings) -> None:
