@@ -125,13 +125,10 @@ def node(redis_url: str | None) -> Any:
 
 
 def cent_client(hub: Any) -> Any:
-    """A `cent` client for one node's API (no proxy lookup, as integrations.centrifugo)."""
-    import requests
-    from cent import Client
+    """A `cent` client for one node's API, made as the app makes its own."""
+    from integrations import centrifugo
 
-    session = requests.Session()
-    session.trust_env = False
-    return Client(hub.api_url, hub.api_key, timeout=5, session=session)
+    return centrifugo.api_client(hub.api_url, hub.api_key, timeout=5)
 
 
 def node_count(client: Any) -> int:

@@ -36,16 +36,21 @@ def chat_channel(chat_id: int) -> str:
 
 @lru_cache(maxsize=1)
 def client() -> Client:
+    """The server API client of the settings (CENTRIFUGO_API_URL), made once per process."""
+    return api_client(
+        settings.CENTRIFUGO_API_URL,
+        settings.CENTRIFUGO_HTTP_API_KEY,
+        timeout=settings.CENTRIFUGO_TIMEOUT,
+    )
+
+
+def api_client(url: str, api_key: str, timeout: float) -> Client:
+    """A server API client for one address (a node, a load balancer)."""
     # Centrifugo's API is internal: no proxy from the environment applies, and not looking for
     # one spares requests a scan of os.environ on every call (about 2 ms of each API post).
     session = requests.Session()
     session.trust_env = False
-    return Client(
-        settings.CENTRIFUGO_API_URL,
-        settings.CENTRIFUGO_HTTP_API_KEY,
-        timeout=settings.CENTRIFUGO_TIMEOUT,
-        session=session,
-    )
+    return Client(url, api_key, timeout=timeout, session=session)
 
 
 def publish(channel: str, data: Any, idempotency_key: str | None = None) -> None:
