@@ -30,7 +30,7 @@ from dashboards.tests.activity import (
     wait_snapshot_value,
     wait_value,
 )
-from metrics.prometheus import REGISTRY as REQUEST_DURATION_REGISTRY
+from observability.prometheus import REGISTRY as REQUEST_DURATION_REGISTRY
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
