@@ -19,8 +19,8 @@ own processes); no database, no Django request path: this is Centrifugo's share 
    counts them. The clients are plain `websockets` speaking Centrifugo's JSON protocol
    (answering its pings), many per asyncio process, so the client side stays cheap.
 
-    .venv/bin/python bench/bench_centrifugo_nodes.py      # 100 subscribers, 50 msg/s; 2,000, 5,000
-    .venv/bin/python bench/bench_centrifugo_nodes.py --subscribers 10 --duration 2 \\
+    .venv/bin/python -m bench.bench_centrifugo_nodes      # 100 subscribers, 50 msg/s; 2,000, 5,000
+    .venv/bin/python -m bench.bench_centrifugo_nodes --subscribers 10 --duration 2 \\
         --connections 200,500 --memory-engines memory          # quick
 """
 
@@ -33,19 +33,15 @@ import itertools
 import json
 import os
 import resource
-import sys
 import time
 import urllib.request
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from common import RESULTS_DIR, write_results  # noqa: E402 (bench/ is on sys.path)
-from listener import Listener, Spawned, client_spec, serve  # noqa: E402
-from live import Pacer, Sent, summarize  # noqa: E402
+from bench.common import RESULTS_DIR, write_results
+from bench.listener import Listener, Spawned, client_spec, serve
+from bench.live import Pacer, Sent, summarize
 
 CHANNEL = "chat:1"  # the chats' namespace: history, presence and join/leave as configured
 BASELINE = "one node, memory engine"

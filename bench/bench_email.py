@@ -11,9 +11,9 @@ workers, an SMTP server in its own process, the database given by --database-url
    sends the same number of emails straight to the same SMTP server (one connection per email,
    as each task does; a single reused connection is shown too). The loop is the ceiling.
 
-    .venv/bin/python bench/bench_email.py                           # 1000 requests, 2000 joins
-    .venv/bin/python bench/bench_email.py --database-url "$(scripts/postgres.sh)"  # PostgreSQL
-    .venv/bin/python bench/bench_email.py --requests 200 --joins 300  # quick
+    .venv/bin/python -m bench.bench_email                           # 1000 requests, 2000 joins
+    .venv/bin/python -m bench.bench_email --database-url "$(scripts/postgres.sh)"  # PostgreSQL
+    .venv/bin/python -m bench.bench_email --requests 200 --joins 300  # quick
 """
 
 from __future__ import annotations
@@ -22,16 +22,12 @@ import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from common import (  # noqa: E402 (bench/ is on sys.path)
+from bench.common import (
     add_common_args,
     bench_database,
     chat_with_two_admins,

@@ -19,8 +19,8 @@ all the time. --pool-one-joins repeats the phases with one process per replica, 
 about replicas, not pool size (0: skip). Defaults: 240 emails a phase at the group's
 concurrency, 40 at one process: about 2 minutes on PostgreSQL.
 
-    .venv/bin/python bench/bench_email_scale.py --database-url "$(scripts/postgres.sh)"
-    .venv/bin/python bench/bench_email_scale.py --joins 30 --pool-one-joins 8  # quick
+    .venv/bin/python -m bench.bench_email_scale --database-url "$(scripts/postgres.sh)"
+    .venv/bin/python -m bench.bench_email_scale --joins 30 --pool-one-joins 8  # quick
 """
 
 from __future__ import annotations
@@ -30,17 +30,13 @@ import contextlib
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from common import (  # noqa: E402 (bench/ is on sys.path)
+from bench.common import (
     add_common_args,
     bench_database,
     chat_with_two_admins,

@@ -15,8 +15,8 @@ counts distinct Message-IDs (every email once). --single-pool adds the layout be
 task on one queue, one worker of 2 processes, live events through it): a handful of messages,
 each waited for at most --single-pool-wait seconds, so its figures may be lower bounds.
 
-    .venv/bin/python bench/bench_head_of_line.py --single-pool  # 100 messages, 1,000 emails
-    .venv/bin/python bench/bench_head_of_line.py --subscribers 5 --messages 10 --emails 100
+    .venv/bin/python -m bench.bench_head_of_line --single-pool  # 100 messages, 1,000 emails
+    .venv/bin/python -m bench.bench_head_of_line --subscribers 5 --messages 10 --emails 100
 """
 
 from __future__ import annotations
@@ -24,22 +24,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from common import (  # noqa: E402 (bench/ is on sys.path)
+from bench.common import (
     add_common_args,
     inbox_tally,
     setup_django,
     write_results,
 )
-from listener import Listener, subscriber_specs  # noqa: E402
-from live import (  # noqa: E402
+from bench.listener import Listener, subscriber_specs
+from bench.live import (
     LiveServices,
     Pacer,
     api_poster,

@@ -18,9 +18,9 @@ posted from this process (--clients threads sharing one GIL, as one web process 
 it): where a path's sent/s falls short of the rate, that is the limit it hit. Results go to
 bench/results/.
 
-    .venv/bin/python bench/bench_realtime.py     # 100 subscribers, 50..300 msg/s, 10 s a phase
-    .venv/bin/python bench/bench_realtime.py --subscribers 10 --rates 10 --duration 5  # quick
-    .venv/bin/python bench/bench_realtime.py --rates 50 --duration 30 --paths worker
+    .venv/bin/python -m bench.bench_realtime     # 100 subscribers, 50..300 msg/s, 10 s a phase
+    .venv/bin/python -m bench.bench_realtime --subscribers 10 --rates 10 --duration 5  # quick
+    .venv/bin/python -m bench.bench_realtime --rates 50 --duration 30 --paths worker
 """
 
 from __future__ import annotations
@@ -28,20 +28,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from common import (  # noqa: E402 (bench/ is on sys.path)
+from bench.common import (
     add_common_args,
     setup_django,
     write_results,
 )
-from listener import Listener, subscriber_specs  # noqa: E402
-from live import (  # noqa: E402
+from bench.listener import Listener, subscriber_specs
+from bench.live import (
     LiveServices,
     Pacer,
     Sent,

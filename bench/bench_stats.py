@@ -13,9 +13,9 @@ skewed activity, and N messages spread over D days of history. Measured in the s
 Printed as seconds and ratios (incremental / rebuild: the goal is under 5%, and flat as history
 grows); JSON goes to bench/results/.
 
-    .venv/bin/python bench/bench_stats.py                    # 1,000,000 messages over 90 days
-    .venv/bin/python bench/bench_stats.py --big              # ... plus the 5,000,000 history run
-    .venv/bin/python bench/bench_stats.py --messages 100000  # quick
+    .venv/bin/python -m bench.bench_stats                    # 1,000,000 messages over 90 days
+    .venv/bin/python -m bench.bench_stats --big              # ... plus the 5,000,000 history run
+    .venv/bin/python -m bench.bench_stats --messages 100000  # quick
 """
 
 from __future__ import annotations
@@ -24,18 +24,14 @@ import argparse
 import io
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from common import (  # noqa: E402 (bench/ is on sys.path)
+from bench.common import (
+    ROOT,
     add_common_args,
     fresh_postgres,
     setup_django,

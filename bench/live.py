@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from common import bench_database, percentile
+from bench.common import bench_database, percentile
 
 
 class LiveServices(NamedTuple):

@@ -2,7 +2,8 @@
 # Every benchmark, one after another, at the sizes the issues ask for unless noted below (the
 # BENCH_*_ARGS variables pass flags, for a quick run or the larger sizes). Each prints its figures
 # as ratios against a baseline measured in the same run and writes JSON to bench/results/
-# (git-ignored). Extra arguments are ignored here; run a script directly to pass flags.
+# (git-ignored). Extra arguments are ignored here; run one directly to pass flags, as a module
+# from the repository root: .venv/bin/python -m bench.bench_stats --help
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 mkdir -p bench/results
@@ -19,36 +20,36 @@ log "live delivery latency: API -> Centrifugo (after commit; through the live qu
 # no longer keeps up; 10 s a phase, both paths: 3 to 5 minutes); a quick run:
 # BENCH_REALTIME_ARGS="--subscribers 10 --rates 10 --duration 5" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_realtime.py --database-url "$pg_url" ${BENCH_REALTIME_ARGS:-}
+"$PY" -m bench.bench_realtime --database-url "$pg_url" ${BENCH_REALTIME_ARGS:-}
 
 log "Centrifugo nodes: latency across two nodes on Redis vs one node; memory per idle connection"
 # No database: 100 subscribers at 50 msg/s, 10 s a layout; then 2,000 and 5,000 idle connections
 # on one node, memory and Redis engines (about 1.5 minutes). A quick run:
 # BENCH_NODES_ARGS="--subscribers 10 --duration 2 --connections 200,500 --memory-engines memory" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_centrifugo_nodes.py ${BENCH_NODES_ARGS:-}
+"$PY" -m bench.bench_centrifugo_nodes ${BENCH_NODES_ARGS:-}
 
 log "head-of-line: live message latency while 1,000 admin emails drain vs with no backlog"
 # 100 messages a phase at 5 msg/s, 1,000 emails through a 0.2 s SMTP server, and the layout before
 # the split (--single-pool, its waits capped at 30 s): about 3 minutes. A quick run:
 # BENCH_HEAD_OF_LINE_ARGS="--subscribers 5 --messages 10 --emails 100" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_head_of_line.py --database-url "$pg_url" ${BENCH_HEAD_OF_LINE_ARGS:---single-pool}
+"$PY" -m bench.bench_head_of_line --database-url "$pg_url" ${BENCH_HEAD_OF_LINE_ARGS:---single-pool}
 
 log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emails vs a plain SMTP loop"
 # A quick run: BENCH_EMAIL_ARGS="--requests 200 --joins 300" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_email.py --database-url "$pg_url" ${BENCH_EMAIL_ARGS:-}
+"$PY" -m bench.bench_email --database-url "$pg_url" ${BENCH_EMAIL_ARGS:-}
 
 log "admin emails: one email worker replica vs two, through a 0.2 s SMTP server"
 # 240 emails a phase at the group's concurrency, one, two, two, one replicas, then 40 a phase at
 # one process per replica: about 2 minutes. A quick run:
 # BENCH_EMAIL_SCALE_ARGS="--joins 30 --pool-one-joins 8" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_email_scale.py --database-url "$pg_url" ${BENCH_EMAIL_SCALE_ARGS:-}
+"$PY" -m bench.bench_email_scale --database-url "$pg_url" ${BENCH_EMAIL_SCALE_ARGS:-}
 
 log "activity statistics: full rebuild vs incremental fill vs naive pandas (PostgreSQL)"
 # 1,000,000 messages over 90 days (a few minutes); --big adds the 5,000,000-message history run:
 # BENCH_STATS_ARGS="--big" make bench;  quick: BENCH_STATS_ARGS="--messages 100000"
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
-"$PY" bench/bench_stats.py --database-url "$pg_url" ${BENCH_STATS_ARGS:-}
+"$PY" -m bench.bench_stats --database-url "$pg_url" ${BENCH_STATS_ARGS:-}
