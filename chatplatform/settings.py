@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "chats",
     "metrics",
+    "observability",
     "dashboards",
     "notebooks",
     "devmail",
@@ -92,8 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so the latency histogram times everything below it (metrics.prometheus).
-    "metrics.prometheus.RequestLatencyMiddleware",
+    # First, so the latency histogram times everything below it (observability.prometheus).
+    "observability.prometheus.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # 413 for a body over REQUEST_MAX_BYTES, before anything reads it (security headers still set).
     "core.request_size.RequestSizeLimitMiddleware",
@@ -405,7 +406,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Beat records when each entry last ran (in Redis), so /metrics shows an overdue entry.
-CELERY_BEAT_SCHEDULER = "metrics.celery_watch:RecordingScheduler"
+CELERY_BEAT_SCHEDULER = "observability.celery_watch:RecordingScheduler"
 
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

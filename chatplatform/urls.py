@@ -9,8 +9,8 @@ from chats.pages import PageLoginView, chat_page
 from core.health import healthz
 from dashboards.runbooks import runbooks_page
 from metrics.pages import live_stats_page
-from metrics.prometheus import metrics_view
 from metrics.views import StatsView
+from observability.prometheus import metrics_view
 from ratelimits.decorators import throttle_posts
 from ratelimits.throttles import AUTH_THROTTLES
 

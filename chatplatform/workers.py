@@ -6,7 +6,7 @@
 The group decides the queues, the processes and the prefetch, so no command line elsewhere
 repeats them. Each worker process gets a fresh prometheus-client multiprocess directory (its
 prefork children record the time-in-queue histogram there) and serves it on the group's metrics
-port (`--metrics-port`, 0: none; see metrics.celery_watch).
+port (`--metrics-port`, 0: none; see observability.celery_watch).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ declaration drives:
   key that is missing raises and an undeclared one is refused (beat fails loudly, not the page);
 - the OpenAPI schema of GET /api/stats/ (`extend_schema(responses=SnapshotSerializer)`): each
   field's help text is its documentation;
-- the Prometheus gauges: a field with a `metric` is exported by `metrics.prometheus`, which walks
-  the declaration and names no key itself;
+- the Prometheus gauges: a field with a `metric` is exported by `observability.prometheus`, which
+  walks the declaration and names no key itself;
 - what the live page reads: `metrics/tests/test_contract.py` checks every key live.js and
   live.html read against this declaration.
 """

@@ -22,8 +22,8 @@ from chats.models import Chat, Message
 from .models import FillState, HourlyCount, JobRun, UserDayActivity
 from .timeutil import HOUR, day_start, floor_time
 
-# The live numbers' definitions, shared with metrics.history (the past's gauges): one meaning of
-# "the last hour", "the last day", "active in a window" and "the busiest chats".
+# The live numbers' definitions, shared with observability.history (the past's gauges): one
+# meaning of "the last hour", "the last day", "active in a window" and "the busiest chats".
 LAST_HOUR = timedelta(hours=1)
 LAST_DAY = timedelta(days=1)
 TOP_CHATS = 5

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import testing
 from chatplatform.celery import app as celery_app
 from chats.tasks import publish_event_task
-from metrics import queues
+from observability import queues
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 NO_SUCH_PUBLICATION = 0  # the task claims nothing and returns at once: no side effect

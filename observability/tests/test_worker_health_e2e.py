@@ -20,7 +20,7 @@ import testing
 from chatplatform.celery import app as celery_app
 from dashboards import prometheus_config
 from dashboards.tests.scrape import local_config
-from metrics import celery_watch
+from observability import celery_watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from metrics.history import history_lines, history_range
+from observability.history import history_lines, history_range
 
 
 class Command(BaseCommand):

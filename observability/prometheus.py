@@ -31,9 +31,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from . import contract
+from metrics import contract
+from metrics.snapshot import current_snapshot
+
 from .queues import QueueCollector
-from .snapshot import current_snapshot
 
 PREFIX = "chatplatform"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

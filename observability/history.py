@@ -24,11 +24,11 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth import get_user_model
 
 from chats.models import Chat, Message
+from metrics import contract
+from metrics.selectors import LAST_DAY, LAST_HOUR, TOP_CHATS, active_window, rank_chats
+from metrics.timeutil import day_start
 
-from . import contract
 from .prometheus import PREFIX
-from .selectors import LAST_DAY, LAST_HOUR, TOP_CHATS, active_window, rank_chats
-from .timeutil import day_start
 
 
 def _labels(labels: dict[str, str]) -> str:

@@ -13,7 +13,7 @@
   (`RecordingScheduler`), so an entry is overdue two periods after its last run, or after beat's
   start if it has not run since.
 
-The app's /metrics reads the Redis side (metrics.queues); labels are queue, group, worker and
+The app's /metrics reads the Redis side (observability.queues); labels are queue, group, worker and
 schedule entry names, all bounded by the declarations in settings (and the live workers).
 """
 

@@ -1,4 +1,4 @@
-"""metrics.history's past gauges mean what the live selectors mean: at sampled moments of the
+"""observability.history's past gauges mean what the live selectors mean: at sampled moments of the
 demo's history, each value equals what metrics.selectors answers for that `now`."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 
 from chats import demo
 from metrics import selectors
-from metrics.history import history_lines, history_range
-from metrics.prometheus import PREFIX
+from observability.history import history_lines, history_range
+from observability.prometheus import PREFIX
 
 NOW = datetime(2025, 3, 18, 14, 37, tzinfo=UTC)
 LINE = re.compile(r"^(\w+)\{([^}]*)\} (\S+) (\S+)$")

@@ -10,8 +10,8 @@ first; Flower's queue length misses the second. Here both count, per declared qu
 - the oldest ready message's age, from its `sent_at` stamp (or its ETA), which is what an
   operator means by "how long has work been waiting".
 
-Worker heartbeats and beat entries (metrics.celery_watch) are read here too. A handful of Redis
-commands per scrape; nothing touches the database.
+Worker heartbeats and beat entries (observability.celery_watch) are read here too. A handful of
+Redis commands per scrape; nothing touches the database.
 """
 
 from __future__ import annotations
