@@ -18,8 +18,8 @@ import yaml
 
 import testing
 from chatplatform.celery import app as celery_app
-from dashboards import prometheus_config
-from dashboards.tests.scrape import local_config
+from monitoring.prometheus import config as prometheus_config
+from monitoring.tests.scrape import local_config
 from observability import celery_watch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
