@@ -1,6 +1,6 @@
 """/metrics as an outsider sees it: labels a client cannot multiply, and a bearer token when one
 is set. (No start without one when DEBUG is off: core/tests/test_secrets.py; a real Prometheus
-sending the token: dashboards/tests/test_metrics_token_e2e.py.)"""
+sending the token: monitoring/tests/test_metrics_token_e2e.py.)"""
 
 from __future__ import annotations
 
