@@ -117,9 +117,9 @@ def load_people(users: int, chats: int, start: datetime, rng: np.random.Generato
     created = [start + timedelta(seconds=int(s)) for s in rng.integers(0, 86400, chats)]
     copy_rows(
         "chats_chat",
-        ["title", "created_by_id", "created_at", "updated_at"],
+        ["title", "created_by_id", "created_at", "updated_at", "is_demo"],
         [
-            f"Chat {i}\t{first_user + i % users}\t{c.isoformat()}\t{c.isoformat()}"
+            f"Chat {i}\t{first_user + i % users}\t{c.isoformat()}\t{c.isoformat()}\tf"
             for i, c in enumerate(created)
         ],
     )
