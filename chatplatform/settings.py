@@ -86,7 +86,7 @@ INSTALLED_APPS = [
     "chats",
     "metrics",
     "observability",
-    "dashboards",
+    "monitoring",
     "notebooks",
     "devmail",
     "ratelimits",

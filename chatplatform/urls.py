@@ -7,9 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from chats.email_pages import email_settings_page, unsubscribe_page
 from chats.pages import PageLoginView, chat_page
 from core.health import healthz
-from dashboards.runbooks import runbooks_page
 from metrics.pages import live_stats_page
 from metrics.views import StatsView
+from monitoring.runbooks import runbooks_page
 from observability.prometheus import metrics_view
 from ratelimits.decorators import throttle_posts
 from ratelimits.throttles import AUTH_THROTTLES
@@ -26,7 +26,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("live/", live_stats_page, name="live-stats"),
     path("runbooks/", runbooks_page, name="runbooks"),
-    path("dashboards/", include("dashboards.urls")),
+    path("dashboards/", include("monitoring.urls")),
     path("chat/", chat_page, name="chat-page"),
     path("login/", PageLoginView.as_view(), name="page-login"),
     path("settings/email/", email_settings_page, name="email-settings"),

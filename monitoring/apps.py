@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
 
-class DashboardsConfig(AppConfig):
-    name = "dashboards"
-    verbose_name = "Monitoring dashboards"
+class MonitoringConfig(AppConfig):
+    name = "monitoring"
+    verbose_name = "Monitoring"

@@ -1,6 +1,6 @@
 """One panel's series from Prometheus, as Grafana would ask for them.
 
-The browser never sends PromQL: the data view (dashboards/views.py) passes a panel of the Grafana
+The browser never sends PromQL: the data view (monitoring/views.py) passes a panel of the Grafana
 model and a time grid, and this module runs that panel's own queries against Prometheus'
 range-query API, with Grafana's variables replaced by Grafana's rules (`$__rate_interval`,
 `$__range`, ...) and series named by the panel's legend formats, so the page draws what Grafana
@@ -16,7 +16,7 @@ import re
 import requests
 from django.conf import settings
 
-from dashboards.datasource import provisioned_datasource
+from monitoring.grafana.datasource import provisioned_datasource
 
 TIMEOUT = 10  # seconds per query: a panel shows an error rather than hang
 

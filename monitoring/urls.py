@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from dashboards import views
+from monitoring import views
 
+# The namespace of the URLs /dashboards/... (dashboards:list, ...), unchanged by the app's name.
 app_name = "dashboards"
 urlpatterns = [
     path("", views.dashboard_list, name="list"),

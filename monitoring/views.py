@@ -3,7 +3,7 @@
 The pages read their panels (kind, title, description, unit, thresholds, queries and legends,
 rows, widths) from the same JSON models Grafana loads (`build.build_all()`), so the two never
 drift apart. The browser never sends PromQL: it asks for one panel's data by dashboard uid and
-panel id, and dashboards.panel_data runs that panel's own queries against Prometheus.
+panel id, and monitoring.panel_data runs that panel's own queries against Prometheus.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from dashboards import build
-from dashboards.panel_data import PrometheusUnavailable, panel_data
+from monitoring.grafana import build
+from monitoring.panel_data import PrometheusUnavailable, panel_data
 
 # The picker's choices, in seconds (the page's ?range= takes the names).
 RANGES = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800}
@@ -139,7 +139,7 @@ def dashboard_list(request: HttpRequest) -> HttpResponse:
         }
         for uid, model in dashboards().items()
     ]
-    return render(request, "dashboards/list.html", {"dashboards": items})
+    return render(request, "monitoring/list.html", {"dashboards": items})
 
 
 @staff_member_required
@@ -156,7 +156,7 @@ def dashboard_page(request: HttpRequest, uid: str) -> HttpResponse:
         "panels": {panel["id"]: panel for row in rows for panel in row["panels"]},
     }
     context = {"dashboard": model, "rows": rows, "config": config}
-    return render(request, "dashboards/dashboard.html", context)
+    return render(request, "monitoring/dashboard.html", context)
 
 
 @staff_data

@@ -2,13 +2,13 @@
 
 Alertmanager's file cannot read environment variables, so `make up` (scripts/run-alertmanager.sh)
 and compose (the `alertmanager-config` one-shot service) render it from the same variables as the
-rest of the platform (read and checked by dashboards/alertmanager_env.py): who gets the emails,
+rest of the platform (read and checked by monitoring/alertmanager/env.py): who gets the emails,
 through which SMTP server, optional webhooks, and the address the runbook links start with. This
 module decides what Alertmanager does with them: routes, receivers, inhibitions. The emails' words
-are dashboards/alertmanager_email.tmpl, copied beside the config. The file holds the SMTP
+are monitoring/alertmanager/email.tmpl, copied beside the config. The file holds the SMTP
 password: it is written readable by its owner only. No Django needed.
 
-    python -m dashboards.alertmanager_config --output var/alertmanager/alertmanager.yml
+    python -m monitoring.alertmanager.config --output var/alertmanager/alertmanager.yml
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ from pathlib import Path
 
 import yaml
 
-from dashboards import alertmanager_env
-from dashboards.alertmanager_env import ConfigError
+from monitoring.alertmanager import env as alertmanager_env
+from monitoring.alertmanager.env import ConfigError
 
-TEMPLATE = Path(__file__).with_name("alertmanager_email.tmpl")
+TEMPLATE = Path(__file__).with_name("email.tmpl")
+# The copy's name beside the rendered config (what alertmanager.yml's `templates` names).
+TEMPLATE_NAME = "alertmanager_email.tmpl"
 RECEIVER = "team"
 # Critical alerts' receiver, when ALERT_CRITICAL_EMAIL_TO or ALERT_CRITICAL_WEBHOOK_URL is set.
 CRITICAL_RECEIVER = "team-critical"
-# Labels that tell one occurrence of an alert from another (prometheus/alerts.yml): one email
-# per queue, task, worker... rather than one per alert name.
+# Labels that tell one occurrence of an alert from another (monitoring/prometheus/alerts.yml):
+# one email per queue, task, worker... rather than one per alert name.
 GROUP_BY = ["alertname", "queue", "task", "worker", "entry", "stats_job", "job", "integration"]
 # How long to wait before the first email of a group, between emails of a changed group, and
 # before repeating an unchanged one. Critical alerts go out fast and repeat hourly; the Watchdog
@@ -175,16 +177,16 @@ def render_config(
         "receivers": all_receivers,
         "inhibit_rules": inhibit_rules(worker_queues),
         # Relative to this file: Alertmanager resolves it from the config's directory.
-        "templates": [TEMPLATE.name],
+        "templates": [TEMPLATE_NAME],
     }
     header = (
-        "# Rendered by dashboards/alertmanager_config.py from the environment; edit that file, "
-        "its alertmanager_email.tmpl or the variables (.env.example, docs/monitoring.md).\n"
+        "# Rendered by monitoring/alertmanager/config.py from the environment; edit that file, "
+        "its email.tmpl or the variables (.env.example, docs/monitoring.md).\n"
     )
     template = TEMPLATE.read_text().replace("@BASE_URL@", alertmanager_env.base_url(env))
     return {
         "alertmanager.yml": header + yaml.safe_dump(config, sort_keys=False),
-        TEMPLATE.name: template,
+        TEMPLATE_NAME: template,
     }
 
 

@@ -1,7 +1,7 @@
 """Push the dashboards (and their datasource) to a running Grafana through its HTTP API.
 
 For a Grafana that is not provisioned from files (docker compose provisions them; see
-dashboards/provisioning/). Uses grafana-client, the maintained successor of grafana-api.
+monitoring/grafana/provisioning/). Uses grafana-client, the maintained successor of grafana-api.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
-from dashboards import build
-from dashboards.datasource import provisioned_datasource
+from monitoring.grafana import build
+from monitoring.grafana.datasource import provisioned_datasource
 
 
 class SyncError(Exception):

@@ -1,4 +1,5 @@
-"""The Prometheus datasource as dashboards/provisioning defines it (the one uid the panels query).
+"""The Prometheus datasource as monitoring/grafana/provisioning defines it (the one uid the
+panels query).
 
 Its own module, free of grafana-client, so the web app's in-app dashboards (panel_data) read it
 without importing the Grafana API client they never use.

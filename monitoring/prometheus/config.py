@@ -1,4 +1,4 @@
-"""Render the top-level prometheus.yml for a run outside docker compose.
+"""Render monitoring/prometheus/prometheus.yml for a run outside docker compose.
 
 prometheus.yml names its targets as docker compose does (web:8000, flower:5555, ...). `make up` and
 the end-to-end tests run the same jobs, intervals and rules against other addresses, so they render
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-PROMETHEUS_YML = BASE_DIR / "prometheus.yml"
-ALERTS = BASE_DIR / "prometheus" / "alerts.yml"  # the rule file prometheus.yml names
+HERE = Path(__file__).resolve().parent
+PROMETHEUS_YML = HERE / "prometheus.yml"
+ALERTS = HERE / "alerts.yml"  # the rule file prometheus.yml names
 JOBS = ("web", "flower", "centrifugo", "prometheus", "celery-workers")
 # Jobs a rendering may leave out: without an Alertmanager target, its job and the `alerting`
 # section are dropped (alerts then show in Prometheus only); compose's Centrifugo load balancer
@@ -87,7 +87,7 @@ def render_config(
             evaluation_interval=scrape_interval,
             scrape_timeout=scrape_interval,
         )
-    header = f"# Rendered from {path} by dashboards/prometheus_config.py; edit that file instead.\n"
+    header = f"# Rendered from {path} by monitoring/prometheus/config.py; edit that file instead.\n"
     return header + yaml.safe_dump(config, sort_keys=False)
 
 

@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 import testing
 from chatplatform.celery import app as celery_app
-from dashboards.tests import e2e_tasks
+from monitoring.tests import e2e_tasks
 from observability import celery_watch
 
 User = get_user_model()

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 import testing
-from dashboards.tests import e2e_tasks, scrape
-from dashboards.tests.activity import forget_earlier_tests
+from monitoring.tests import e2e_tasks, scrape
+from monitoring.tests.activity import forget_earlier_tests
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 import testing
-from dashboards import prometheus_config
+from monitoring.prometheus import config as prometheus_config
 
 
 def local_config(settings: Any, tmp_path: Path, targets: dict[str, str | list[dict]]) -> dict:

@@ -3,7 +3,7 @@
 A real Prometheus (make up's rendering of prometheus.yml, 1 s intervals, a copy of the real rules
 with `for` cut to a second) scrapes the web app, which reads the email worker's heartbeat from a
 real Redis; it sends its alerts to a real Alertmanager whose config is the one
-dashboards/alertmanager_config.py renders (1 s group timings), which emails a real SMTP server.
+monitoring/alertmanager/config.py renders (1 s group timings), which emails a real SMTP server.
 Stopping the email worker must bring the CeleryQueueNoWorker email with its runbook link, and
 starting one the resolved email; a task left waiting in the queue meanwhile fires the queue-wait
 alert, which Alertmanager must hold back (inhibited by its cause).
@@ -20,9 +20,10 @@ import yaml
 
 import testing
 from chatplatform.celery import app as celery_app
-from dashboards import alertmanager_config, prometheus_config
-from dashboards.tests import scrape
-from dashboards.tests.activity import forget_earlier_tests
+from monitoring.alertmanager import config as alertmanager_config
+from monitoring.prometheus import config as prometheus_config
+from monitoring.tests import scrape
+from monitoring.tests.activity import forget_earlier_tests
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +34,7 @@ FAST = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}
 
 
 def fast_rules(tmp_path: Path) -> Path:
-    """A copy of prometheus/alerts.yml with RULES only, each firing after 1 s."""
+    """A copy of monitoring/prometheus/alerts.yml with RULES only, each firing after 1 s."""
     groups = yaml.safe_load(prometheus_config.ALERTS.read_text())["groups"]
     rules = [
         {**rule, "for": "1s"} if "for" in rule else rule

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 import testing
-from dashboards import alertmanager_config
+from monitoring.alertmanager import config as alertmanager_config
 
 AMTOOL = shutil.which("amtool") or "/usr/bin/amtool"
 PRODUCTION = {
@@ -67,7 +67,7 @@ def test_make_up_defaults_email_the_dev_inbox_without_tls(tmp_path: Path) -> Non
     assert email["require_tls"] is False
     assert email["send_resolved"] is True
     assert "auth_username" not in email and "webhook_configs" not in receiver
-    template = (tmp_path / alertmanager_config.TEMPLATE.name).read_text()
+    template = (tmp_path / alertmanager_config.TEMPLATE_NAME).read_text()
     assert "http://127.0.0.1:8000{{ . }}" in template  # the runbook link, made absolute
 
 
@@ -82,7 +82,7 @@ def test_production_env_with_webhook_and_auth(tmp_path: Path) -> None:
     assert receiver["webhook_configs"] == [
         {"url": "https://hooks.example.com/alerts", "send_resolved": True}
     ]
-    template = (tmp_path / alertmanager_config.TEMPLATE.name).read_text()
+    template = (tmp_path / alertmanager_config.TEMPLATE_NAME).read_text()
     assert "https://chat.example.com{{ . }}" in template
 
 

@@ -8,7 +8,8 @@ import re
 import pytest
 
 import testing
-from dashboards import build, panel_data
+from monitoring import panel_data
+from monitoring.grafana import build
 
 UIDS = sorted(build.build_all())
 

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from dashboards import build
-from dashboards.tests import e2e_tasks
-from dashboards.tests.activity import (
+from monitoring.grafana import build
+from monitoring.tests import e2e_tasks
+from monitoring.tests.activity import (
     chat_activity,
     flower_count,
     run_tasks,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import yaml
 
-from dashboards import build
-from dashboards.build import panels
-from dashboards.build.__main__ import main as build_main
+from monitoring.grafana import build
+from monitoring.grafana.build import panels
+from monitoring.grafana.build.__main__ import main as build_main
 
-PROVISIONING = Path(__file__).resolve().parents[1] / "provisioning"
+PROVISIONING = Path(__file__).resolve().parents[1] / "grafana" / "provisioning"
 EXPECTED = {
     "chatplatform-task-health": "Task health",
     "chatplatform-chat-activity": "Chat activity",
@@ -29,7 +29,7 @@ def _all_panels(model: dict) -> list[dict]:
 def test_committed_json_equals_what_the_code_builds() -> None:
     built = build.build_all()
     committed = {path.stem: path.read_text() for path in build.JSON_DIR.glob("*.json")}
-    assert set(committed) == set(built), "run `make dashboards` and commit dashboards/json/"
+    assert set(committed) == set(built), "run `make dashboards` and commit monitoring/grafana/json/"
     for uid, model in built.items():
         assert committed[uid] == build.render(model), f"{uid}.json is stale: run `make dashboards`"
 

@@ -1,14 +1,14 @@
 """Every dashboard query and alert rule against a real Prometheus that scrapes the real services.
 
-A real Prometheus, configured from the top-level prometheus.yml (targets pointed at this test's
-processes), scrapes the web app (live_server), a real Flower with basic auth, a real Centrifugo
-and a real Celery worker's metrics port, while that worker runs the platform's tasks (emails to a
-real SMTP server, live events, the statistics jobs) and test-only tasks that succeed, fail on
-purpose, or retry, and a real beat sends the schedule (so the web app reports its entries' last
-runs, as it does the worker's heartbeats). Then each PromQL expression of each dashboard panel is
-sent to Prometheus's query API and must parse and return data, and each alert rule must parse and
-evaluate without error. No Grafana runs here: Grafana only forwards these same expressions to
-this same API.
+A real Prometheus, configured from monitoring/prometheus/prometheus.yml (targets pointed at this
+test's processes), scrapes the web app (live_server), a real Flower with basic auth, a real
+Centrifugo and a real Celery worker's metrics port, while that worker runs the platform's tasks
+(emails to a real SMTP server, live events, the statistics jobs) and test-only tasks that succeed,
+fail on purpose, or retry, and a real beat sends the schedule (so the web app reports its entries'
+last runs, as it does the worker's heartbeats). Then each PromQL expression of each dashboard panel
+is sent to Prometheus's query API and must parse and return data, and each alert rule must parse and
+evaluate without error. No Grafana runs here: Grafana only forwards these same expressions to this
+same API.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import pytest
 import yaml
 
 import testing
-from dashboards import build, panel_data, prometheus_config
-from dashboards.tests import e2e_tasks
-from dashboards.tests.activity import (
+from monitoring import panel_data
+from monitoring.grafana import build
+from monitoring.prometheus import config as prometheus_config
+from monitoring.tests import e2e_tasks
+from monitoring.tests.activity import (
     chat_activity,
     flower_count,
     http,

@@ -9,24 +9,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dashboards import prometheus_config
+from monitoring.prometheus import config as prometheus_config
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+CONFIG = prometheus_config.PROMETHEUS_YML
 ALERTS = prometheus_config.ALERTS
-ALERTS_TEST = BASE_DIR / "prometheus" / "alerts_test.yml"
+ALERTS_TEST = ALERTS.with_name("alerts_test.yml")
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [PROMTOOL, *args], cwd=BASE_DIR, capture_output=True, text=True, timeout=60
+        [PROMTOOL, *args], cwd=CONFIG.parent, capture_output=True, text=True, timeout=60
     )
 
 
 def test_prometheus_yml_passes_promtool_check_config() -> None:
     # Syntax only: the web job's token file is compose's secret, present only in the container
     # (the rendered copy below is checked in full, token file included).
-    result = promtool("check", "config", "--syntax-only", "prometheus.yml")
+    result = promtool("check", "config", "--syntax-only", str(CONFIG))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

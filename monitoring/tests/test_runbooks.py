@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.contrib.auth import get_user_model
 
-from dashboards.prometheus_config import ALERTS
+from monitoring.prometheus.config import ALERTS
 
 
 @pytest.mark.django_db

@@ -15,8 +15,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from dashboards import build
-from dashboards.build import panels
+from monitoring.grafana import build
+from monitoring.grafana.build import panels
 from testing import free_port
 
 TOKEN = "glsa_test-service-account-token"

@@ -1,7 +1,7 @@
 """The Grafana dashboards of Chat Platform, built from code with grafana-foundation-sdk.
 
-`python -m dashboards.build` (or `make dashboards`) writes one JSON file per dashboard into
-dashboards/json/, which Grafana loads through file provisioning (dashboards/provisioning/) and
+`python -m monitoring.grafana.build` (or `make dashboards`) writes one JSON file per dashboard
+into monitoring/grafana/json/, which Grafana loads through file provisioning (provisioning/) and
 `manage.py sync_dashboards` pushes over Grafana's HTTP API. A test checks that the committed JSON
 equals what this package builds, so edit the code and regenerate, never the JSON.
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards.build import chat_activity, live_delivery, task_health
-from dashboards.build.panels import Dashboard
+from monitoring.grafana.build import chat_activity, live_delivery, task_health
+from monitoring.grafana.build.panels import Dashboard
 
 __all__ = [
     "DASHBOARDS",

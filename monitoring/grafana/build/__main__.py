@@ -1,4 +1,5 @@
-"""`python -m dashboards.build` (what `make dashboards` runs): write the dashboards as JSON."""
+"""`python -m monitoring.grafana.build` (what `make dashboards` runs): write the dashboards as
+JSON."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from dashboards.build import JSON_DIR, write
+from monitoring.grafana.build import JSON_DIR, write
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write every dashboard into --output (default dashboards/json/) and list the files."""
+    """Write every dashboard into --output (default monitoring/grafana/json/) and list the files."""
     parser = argparse.ArgumentParser(
-        prog="python -m dashboards.build", description="Write the Grafana dashboards as JSON."
+        prog="python -m monitoring.grafana.build",
+        description="Write the Grafana dashboards as JSON.",
     )
     parser.add_argument("--output", type=Path, default=JSON_DIR)
     args = parser.parse_args(argv)

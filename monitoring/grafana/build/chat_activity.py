@@ -5,7 +5,7 @@ Every number comes from the statistics beat jobs, which the web app serves on it
 
 from __future__ import annotations
 
-from dashboards.build.panels import Dashboard, Row, bars, graph, new_dashboard, single
+from monitoring.grafana.build.panels import Dashboard, Row, bars, graph, new_dashboard, single
 
 
 def dashboard() -> Dashboard:

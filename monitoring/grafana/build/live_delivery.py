@@ -6,7 +6,7 @@ live events and the web API's latency from the web app's /metrics.
 
 from __future__ import annotations
 
-from dashboards.build.panels import (
+from monitoring.grafana.build.panels import (
     Dashboard,
     Row,
     graph,

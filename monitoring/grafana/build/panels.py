@@ -31,8 +31,8 @@ with warnings.catch_warnings():
 Dashboard = dash.Dashboard
 Row = dash.Row
 
-# The uid of the datasource in dashboards/provisioning/datasources/prometheus.yml; sync_dashboards
-# creates it under the same uid. Dashboards refer to nothing else.
+# The uid of the datasource in monitoring/grafana/provisioning/datasources/prometheus.yml;
+# sync_dashboards creates it under the same uid. Dashboards refer to nothing else.
 DATASOURCE_UID = "chatplatform-prometheus"
 DATASOURCE = common.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 TAGS = ["chatplatform"]

@@ -7,7 +7,7 @@ broker; time in queue from the workers' own metrics; the outbox backlog from the
 
 from __future__ import annotations
 
-from dashboards.build.panels import (
+from monitoring.grafana.build.panels import (
     Dashboard,
     Row,
     graph,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboards.grafana import SyncError, sync
+from monitoring.grafana.client import SyncError, sync
 
 
 class Command(BaseCommand):

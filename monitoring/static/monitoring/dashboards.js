@@ -1,4 +1,4 @@
-// Draws the panels of one dashboard (dashboards/views.py) with uPlot: each panel fetches its own
+// Draws the panels of one dashboard (monitoring/views.py) with uPlot: each panel fetches its own
 // series from the app (never PromQL from here), every refreshSeconds and when the range changes.
 // Each panel element says what it drew: data-state (loading, drawn, nodata, error), data-series
 // (how many series), data-points and data-distinct (per series: values, distinct values).
