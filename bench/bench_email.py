@@ -71,7 +71,8 @@ def main() -> None:
     from rest_framework.test import APIClient
 
     from chatplatform.celery import app as celery_app
-    from chats import email_delivery, services
+    from chats import services
+    from chats.emails import delivery as email_delivery
     from chats.models import Notification
     from core.outbox import OutboxStatus
 

@@ -108,7 +108,8 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     from django.db.models import Max
 
     from chatplatform.celery import app
-    from chats import email_delivery, services
+    from chats import services
+    from chats.emails import delivery as email_delivery
     from chats.models import Notification
     from core.outbox import OutboxStatus
 

@@ -14,7 +14,9 @@ from rest_framework.authtoken.models import Token
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.validators import validate_visible_text
 
-from . import notifications, realtime, selectors
+from . import selectors
+from .emails import recording as emails
+from .live import recording as live
 from .models import Chat, Membership, MembershipEvent, Message, Notification, Role
 
 User = get_user_model()
@@ -76,16 +78,17 @@ def delete_chat(*, chat_id: int, actor_id: int) -> None:
         if membership.role != Role.OWNER:
             raise Forbidden("Only the chat's owner may delete it.", field="chat_id")
         chat = Chat.objects.select_for_update().get(pk=chat_id)
-        ids = notifications.record(
+        member_ids = list(chat.memberships.values_list("user_id", flat=True))
+        # After-commit steps run in the order they are recorded: the members' live feeds end
+        # first, within the request, then the emails are handed over.
+        live.unsubscribe_after_commit([(chat_id, uid) for uid in member_ids])
+        emails.record(
             Notification.Event.CHAT_DELETED, chat=chat, actor_id=actor_id, subject_user=None
         )
-        member_ids = list(chat.memberships.values_list("user_id", flat=True))
         MembershipEvent.objects.bulk_create(
             MembershipEvent(chat_id=chat_id, user_id=uid, kind="leave") for uid in member_ids
         )
         chat.delete()
-        realtime.unsubscribe_after_commit([(chat_id, uid) for uid in member_ids])
-        notifications.enqueue_after_commit(ids)
 
 
 def set_email_notifications(*, chat_id: int, user_id: int, enabled: bool | None) -> Membership:
@@ -113,7 +116,7 @@ def add_member(*, chat_id: int, actor_id: int, user_id: int, role: str = Role.ME
         chat = Chat.objects.select_for_update().get(pk=chat_id)
         # Recorded before the insert, so the newcomer (even as an admin) is not told of their
         # own join; a conflict below rolls these rows back with everything else.
-        ids = notifications.record(
+        emails.record(
             Notification.Event.MEMBER_ADDED, chat=chat, actor_id=actor_id, subject_user=user_id
         )
         try:
@@ -122,7 +125,6 @@ def add_member(*, chat_id: int, actor_id: int, user_id: int, role: str = Role.ME
         except IntegrityError:
             raise Conflict("This user is already a member of the chat.", field="user_id") from None
         MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="join")
-        notifications.enqueue_after_commit(ids)
     return membership
 
 
@@ -140,11 +142,10 @@ def remove_member(*, chat_id: int, actor_id: int, user_id: int) -> None:
         membership.delete()
         MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="leave")
         # Before the emails' hand-over: the member's live feed ends first, within the request.
-        realtime.unsubscribe_after_commit([(chat_id, user_id)])
-        ids = notifications.record(
+        live.unsubscribe_after_commit([(chat_id, user_id)])
+        emails.record(
             Notification.Event.MEMBER_REMOVED, chat=chat, actor_id=actor_id, subject_user=user_id
         )
-        notifications.enqueue_after_commit(ids)
 
 
 def forget_user(*, user_id: int) -> None:
@@ -172,7 +173,7 @@ def forget_user(*, user_id: int) -> None:
         )
         # The deleted account's open pages stop receiving its chats once the deletion commits:
         # one Centrifugo call for all of them, not one per chat in the deleting request.
-        realtime.unsubscribe_after_commit([(m.chat_id, user_id) for m in memberships])
+        live.unsubscribe_after_commit([(m.chat_id, user_id) for m in memberships])
 
 
 def _check_text(text: str) -> str:
@@ -192,7 +193,7 @@ def post_message(*, chat_id: int, author_id: int, text: str) -> Message:
         if selectors.get_membership(chat_id, author_id) is None:
             raise Forbidden("Only members of the chat may post in it.", field="chat_id")
         message = Message.objects.create(chat_id=chat_id, author_id=author_id, text=text)
-        realtime.record_message_event("message_created", message)
+        live.record_message_event("message_created", message)
     return message
 
 
@@ -222,7 +223,7 @@ def edit_message(
         message.text = text
         message.edited_at = timezone.now()
         message.save(update_fields=["text", "edited_at"])
-        realtime.record_message_event("message_edited", message)
+        live.record_message_event("message_edited", message)
     return message
 
 
@@ -232,4 +233,4 @@ def delete_message(*, chat_id: int, message_id: int, actor_id: int) -> None:
         message = _own_message(chat_id, message_id, actor_id)
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
-        realtime.record_message_event("message_deleted", message)
+        live.record_message_event("message_deleted", message)

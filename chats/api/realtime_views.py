@@ -2,9 +2,9 @@
 
 Short-lived JWTs signed with the secret Centrifugo shares; the browser's `getToken` callbacks
 fetch new ones when they expire. A member removed from a chat is unsubscribed by the server at
-once (`realtime.unsubscribe_after_commit`) and gets 403 here from then on: a 403 to a refresh
-makes centrifuge-js drop the subscription, and a client that does not refresh is unsubscribed
-by Centrifugo once its token expires (subscription tokens live
+once (`chats.live.recording.unsubscribe_after_commit`) and gets 403 here from then on: a 403 to
+a refresh makes centrifuge-js drop the subscription, and a client that does not refresh is
+unsubscribed by Centrifugo once its token expires (subscription tokens live
 CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS).
 """
 
@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chats import realtime
+from chats.live import recording as live
 from integrations import centrifugo
 
 from .views import ERROR_BODY
@@ -62,5 +62,5 @@ class SubscriptionTokenView(APIView):
         CENTRIFUGO_SUBSCRIPTION_TOKEN_TTL_SECONDS; the client asks again to stay subscribed."""
         query = ChannelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        token = realtime.subscription_token_for(request.user, query.validated_data["channel"])
+        token = live.subscription_token_for(request.user, query.validated_data["channel"])
         return Response({"token": token})

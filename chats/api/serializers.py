@@ -6,7 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from chats.models import Chat, Membership, Message, Role
+from chats.models import Chat, Membership, Role
 from core.validators import validate_visible_text
 
 User = get_user_model()
@@ -71,15 +71,6 @@ class AddMemberSerializer(serializers.Serializer):
 
 class MemberSettingsSerializer(serializers.Serializer):
     email_notifications = serializers.BooleanField()
-
-
-class MessageSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.username", read_only=True, default=None)
-
-    class Meta:
-        model = Message
-        fields = ["id", "chat_id", "author_id", "author", "text", "created_at", "edited_at"]
-        read_only_fields = ["id", "chat_id", "author_id", "author", "created_at", "edited_at"]
 
 
 class MessageInputSerializer(serializers.Serializer):

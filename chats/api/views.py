@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chats import selectors, services
+from chats.shapes import MessageSerializer
 from core.errors import DomainError, Forbidden
 from ratelimits.throttles import AUTH_THROTTLES, RegisterThrottle, WriteThrottle
 
@@ -194,27 +195,27 @@ def _is_datetime(value: str) -> bool:
 
 
 class MessageListView(GenericAPIView):
-    serializer_class = s.MessageSerializer
+    serializer_class = MessageSerializer
     throttle_classes = [WriteThrottle]  # writes only
     pagination_class = MessagePagination
 
-    @extend_schema(responses={200: s.MessageSerializer(many=True), **_errors(400, 401, 404)})
+    @extend_schema(responses={200: MessageSerializer(many=True), **_errors(400, 401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
         """Messages of a chat you belong to, newest first; follow `next` for older ones."""
         selectors.chat_for_member(chat_id, request.user.pk)
         page = self.paginate_queryset(selectors.messages_of(chat_id))
-        return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
     @extend_schema(
         request=s.MessageInputSerializer,
-        responses={201: s.MessageSerializer, **_errors(400, 401, 404, 429)},
+        responses={201: MessageSerializer, **_errors(400, 401, 404, 429)},
     )
     def post(self, request: Request, chat_id: int) -> Response:
         """Post a message in a chat you belong to."""
         data = _valid(s.MessageInputSerializer, request)
         selectors.chat_for_member(chat_id, request.user.pk)
         message = services.post_message(chat_id=chat_id, author_id=request.user.pk, **data)
-        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
 class MessageDetailView(APIView):
@@ -222,7 +223,7 @@ class MessageDetailView(APIView):
 
     @extend_schema(
         request=s.MessageInputSerializer,
-        responses={200: s.MessageSerializer, **_errors(400, 401, 403, 404, 429)},
+        responses={200: MessageSerializer, **_errors(400, 401, 403, 404, 429)},
     )
     def patch(self, request: Request, chat_id: int, message_id: int) -> Response:
         """Edit your own message."""
@@ -230,7 +231,7 @@ class MessageDetailView(APIView):
         message = services.edit_message(
             chat_id=chat_id, message_id=message_id, actor_id=request.user.pk, text=data.get("text")
         )
-        return Response(s.MessageSerializer(message).data)
+        return Response(MessageSerializer(message).data)
 
     @extend_schema(responses={204: None, **_errors(401, 403, 404, 429)})
     def delete(self, request: Request, chat_id: int, message_id: int) -> Response:

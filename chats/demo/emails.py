@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from chats.emails.recording import rendered
 from chats.models import Notification, Role
-from chats.notifications import rendered
 from core.outbox import OutboxStatus
 
 from .cast import Cast
@@ -43,7 +43,7 @@ class Email:
 
 def emails(rng: random.Random, cast: Cast, start: datetime) -> list[Email]:
     """The emails each join and leave sent to the chat's other owner and admins (as
-    chats.notifications records them), with their outcome, sorted by time."""
+    chats.emails.recording records them), with their outcome, sorted by time."""
     outage_day = (start + timedelta(days=OUTAGE_DAY)).date()
     found = []
     for stint in cast.stints:
@@ -97,7 +97,7 @@ def _backoff(rng: random.Random, attempts: int) -> float:
 def notifications(
     found: list[Email], cast: Cast, user_ids: dict[str, int], chat_ids: list[int]
 ) -> list[Notification]:
-    """The rows of `found`, rendered as chats.notifications renders a change's emails."""
+    """The rows of `found`, rendered as chats.emails.recording renders a change's emails."""
     rows = []
     for email in found:
         title = cast.chats[email.chat][0]

@@ -17,7 +17,8 @@ from django.db import connection
 
 import testing
 from chatplatform.celery import app as celery_app
-from chats import digest, services
+from chats import services
+from chats.emails import digest
 from chats.models import Chat, Notification, Role
 from chats.tasks import build_email_digests_task, send_admin_notification_task
 from core import outbox

@@ -20,7 +20,8 @@ from django.db import connection, transaction
 
 import testing
 from chatplatform.celery import app as celery_app
-from chats import email_delivery, services
+from chats import services
+from chats.emails import delivery as email_delivery
 from chats.models import Notification, Role
 from chats.tasks import requeue_stale_outbox_task
 from core.outbox import OutboxStatus

@@ -17,7 +17,8 @@ from redis._defaults import DEFAULT_SOCKET_TIMEOUT
 
 import testing
 from chatplatform.celery import app as celery_app
-from chats import email_delivery, services
+from chats import services
+from chats.emails import delivery as email_delivery
 from chats.models import Notification, Role
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

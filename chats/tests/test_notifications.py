@@ -10,9 +10,10 @@ import pytest
 from celery.signals import task_failure
 
 import testing
-from chats import email_delivery
+from chats.emails import delivery as email_delivery
 from chats.models import Notification
 from chats.tasks import send_admin_notification_task
+from core.delivery import DeliveryGaveUp
 from core.outbox import OutboxStatus
 
 pytestmark = pytest.mark.django_db
@@ -62,8 +63,8 @@ def test_a_transient_failure_is_retried_until_the_rows_last_attempt_then_the_tas
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, 3)  # 1 run + 2 Celery retries
     assert "refused" in row.last_error.lower()
     assert result.state == "FAILURE"
-    assert isinstance(result.result, email_delivery.EmailGaveUp)
-    assert [type(exc) for exc in failures] == [email_delivery.EmailGaveUp]
+    assert isinstance(result.result, DeliveryGaveUp)
+    assert [type(exc) for exc in failures] == [DeliveryGaveUp]
 
 
 def test_after_a_sweeper_requeue_the_last_attempt_fails_the_task_not_skips_it(smtp_down, failures):
@@ -76,8 +77,8 @@ def test_after_a_sweeper_requeue_the_last_attempt_fails_the_task_not_skips_it(sm
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, 3)
     assert result.state == "FAILURE"
-    assert isinstance(result.result, email_delivery.EmailGaveUp)
-    assert [type(exc) for exc in failures] == [email_delivery.EmailGaveUp]
+    assert isinstance(result.result, DeliveryGaveUp)
+    assert [type(exc) for exc in failures] == [DeliveryGaveUp]
 
 
 def test_an_email_backend_that_refuses_its_settings_fails_the_row_at_once(settings):
@@ -87,7 +88,7 @@ def test_an_email_backend_that_refuses_its_settings_fails_the_row_at_once(settin
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = True
     row = a_notification()
 
-    assert email_delivery.deliver_notification(row.pk) == "failed"
+    assert email_delivery.EMAILS.deliver(row.pk) == "failed"
 
     row.refresh_from_db()
     assert (row.status, row.attempts, row.claimed_until) == (OutboxStatus.FAILED, 1, None)

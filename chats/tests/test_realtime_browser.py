@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from chats import realtime, services
+from chats import services
+from chats.live import recording as realtime
 from integrations import centrifugo
 from testing.browser import screenshot
 

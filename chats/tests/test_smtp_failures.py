@@ -11,8 +11,9 @@ import pytest
 from django.core.mail import get_connection
 
 import testing
-from chats import email_delivery
+from chats.emails import delivery as email_delivery
 from chats.models import Notification
+from core.delivery import DeliveryGaveUp, Failure, TransientDeliveryError
 
 
 def an_email(pk: int = 7, to: str = "adam@example.com") -> Notification:
@@ -45,7 +46,7 @@ def test_a_refused_recipient_is_a_permanent_failure():
     with testing.SmtpProcess(refuse=("refused@example.com",)) as server:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             send(server.port, an_email(to="refused@example.com"))
-        assert email_delivery.classify(refused.value) is email_delivery.PermanentEmailError
+        assert email_delivery.classify(refused.value) is Failure.PERMANENT
         assert email_delivery.describe(refused.value) == (
             "SMTPRecipientsRefused: 550 5.1.1 <refused@example.com>: Recipient address rejected"
         )
@@ -56,10 +57,10 @@ def test_a_silent_or_absent_server_is_a_transient_failure():
         with pytest.raises(OSError) as hung:
             send(silent.port, an_email(), timeout=0.5)
         assert "timed out" in str(hung.value)
-        assert email_delivery.classify(hung.value) is email_delivery.TransientEmailError
+        assert email_delivery.classify(hung.value) is Failure.TRANSIENT
     with pytest.raises(OSError) as refused:
         send(silent.port, an_email())  # stopped: connection refused
-    assert email_delivery.classify(refused.value) is email_delivery.TransientEmailError
+    assert email_delivery.classify(refused.value) is Failure.TRANSIENT
 
 
 @pytest.mark.django_db
@@ -71,12 +72,12 @@ def test_the_rows_attempt_count_bounds_retries_even_across_sweeper_requeues(sett
         event="member_added", chat_id=1, recipient_id=1, recipient_email="adam@example.com",
         subject="s", body_text="b", body_html="<p>b</p>", attempts=1,
     )  # fmt: skip
-    with pytest.raises(email_delivery.TransientEmailError):
-        email_delivery.deliver_notification(row.pk)  # attempt 2 of 3: released for a retry
+    with pytest.raises(TransientDeliveryError):
+        email_delivery.EMAILS.deliver(row.pk)  # attempt 2 of 3: released for a retry
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("pending", 2)
-    with pytest.raises(email_delivery.EmailGaveUp):  # not retried: the task fails, visibly
-        email_delivery.deliver_notification(row.pk)  # attempt 3 of 3: the last one
+    with pytest.raises(DeliveryGaveUp):  # not retried: the task fails, visibly
+        email_delivery.EMAILS.deliver(row.pk)  # attempt 3 of 3: the last one
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("failed", 3)
     assert "refused" in row.last_error.lower() or "connect" in row.last_error.lower()

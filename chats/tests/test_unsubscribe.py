@@ -18,7 +18,8 @@ from django.test import Client
 
 import testing
 from chatplatform.celery import app as celery_app
-from chats import services, unsubscribe
+from chats import services
+from chats.emails import unsubscribe
 from chats.models import Membership, Role
 from testing.people import PASSWORD
 

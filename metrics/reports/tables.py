@@ -212,7 +212,7 @@ def first_replies_table() -> pd.DataFrame:
 
 def notifications_table(start: datetime) -> pd.DataFrame:
     """Emails created since `start` (the outbox table itself: small, and not messages). Events
-    held by the per-inbox cap are not emails of their own: their digest is (chats.digest)."""
+    held by the per-inbox cap are not emails of their own: their digest is (chats.emails.digest)."""
     rows = (
         Notification.objects.filter(created_at__gte=start)
         .exclude(status__in=[Notification.HELD, Notification.FOLDED])

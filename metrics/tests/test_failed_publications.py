@@ -12,9 +12,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 import testing
-from chats import live_delivery
+from chats.live import delivery as live_delivery
 from chats.models import Publication
 from chats.tasks import requeue_stale_outbox_task
+from core.delivery import DeliveryGaveUp, TransientDeliveryError
 from core.outbox import OutboxStatus
 from metrics import snapshot
 
@@ -68,12 +69,12 @@ def test_a_channel_centrifugo_rejects_fails_after_the_bounded_attempts(
     settings.PUBLICATION_MAX_ATTEMPTS = ATTEMPTS
     row = Publication.objects.create(channel="no-such-namespace:1", data={"type": "x"})
     for _ in range(ATTEMPTS - 1):
-        with pytest.raises(live_delivery.TransientPublishError):
-            live_delivery.deliver_publication(row.pk)
+        with pytest.raises(TransientDeliveryError):
+            live_delivery.PUBLICATIONS.deliver(row.pk)
         assert Publication.objects.get(pk=row.pk).status == OutboxStatus.PENDING
-    with pytest.raises(live_delivery.PublishGaveUp):
-        live_delivery.deliver_publication(row.pk)
+    with pytest.raises(DeliveryGaveUp):
+        live_delivery.PUBLICATIONS.deliver(row.pk)
     row.refresh_from_db()
     assert (row.status, row.attempts) == (OutboxStatus.FAILED, ATTEMPTS)
     assert "unknown channel" in row.last_error, row.last_error
-    assert live_delivery.deliver_publication(row.pk) == "skipped"  # never tried again
+    assert live_delivery.PUBLICATIONS.deliver(row.pk) == "skipped"  # never tried again

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 
-from chats import digest, services
+from chats import services
+from chats.emails import digest
 from chats.models import Role
 from metrics import fill
 from metrics.reports.folders import latest_report, load_table

@@ -26,9 +26,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
+from chats.models import Notification
 from core.outbox import OutboxStatus
-
-from .models import Notification
 
 User = get_user_model()
 

@@ -13,10 +13,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from chats import selectors, services
+from chats.models import Chat
 from core.errors import DomainError
 
-from . import selectors, services, unsubscribe
-from .models import Chat
+from . import unsubscribe
 
 
 @csrf_exempt

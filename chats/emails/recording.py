@@ -1,17 +1,18 @@
 """Membership emails to a chat's admins, the recording side: one rendered `Notification` per
-recipient, written in the caller's transaction and handed to the `email` queue after commit.
-Delivery (SMTP, retries, failure classification) is `chats.email_delivery`, run by the task.
+recipient, written in the caller's transaction and handed to the `email` queue after commit
+(core.delivery.record). Sending (SMTP, failure classification) is `chats.emails.delivery`.
 """
 
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
-from core import outbox
+from chats import selectors
+from chats.models import Chat, Notification
+from chats.tasks import send_admin_notification_task
+from core import delivery
 from core.validators import one_line
 
-from . import digest, selectors
-from .models import Chat, Notification
-from .tasks import send_admin_notification_task
+from . import digest
 
 User = get_user_model()
 
@@ -22,9 +23,12 @@ SUBJECTS = {
 }
 
 
-def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | None) -> list[int]:
-    """Write one rendered email per admin to notify; call inside the change's transaction.
-    Returns the ids to queue: those over a recipient's cap are held for a digest instead."""
+def record(
+    event: str, *, chat: Chat, actor_id: int | None, subject_user: int | None
+) -> list[Notification]:
+    """Write one rendered email per admin to notify, inside the change's transaction; each is
+    queued once it commits, except those over a recipient's cap: held for a digest instead.
+    Returns the rows written."""
     recipients = selectors.admins_to_notify(chat.pk, exclude_user_id=actor_id)
     if not recipients:
         return []
@@ -47,8 +51,7 @@ def record(event: str, *, chat: Chat, actor_id: int | None, subject_user: int | 
         for membership in recipients
     ]
     digest.assign_statuses(rows)
-    created = Notification.objects.bulk_create(rows)
-    return [n.pk for n in created if n.status == outbox.OutboxStatus.PENDING]
+    return delivery.record(send_admin_notification_task, rows)
 
 
 def rendered(event: str, context: dict[str, object]) -> dict[str, str]:
@@ -61,7 +64,3 @@ def rendered(event: str, context: dict[str, object]) -> dict[str, str]:
         "body_text": render_to_string(f"chats/email/{event}.txt", context),
         "body_html": render_to_string(f"chats/email/{event}.html", context),
     }
-
-
-def enqueue_after_commit(ids: list[int]) -> None:
-    outbox.enqueue_after_commit(send_admin_notification_task, ids)

@@ -1,6 +1,6 @@
 """Live chat events, the recording side: written with the message, published to Centrifugo by
 the web process right after commit (or handed to the `live` queue, whose task runs
-`chats.live_delivery`), and who may subscribe to which channel.
+`chats.live.delivery` through core.delivery), and who may subscribe to which channel.
 
 If Centrifugo is down the message is still saved; the publication waits in the outbox and is
 published once it is back, with its id as the idempotency key so it arrives once.
@@ -13,13 +13,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from core import outbox
+from chats.models import Membership, Message, Publication
+from chats.shapes import MessageSerializer
+from chats.tasks import end_subscriptions_task, publish_event_task
+from core import delivery, outbox
 from core.errors import DomainError, Forbidden
 from integrations import centrifugo
 
-from . import live_delivery
-from .models import Membership, Message, Publication
-from .tasks import end_subscriptions_task, publish_event_task
+from . import delivery as live_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ def unsubscribe_after_commit(subscriptions: list[tuple[int, int]]) -> None:
     (chat id, user id) pairs: once it commits, those subscriptions end at once, in one call, not
     when their subscription tokens expire; the API refuses a new token from the commit on."""
     if subscriptions:
-        transaction.on_commit(lambda: end_subscriptions(list(subscriptions)))
+        transaction.on_commit(lambda: end_subscriptions_now(list(subscriptions)))
 
 
-def end_subscriptions(subscriptions: list[tuple[int, int]]) -> str:
+def end_subscriptions_now(subscriptions: list[tuple[int, int]]) -> str:
     """The short path, as for publications: the web process asks Centrifugo itself, waiting at
     most CENTRIFUGO_REQUEST_TIMEOUT, so the next message of the chat no longer reaches them. If
     Centrifugo does not answer, the `live` queue's task retries with backoff. No outbox row:
@@ -79,19 +80,8 @@ def end_subscriptions(subscriptions: list[tuple[int, int]]) -> str:
 
 
 def message_payload(event: str, message: Message) -> dict:
-    return {
-        "type": event,
-        "message": {
-            "id": message.pk,
-            "chat_id": message.chat_id,
-            "author_id": message.author_id,
-            "author": message.author.username if message.author_id else None,
-            "text": "" if message.deleted_at else message.text,
-            "created_at": message.created_at.isoformat(),
-            "edited_at": message.edited_at.isoformat() if message.edited_at else None,
-            "deleted": message.deleted_at is not None,
-        },
-    }
+    """A live chat event: its type and the message as the API returns it (chats.shapes)."""
+    return {"type": event, "message": MessageSerializer(message).data}
 
 
 def record_message_event(event: str, message: Message) -> list[Publication]:
@@ -110,14 +100,10 @@ def record_message_event(event: str, message: Message) -> list[Publication]:
         }
         rows.append(Publication(channel=centrifugo.STATS_CHANNEL, data=activity))
     # One INSERT for both (ids in order, on PostgreSQL and SQLite alike): one round trip less in
-    # the request that a subscriber is waiting on.
-    publications = Publication.objects.bulk_create(rows)
-    if settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT:
-        transaction.on_commit(lambda: publish_after_commit(publications))
-    else:
-        # One task for the event and its tick: half the broker and worker overhead per message.
-        outbox.enqueue_after_commit(publish_event_task, [p.pk for p in publications], together=True)
-    return publications
+    # the request that a subscriber is waiting on. One task for the event and its tick, when the
+    # web process does not publish itself: half the broker and worker overhead per message.
+    short_path = publish_after_commit if settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT else None
+    return delivery.record(publish_event_task, rows, together=True, hand_over=short_path)
 
 
 def publish_after_commit(publications: list[Publication]) -> str:

@@ -1,0 +1,101 @@
+"""Membership emails, the delivery side: how one recorded `Notification` is sent over SMTP.
+
+The driver (core.delivery) claims the row, calls `send` and records the outcome; this module
+says what sending is and how SMTP failures count: a refused recipient or a 5xx is permanent
+(recorded as failed, never retried), a 4xx, a timeout or a dropped connection is transient
+(retried with backoff until NOTIFICATION_MAX_ATTEMPTS).
+"""
+
+import contextlib
+import smtplib
+import socket
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from chats.models import Notification
+from core.delivery import Delivery, Failure
+from core.validators import one_line
+
+from . import unsubscribe
+
+
+def message_id(notification_id: int) -> str:
+    """Stable per notification, so a duplicate delivery would be visible in any inbox."""
+    return f"<notification-{notification_id}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
+
+
+def build_email(notification: Notification, connection=None) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=notification.subject,
+        body=notification.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.recipient_email],
+        headers={
+            "Message-ID": message_id(notification.pk),
+            **unsubscribe.list_headers(notification.recipient_id, notification.chat_id),
+        },
+        connection=connection,
+    )
+    email.attach_alternative(notification.body_html, "text/html")
+    return email
+
+
+def classify(exc: Exception) -> Failure:
+    """Transient: the server was down, slow, or answered 4xx. Permanent: it refused the
+    recipient or the message (5xx), or the message itself cannot be sent."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return (
+            Failure.TRANSIENT if codes and all(400 <= c < 500 for c in codes) else Failure.PERMANENT
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return Failure.TRANSIENT if 400 <= exc.smtp_code < 500 else Failure.PERMANENT
+    if isinstance(exc, (OSError, socket.timeout, smtplib.SMTPException, SoftTimeLimitExceeded)):
+        return Failure.TRANSIENT
+    return Failure.PERMANENT
+
+
+def describe(exc: Exception) -> str:
+    """The SMTP answer as a person reads it ("550 5.1.1 <a@b>: ..."), for the admin page."""
+
+    def text(message: bytes | str) -> str:
+        return message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = "; ".join(f"{code} {text(msg)}" for code, msg in exc.recipients.values())
+        return f"{type(exc).__name__}: {refused}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{type(exc).__name__}: {exc.smtp_code} {text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def send(notification: Notification, after: contextlib.ExitStack) -> None:
+    """Send one claimed notification; returns once the server accepted DATA. The connection's
+    QUIT waits on `after`, so the row is recorded sent before it, not after."""
+    # Rows recorded before subjects were kept on one line would otherwise fail on every attempt.
+    notification.subject = one_line(notification.subject)
+    # A backend that refuses its settings (e.g. both EMAIL_USE_TLS and EMAIL_USE_SSL) raises
+    # here, inside the driver's try, so the row does not stay `sending` for the sweeper.
+    connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
+    after.callback(_close_quietly, connection)
+    connection.open()
+    build_email(notification, connection=connection).send()
+
+
+def _close_quietly(connection) -> None:
+    """QUIT after the message was accepted or refused; a failure here changes nothing."""
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+EMAILS = Delivery(
+    model=Notification,
+    send=send,
+    classify=classify,
+    describe=describe,
+    timeout_setting="EMAIL_TIMEOUT",
+    max_attempts_setting="NOTIFICATION_MAX_ATTEMPTS",
+    done_result="sent",
+)
