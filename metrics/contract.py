@@ -192,7 +192,7 @@ class SnapshotSerializer(serializers.Serializer):
     )
     notifications_held = Count(
         help_text="Admin emails over a recipient's EMAIL_RECIPIENT_LIMIT, waiting to be folded "
-        "into that inbox's digest (chats.emails.digest); a rise means someone is flooding an inbox.",
+        "into that inbox's digest (chats.emails.digest); a rise means someone floods an inbox.",
         metric=_status(NOTIFICATIONS, "held"),
     )
     publications_pending = Count(
