@@ -22,8 +22,8 @@ format:
 bench:         ## benchmarks (figures as ratios against a baseline measured in the same run)
 	scripts/setup.sh --test && scripts/bench.sh
 
-dashboards:    ## rebuild the Grafana dashboard JSON from dashboards/build/
-	.venv/bin/python -m dashboards.build
+dashboards:    ## rebuild the Grafana dashboard JSON from monitoring/grafana/build/
+	.venv/bin/python -m monitoring.grafana.build
 
 notebooks:     ## execute every notebook on the latest report, render to HTML beside it
 	.venv/bin/python manage.py render_notebooks

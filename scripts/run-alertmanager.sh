@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run Debian's Alertmanager for `make up`: its config rendered from the environment and .env
-# (dashboards/alertmanager_config.py: ALERT_EMAIL_TO, ALERT_CRITICAL_*, ALERT_SMTP_*,
+# (monitoring/alertmanager/config.py: ALERT_EMAIL_TO, ALERT_CRITICAL_*, ALERT_SMTP_*,
 # ALERT_WEBHOOK_URL; by default emails go to the dev SMTP server, read them at
 # http://127.0.0.1:$SMTP_WEB_PORT/) into $VAR_DIR/alertmanager/ (mode 0600: it may hold the SMTP
 # password), with clustering off so two instances on one host never join.
@@ -13,7 +13,7 @@ host=127.0.0.1
 state="$(var_dir)/alertmanager"
 mkdir -p "$state/data"
 # The worker groups' queues (settings.WORKER_GROUPS): a stale worker mutes its queues' waits.
-"$PY" -m dashboards.alertmanager_config --worker-queues-from-settings \
+"$PY" -m monitoring.alertmanager.config --worker-queues-from-settings \
   --output "$state/alertmanager.yml"
 exec prometheus-alertmanager \
   --config.file="$state/alertmanager.yml" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run Debian's Prometheus for `make up`: the top-level prometheus.yml with its targets pointed at
-# the local processes (ports from .env), alerts sent to scripts/run-alertmanager.sh's
+# Run Debian's Prometheus for `make up`: monitoring/prometheus/prometheus.yml with its targets
+# pointed at the local processes (ports from .env), alerts sent to scripts/run-alertmanager.sh's
 # Alertmanager, data in $VAR_DIR/prometheus/data, listening on 127.0.0.1.
 # METRICS_BEARER_TOKEN goes to a file only this user reads (Prometheus reads no environment);
 # empty: the app's /metrics is open and no token is sent.
@@ -18,7 +18,7 @@ if [ -n "$token" ]; then
 else
   rm -f "$state/metrics-token"
 fi
-"$PY" -m dashboards.prometheus_config \
+"$PY" -m monitoring.prometheus.config \
   --web "$host:$(env_get WEB_PORT 8000)" \
   --flower "$host:$(env_get FLOWER_PORT 5555)" \
   --centrifugo "$host:$(env_get CENTRIFUGO_INTERNAL_PORT 8002)" \

@@ -303,7 +303,7 @@ class PrometheusProcess(ManagedProcess):
 
 class AlertmanagerProcess(ManagedProcess):
     """A real Alertmanager (Debian's `prometheus-alertmanager`) with `files` as rendered by
-    dashboards.alertmanager_config.render_config (alertmanager.yml and its template), in a fresh
+    monitoring.alertmanager.config.render_config (alertmanager.yml and its template), in a fresh
     directory; clustering off. `api` reads its v2 API (e.g. "alerts", with inhibitedBy)."""
 
     def __init__(self, files: dict[str, str], port: int | None = None) -> None:
