@@ -1,0 +1,199 @@
+"""What the docker-compose.yml tests (tests/test_compose_*.py) share: the services the file
+declares, a project folder for compose-go's loader and the loader itself, the fixtures of the
+project as loaded, and where a service's files, ports and commands are.
+
+The file is checked without a Docker engine (none runs on this machine or in CI): a real Compose
+implementation loads it, compose-go, the Compose Specification's reference library that docker
+compose itself is built on, through tests/compose_config (LoadProject, as `docker compose
+config`), built to .tools/bin/compose-config by scripts/setup.sh --test.
+
+The project folder the loader sees is a temporary one that links to the repository's files and
+holds a `.env` copied from `.env.example` (with the PUBLIC_BASE_URL docs/compose.md's Start block
+says to set), so a developer's own `.env` plays no part. Profiles are off unless a test turns
+one on (COMPOSE_PROFILES, as docker compose reads it). The test modules load the fixtures with
+`pytest_plugins = ["tests.compose_support"]`: not a conftest, nothing imported from a test module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOADER = ROOT / ".tools" / "bin" / "compose-config"
+# One worker service per group of settings.WORKER_GROUPS.
+WORKERS = {"worker-live", "worker-email", "worker-background", "worker-reports"}
+APP_SERVICES = {
+    "check-secrets",
+    "migrate",
+    "alertmanager-config",
+    "web",
+    "beat",
+    "flower",
+    "jupyter",
+} | WORKERS
+SERVICES = APP_SERVICES | {
+    "postgres",
+    "redis",
+    "centrifugo",
+    "centrifugo-lb",
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "mailpit",
+}
+# Ports the third-party images listen on by default (the app's come from their commands).
+IMAGE_DEFAULT_PORTS = {
+    "postgres": {5432},
+    "redis": {6379},
+    "prometheus": {9090},
+    "alertmanager": {9093},
+    "grafana": {3000},
+    "mailpit": {1025, 8025},
+}
+# What `--profile scale` adds: a second Centrifugo node behind centrifugo-lb.
+SCALE_SERVICES = {"centrifugo-2"}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY|TOKEN|BASIC_AUTH")
+# .env.example's placeholder for what scripts/setup.sh generates.
+PLACEHOLDER = "change-me"
+# The https address users reach (.env.example leaves it empty: compose refuses to start then).
+PUBLIC_BASE_URL = "https://chat.example.com"
+
+
+def env_example() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
+
+
+def example_env_text(public_base_url: str = PUBLIC_BASE_URL) -> str:
+    """`.env.example` with PUBLIC_BASE_URL set, as docs/compose.md's Start block says."""
+    return re.sub(
+        r"^PUBLIC_BASE_URL=.*$",
+        f"PUBLIC_BASE_URL={public_base_url}",
+        (ROOT / ".env.example").read_text(),
+        flags=re.M,
+    )
+
+
+def generated_env_text() -> str:
+    """`.env.example` as scripts/setup.sh fills it (random secrets), behind an https proxy."""
+    return re.sub(
+        rf"^([A-Z_]+)={PLACEHOLDER}$",
+        lambda m: f"{m[1]}={secrets.token_urlsafe(48)}",
+        example_env_text(),
+        flags=re.M,
+    )
+
+
+def make_project(folder: Path, compose_text: str | None = None, env_text: str | None = None):
+    """A project folder: links to every top-level entry of the repository, its own files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in (".env", "docker-compose.yml", ".git"):
+            (folder / entry.name).symlink_to(entry)
+    (folder / "docker-compose.yml").write_text(
+        compose_text if compose_text is not None else (ROOT / "docker-compose.yml").read_text()
+    )
+    (folder / ".env").write_text(env_text if env_text is not None else example_env_text())
+    return folder
+
+
+def load(folder: Path, profiles: str = "") -> subprocess.CompletedProcess[str]:
+    """The project as `docker compose [--profile P] config` resolves it (profiles: "a,b")."""
+    if not LOADER.exists():
+        pytest.fail(f"{LOADER} is missing: run scripts/setup.sh --test (builds it with Go)")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(folder)}  # nothing from the caller's environment
+    if profiles:
+        env["COMPOSE_PROFILES"] = profiles
+    return subprocess.run(
+        [str(LOADER), str(folder)], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("compose") / "chatplatform")
+
+
+@pytest.fixture(scope="module")
+def config(project_dir: Path) -> dict:
+    result = load(project_dir)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def services(config: dict) -> dict[str, dict]:
+    return config["services"]
+
+
+def repo_path(project_dir: Path, source: str) -> Path:
+    """A bind mount's source (resolved inside the temporary project) as a repository path."""
+    return ROOT / Path(source).relative_to(project_dir)
+
+
+def container_file(service: dict, project_dir: Path, path: str) -> Path | None:
+    """Which repository file a path inside the container is, through the service's bind mounts,
+    or through the image (the Dockerfile copies the repository to /app)."""
+    best = None
+    for mount in service.get("volumes", []):
+        target = mount["target"]
+        inside = path == target or path.startswith(target + "/")
+        if mount["type"] == "bind" and inside and (best is None or len(target) > len(best[0])):
+            best = (target, repo_path(project_dir, mount["source"]))
+    if best:
+        return best[1] / path[len(best[0]) :].lstrip("/")
+    if "build" in service and path.startswith("/app/"):
+        return ROOT / path[len("/app/") :]
+    return None
+
+
+def listening_ports(name: str, service: dict) -> set[int]:
+    """Ports a service listens on inside its container, from its command or environment
+    (HAProxy's: the `bind` lines of centrifugo/haproxy.cfg take LB_*_BIND)."""
+    ports = set(IMAGE_DEFAULT_PORTS.get(name, set()))
+    command = " ".join(service.get("command") or [])
+    ports |= {int(p) for p in re.findall(r"--bind[= ]\S*:(\d+)", command)}
+    ports |= {int(p) for p in re.findall(r"--(?:metrics-)?port[= ](\d+)", command)}
+    environment = service.get("environment") or {}
+    for variable in ("CENTRIFUGO_HTTP_SERVER_PORT", "CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT"):
+        if variable in environment:
+            ports.add(int(environment[variable]))
+    ports |= {int(v.rsplit(":", 1)[1]) for k, v in environment.items() if k.endswith("_BIND")}
+    return ports
+
+
+def health_check_ports(check: list[str]) -> set[int]:
+    """Ports a health check asks on loopback: in http:// URLs, or through bash's /dev/tcp."""
+    text = " ".join(check)
+    ports = {urlsplit(url).port for url in re.findall(r"http://[^'\" ]+", text)}
+    return ports | {int(p) for p in re.findall(r"/dev/tcp/127\.0\.0\.1/(\d+)", text)}
+
+
+def run_in(service: dict, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """`argv` as the container would run it: its resolved environment (.env included) and
+    DJANGO_DEBUG, with this machine's interpreter in place of the image's `python`."""
+    env = {**service["environment"], "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def depends_on_completed(services: dict, name: str, target: str) -> bool:
+    """Whether `name` starts only after `target` completed, directly or through others."""
+    seen, todo = set(), [name]
+    while todo:
+        for dep, how in (services[todo.pop()].get("depends_on") or {}).items():
+            if dep == target and how["condition"] == "service_completed_successfully":
+                return True
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return False

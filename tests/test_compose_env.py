@@ -1,0 +1,186 @@
+"""What `.env` decides in docker-compose.yml and what it cannot: the hosts, WebSocket URL and
+origins it sets (never DJANGO_DEBUG), the defaults when it leaves them empty; the secrets that
+reach the containers only from it; and the placeholders of `.env.example`, with which nothing
+starts (the secrets check first, then the settings themselves). Helpers:
+tests/compose_support.py."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from tests.compose_support import (
+    APP_SERVICES,
+    PLACEHOLDER,
+    ROOT,
+    SECRET_NAME,
+    depends_on_completed,
+    env_example,
+    generated_env_text,
+    load,
+    make_project,
+    run_in,
+)
+
+# The fixtures project_dir, config and services (module-scoped: one load a module).
+pytest_plugins = ["tests.compose_support"]
+
+
+# --- what .env decides, and what it cannot ---------------------------------------------------
+
+
+def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path) -> None:
+    """`environment:` wins over env_file, so .env reaches these only through ${interpolation};
+    DJANGO_DEBUG stays off (.env.example's `true` is for runserver) and `web` stays allowed."""
+    example = (ROOT / ".env.example").read_text()
+    assert "\nDJANGO_DEBUG=true\n" in example  # the value compose must not follow
+    settings = {
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        "CENTRIFUGO_WS_URL": "wss://chat.example.com/connection/websocket",
+        "CENTRIFUGO_ALLOWED_ORIGINS": "https://chat.example.com",
+        "PUBLIC_BASE_URL": "https://chat.example.com",
+        "TRUSTED_PROXY_COUNT": "2",
+    }
+    env_text, replaced = re.subn(
+        rf"^({'|'.join(settings)})=.*$", lambda m: f"{m[1]}={settings[m[1]]}", example, flags=re.M
+    )
+    assert replaced == len(settings)
+    result = load(make_project(tmp_path / "proxied", env_text=env_text))
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["DJANGO_ALLOWED_HOSTS"] == "chat.example.com,web", name
+        assert env["CENTRIFUGO_WS_URL"] == settings["CENTRIFUGO_WS_URL"], name
+        assert env["DJANGO_DEBUG"] == "false", name
+    origins = services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"]
+    assert origins == settings["CENTRIFUGO_ALLOWED_ORIGINS"]
+    assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "2"
+
+
+def test_empty_env_settings_default_to_this_machine(services: dict) -> None:
+    """.env.example leaves the WebSocket URL, the origins and the proxy count empty: the
+    published ports and the one TLS proxy, then."""
+    example = env_example()
+    assert example["CENTRIFUGO_WS_URL"] == example["CENTRIFUGO_ALLOWED_ORIGINS"] == ""
+    web, centrifugo_port = example["WEB_PORT"], example["CENTRIFUGO_PORT"]
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["DJANGO_ALLOWED_HOSTS"] == f"{example['DJANGO_ALLOWED_HOSTS']},web", name
+        assert env["CENTRIFUGO_WS_URL"] == (
+            f"ws://127.0.0.1:{centrifugo_port}/connection/websocket"
+        ), name
+        assert env["DJANGO_DEBUG"] == "false", name
+    assert services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"] == (
+        f"http://localhost:{web} http://127.0.0.1:{web}"
+    )
+    # Compose's web sits behind the TLS proxy docs/compose.md asks for: one client is the
+    # address that proxy saw, not the proxy (whose one address would lock everyone out).
+    assert example["TRUSTED_PROXY_COUNT"] == ""
+    assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+
+
+# --- secrets only from .env ------------------------------------------------------------------
+
+
+def test_secrets_come_only_from_env(tmp_path: Path) -> None:
+    """What .env holds reaches each container (here a .env with real secrets: one with
+    placeholders starts nothing, see the tests below)."""
+    env_text = generated_env_text()
+    result = load(make_project(tmp_path / "generated", env_text=env_text))
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    raw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    example = dict(
+        line.split("=", 1) for line in env_text.splitlines() if re.match(r"^[A-Z_]+=", line)
+    )
+    referenced = set(
+        re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", (ROOT / "docker-compose.yml").read_text())
+    )
+    assert referenced <= set(example), f"undocumented: {referenced - set(example)}"
+    for name, service in raw["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if SECRET_NAME.search(key) and key != "<<":
+                assert "${" in str(value), f"{name}.{key} is written in the file"
+    # Every app service reads .env whole; the images get values from it by interpolation.
+    for name in APP_SERVICES:
+        assert [Path(e["path"]).name for e in services[name]["env_file"]] == [".env"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == example["POSTGRES_PASSWORD"]
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == example["GRAFANA_ADMIN_PASSWORD"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    centrifugo = services["centrifugo"]["environment"]
+    assert centrifugo["CENTRIFUGO_HTTP_API_KEY"] == example["CENTRIFUGO_HTTP_API_KEY"]
+    assert (
+        centrifugo["CENTRIFUGO_CLIENT_TOKEN_HMAC_SECRET_KEY"]
+        == example["CENTRIFUGO_TOKEN_HMAC_SECRET_KEY"]
+    )
+    flower = services["flower"]["environment"]
+    assert (flower["FLOWER_USER"], flower["FLOWER_PASSWORD"]) == (
+        example["FLOWER_USER"],
+        example["FLOWER_PASSWORD"],
+    )
+
+
+# --- placeholders start nothing ---------------------------------------------------------------
+
+
+def test_every_container_holding_a_secret_waits_for_the_secrets_check(services: dict) -> None:
+    """The check runs first, checks every secret .env.example ships a placeholder for, and
+    nothing that holds one starts before it has passed."""
+    checked = services["check-secrets"]["command"]
+    assert checked[:3] == ["python", "-m", "core.secrets"]
+    assert services["check-secrets"]["restart"] == "no"
+    placeholders = {name for name, value in env_example().items() if value == PLACEHOLDER}
+    # Only seed_demo uses DEMO_PASSWORD, and it refuses a placeholder itself.
+    assert placeholders - {"DEMO_PASSWORD"} == set(checked[3:])
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        holds = service.get("env_file") or any(SECRET_NAME.search(key) for key in env)
+        if holds and name != "check-secrets":
+            assert depends_on_completed(services, name, "check-secrets"), name
+
+
+def test_the_secrets_check_refuses_env_example_placeholders_naming_each(services: dict) -> None:
+    result = run_in(services["check-secrets"], services["check-secrets"]["command"])
+    assert result.returncode == 1
+    for name in services["check-secrets"]["command"][3:]:
+        assert f"{name} must be set to a real secret" in result.stderr, name
+
+
+def test_the_secrets_check_passes_generated_secrets(tmp_path: Path) -> None:
+    result = load(make_project(tmp_path / "generated", env_text=generated_env_text()))
+    assert result.returncode == 0, result.stderr
+    service = json.loads(result.stdout)["services"]["check-secrets"]
+    checked = run_in(service, service["command"])
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_app_refuses_to_start_on_env_example_placeholders(services: dict) -> None:
+    """Even past the check (a container started on its own): settings.py refuses."""
+    result = run_in(services["web"], ["python", "manage.py", "check"])
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set to a real secret" in result.stderr
+
+
+def test_the_web_settings_pass_check_deploy(tmp_path: Path) -> None:
+    """Django's deployment checklist, with the web container's settings and real secrets:
+    no warning (the silenced ones have their reasons in settings.py)."""
+    result = load(make_project(tmp_path / "generated", env_text=generated_env_text()))
+    assert result.returncode == 0, result.stderr
+    web = json.loads(result.stdout)["services"]["web"]
+    assert web["environment"]["DJANGO_DEBUG"] == "false"
+    checked = run_in(web, ["python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "System check identified no issues" in checked.stdout
+
+
+def test_flower_starts_through_the_launcher_that_refuses_placeholders(services: dict) -> None:
+    """Its password is checked before Flower starts, and never put on its command line."""
+    flower = services["flower"]
+    assert flower["command"][:3] == ["python", "-m", "chatplatform.flower"]
+    assert not any("basic-auth" in word for word in flower["command"])
+    assert depends_on_completed(services, "flower", "check-secrets")
