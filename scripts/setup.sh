@@ -52,7 +52,7 @@ fi
 
 # compose-config: docker-compose.yml loaded as `docker compose config` does, by the Compose
 # Specification's reference library (compose-go, pinned in tests/compose_config/go.mod), for
-# tests/test_compose.py (no Docker engine here). Rebuilt when its source changes; tests only.
+# tests/test_compose_*.py (no Docker engine here). Rebuilt when its source changes; tests only.
 compose_stamp="$TOOLS/bin/.compose-config-$(cat tests/compose_config/go.* tests/compose_config/*.go | sha256sum | cut -c1-16)"
 if [ "${1:-}" = "--test" ] && [ ! -f "$compose_stamp" ]; then
   log "building compose-config (compose-go; first time only, under a minute)"

@@ -3,7 +3,7 @@
 // ${interpolation}, the schema, normalization, paths, the consistency checks (depends_on,
 // volumes, networks) and the active profiles (COMPOSE_PROFILES). It prints the resolved project
 // as JSON, or the loader's error and exit 1. No Docker engine is needed. Used by
-// tests/test_compose.py; built by scripts/setup.sh --test.
+// tests/test_compose_*.py; built by scripts/setup.sh --test.
 //
 // Usage: compose-config PROJECT_DIR [COMPOSE_FILE]
 package main
