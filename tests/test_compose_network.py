@@ -68,7 +68,7 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         port = parts.port or {"http": 80}.get(parts.scheme)
         assert port in listening_ports(parts.hostname, services[parts.hostname]), url_or_address
 
-    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    scrape = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus.yml").read_text())
     targets = [
         target
         for job in scrape["scrape_configs"]
@@ -100,7 +100,7 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         reachable(target)
 
     datasources = yaml.safe_load(
-        (ROOT / "dashboards/provisioning/datasources/prometheus.yml").read_text()
+        (ROOT / "monitoring/grafana/provisioning/datasources/prometheus.yml").read_text()
     )
     for source in datasources["datasources"]:
         reachable(source["url"])
@@ -174,7 +174,7 @@ def test_centrifugo_api_metrics_and_health_use_the_unpublished_internal_port(ser
     for name in APP_SERVICES:
         url = urlsplit(services[name]["environment"]["CENTRIFUGO_API_URL"])
         assert (url.hostname, url.port) == ("centrifugo-lb", api), name
-    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    scrape = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
     assert jobs["centrifugo"]["static_configs"][0]["targets"] == [f"centrifugo:{internal}"]
     [discovered] = jobs["centrifugo"]["dns_sd_configs"]
@@ -215,7 +215,7 @@ def test_the_scale_profile_adds_a_second_node_like_the_first(
 
     lb = scaled["centrifugo-lb"]["environment"]
     assert lb["LB_NODE_2_HOST"] in scaled
-    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    scrape = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus.yml").read_text())
     job = next(j for j in scrape["scrape_configs"] if j["job_name"] == "centrifugo")
     for sd in job["dns_sd_configs"]:
         for name in sd["names"]:
@@ -285,7 +285,7 @@ def test_prometheus_sends_the_metrics_token_from_env(config: dict, services: dic
     assert "METRICS_BEARER_TOKEN" in env_example()
     mounted = [s["source"] for s in services["prometheus"]["secrets"]]
     assert mounted == ["metrics_bearer_token"]
-    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    scrape = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus.yml").read_text())
     web = next(j for j in scrape["scrape_configs"] if j["job_name"] == "web")
     assert web["authorization"] == {
         "type": "Bearer",

@@ -73,7 +73,7 @@ def test_third_party_config_files_are_the_repositorys(project_dir: Path, service
     prometheus = services["prometheus"]
     flag = next(a for a in prometheus["command"] if a.startswith("--config.file="))
     prometheus_yml = container_file(prometheus, project_dir, flag.split("=", 1)[1])
-    assert prometheus_yml == ROOT / "prometheus.yml"
+    assert prometheus_yml == ROOT / "monitoring/prometheus/prometheus.yml"
     scrape = yaml.safe_load(prometheus_yml.read_text())
     config_dir = str(Path(flag.split("=", 1)[1]).parent)
     for rule_file in scrape["rule_files"]:  # relative to the config file, as Prometheus reads it
@@ -140,4 +140,4 @@ def test_the_image_holds_every_static_folder_the_settings_serve() -> None:
     # The matcher itself: what it must and must not count as ignored.
     assert docker_ignores(PurePosixPath("node_modules/uplot/dist"), patterns)
     assert docker_ignores(PurePosixPath("chats/__pycache__/x.pyc"), patterns)
-    assert not docker_ignores(PurePosixPath("dashboards/static"), patterns)
+    assert not docker_ignores(PurePosixPath("monitoring/static"), patterns)
