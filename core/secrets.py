@@ -1,10 +1,10 @@
 """Refuse to run on a placeholder secret: fail closed, naming the variable to set.
 
-Development runs on the defaults of settings.py and on `.env.example`'s `change-me`; a
+Development runs on the settings' defaults and on `.env.example`'s `change-me`; a
 deployment that kept one of them would let anyone forge sessions (DJANGO_SECRET_KEY), publish to
 every channel (CENTRIFUGO_HTTP_API_KEY) or sign a subscription token for any chat
 (CENTRIFUGO_TOKEN_HMAC_SECRET_KEY). So with DJANGO_DEBUG off, each process checks the secrets it
-uses when it starts: settings.py the Django ones, `python -m chatplatform.flower` Flower's, and
+uses when it starts: the settings the Django ones, `python -m chatplatform.flower` Flower's, and
 docker compose runs `python -m core.secrets NAME...` once before any container that holds one
 (compose itself can refuse an empty value, never a wrong one).
 
@@ -18,7 +18,7 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
-# What the development defaults of settings.py and the lines of `.env.example` contain.
+# What the settings' development defaults and the lines of `.env.example` contain.
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "insecure")
 # RFC 7518, section 3.2: an HS256 key at least as long as its hash (PyJWT warns below it). The
 # same floor for the other secrets machines hold: scripts/setup.sh writes 64 characters.

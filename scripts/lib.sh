@@ -18,7 +18,7 @@ apt_ensure() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The folder of local state (VAR_DIR, relative to the project unless absolute), as settings.py has it.
+# The folder of local state (VAR_DIR, relative to the project unless absolute), as in the settings.
 var_dir() {
   local dir; dir="$(env_get VAR_DIR)"; dir="${dir:-var}"
   case "$dir" in /*) printf '%s' "$dir" ;; *) printf '%s' "$ROOT/$dir" ;; esac

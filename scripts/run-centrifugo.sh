@@ -8,9 +8,9 @@
 # and /health answer on CENTRIFUGO_INTERNAL_PORT alone.
 source "$(dirname "$0")/lib.sh"
 
-# The project's own CENTRIFUGO_* names: read by chatplatform/settings.py or by the scripts, never
+# The project's own CENTRIFUGO_* names: read by chatplatform/settings/ or by the scripts, never
 # by Centrifugo. The one list; tests/test_run_centrifugo.py checks that every CENTRIFUGO_* name
-# of settings.py and .env.example is here or one Centrifugo knows. (CENTRIFUGO_HTTP_API_KEY is
+# of the settings and .env.example is here or one Centrifugo knows. (CENTRIFUGO_HTTP_API_KEY is
 # both ours and Centrifugo's, same meaning: not here.)
 PROJECT_NAMES=(
   CENTRIFUGO_API_URL CENTRIFUGO_WS_URL CENTRIFUGO_PORT CENTRIFUGO_INTERNAL_PORT

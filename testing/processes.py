@@ -177,7 +177,7 @@ def script_env(var_dir: Path) -> dict[str, str]:
 
 def production_env(**overrides: object) -> dict[str, str]:
     """`django_env` as a deployment runs: DJANGO_DEBUG off with a real value for every secret and
-    setting a start with DEBUG off refuses without (settings.py, Flower's launcher, seed_demo),
+    setting a start with DEBUG off refuses without (the settings, Flower's launcher, seed_demo),
     then `overrides`. All set explicitly, so the developer's `.env` plays no part; a test that
     changes one variable sees only that variable's effect."""
     values: dict[str, object] = {

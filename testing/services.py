@@ -34,7 +34,7 @@ class RedisProcess(ManagedProcess):
         argv += ["--save", "", "--appendonly", "no", "--protected-mode", "no"]
         super().__init__("redis", argv, port=port)
         self.url = f"redis://127.0.0.1:{port}/0"
-        # Database 1, apart from the broker's queues: where settings.py puts Django's cache.
+        # Database 1, apart from the broker's queues: where the settings put Django's cache.
         self.cache_url = f"redis://127.0.0.1:{port}/1"
 
 

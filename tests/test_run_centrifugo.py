@@ -54,7 +54,7 @@ def env_example_names() -> set[str]:
 
 
 def settings_names() -> set[str]:
-    text = (ROOT / "chatplatform" / "settings.py").read_text()
+    text = "".join(p.read_text() for p in (ROOT / "chatplatform" / "settings").glob("*.py"))
     return set(re.findall(r"[\"'](CENTRIFUGO_[A-Z0-9_]+)[\"']", text))
 
 
@@ -144,7 +144,7 @@ def keys(port: int, db: int, **options: object) -> list[str]:
 
 
 def test_every_project_name_is_dropped_or_one_centrifugo_knows() -> None:
-    """One list in the script: every CENTRIFUGO_* that settings.py reads or .env.example sets is
+    """One list in the script: every CENTRIFUGO_* that the settings read or .env.example sets is
     either the project's (dropped, so Centrifugo does not warn) or Centrifugo's own (passed);
     none of Centrifugo's own is ever dropped."""
     ours, theirs = project_names(), centrifugo_names()
@@ -167,7 +167,7 @@ def test_redis_engine_from_env_uses_the_project_redis_and_keeps_history(
     publication's history lives and survives a restart. The project's own names, all set, do
     not reach Centrifugo; the API key comes from .env, the ports from the environment."""
     project = make_project(tmp_path / "project", SECRETS)
-    # Every name of ours (the script's list and whatever settings.py and .env.example name that
+    # Every name of ours (the script's list and whatever the settings and .env.example name that
     # Centrifugo does not know), set: none may reach Centrifugo.
     ours = project_names() | (settings_names() | env_example_names()) - centrifugo_names()
     env = {

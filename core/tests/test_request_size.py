@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 import testing
 
-LIMIT = 256 * 1024  # the documented default (settings.py, docs/security.md)
+LIMIT = 256 * 1024  # the documented default (chatplatform/settings/security.py, docs/security.md)
 
 
 def test_the_default_limit_is_the_documented_one():
