@@ -4,7 +4,7 @@ The worker groups scale by adding processes or replicas; this measures what a se
 the `email` group buys. On real services (Redis, an SMTP server in its own process that takes
 --smtp-delay seconds per message and serves connections in parallel, the database of
 --database-url), two workers of the group run as make up starts them (`python -m
-chatplatform.workers email`: the group's concurrency and prefetch).
+launchers.workers email`: the group's concurrency and prefetch).
 
 Each phase queues --joins joins (services.add_member into a chat with two admins: 2 x joins
 emails) while neither replica consumes the `email` queue, checks they all wait in Redis, then

@@ -4,7 +4,7 @@ Development runs on the settings' defaults and on `.env.example`'s `change-me`; 
 deployment that kept one of them would let anyone forge sessions (DJANGO_SECRET_KEY), publish to
 every channel (CENTRIFUGO_HTTP_API_KEY) or sign a subscription token for any chat
 (CENTRIFUGO_TOKEN_HMAC_SECRET_KEY). So with DJANGO_DEBUG off, each process checks the secrets it
-uses when it starts: the settings the Django ones, `python -m chatplatform.flower` Flower's, and
+uses when it starts: the settings the Django ones, `python -m launchers.flower` Flower's, and
 docker compose runs `python -m core.secrets NAME...` once before any container that holds one
 (compose itself can refuse an empty value, never a wrong one).
 

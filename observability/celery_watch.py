@@ -5,7 +5,7 @@
 - A worker records, as each task starts, how long it waited in its queue: from its send time, or
   from its ETA when it had one (countdown, retry backoff), to the start. The histogram lives in
   the prefork children, so it uses prometheus-client's multiprocess mode (the directory is set by
-  `chatplatform.workers`) and the worker's main process serves it on its metrics port.
+  `launchers.workers`) and the worker's main process serves it on its metrics port.
 - A worker's main process writes a heartbeat into Redis every HEARTBEAT_SECONDS from a timer of
   its event loop (not Celery's event heartbeat, which `celery control disable_events` would stop),
   with its group and queues; a worker killed with SIGKILL, or whose loop is stuck, stops writing.
@@ -138,7 +138,7 @@ def on_worker_shutdown(**kwargs: Any) -> None:
         with contextlib.suppress(redis.RedisError):
             broker().hdel(HEARTBEATS_KEY, _worker["hostname"])
     multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if multiproc and os.environ.get("WORKER_GROUP"):  # made by chatplatform.workers for us
+    if multiproc and os.environ.get("WORKER_GROUP"):  # made by launchers.workers for us
         shutil.rmtree(multiproc, ignore_errors=True)
 
 

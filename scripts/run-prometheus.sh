@@ -24,7 +24,7 @@ fi
   --centrifugo "$host:$(env_get CENTRIFUGO_INTERNAL_PORT 8002)" \
   --prometheus "$host:$port" \
   --alertmanager "$host:$(env_get ALERTMANAGER_PORT 9093)" \
-  --celery-workers "$("$PY" -c "from chatplatform.workers import metrics_targets as t; print(t('$host'))")" \
+  --celery-workers "$("$PY" -c "from launchers.workers import metrics_targets as t; print(t('$host'))")" \
   "${token_args[@]}" \
   --output "$state/prometheus.yml"
 # First start only (an empty data folder): import the chat-activity gauges of the past, recomputed

@@ -40,7 +40,7 @@ class RedisProcess(ManagedProcess):
 
 class WorkerProcess(ManagedProcess):
     """A real worker of one group of settings.WORKER_GROUPS (`group=None`: one serving every
-    queue), started as make up and compose start it (`python -m chatplatform.workers`); ready
+    queue), started as make up and compose start it (`python -m launchers.workers`); ready
     once it answers a ping. `metrics_port` serves its queue-wait histogram (0: none)."""
 
     def __init__(
@@ -53,7 +53,7 @@ class WorkerProcess(ManagedProcess):
         metrics_port: int = 0,
     ) -> None:
         self.hostname = f"{name}-{free_port()}@localhost"
-        argv = [sys.executable, "-m", "chatplatform.workers", group or "all"]
+        argv = [sys.executable, "-m", "launchers.workers", group or "all"]
         argv += ["--metrics-port", str(metrics_port), "--hostname", self.hostname]
         argv += ["--without-mingle", "--without-gossip"]
         if concurrency:
@@ -96,7 +96,7 @@ def basic_auth(user: str = FLOWER_USER, password: str = FLOWER_PASSWORD) -> dict
 
 class FlowerProcess(ManagedProcess):
     """A real Flower on the broker of `env`, started as make up and compose start it (the
-    launcher `python -m chatplatform.flower`, which refuses a placeholder password with DEBUG
+    launcher `python -m launchers.flower`, which refuses a placeholder password with DEBUG
     off), with basic auth `user`/`password`; ready when /healthcheck answers."""
 
     def __init__(
@@ -105,7 +105,7 @@ class FlowerProcess(ManagedProcess):
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.credentials = basic_auth(user, password)
-        argv = [sys.executable, "-m", "chatplatform.flower"]
+        argv = [sys.executable, "-m", "launchers.flower"]
         argv += [f"--port={port}", "--address=127.0.0.1"]
         super().__init__(
             "flower",

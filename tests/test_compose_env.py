@@ -181,6 +181,6 @@ def test_the_web_settings_pass_check_deploy(tmp_path: Path) -> None:
 def test_flower_starts_through_the_launcher_that_refuses_placeholders(services: dict) -> None:
     """Its password is checked before Flower starts, and never put on its command line."""
     flower = services["flower"]
-    assert flower["command"][:3] == ["python", "-m", "chatplatform.flower"]
+    assert flower["command"][:3] == ["python", "-m", "launchers.flower"]
     assert not any("basic-auth" in word for word in flower["command"])
     assert depends_on_completed(services, "flower", "check-secrets")

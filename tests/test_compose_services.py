@@ -44,7 +44,7 @@ def test_each_worker_group_is_a_service_started_from_the_declaration(services: d
     assert {f"worker-{group}" for group in settings.WORKER_GROUPS} == WORKERS
     for name in WORKERS:
         command = services[name]["command"]
-        assert command[:4] == ["python", "-m", "chatplatform.workers", name.removeprefix("worker-")]
+        assert command[:4] == ["python", "-m", "launchers.workers", name.removeprefix("worker-")]
         assert not {"-Q", "--queues", "-c", "--concurrency"} & set(command)
 
 

@@ -8,8 +8,8 @@ import itertools
 
 from django.conf import settings
 
-from chatplatform import workers
 from chatplatform.celery import app
+from launchers import workers
 
 
 def served_by() -> dict[str, list[str]]:

@@ -92,7 +92,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 # The worker groups: which queues each serves, with how many processes, and how many tasks each
 # process reserves ahead (prefetch multiplier). `make up` (Procfile), docker compose (a service
 # per group, scaled with --scale) and the tests all start workers from this, through
-# `python -m chatplatform.workers GROUP`. No email, statistics or render task can reach a `live`
+# `python -m launchers.workers GROUP`. No email, statistics or render task can reach a `live`
 # process. Live events are short: prefetch a few. The rest: one at a time (acks_late tasks).
 # `nice`: bulk work yields the CPU to the web and live processes when cores are scarce (an email
 # burst on 2 cores otherwise doubled the API's latency, and with it a live message's).

@@ -16,7 +16,7 @@ PROMETHEUS_URL = env_or(
 METRICS_BEARER_TOKEN = secret("METRICS_BEARER_TOKEN", "")
 
 # --- Flower -----------------------------------------------------------------------------------
-# Its basic auth; `python -m chatplatform.flower` refuses a placeholder password with DEBUG off
+# Its basic auth; `python -m launchers.flower` refuses a placeholder password with DEBUG off
 # (checked there, not here: only Flower needs it).
 FLOWER_USER = env_or("FLOWER_USER", "admin")
 FLOWER_PASSWORD = env("FLOWER_PASSWORD", default="")

@@ -2,7 +2,7 @@
 names the variable; with DEBUG on (make up) the development defaults keep working.
 
 Each case starts the real command in a subprocess, as an operator would: `manage.py check`,
-Flower's launcher (`python -m chatplatform.flower`), `manage.py seed_demo`.
+Flower's launcher (`python -m launchers.flower`), `manage.py seed_demo`.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def test_the_development_token_secret_is_long_enough_for_pyjwt():
 @pytest.mark.parametrize("password", ["change-me", "", "flower-change-me"])
 def test_flower_refuses_to_start_on_a_placeholder_password(password: str):
     port = testing.free_port()
-    argv = ["-m", "chatplatform.flower", f"--port={port}", "--address=127.0.0.1"]
+    argv = ["-m", "launchers.flower", f"--port={port}", "--address=127.0.0.1"]
     result = run(argv, production_env(FLOWER_PASSWORD=password))
     assert result.returncode != 0
     assert "refusing to start Flower: FLOWER_PASSWORD must be set to a real secret" in (

@@ -1,7 +1,7 @@
 """Start a Celery worker of one group declared in settings.WORKER_GROUPS.
 
-    python -m chatplatform.workers live                # what make up, compose and the tests run
-    python -m chatplatform.workers email --concurrency 8   # extra options go to `celery worker`
+    python -m launchers.workers live                    # what make up, compose and the tests run
+    python -m launchers.workers email --concurrency 8   # extra options go to `celery worker`
 
 The group decides the queues, the processes and the prefetch, so no command line elsewhere
 repeats them. Each worker process gets a fresh prometheus-client multiprocess directory (its

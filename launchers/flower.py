@@ -1,6 +1,6 @@
 """Start Flower with the basic auth of FLOWER_USER and FLOWER_PASSWORD, refusing a placeholder.
 
-    python -m chatplatform.flower --port=5555 --address=127.0.0.1   # make up and compose run it
+    python -m launchers.flower --port=5555 --address=127.0.0.1   # make up and compose run it
 
 Flower shows every task's arguments and can revoke tasks, but has no settings module of its own
 that could refuse `change-me`: this launcher checks the password (core.secrets, with
