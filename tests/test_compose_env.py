@@ -160,7 +160,7 @@ def test_the_secrets_check_passes_generated_secrets(tmp_path: Path) -> None:
 
 
 def test_the_app_refuses_to_start_on_env_example_placeholders(services: dict) -> None:
-    """Even past the check (a container started on its own): settings.py refuses."""
+    """Even past the check (a container started on its own): the settings refuse."""
     result = run_in(services["web"], ["python", "manage.py", "check"])
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set to a real secret" in result.stderr
@@ -168,7 +168,7 @@ def test_the_app_refuses_to_start_on_env_example_placeholders(services: dict) ->
 
 def test_the_web_settings_pass_check_deploy(tmp_path: Path) -> None:
     """Django's deployment checklist, with the web container's settings and real secrets:
-    no warning (the silenced ones have their reasons in settings.py)."""
+    no warning (the silenced ones have their reasons in settings/security.py)."""
     result = load(make_project(tmp_path / "generated", env_text=generated_env_text()))
     assert result.returncode == 0, result.stderr
     web = json.loads(result.stdout)["services"]["web"]

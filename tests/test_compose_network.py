@@ -207,7 +207,7 @@ def test_the_scale_profile_adds_a_second_node_like_the_first(
     assert engine["CENTRIFUGO_ENGINE_TYPE"] == "redis"
     address = urlsplit(engine["CENTRIFUGO_ENGINE_REDIS_ADDRESS"])
     assert (address.scheme, address.hostname, address.port) == ("redis", "redis", 6379)
-    # Its own database: not the broker's or the cache's (settings.py: REDIS_URL's 0 and 1).
+    # Its own database: not the broker's or the cache's (the settings: REDIS_URL's 0 and 1).
     broker = urlsplit(scaled["web"]["environment"]["REDIS_URL"])
     assert (address.hostname, address.port) == (broker.hostname, broker.port)
     assert address.path not in (broker.path, "/1", "", "/")
