@@ -116,6 +116,7 @@ def chat_with_two_admins(title: str, emails: bool = True) -> tuple[Any, Any]:
     from django.contrib.auth import get_user_model
 
     from chats import services
+    from chats.emails import preferences
     from chats.models import Role
 
     User = get_user_model()
@@ -126,7 +127,7 @@ def chat_with_two_admins(title: str, emails: bool = True) -> tuple[Any, Any]:
     chat = services.create_chat(title=title, creator_id=owner.pk)
     for admin in admins:
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
-        services.set_email_notifications(chat_id=chat.pk, user_id=admin.pk, enabled=emails)
+        preferences.set_email_notifications(chat_id=chat.pk, user_id=admin.pk, enabled=emails)
     return owner, chat
 
 

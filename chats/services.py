@@ -91,21 +91,6 @@ def delete_chat(*, chat_id: int, actor_id: int) -> None:
         chat.delete()
 
 
-def set_email_notifications(*, chat_id: int, user_id: int, enabled: bool | None) -> Membership:
-    """Only owners and admins get membership emails, so only they have the switch."""
-    membership = selectors.require_admin(chat_id, user_id)
-    if enabled is not None:
-        membership.email_notifications = enabled
-        membership.save(update_fields=["email_notifications"])
-    return membership
-
-
-def unsubscribe_from_emails(*, chat_id: int, user_id: int) -> None:
-    """The one-click unsubscribe: no role check (a former admin's link must still answer), and
-    idempotent; nothing to turn off when the user is no longer in the chat."""
-    Membership.objects.filter(chat_id=chat_id, user_id=user_id).update(email_notifications=False)
-
-
 def add_member(*, chat_id: int, actor_id: int, user_id: int, role: str = Role.MEMBER) -> Membership:
     """Add a user to a chat and email every other admin about it, after commit."""
     if role not in (Role.ADMIN, Role.MEMBER):

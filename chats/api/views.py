@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chats import selectors, services
+from chats.emails import preferences
 from chats.shapes import MessageSerializer
 from core.errors import DomainError, Forbidden
 from ratelimits.throttles import AUTH_THROTTLES, RegisterThrottle, WriteThrottle
@@ -153,7 +154,7 @@ class MemberDetailView(APIView):
         if user_id != request.user.pk:
             raise Forbidden("You can only change your own email settings.", field="user_id")
         data = _valid(s.MemberSettingsSerializer, request, partial=True)
-        membership = services.set_email_notifications(
+        membership = preferences.set_email_notifications(
             chat_id=chat_id, user_id=user_id, enabled=data.get("email_notifications")
         )
         return Response(s.MembershipSerializer(membership).data)

@@ -13,11 +13,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from chats import selectors, services
+from chats import selectors
 from chats.models import Chat
 from core.errors import DomainError
 
-from . import unsubscribe
+from . import preferences, unsubscribe
 
 
 @csrf_exempt
@@ -34,7 +34,7 @@ def unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "chats/unsubscribe.html", {**context, "state": "confirm"})
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return render(request, "chats/unsubscribe.html", {"state": "invalid"}, status=400)
-    services.unsubscribe_from_emails(chat_id=chat_id, user_id=recipient_id)
+    preferences.unsubscribe_from_emails(chat_id=chat_id, user_id=recipient_id)
     return render(request, "chats/unsubscribe.html", {**context, "state": "done"})
 
 
@@ -50,7 +50,7 @@ def email_settings_page(request: HttpRequest) -> HttpResponse:
             error = "Choose a chat and on or off."
             return _settings_page(request, error, status=400)
         try:
-            services.set_email_notifications(
+            preferences.set_email_notifications(
                 chat_id=chat_id, user_id=request.user.pk, enabled=enabled
             )
         except DomainError:  # not (or no longer) an admin of that chat

@@ -8,11 +8,11 @@ from django.template.loader import render_to_string
 
 from chats import selectors
 from chats.models import Chat, Notification
-from chats.tasks import send_admin_notification_task
 from core import delivery
 from core.validators import one_line
 
 from . import digest
+from .tasks import send_admin_notification_task
 
 User = get_user_model()
 

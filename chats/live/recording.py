@@ -15,12 +15,12 @@ from django.db import transaction
 
 from chats.models import Membership, Message, Publication
 from chats.shapes import MessageSerializer
-from chats.tasks import end_subscriptions_task, publish_event_task
 from core import delivery, outbox
 from core.errors import DomainError, Forbidden
 from integrations import centrifugo
 
 from . import delivery as live_delivery
+from .tasks import end_subscriptions_task, publish_event_task
 
 logger = logging.getLogger(__name__)
 

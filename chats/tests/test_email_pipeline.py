@@ -22,6 +22,7 @@ import testing
 from chatplatform.celery import app as celery_app
 from chats import services
 from chats.emails import delivery as email_delivery
+from chats.emails import preferences
 from chats.models import Notification, Role
 from chats.tasks import requeue_stale_outbox_task
 from core.outbox import OutboxStatus
@@ -87,7 +88,7 @@ def test_adding_a_member_emails_the_owner_and_admins_except_the_actor(
     for user, role in [(admin, Role.ADMIN), (quiet_admin, Role.ADMIN), (actor, Role.ADMIN)]:
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk, role=role)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
-    services.set_email_notifications(chat_id=chat.pk, user_id=quiet_admin.pk, enabled=False)
+    preferences.set_email_notifications(chat_id=chat.pk, user_id=quiet_admin.pk, enabled=False)
     start_worker()
     all_done()  # the emails of the setup above
     before = set(smtp.inbox.names())

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from chats import selectors, services
+from chats.emails import preferences
 from chats.models import Message, Role
 from core.errors import DomainError, Forbidden, NotFound
 
@@ -53,7 +54,7 @@ def test_admins_to_notify_skips_the_actor_members_opted_out_and_emailless(team, 
         team.owner.pk,
         team.admin.pk,
     ]
-    services.set_email_notifications(chat_id=team.chat.pk, user_id=team.admin.pk, enabled=False)
+    preferences.set_email_notifications(chat_id=team.chat.pk, user_id=team.admin.pk, enabled=False)
     no_email = make_user(email="")
     services.add_member(
         chat_id=team.chat.pk, actor_id=team.owner.pk, user_id=no_email.pk, role=Role.ADMIN

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from chats import selectors, services
+from chats.emails import preferences
 from chats.models import Chat, Membership, MembershipEvent, Notification, Role
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 
@@ -253,9 +254,9 @@ def test_removing_a_non_member_is_not_found_naming_user_id(team):
 
 
 def test_admins_switch_their_membership_emails(team):
-    services.set_email_notifications(chat_id=team.chat.pk, user_id=team.admin.pk, enabled=False)
+    preferences.set_email_notifications(chat_id=team.chat.pk, user_id=team.admin.pk, enabled=False)
     assert selectors.get_membership(team.chat.pk, team.admin.pk).email_notifications is False
     with pytest.raises(Forbidden):
-        services.set_email_notifications(
+        preferences.set_email_notifications(
             chat_id=team.chat.pk, user_id=team.member.pk, enabled=False
         )
