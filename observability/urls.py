@@ -1,4 +1,4 @@
-"""What Prometheus scrapes from the web process (guarded by METRICS_TOKEN, see the view)."""
+"""What Prometheus scrapes from the web process (guarded by METRICS_BEARER_TOKEN, see the view)."""
 
 from django.urls import path
 
