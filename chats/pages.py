@@ -1,13 +1,10 @@
 """The browser pages of the chat: a login for every user and a live chat demo.
 
 The pages are static shells: messages come from the JSON API and then over the WebSocket, with
-tokens fetched from /api/realtime/ by centrifuge-js's getToken callbacks. `realtime_config` is
-what every live page (this app's and metrics' live statistics) hands to its script.
+tokens fetched from /api/realtime/ by centrifuge-js's getToken callbacks (the shared page shell
+and WebSocket client are the `web` app's).
 """
 
-from typing import Any
-
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
@@ -18,16 +15,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from ratelimits.decorators import throttle_posts
 from ratelimits.throttles import AUTH_THROTTLES
-
-
-def realtime_config(request: HttpRequest) -> dict[str, Any]:
-    """Where the page connects and fetches its tokens, and who it is."""
-    return {
-        "wsUrl": settings.CENTRIFUGO_WS_URL,
-        "tokenUrl": reverse("realtime-token"),
-        "subscriptionTokenUrl": reverse("realtime-subscription-token"),
-        "user": {"id": request.user.pk, "username": request.user.get_username()},
-    }
+from web.pages import realtime_config
 
 
 @method_decorator(throttle_posts(*AUTH_THROTTLES), name="dispatch")  # 429 on password guessing

@@ -125,8 +125,16 @@ class Delivery:
         return results
 
 
-def delivery_task(delivery: Delivery, *, name: str, soft_time_limit: float, time_limit: float):
-    """The thin Celery task of a delivery: ids in, `deliver_in_order`, the shared retry policy.
+def delivery_task(
+    delivery: Delivery,
+    *,
+    name: str,
+    soft_time_limit: float,
+    time_limit: float,
+    batch: bool = False,
+):
+    """The thin Celery task of a delivery with the shared retry policy: one id in, `deliver`;
+    or, with `batch`, any number of ids in, `deliver_in_order`.
 
     The row's attempts bound the retries (each retry claims the row, counting an attempt, and
     the last one raises DeliveryGaveUp), so the task has no `max_retries` of its own: its count
@@ -135,11 +143,16 @@ def delivery_task(delivery: Delivery, *, name: str, soft_time_limit: float, time
     if delivery.lease_seconds() <= time_limit:
         raise ValueError(f"{name}: the claim must outlast the task ({time_limit} s)")
 
-    def run(*ids: int) -> list[str]:
+    def run_one(pk: int) -> str:
+        return delivery.deliver(pk)
+
+    def run_batch(*ids: int) -> list[str]:
         return delivery.deliver_in_order(ids)
 
+    run = run_batch if batch else run_one
+
     run.__name__ = run.__qualname__ = name.rpartition(".")[2]
-    run.__doc__ = f"Deliver {delivery.model._meta.verbose_name_plural} by id, in order."
+    run.__doc__ = f"Deliver {delivery.model._meta.verbose_name_plural} by id."
     return shared_task(
         name=name,
         autoretry_for=(TransientDeliveryError,),  # not DeliveryGaveUp: the last attempt fails

@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from chats.pages import realtime_config
 from integrations import centrifugo
+from web.pages import realtime_config
 
 
 @staff_member_required

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "notebooks",
     "devmail",
     "ratelimits",
+    "web",
 ]
 
 MIDDLEWARE = [

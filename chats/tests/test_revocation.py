@@ -77,7 +77,7 @@ def test_when_centrifugo_does_not_answer_the_web_process_the_live_queue_unsubscr
 
 
 class Browser:
-    """What the chat page does (chats/static/realtime/realtime.js): subscribe with a token from the
+    """What the chat page does (web/static/web/realtime.js): subscribe with a token from the
     API and, through `get_token`, ask the API again whenever Centrifugo wants a new one; a 401 or
     403 is an UnauthorizedError, which ends the subscription."""
 

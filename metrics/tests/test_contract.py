@@ -105,7 +105,7 @@ def test_a_snapshot_is_built_only_as_declared(stored: dict) -> None:
 def test_the_live_page_reads_only_declared_numbers() -> None:
     fields = contract.DECLARED.fields
     page = (APP / "templates/metrics/live.html").read_text()
-    script = (APP / "static/realtime/live.js").read_text()
+    script = (APP / "static/metrics/live.js").read_text()
 
     def read(name: str) -> set[str]:
         """`name.<key>` in live.js, not as a property of something else (`ctx.data.type`)."""

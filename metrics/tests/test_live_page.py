@@ -15,7 +15,7 @@ def test_staff_opens_the_live_page_with_offline_assets(make_user, client):
     html = response.content.decode()
     # centrifuge-js and the chart come from our own static files, never a CDN.
     assert "/static/vendor/centrifuge/centrifuge.js" in html
-    assert "/static/realtime/live.js" in html
+    assert "/static/metrics/live.js" in html
     assert "https://" not in html
     config = page_config(response)
     assert config["wsUrl"] == settings.CENTRIFUGO_WS_URL
