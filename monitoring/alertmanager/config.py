@@ -204,7 +204,9 @@ def write_config(files: Mapping[str, str], output: Path, mode: int = 0o600) -> N
 
 
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m monitoring.alertmanager.config", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--output", required=True, type=Path, help="alertmanager.yml to write")
     parser.add_argument(
         "--worker-queues-from-settings",

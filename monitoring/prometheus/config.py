@@ -92,7 +92,9 @@ def render_config(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m monitoring.prometheus.config", description=__doc__.splitlines()[0]
+    )
     for job in JOBS:
         metavar = "GROUP=HOST:PORT,..." if job == "celery-workers" else "HOST:PORT"
         parser.add_argument(f"--{job}", required=True, metavar=metavar)
