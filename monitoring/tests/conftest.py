@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 import testing
-from monitoring.tests import e2e_tasks, scrape
-from monitoring.tests.activity import forget_earlier_tests
+from monitoring.tests import e2e_tasks
+from monitoring.tests.support import forget_earlier_tests, local_prometheus
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def stack(
         )
         started.append(worker.start())
         started.append(testing.celery_beat_process(env, tmp_path).start())
-        prometheus = scrape.local_prometheus(
+        prometheus = local_prometheus(
             settings,
             tmp_path,
             live_server.url,

@@ -22,8 +22,7 @@ import testing
 from chatplatform.celery import app as celery_app
 from monitoring.alertmanager import config as alertmanager_config
 from monitoring.prometheus import config as prometheus_config
-from monitoring.tests import scrape
-from monitoring.tests.activity import forget_earlier_tests
+from monitoring.tests.support import forget_earlier_tests, local_prometheus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -74,7 +73,7 @@ def stack(redis_service, live_server, worker_env, settings, tmp_path) -> Iterato
         started.append(worker.start())
         # Alerts that fire before Prometheus has found the Alertmanager (the Watchdog) are sent
         # again after the resend delay: 1 s, not a minute.
-        prometheus = scrape.local_prometheus(
+        prometheus = local_prometheus(
             settings,
             tmp_path,
             live_server.url,

@@ -16,7 +16,7 @@ import pytest
 
 from monitoring.grafana import build
 from monitoring.tests import e2e_tasks
-from monitoring.tests.activity import (
+from monitoring.tests.support import (
     chat_activity,
     flower_count,
     run_tasks,

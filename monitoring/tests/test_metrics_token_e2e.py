@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import testing
-from monitoring.tests.scrape import local_config
+from testing.prometheus import local_config
 
 LATENCY = "chatplatform_http_request_duration_seconds"
 

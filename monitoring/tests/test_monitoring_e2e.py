@@ -24,7 +24,7 @@ from monitoring import panel_data
 from monitoring.grafana import build
 from monitoring.prometheus import config as prometheus_config
 from monitoring.tests import e2e_tasks
-from monitoring.tests.activity import (
+from monitoring.tests.support import (
     chat_activity,
     flower_count,
     http,

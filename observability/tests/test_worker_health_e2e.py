@@ -19,8 +19,8 @@ import yaml
 import testing
 from chatplatform.celery import app as celery_app
 from monitoring.prometheus import config as prometheus_config
-from monitoring.tests.scrape import local_config
 from observability import celery_watch
+from testing.prometheus import local_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -1,12 +1,17 @@
-"""What the monitoring end-to-end tests do to the stack and read back: users' activity through the
-API, waves of tasks, and numbers from Prometheus."""
+"""What the monitoring end-to-end tests share: their Prometheus (make up's config, pointed at their
+processes), what they do to the stack (users' activity through the API, waves of tasks) and the
+numbers they read back from Prometheus."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
+from pathlib import Path
+from typing import Any
 
+import yaml
 from celery import chain
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -15,8 +20,30 @@ import testing
 from chatplatform.celery import app as celery_app
 from monitoring.tests import e2e_tasks
 from observability import celery_watch
+from testing.prometheus import local_config
 
 User = get_user_model()
+
+
+def local_prometheus(
+    settings: Any,
+    tmp_path: Path,
+    web_url: str,
+    targets: dict[str, str | list[dict]],
+    rule_files: list[Path] | None = None,
+    extra_args: list[str] | None = None,
+) -> testing.PrometheusProcess:
+    """A Prometheus (not started) on a free port with `local_config`: the web job at `web_url`
+    (the live_server), its own job at itself, the other `targets` as given. `rule_files` replace
+    the real rules (e.g. a copy with shorter `for`)."""
+    port = testing.free_port()
+    web = f"127.0.0.1:{urllib.parse.urlsplit(web_url).port}"
+    config = local_config(
+        settings, tmp_path, {"web": web, "prometheus": f"127.0.0.1:{port}", **targets}
+    )
+    if rule_files is not None:
+        config["rule_files"] = [str(path) for path in rule_files]
+    return testing.PrometheusProcess(yaml.safe_dump(config), port=port, extra_args=extra_args)
 
 
 def http(url: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
