@@ -8,7 +8,7 @@ import pytest
 
 import testing
 
-from .live import LiveClient
+from .support import LiveClient
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.test import Client
 from chats import services
 from chats.models import Membership, Role
 
-from .helpers import events
+from .support import events
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from .helpers import assert_names
+from .support import assert_names
 
 User = get_user_model()
 

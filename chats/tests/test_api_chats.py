@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from chats import services
 from chats.models import Chat, Membership, MembershipEvent, Notification, Role
 
-from .helpers import assert_names, url
+from .support import assert_names, url
 
 User = get_user_model()
 

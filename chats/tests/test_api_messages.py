@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from chats import services
 from chats.models import Message
 
-from .helpers import assert_names, url
+from .support import assert_names, url
 
 User = get_user_model()
 LONG_TEXT = "x" * 10_000

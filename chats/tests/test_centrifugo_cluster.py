@@ -26,7 +26,7 @@ from prometheus_client.samples import Sample
 import testing
 from integrations import centrifugo
 
-from .live import ChannelLog, LiveClient
+from .support import ChannelLog, LiveClient
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from centrifuge import ReplyError
 import testing
 from integrations import centrifugo
 
-from .live import LiveClient, post, subscribed, wait_events
+from .support import LiveClient, post, subscribed, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 # Centrifugo's client protocol error codes.

@@ -11,7 +11,7 @@ from django.test import Client
 from chats.models import Membership, Message
 from testing.people import PASSWORD
 
-from .helpers import url
+from .support import url
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from chats.models import Notification, Role
 from chats.tasks import requeue_stale_outbox_task
 from core.outbox import OutboxStatus
 
-from .helpers import all_done
+from .support import LiveClient, all_done, message_events, post, tokens
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
@@ -359,8 +359,6 @@ def test_a_frozen_redis_holds_no_request_and_loses_nothing(
     web's reach too (so the event must go through the frozen broker); after Redis resumes, the
     live events and the email each arrive once."""
     from integrations import centrifugo
-
-    from .live import LiveClient, message_events, post, tokens
 
     owner, admin, newcomer = make_user("ora"), make_user("abe"), make_user("nell")
     chat = services.create_chat(title="Frozen", creator_id=owner.pk)

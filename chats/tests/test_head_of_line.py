@@ -22,7 +22,7 @@ from chats import services
 from chats.models import Membership, Notification, Role
 from integrations import centrifugo
 
-from .live import LiveClient, post, tokens, wait_events
+from .support import LiveClient, post, tokens, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 User = get_user_model()

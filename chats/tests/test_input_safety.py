@@ -12,7 +12,7 @@ from chats.models import Chat
 from core.errors import DomainError
 from core.validators import unsafe_characters
 
-from .helpers import assert_names, url
+from .support import assert_names, url
 
 pytestmark = pytest.mark.django_db
 

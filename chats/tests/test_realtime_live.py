@@ -16,7 +16,7 @@ from chats.models import Publication
 from core.outbox import OutboxStatus
 from integrations import centrifugo
 
-from .live import message_events, post, subscribed, tokens, wait_events
+from .support import message_events, post, subscribed, tokens, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 # Long enough for PyJWT to sign without a warning (it warns below 32 bytes, after RFC 7518),

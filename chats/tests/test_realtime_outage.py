@@ -16,7 +16,7 @@ from chats.tasks import publish_event_task, requeue_stale_outbox_task
 from core.outbox import OutboxStatus
 from integrations import centrifugo
 
-from .live import LiveClient, message_events, post, tokens, wait_events
+from .support import LiveClient, message_events, post, tokens, wait_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

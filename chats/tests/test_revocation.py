@@ -20,8 +20,16 @@ from chats import services
 from chats.models import Membership
 from integrations import centrifugo
 
-from .helpers import url
-from .live import ChannelLog, LiveClient, message_events, post, subscribed, tokens, wait_events
+from .support import (
+    ChannelLog,
+    LiveClient,
+    message_events,
+    post,
+    subscribed,
+    tokens,
+    url,
+    wait_events,
+)
 
 SUB_TOKEN_URL = "/api/realtime/subscription-token/"
 

@@ -11,7 +11,7 @@ from chats.emails import preferences
 from chats.models import Chat, Membership, MembershipEvent, Notification, Role
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 
-from .helpers import events
+from .support import events
 
 User = get_user_model()
 

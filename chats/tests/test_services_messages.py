@@ -15,7 +15,7 @@ from chats import selectors, services
 from chats.models import Chat, Membership, Message, Notification, Publication, Role
 from core.errors import DomainError, Forbidden, NotFound
 
-from .helpers import events
+from .support import events
 
 User = get_user_model()
 

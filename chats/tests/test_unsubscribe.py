@@ -23,7 +23,7 @@ from chats.emails import unsubscribe
 from chats.models import Membership, Role
 from testing.people import PASSWORD
 
-from .helpers import all_done
+from .support import all_done
 
 User = get_user_model()
 PUBLIC = "https://chat.example.test"
