@@ -1,36 +1,16 @@
-"""Generated activity at fixed times, and a dump of every statistics table to compare runs."""
+"""The metrics tests' fixtures: generated activity at fixed times, and its snapshot in a real
+Redis. The times and the shape of the activity are in `metrics.tests.support`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from chats.models import Chat, MembershipEvent, Message
 from metrics import fill, snapshot
-from metrics.models import ChatFirstReply, DailyCount, HourlyCount, UserDayActivity
 
-User = get_user_model()
-T0 = datetime(2025, 3, 3, tzinfo=UTC)  # a Monday, 00:00 UTC
-
-
-def at(hours: float) -> datetime:
-    return T0 + timedelta(hours=hours)
-
-
-def hm(hour: int, minute: int) -> datetime:
-    return T0 + timedelta(hours=hour, minutes=minute)
-
-
-@dataclass
-class Activity:
-    alice: User
-    bob: User
-    carol: User
-    chat_a: Chat
-    chat_b: Chat
+from .support import SNAPSHOT_AT, T0, Activity, User, hm
 
 
 @pytest.fixture
@@ -64,23 +44,6 @@ def activity(db: None) -> Activity:
     ]:
         Message.objects.create(chat=chat, author=author, text="hi", created_at=moment)
     return Activity(alice, bob, carol, chat_a, chat_b)
-
-
-def dump() -> dict[str, list[tuple]]:
-    """Every statistics row, sorted, for comparing two runs."""
-    return {
-        "hourly": sorted(HourlyCount.objects.values_list("stat", "chat_id", "hour", "value")),
-        "daily": sorted(DailyCount.objects.values_list("stat", "day", "value")),
-        "user_days": sorted(UserDayActivity.objects.values_list("user_id", "day", "messages")),
-        "first_replies": sorted(
-            ChatFirstReply.objects.values_list(
-                "chat_id", "first_message_at", "first_author_id", "first_reply_at"
-            )
-        ),
-    }
-
-
-SNAPSHOT_AT = T0 + timedelta(hours=26, minutes=55)
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ import testing
 from metrics import contract, snapshot
 from metrics.models import JobRun
 
-from .conftest import SNAPSHOT_AT
-from .test_snapshot import scrape
+from .support import SNAPSHOT_AT, scrape
 
 APP = Path(contract.__file__).parent
 TYPES = {"integer": int, "number": (int, float), "string": str, "boolean": bool}

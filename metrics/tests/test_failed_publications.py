@@ -19,7 +19,7 @@ from core.delivery import DeliveryGaveUp, TransientDeliveryError
 from core.outbox import OutboxStatus
 from metrics import snapshot
 
-from .test_snapshot import scrape, value
+from .support import scrape, value
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ATTEMPTS = 3

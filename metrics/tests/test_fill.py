@@ -13,7 +13,7 @@ from chats.models import Chat, Message
 from metrics import fill
 from metrics.models import FillState, HourlyCount
 
-from .conftest import T0, Activity, at, dump, hm
+from .support import T0, Activity, at, dump, hm
 
 User = get_user_model()
 UNTIL = at(48)  # the end of day 1: days 0 and 1, hours up to 47, are complete

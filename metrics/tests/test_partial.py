@@ -10,7 +10,7 @@ from chats.models import Message
 from metrics import fill, selectors
 from metrics.models import DailyCount, FillState, HourlyCount
 
-from .conftest import Activity, at, dump, hm
+from .support import Activity, at, dump, hm
 
 D1 = date(2025, 3, 4)
 

@@ -21,7 +21,7 @@ from metrics.reports.charts import (
 from metrics.reports.folders import load_table
 from metrics.reports.make import make_report
 
-from .conftest import Activity, at, hm
+from .support import Activity, at, hm
 
 D1 = date(2025, 3, 4)
 

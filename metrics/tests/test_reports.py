@@ -22,7 +22,7 @@ from metrics.reports.folders import latest_report, load_table
 from metrics.reports.make import make_report
 from metrics.reports.tables import notifications_table
 
-from .conftest import T0, Activity, at, hm
+from .support import T0, Activity, at, hm
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The report contract (docs/metrics.md), written out here so that a change to it fails a test.

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from celery.signals import task_failure
 from cent import HistoryRequest
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.authtoken.models import Token
 
 import testing
@@ -16,8 +14,8 @@ from chats.models import Role
 from integrations import centrifugo
 from metrics import contract, jobs, snapshot
 
-from .conftest import SNAPSHOT_AT as NOW
-from .conftest import Activity
+from .support import SNAPSHOT_AT as NOW
+from .support import Activity, scrape, value
 
 User = get_user_model()
 CONTRACT_KEYS = set(contract.DECLARED.fields)
@@ -91,26 +89,6 @@ def test_api_stats_refuses_a_plain_users_token_and_serves_a_staff_token(
     response = client.get("/api/stats/", HTTP_AUTHORIZATION=f"Token {staff.key}")
     assert response.status_code == 200
     assert response.json() == stored
-
-
-def scrape(client) -> dict[str, list]:
-    # The configured token (.env's, or none): what Prometheus sends.
-    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_BEARER_TOKEN}")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain")
-    return {
-        family.name: family.samples
-        for family in text_string_to_metric_families(response.content.decode())
-    }
-
-
-def value(samples: list, suffix: str = "", **labels: str) -> float:
-    """The value of the first sample whose name ends with `suffix` and that has `labels`."""
-    return next(
-        s.value
-        for s in samples
-        if s.name.endswith(suffix) and all(s.labels.get(k) == v for k, v in labels.items())
-    )
 
 
 def test_metrics_serves_the_snapshot_and_request_latency(stored: dict, client) -> None:
