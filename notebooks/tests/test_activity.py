@@ -11,7 +11,7 @@ import pytest
 
 from notebooks.analysis import activity, formatting
 
-from .times import END, START, T, utc
+from .support import END, START, T, utc
 
 
 @pytest.fixture

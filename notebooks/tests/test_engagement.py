@@ -9,7 +9,7 @@ import pandas as pd
 
 from notebooks.analysis import engagement
 
-from .times import END, START, T, utc
+from .support import END, START, T, utc
 
 
 def test_cohort_retention_by_week_and_unstarted_weeks_are_nan() -> None:

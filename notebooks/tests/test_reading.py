@@ -6,7 +6,7 @@ import pytest
 
 from notebooks.analysis import reading
 
-from .times import END, START, utc
+from .support import END, START, utc
 
 
 def test_analysis_range_defaults_to_the_report_range_and_includes_a_bare_end_date() -> None:

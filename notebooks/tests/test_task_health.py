@@ -8,7 +8,7 @@ import pytest
 
 from notebooks.analysis import task_health
 
-from .times import END, START, utc
+from .support import END, START, utc
 
 
 @pytest.fixture

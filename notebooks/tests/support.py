@@ -1,4 +1,5 @@
-"""The range the unit tests analyse, and a short way to write its UTC timestamps."""
+"""What the notebooks tests share: the range they analyse, and a short way to write its UTC
+timestamps."""
 
 from __future__ import annotations
 
