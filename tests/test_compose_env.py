@@ -2,7 +2,7 @@
 origins it sets (never DJANGO_DEBUG), the defaults when it leaves them empty; the secrets that
 reach the containers only from it; and the placeholders of `.env.example`, with which nothing
 starts (the secrets check first, then the settings themselves). Helpers:
-tests/compose_support.py."""
+tests/support.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.compose_support import (
+from tests.support import (
     APP_SERVICES,
     PLACEHOLDER,
     ROOT,
@@ -25,8 +25,7 @@ from tests.compose_support import (
     run_in,
 )
 
-# The fixtures project_dir, config and services (module-scoped: one load a module).
-pytest_plugins = ["tests.compose_support"]
+# The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
 
 # --- what .env decides, and what it cannot ---------------------------------------------------

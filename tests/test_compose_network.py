@@ -3,7 +3,7 @@ one its service listens on; what Prometheus scrapes, Grafana's datasource and th
 point at are real services on their ports; Alertmanager reads the config its one-shot renders.
 Then Centrifugo: the API, metrics and health on the unpublished internal port, the `scale`
 profile's second node, the Redis engine on every node, the balancer's health check against a
-real HAProxy; and the metrics token Prometheus sends. Helpers: tests/compose_support.py."""
+real HAProxy; and the metrics token Prometheus sends. Helpers: tests/support.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 import testing
-from tests.compose_support import (
+from tests.support import (
     APP_SERVICES,
     ROOT,
     SCALE_SERVICES,
@@ -35,8 +35,7 @@ from tests.compose_support import (
     run_in,
 )
 
-# The fixtures project_dir, config and services (module-scoped: one load a module).
-pytest_plugins = ["tests.compose_support"]
+# The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
 
 # --- ports and addresses fit together --------------------------------------------------------

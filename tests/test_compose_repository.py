@@ -1,7 +1,7 @@
 """Everything docker-compose.yml names exists in the repository and fits together: each
 bind-mounted file or folder, each command's module, management command or script, the
 third-party services' config files, and the image the app services build (its Dockerfile and
-the static folders collectstatic must find in it). Helpers: tests/compose_support.py."""
+the static folders collectstatic must find in it). Helpers: tests/support.py."""
 
 from __future__ import annotations
 
@@ -12,15 +12,14 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from tests.compose_support import (
+from tests.support import (
     APP_SERVICES,
     ROOT,
     container_file,
     repo_path,
 )
 
-# The fixtures project_dir, config and services (module-scoped: one load a module).
-pytest_plugins = ["tests.compose_support"]
+# The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
 
 def test_bind_mounts_are_files_and_folders_of_the_repository(project_dir: Path, services) -> None:

@@ -3,7 +3,7 @@ Specification's reference library that docker compose itself is built on, throug
 tests/compose_config (LoadProject, as `docker compose config`): schema, `.env` interpolation,
 normalization, consistency. Then the services it declares: pinned images, the start order each
 depends_on condition promises, a health check on each long-running service's own port, data in
-named volumes. The loader and the fixtures are in tests/compose_support.py."""
+named volumes. The loader is in tests/support.py, the fixtures in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.compose_support import (
+from tests.support import (
     APP_SERVICES,
     PUBLIC_BASE_URL,
     ROOT,
@@ -26,8 +26,7 @@ from tests.compose_support import (
     make_project,
 )
 
-# The fixtures project_dir, config and services (module-scoped: one load a module).
-pytest_plugins = ["tests.compose_support"]
+# The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
 
 # --- the reference loader --------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What the docker-compose.yml tests (tests/test_compose_*.py) share: the services the file
-declares, a project folder for compose-go's loader and the loader itself, the fixtures of the
-project as loaded, and where a service's files, ports and commands are.
+declares, a project folder for compose-go's loader and the loader itself, and where a service's
+files, ports and commands are.
 
 The file is checked without a Docker engine (none runs on this machine or in CI): a real Compose
 implementation loads it, compose-go, the Compose Specification's reference library that docker
@@ -10,13 +10,12 @@ config`), built to .tools/bin/compose-config by scripts/setup.sh --test.
 The project folder the loader sees is a temporary one that links to the repository's files and
 holds a `.env` copied from `.env.example` (with the PUBLIC_BASE_URL docs/compose.md's Start block
 says to set), so a developer's own `.env` plays no part. Profiles are off unless a test turns
-one on (COMPOSE_PROFILES, as docker compose reads it). The test modules load the fixtures with
-`pytest_plugins = ["tests.compose_support"]`: not a conftest, nothing imported from a test module.
+one on (COMPOSE_PROFILES, as docker compose reads it). The fixtures of the project as loaded are
+in tests/conftest.py, which builds them with the loader here.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -116,23 +115,6 @@ def load(folder: Path, profiles: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LOADER), str(folder)], capture_output=True, text=True, timeout=60, env=env
     )
-
-
-@pytest.fixture(scope="module")
-def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_project(tmp_path_factory.mktemp("compose") / "chatplatform")
-
-
-@pytest.fixture(scope="module")
-def config(project_dir: Path) -> dict:
-    result = load(project_dir)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-@pytest.fixture(scope="module")
-def services(config: dict) -> dict[str, dict]:
-    return config["services"]
 
 
 def repo_path(project_dir: Path, source: str) -> Path:
