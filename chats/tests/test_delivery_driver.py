@@ -1,28 +1,25 @@
-"""The delivery driver's own guarantees, apart from any pipeline (those are tested end to end in
-chats/tests and metrics/tests with real SMTP servers, Centrifugo and workers)."""
-
-import contextlib
+"""The delivery driver's own guarantees, apart from what each pipeline sends (those are tested
+end to end in chats/tests and metrics/tests with real SMTP servers, Centrifugo and workers)."""
 
 import pytest
+from celery import current_app
 
-from chats.models import Publication
-from core.delivery import Delivery, delivery_task
-
-
-def _never(row: Publication, after: contextlib.ExitStack) -> None:
-    raise AssertionError("not called")
+from chats.emails.delivery import EMAILS
+from chats.live.delivery import PUBLICATIONS
 
 
-def test_a_claim_must_outlast_its_task(settings) -> None:
-    """A lease shorter than the task's hard limit would let a second worker claim a row while
-    the first is still sending it: the task is refused where it is declared."""
-    settings.CENTRIFUGO_TIMEOUT = 1.0  # lease 3 x 1 + 30 = 33 s
-    delivery = Delivery(
-        model=Publication,
-        send=_never,
-        timeout_setting="CENTRIFUGO_TIMEOUT",
-        max_attempts_setting="PUBLICATION_MAX_ATTEMPTS",
-    )
-    assert delivery.lease_seconds() == 33
-    with pytest.raises(ValueError, match="outlast"):
-        delivery_task(delivery, name="core.tests.too_long", soft_time_limit=30, time_limit=40)
+@pytest.mark.parametrize(
+    ("delivery", "task_name"),
+    [
+        (EMAILS, "chats.tasks.send_admin_notification_task"),
+        (PUBLICATIONS, "chats.tasks.publish_event_task"),
+    ],
+)
+def test_with_the_default_timeouts_a_claim_outlasts_its_task(
+    delivery, task_name, settings
+) -> None:
+    """A lease shorter than the task's hard time limit would let a second worker claim a row
+    while the first is still sending it (tests shorten the client timeouts on purpose)."""
+    settings.EMAIL_TIMEOUT, settings.CENTRIFUGO_TIMEOUT = 10, 3.0  # .env.example's defaults
+    task = current_app.tasks[task_name]
+    assert delivery.lease_seconds() > task.time_limit
