@@ -77,8 +77,9 @@ class Delivery:
         return self.model._meta.verbose_name
 
     def lease_seconds(self) -> float:
-        """How long a claim holds: three client timeouts and a margin, longer than the task's
-        time limit, so a row is claimed again only once its worker is surely gone."""
+        """How long a claim holds: three client timeouts and a margin, with the default timeouts
+        longer than the task's hard time limit (a test checks it), so a row is claimed again
+        only once its worker is surely gone."""
         return getattr(settings, self.timeout_setting) * 3 + 30
 
     def deliver(self, pk: int) -> str:
