@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from chats.models import Membership, Message, Publication
-from chats.shapes import MessageSerializer
+from chats.shapes import message_data
 from core import delivery, outbox
 from core.errors import DomainError, Forbidden
 from integrations import centrifugo
@@ -81,7 +81,7 @@ def end_subscriptions_now(subscriptions: list[tuple[int, int]]) -> str:
 
 def message_payload(event: str, message: Message) -> dict:
     """A live chat event: its type and the message as the API returns it (chats.shapes)."""
-    return {"type": event, "message": MessageSerializer(message).data}
+    return {"type": event, "message": message_data(message)}
 
 
 def record_message_event(event: str, message: Message) -> list[Publication]:

@@ -11,7 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from chats import services
-from chats.models import Message
+from chats.models import Message, Publication
+from integrations import centrifugo
 
 from .support import assert_names, url
 
@@ -119,3 +120,25 @@ def test_the_author_deletes_a_message_and_it_leaves_the_list(team, client_for):
     listed = client.get(url(team.chat.pk, "messages")).json()["results"]
     assert [m["id"] for m in listed] == [kept.pk]
     assert_names(client.delete(url(team.chat.pk, "messages", gone.pk)), "message_id", 404)
+
+
+def test_a_live_event_carries_the_message_as_the_api_returns_it(team, client_for):
+    """One shape (chats.shapes): what the API answers for a post or an edit is what the chat's
+    subscribers receive, and a deletion sends the same shape with the text gone."""
+    client = client_for(team.member)
+    posted = client.post(url(team.chat.pk, "messages"), {"text": "hi"}, format="json").json()
+    edited = client.patch(
+        url(team.chat.pk, "messages", posted["id"]), {"text": "hello"}, format="json"
+    ).json()
+    client.delete(url(team.chat.pk, "messages", posted["id"]))
+    events = [
+        p.data
+        for p in Publication.objects.filter(channel=centrifugo.chat_channel(team.chat.pk)).order_by(
+            "id"
+        )
+    ]
+    assert [e["type"] for e in events] == ["message_created", "message_edited", "message_deleted"]
+    assert events[0]["message"] == {**posted, "deleted": False}
+    assert events[1]["message"] == {**edited, "deleted": False}
+    assert posted["deleted"] is False and edited["text"] == "hello"
+    assert events[2]["message"] == {**edited, "text": "", "deleted": True}

@@ -15,9 +15,7 @@ from chats.live.delivery import PUBLICATIONS
         (PUBLICATIONS, "chats.tasks.publish_event_task"),
     ],
 )
-def test_with_the_default_timeouts_a_claim_outlasts_its_task(
-    delivery, task_name, settings
-) -> None:
+def test_with_the_default_timeouts_a_claim_outlasts_its_task(delivery, task_name, settings) -> None:
     """A lease shorter than the task's hard time limit would let a second worker claim a row
     while the first is still sending it (tests shorten the client timeouts on purpose)."""
     settings.EMAIL_TIMEOUT, settings.CENTRIFUGO_TIMEOUT = 10, 3.0  # .env.example's defaults
