@@ -141,6 +141,7 @@ def delivery_task(
     the last one raises DeliveryGaveUp), so the task has no `max_retries` of its own: its count
     restarts with every sweeper re-queue. Late acks are safe: a claimed or done row is skipped.
     """
+
     def run_one(pk: int) -> str:
         return delivery.deliver(pk)
 
