@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from chats.models import Notification
-from core.delivery import Delivery, Failure
+from core.delivery import Delivery, Failure, describe_exception
 from core.validators import one_line
 
 from . import unsubscribe
@@ -68,7 +68,7 @@ def describe(exc: Exception) -> str:
         return f"{type(exc).__name__}: {refused}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__}: {exc.smtp_code} {text(exc.smtp_error)}"
-    return f"{type(exc).__name__}: {exc}"
+    return describe_exception(exc)
 
 
 def send(notification: Notification, after: contextlib.ExitStack) -> None:
