@@ -34,3 +34,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
+# Every list endpoint is cursor-paginated (chats/api/pagination.py): this many results per page
+# unless the client asks for another `page_size`, and never more than the maximum (docs/api.md).
+API_PAGE_SIZE = 50
+API_MAX_PAGE_SIZE = 200

@@ -1,12 +1,9 @@
 """Thin API views: validate, call a service or selector, serialize."""
 
 from django.contrib.auth import authenticate
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +16,7 @@ from core.errors import DomainError, Forbidden
 from ratelimits.throttles import AUTH_THROTTLES, RegisterThrottle, WriteThrottle
 
 from . import serializers as s
+from .pagination import CursorPage, MessagePagination
 
 # Every error body names what was wrong: `{"<field>": ["message", ...]}`, or `{"detail": "..."}`
 # when no single field is to blame (not logged in, malformed JSON).
@@ -78,13 +76,16 @@ class TokenView(APIView):
         return Response({"token": services.issue_token(user_id=user.pk)})
 
 
-class ChatListView(APIView):
+class ChatListView(GenericAPIView):
+    serializer_class = s.ChatSerializer
     throttle_classes = [WriteThrottle]  # writes only
+    pagination_class = CursorPage
 
-    @extend_schema(responses={200: s.ChatSerializer(many=True), **_errors(401)})
+    @extend_schema(responses={200: s.ChatSerializer(many=True), **_errors(400, 401)})
     def get(self, request: Request) -> Response:
-        chats = selectors.chats_for_user(request.user.pk)
-        return Response(s.ChatSerializer(chats, many=True).data)
+        """Your chats, oldest first; follow `next` for the rest."""
+        page = self.paginate_queryset(selectors.chats_for_user(request.user.pk))
+        return self.get_paginated_response(s.ChatSerializer(page, many=True).data)
 
     @extend_schema(
         request=s.ChatSerializer, responses={201: s.ChatSerializer, **_errors(400, 401, 429)}
@@ -123,13 +124,17 @@ class ChatDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MemberListView(APIView):
+class MemberListView(GenericAPIView):
+    serializer_class = s.MembershipSerializer
     throttle_classes = [WriteThrottle]  # writes only
+    pagination_class = CursorPage
 
-    @extend_schema(responses={200: s.MembershipSerializer(many=True), **_errors(401, 404)})
+    @extend_schema(responses={200: s.MembershipSerializer(many=True), **_errors(400, 401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
+        """The members of a chat you belong to, in the order they joined; follow `next`."""
         selectors.chat_for_member(chat_id, request.user.pk)
-        return Response(s.MembershipSerializer(selectors.members_of(chat_id), many=True).data)
+        page = self.paginate_queryset(selectors.members_of(chat_id))
+        return self.get_paginated_response(s.MembershipSerializer(page, many=True).data)
 
     @extend_schema(
         request=s.AddMemberSerializer,
@@ -164,35 +169,6 @@ class MemberDetailView(APIView):
         """Remove a member (owner or admin), or leave the chat (your own user id)."""
         services.remove_member(chat_id=chat_id, actor_id=request.user.pk, user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MessagePagination(CursorPagination):
-    """Newest first; the cursor is opaque and stable while new messages arrive."""
-
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-    def decode_cursor(self, request: Request) -> Cursor | None:
-        """A malformed cursor is a 400 naming `cursor`, also when its position is no datetime."""
-        try:
-            cursor = super().decode_cursor(request)
-        except DRFNotFound:
-            cursor = None
-            valid = False
-        else:
-            valid = cursor is None or cursor.position is None or _is_datetime(cursor.position)
-        if not valid:
-            raise DomainError("Invalid cursor.", field=self.cursor_query_param)
-        return cursor
-
-
-def _is_datetime(value: str) -> bool:
-    try:
-        return parse_datetime(value) is not None
-    except ValueError:
-        return False
 
 
 class MessageListView(GenericAPIView):

@@ -29,7 +29,7 @@ def test_create_chat_makes_the_caller_owner_and_lists_it(make_user, client_for):
     chat = response.json()
     assert (chat["title"], chat["created_by"]) == ("Plans", zoe.pk)
     assert Membership.objects.get(chat_id=chat["id"]).role == Role.OWNER
-    assert [c["id"] for c in client.get("/api/chats/").json()] == [chat["id"]]
+    assert [c["id"] for c in client.get("/api/chats/").json()["results"]] == [chat["id"]]
 
 
 @pytest.mark.parametrize("payload", [{}, {"title": ""}, {"title": "   "}, {"title": "t" * 201}])
@@ -40,7 +40,8 @@ def test_create_chat_refuses_a_bad_title_naming_it(make_user, client_for, payloa
 
 def test_chat_list_shows_only_the_callers_chats(team, client_for):
     services.create_chat(title="Elsewhere", creator_id=team.outsider.pk)
-    assert [c["title"] for c in client_for(team.member).get("/api/chats/").json()] == ["Team"]
+    listed = client_for(team.member).get("/api/chats/").json()["results"]
+    assert [c["title"] for c in listed] == ["Team"]
 
 
 def test_get_chat_for_members_only(team, client_for):
@@ -95,7 +96,7 @@ def test_a_huge_chat_id_is_404_not_a_database_overflow(team, client_for, chat_id
 
 
 def test_members_are_listed_for_members_only(team, client_for):
-    body = client_for(team.member).get(url(team.chat.pk, "members")).json()
+    body = client_for(team.member).get(url(team.chat.pk, "members")).json()["results"]
     assert [(m["username"], m["role"]) for m in body] == [
         ("owner", "owner"),
         ("admin", "admin"),
