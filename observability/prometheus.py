@@ -2,7 +2,9 @@
 
 The business numbers are not computed at scrape time: `SnapshotCollector` reads the snapshot
 beat stored in Redis (metrics.snapshot), so a scrape costs one Redis GET and every web process
-answers the same. Which numbers are exported, under which name, HELP text and labels, is declared
+answers the same. `StorageCollector` does the same with the storage measurement
+(observability.storage: rows per table, the report folder's size, the retentions' oldest rows).
+Which numbers are exported, under which name, HELP text and labels, is declared
 on the snapshot's fields (metrics.contract); this module only walks that declaration. Labels are
 low-cardinality only (window, rank, job, status; never a chat or user id), and the request
 histogram's labels come from fixed sets (a client choosing `-X FOO1` gets `method="other"`).
@@ -23,6 +25,7 @@ import hmac
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from http import HTTPStatus
 
 from django.conf import settings
@@ -34,6 +37,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from metrics import contract
 from metrics.snapshot import current_snapshot
 
+from . import storage
 from .queues import QueueCollector
 
 PREFIX = "chatplatform"
@@ -86,8 +90,82 @@ class SnapshotCollector:
             yield from snapshot_metrics(snap)
 
 
+def _age(iso: str, now: float) -> float:
+    return max(0.0, now - datetime.fromisoformat(iso).timestamp())
+
+
+def storage_metrics(measured: Mapping, now: float | None = None) -> list[Metric]:
+    """The stored storage measurement (observability.storage) as metric families. Ages are taken
+    at scrape time from the stored timestamps, so they keep growing when the measurement stops.
+    Label values come from the fixed sets storage declares (its tables, its retentions), whatever
+    the stored JSON holds."""
+    now = time.time() if now is None else now
+    measured_at = GaugeMetricFamily(
+        f"{PREFIX}_storage_measured_timestamp_seconds",
+        "Unix time of the last storage measurement (beat's measure-storage, every minute).",
+    )
+    measured_at.add_metric([], datetime.fromisoformat(measured["measured_at"]).timestamp())
+    rows = GaugeMetricFamily(
+        f"{PREFIX}_table_rows",
+        "Estimated rows per large table, from PostgreSQL's statistics (never count(*)); "
+        "absent on SQLite.",
+        labels=["table"],
+    )
+    budgets = GaugeMetricFamily(
+        f"{PREFIX}_table_rows_budget",
+        "Rows a table may hold before it is past what the deployment was sized for "
+        "(observability.storage.ROW_BUDGETS; TableRowsOverBudget).",
+        labels=["table"],
+    )
+    counted = measured.get("table_rows") or {}
+    for table, budget in storage.ROW_BUDGETS.items():
+        if counted.get(table) is not None:
+            rows.add_metric([table], counted[table])
+            budgets.add_metric([table], budget)
+    reports = GaugeMetricFamily(
+        f"{PREFIX}_reports_bytes", "Bytes on disk of the report folders (REPORTS_DIR)."
+    )
+    if measured.get("reports_bytes") is not None:
+        reports.add_metric([], measured["reports_bytes"])
+    oldest = GaugeMetricFamily(
+        f"{PREFIX}_retention_oldest_age_seconds",
+        "Age of the oldest row a retention covers (finished outbox rows by status, refused "
+        "attempts); absent when there is none.",
+        labels=["table", "status"],
+    )
+    days = GaugeMetricFamily(
+        f"{PREFIX}_retention_days",
+        "Days that retention keeps those rows (RETENTION_*_DAYS, as the measuring worker has "
+        "them).",
+        labels=["table", "status"],
+    )
+    for retention in storage.RETENTIONS:
+        labels = [retention.table, retention.status]
+        at = (measured.get("oldest") or {}).get(retention.table, {}).get(retention.status)
+        if at is not None:
+            oldest.add_metric(labels, _age(at, now))
+        kept = (measured.get("retention_days") or {}).get(retention.table, {}).get(retention.status)
+        if kept is not None:
+            days.add_metric(labels, kept)
+    return [measured_at, rows, budgets, reports, oldest, days]
+
+
+class StorageCollector:
+    """Rows per table, the report folder's size, the retentions' oldest rows: one Redis GET of
+    what beat measured (nothing when it never did, or Redis does not answer)."""
+
+    def describe(self) -> list[Metric]:
+        return []  # registering must not read Redis or the database
+
+    def collect(self) -> Iterator[Metric]:
+        measured = storage.load_storage()
+        if measured:
+            yield from storage_metrics(measured)
+
+
 REGISTRY.register(SnapshotCollector())
 REGISTRY.register(QueueCollector())
+REGISTRY.register(StorageCollector())
 
 
 def _registry() -> CollectorRegistry:
@@ -97,6 +175,7 @@ def _registry() -> CollectorRegistry:
     MultiProcessCollector(registry)
     registry.register(SnapshotCollector())
     registry.register(QueueCollector())
+    registry.register(StorageCollector())
     return registry
 
 
