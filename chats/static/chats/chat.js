@@ -91,7 +91,20 @@
     }
   });
 
-  getJSON(config.chatsUrl).then((chats) => {
+  // Every list of the API comes in pages: follow `next` to the last one. By its path and query
+  // only, so the page's own origin answers, whatever host or scheme a proxy made the link with.
+  async function getAll(url) {
+    const results = [];
+    while (url) {
+      const page = await getJSON(url);
+      results.push(...page.results);
+      const next = page.next && new URL(page.next, location.href);
+      url = next && next.pathname + next.search;
+    }
+    return results;
+  }
+
+  getAll(config.chatsUrl).then((chats) => {
     document.getElementById("no-chats").hidden = chats.length > 0;
     for (const chat of chats) select.add(new Option(chat.title, chat.id));
     select.addEventListener("change", () => {
