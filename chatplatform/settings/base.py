@@ -2,6 +2,7 @@
 templates, the database, static files, reports and logging. The other modules import the readers
 from here."""
 
+import re
 from pathlib import Path
 
 import environ
@@ -18,6 +19,16 @@ def env_or(name: str, default: str) -> str:
     """The variable, or `default` when it is unset or empty (`.env.example` leaves such lines
     empty to mean "the default")."""
     return env(name, default="") or default
+
+
+def whole_number(name: str, default: int, *, minimum: int = 1) -> int:
+    """A whole number of at least `minimum` from the environment, or a start-up error naming it."""
+    raw = env(name, default=str(default)).strip() or str(default)
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < minimum:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of at least {minimum}; got {raw!r}"
+        )
+    return int(raw)
 
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
