@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
 import redis
 from cent import CentError
@@ -23,7 +22,7 @@ from integrations import centrifugo
 
 from . import fill, snapshot
 from .models import JobRun
-from .reports.make import make_report
+from .reports.make import ReportRun, make_report_and_prune
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +82,15 @@ def run_fill(since: datetime | None = None, rebuild: bool = False) -> fill.FillR
             return fill.fill_activity_counts()
 
 
-def run_report(reports_dir: str | None = None, days: int | None = None) -> Path | None:
-    """Write a report (defaults from settings); None when another run holds the lock."""
+def run_report(reports_dir: str | None = None, days: int | None = None) -> ReportRun | None:
+    """Write a report and prune the old ones (defaults from settings): the folder, and how many
+    folders were deleted; None when another run holds the lock."""
     with exclusive("make_report") as acquired:
         if not acquired:
             logger.info("make_report: another run is in progress, skipping")
             return None
         with recorded("make_report"):
-            return make_report(reports_dir=reports_dir, days=days)
+            return make_report_and_prune(reports_dir=reports_dir, days=days)
 
 
 def run_live_stats() -> dict:

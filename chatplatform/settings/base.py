@@ -142,7 +142,13 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", default="demo-password-change-me")
 
 # --- Statistics and reports -------------------------------------------------------------------
 REPORTS_DIR = BASE_DIR / env_or("REPORTS_DIR", str(VAR_DIR / "reports"))
-REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
+# Report folders kept (metrics.reports.folders.prune_reports, after each report): the newest
+# REPORTS_KEEP_LATEST (12: the last hour at one every 5 minutes; a render of `latest` needs at
+# most 25 minutes of it) plus the newest of each of the REPORTS_KEEP_DAYS UTC days before today
+# (30; 0: none). So never more than KEEP_LATEST + KEEP_DAYS folders (42) whatever the history;
+# never the folder `latest` names, nor one still being written (`.tmp-*`).
+REPORTS_KEEP_LATEST = whole_number("REPORTS_KEEP_LATEST", 12)
+REPORTS_KEEP_DAYS = whole_number("REPORTS_KEEP_DAYS", 30, minimum=0)
 # Days of counts each report's tables cover (charts: the last week of them).
 REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
 

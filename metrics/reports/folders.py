@@ -7,7 +7,9 @@ Layout (the contract other apps read, see docs/metrics.md):
 
 A report is written into a hidden temporary folder and renamed into place whole, then `latest`
 is replaced by an atomic rename of a new symlink: a reader never sees a half-written report.
-Reports older than the retention are pruned (never the one `latest` names).
+After each report the kept set is pruned to a bound that does not grow with history: the newest
+REPORTS_KEEP_LATEST folders plus the newest of each of the REPORTS_KEEP_DAYS UTC days before today
+(never the one `latest` names, never a `.tmp-*` folder still being written).
 
 This module imports no models: the notebooks read reports through it, so a notebook kernel
 loads Django's settings (for REPORTS_DIR) but never the app registry or a database.
@@ -15,16 +17,19 @@ loads Django's settings (for REPORTS_DIR) but never the app registry or a databa
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 LATEST = "latest"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -81,22 +86,76 @@ def point_latest(reports_dir: Path, folder: Path) -> None:
     os.replace(temporary, reports_dir / LATEST)
 
 
-def prune_reports(reports_dir: Path, now: datetime, retention_days: int) -> list[str]:
-    """Delete report folders older than the retention, and abandoned temporary folders."""
-    keep = latest_report(reports_dir)
-    cutoff = now - timedelta(days=retention_days)
-    removed = []
+def _stamp_order(name: str) -> tuple[str, int]:
+    """Sort key of a report folder's name: its stamp, then the `-n` of a same-second rerun."""
+    stamp, _, rerun = name.partition("-")
+    return stamp, int(rerun or 0)
+
+
+def reports_to_keep(
+    names: Iterable[str], today: date, keep_latest: int, keep_days: int
+) -> set[str]:
+    """The report folders the retention keeps, of `names` (stamped folder names): the newest
+    `keep_latest` (today's newest among them), plus the newest of each of the `keep_days` UTC
+    days before `today` (0: none). At most keep_latest + keep_days names, whatever the history."""
+    newest_first = sorted(names, key=_stamp_order, reverse=True)
+    keep = set(newest_first[:keep_latest])
+    first_day, last_day = today - timedelta(days=keep_days), today - timedelta(days=1)
+    days_seen: set[date] = set()
+    for name in newest_first:
+        day = datetime.strptime(name[:8], "%Y%m%d").date()
+        if first_day <= day <= last_day and day not in days_seen:
+            days_seen.add(day)
+            keep.add(name)
+    return keep
+
+
+def prune_reports(reports_dir: Path, now: datetime, keep_latest: int, keep_days: int) -> int:
+    """Delete the report folders `reports_to_keep` does not keep (never the one `latest` names),
+    and temporary folders a crashed run left; return how many report folders were deleted."""
+    latest = latest_report(reports_dir)
+    stamped: list[Path] = []
     for path in reports_dir.iterdir():
-        if path.is_symlink() or not path.is_dir() or (keep is not None and path.resolve() == keep):
+        if path.is_symlink() or not path.is_dir():
             continue
         if STAMP_RE.match(path.name):
-            stamp = datetime.strptime(path.name[:16], STAMP_FORMAT).replace(tzinfo=UTC)
-            if stamp < cutoff:
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
+            stamped.append(path)
         elif (
             path.name.startswith(".tmp-") and path.stat().st_mtime < time.time() - ABANDONED_SECONDS
         ):
-            shutil.rmtree(path, ignore_errors=True)  # a run that died mid-write
-            removed.append(path.name)
-    return sorted(removed)
+            logger.info("deleting %s, left by a run that died mid-write", path.name)
+            shutil.rmtree(path, ignore_errors=True)
+    keep = reports_to_keep(
+        (p.name for p in stamped), now.astimezone(UTC).date(), keep_latest, keep_days
+    )
+    deleted = 0
+    for path in stamped:
+        if path.name in keep or (latest is not None and path.resolve() == latest):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            deleted += 1
+    return deleted
+
+
+def reports_size_bytes(reports_dir: Path | str | None = None) -> int:
+    """Bytes of every file under REPORTS_DIR (reports, notebook renders, temporary folders;
+    symlinks not followed), 0 before the first report. One stat per file, and the files are
+    bounded by the kept set (about 25 a report): cheap enough for every scrape."""
+    total = 0
+    folders = [Path(reports_dir or settings.REPORTS_DIR)]
+    while folders:
+        try:
+            entries = os.scandir(folders.pop())
+        except FileNotFoundError:  # pruned while we walked
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+    return total

@@ -1,4 +1,5 @@
-"""The report job's entry point: `make_report` writes one report folder from the counts.
+"""The report job's entry points: `make_report` writes one report folder from the counts, and
+`make_report_and_prune` (the job) then prunes the kept set to its bound.
 
 The pieces: `tables` (DataFrames from the statistics), `charts` (PNGs), `index` (index.html),
 `folders` (writing a folder whole, `latest`, pruning). Called every 5 minutes by beat through
@@ -8,6 +9,7 @@ metrics.jobs.run_report (which holds the lock), by `manage.py make_report`, and 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,9 +43,8 @@ def make_report(
     now: datetime | None = None,
     reports_dir: Path | str | None = None,
     days: int | None = None,
-    retention_days: int | None = None,
 ) -> Path:
-    """Write one complete report folder, point `latest` at it, prune old ones; return it."""
+    """Write one complete report folder and point `latest` at it; return it."""
     now = (now or timezone.now()).astimezone(UTC)
     reports_dir = Path(reports_dir or settings.REPORTS_DIR)
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -59,9 +60,35 @@ def make_report(
     }
     folder = write_folder(reports_dir, now, lambda into: _write_files(into, tables, manifest))
     point_latest(reports_dir, folder)
-    prune_reports(
-        reports_dir,
-        now,
-        settings.REPORTS_RETENTION_DAYS if retention_days is None else retention_days,
-    )
     return folder
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """What one run of the report job did. It reads as the folder's path (str(), os.fspath()),
+    which is what the job returned before it counted the pruning: the task's result and
+    `manage.py make_report`'s output stay the path."""
+
+    folder: Path
+    deleted: int  # report folders pruned by this run
+
+    def __str__(self) -> str:
+        return str(self.folder)
+
+    def __fspath__(self) -> str:
+        return str(self.folder)
+
+
+def make_report_and_prune(
+    now: datetime | None = None,
+    reports_dir: Path | str | None = None,
+    days: int | None = None,
+) -> ReportRun:
+    """The report job: write a report, then prune the folders to REPORTS_KEEP_LATEST plus one
+    a day for REPORTS_KEEP_DAYS (never the new one, which `latest` names)."""
+    now = (now or timezone.now()).astimezone(UTC)
+    folder = make_report(now=now, reports_dir=reports_dir, days=days)
+    deleted = prune_reports(
+        folder.parent, now, settings.REPORTS_KEEP_LATEST, settings.REPORTS_KEEP_DAYS
+    )
+    return ReportRun(folder=folder, deleted=deleted)

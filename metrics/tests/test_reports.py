@@ -19,7 +19,7 @@ from chats.emails import digest
 from chats.models import Role
 from metrics import fill
 from metrics.reports.folders import latest_report, load_table
-from metrics.reports.make import make_report
+from metrics.reports.make import make_report, make_report_and_prune
 from metrics.reports.tables import notifications_table
 
 from .support import T0, Activity, at, hm
@@ -159,21 +159,23 @@ def test_a_fresh_platform_report_has_the_same_timestamp_types(tmp_path: Path) ->
     assert parquet_timestamps(empty) == dict.fromkeys(TIMESTAMPS, UTC_MICROSECONDS)
 
 
-def test_latest_moves_and_old_reports_are_pruned(
-    report: Path, tmp_path: Path, settings: object
-) -> None:
-    later = make_report(now=NOW + timedelta(days=2), reports_dir=tmp_path, retention_days=7)
-    assert latest_report(tmp_path) == later and report.exists()
+def test_latest_moves_and_old_reports_are_pruned(report: Path, tmp_path: Path, settings) -> None:
+    """The report job keeps the newest report and one a day for REPORTS_KEEP_DAYS days (the
+    bound itself: test_report_retention)."""
+    settings.REPORTS_KEEP_LATEST, settings.REPORTS_KEEP_DAYS = 1, 7
+    later = make_report_and_prune(now=NOW + timedelta(days=2), reports_dir=tmp_path)
+    assert latest_report(tmp_path) == later.folder and report.exists() and later.deleted == 0
     stale = tmp_path / ".tmp-20250101T000000Z-1"
     stale.mkdir()
     os.utime(stale, (0, 0))
-    newest = make_report(now=NOW + timedelta(days=9), reports_dir=tmp_path, retention_days=7)
-    assert latest_report(tmp_path) == newest
-    assert not report.exists()  # 9 days old
-    assert later.exists()  # 7 days old: kept
+    newest = make_report_and_prune(now=NOW + timedelta(days=9), reports_dir=tmp_path)
+    assert latest_report(tmp_path) == newest.folder
+    assert not report.exists()  # its day is 9 days back
+    assert later.folder.exists()  # its day is 7 days back: kept
+    assert newest.deleted == 1
     assert not stale.exists()
     settings.REPORTS_DIR = tmp_path
-    assert load_table(None, "chats").equals(load_table(newest, "chats"))
+    assert load_table(None, "chats").equals(load_table(newest.folder, "chats"))
 
 
 def test_two_reports_in_the_same_second_do_not_collide(report: Path, tmp_path: Path) -> None:
