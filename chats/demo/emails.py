@@ -20,9 +20,10 @@ from .cast import Cast
 
 EMAIL_RETRIED = 0.06
 EMAIL_REFUSED = 0.02
-# The afternoon the mail server was unreachable: its emails were retried, and many gave up.
-OUTAGE_DAY, OUTAGE_HOURS = 9, (14, 16)  # day of the history, [first, last) hour UTC
-OUTAGE_GAVE_UP = 0.3
+# The two hours the mail server was unreachable, from the hour of the history's middle email:
+# so the outage always has emails, whatever day the history ends. Each was retried, and gave
+# up unless its retries outlasted the outage.
+OUTAGE = timedelta(hours=2)
 
 
 @dataclass
@@ -44,7 +45,6 @@ class Email:
 def emails(rng: random.Random, cast: Cast, start: datetime) -> list[Email]:
     """The emails each join and leave sent to the chat's other owner and admins (as
     chats.emails.recording records them), with their outcome, sorted by time."""
-    outage_day = (start + timedelta(days=OUTAGE_DAY)).date()
     found = []
     for stint in cast.stints:
         if stint.role == Role.OWNER:
@@ -60,23 +60,28 @@ def emails(rng: random.Random, cast: Cast, start: datetime) -> list[Email]:
             actor = rng.choice(admins) if event == Notification.Event.MEMBER_ADDED else None
             for recipient in admins:
                 if recipient != actor:
-                    email = Email(at, event, stint.chat, recipient, stint.user, actor or stint.user)
-                    _deliver(rng, email, outage_day)
-                    found.append(email)
-    return sorted(found, key=lambda email: email.at)
+                    found.append(
+                        Email(at, event, stint.chat, recipient, stint.user, actor or stint.user)
+                    )
+    found.sort(key=lambda email: email.at)
+    if found:
+        began = found[len(found) // 2].at.replace(minute=0, second=0, microsecond=0)
+        for email in found:
+            _deliver(rng, email, outage=(began, began + OUTAGE))
+    return found
 
 
-def _deliver(rng: random.Random, email: Email, outage_day: object) -> None:
+def _deliver(rng: random.Random, email: Email, outage: tuple[datetime, datetime]) -> None:
     """The outcome: sent in about a second, or after retries (backoff up to a minute), or
-    refused (5xx, one attempt), or given up after every attempt during the outage."""
+    refused (5xx, one attempt), or, during the outage, every attempt: given up unless the
+    last one came after the outage ended."""
     at = email.at
     latency = rng.lognormvariate(math.log(1.2), 0.5)
-    if at.date() == outage_day and OUTAGE_HOURS[0] <= at.hour < OUTAGE_HOURS[1]:
-        email.attempts = rng.randint(3, settings.NOTIFICATION_MAX_ATTEMPTS)
-        latency += _backoff(rng, email.attempts)
-        if rng.random() < OUTAGE_GAVE_UP:
+    if outage[0] <= at < outage[1]:
+        email.attempts = settings.NOTIFICATION_MAX_ATTEMPTS
+        latency += _backoff(rng, email.attempts - 1)
+        if at + timedelta(seconds=latency) < outage[1]:
             email.status = OutboxStatus.FAILED
-            email.attempts = settings.NOTIFICATION_MAX_ATTEMPTS
             email.error = "SMTPConnectError: 421 4.3.2 Service not available, try again later"
     elif rng.random() < EMAIL_REFUSED:
         email.status = OutboxStatus.FAILED
