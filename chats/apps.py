@@ -7,8 +7,12 @@ class ChatsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
-        from django.db.models.signals import pre_delete
+        from django.db.models.signals import post_delete, post_save, pre_delete
 
-        from .signals import forget_deleted_user
+        from .models import Chat
+        from .signals import count_created, count_deleted, forget_deleted_user
 
         pre_delete.connect(forget_deleted_user, sender=get_user_model(), dispatch_uid="chats")
+        for model in (get_user_model(), Chat):
+            post_save.connect(count_created, sender=model, dispatch_uid=f"count-{model}")
+            post_delete.connect(count_deleted, sender=model, dispatch_uid=f"count-{model}")

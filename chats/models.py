@@ -118,6 +118,12 @@ class Message(models.Model):
         return self.deleted_at is not None
 
 
+# A held email (over its inbox's cap) is still in flight; one folded into a digest is finished.
+_HELD, _FOLDED = "held", "folded"
+_NOTIFICATION_IN_FLIGHT = (*OutboxRow.IN_FLIGHT, _HELD)
+_NOTIFICATION_FINISHED = (*OutboxRow.FINISHED, _FOLDED)
+
+
 class Notification(OutboxRow):
     """One email to one admin about one membership event; rendered when the event happens.
 
@@ -133,13 +139,15 @@ class Notification(OutboxRow):
 
     # The outbox's statuses plus two the outbox never touches (claim and the sweeper only take
     # pending and sending), so a held row can be neither sent alone nor re-queued.
-    HELD = "held"
-    FOLDED = "folded"
+    HELD = _HELD
+    FOLDED = _FOLDED
     STATUSES = [
         *OutboxStatus.choices,
         (HELD, "Held for a digest"),
         (FOLDED, "Folded into a digest"),
     ]
+    IN_FLIGHT = _NOTIFICATION_IN_FLIGHT
+    FINISHED = _NOTIFICATION_FINISHED
 
     status = models.CharField(max_length=10, choices=STATUSES, default=OutboxStatus.PENDING)
     event = models.CharField(max_length=20, choices=Event.choices)
@@ -159,7 +167,18 @@ class Notification(OutboxRow):
 
     class Meta(OutboxRow.Meta):
         indexes = [
-            models.Index(fields=["status", "updated_at"], name="notification_status_idx"),
+            # Partial: the sweeper, the digests and the backlog read only the rows in flight,
+            # and retention only the finished ones, oldest first; neither index holds the other.
+            models.Index(
+                fields=["status", "updated_at"],
+                condition=Q(status__in=_NOTIFICATION_IN_FLIGHT),
+                name="notification_in_flight_idx",
+            ),
+            models.Index(
+                fields=["status", "done_at"],
+                condition=Q(status__in=_NOTIFICATION_FINISHED),
+                name="notification_finished_idx",
+            ),
             # The cap counts one inbox's emails of the last period (case does not make another
             # inbox, so neither does it make another count).
             models.Index(Lower("recipient_email"), "created_at", name="notification_recipient_idx"),
@@ -176,7 +195,18 @@ class Publication(OutboxRow):
     data = models.JSONField()
 
     class Meta(OutboxRow.Meta):
-        indexes = [models.Index(fields=["status", "updated_at"], name="publication_status_idx")]
+        indexes = [
+            models.Index(
+                fields=["status", "updated_at"],
+                condition=Q(status__in=OutboxRow.IN_FLIGHT),
+                name="publication_in_flight_idx",
+            ),
+            models.Index(
+                fields=["status", "done_at"],
+                condition=Q(status__in=OutboxRow.FINISHED),
+                name="publication_finished_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} #{self.pk} ({self.status})"

@@ -7,6 +7,11 @@ row (`claim`), delivers it and marks it `done`; a transient failure `release`s i
 permanent one marks it `failed`. A claim is a lease, so a row whose worker died is claimed again;
 rows that nobody touched for `OUTBOX_STALE_SECONDS` (Redis was down, a worker was killed) are
 queued again by `requeue_stale`, run by beat.
+
+Nothing here scans history. Rows in flight (`IN_FLIGHT`) are few and counted through the
+models' partial indexes; a row that finishes (`FINISHED`) adds one to its status's total
+(core.tallies) in the transaction that finishes it, so finished rows can be pruned
+(metrics.retention) without changing any total.
 """
 
 import logging
@@ -20,6 +25,8 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.connection import ConnectionPool
+
+from . import tallies
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +50,14 @@ class OutboxRow(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # When it finished: sent, or given up on. Retention counts from here.
     done_at = models.DateTimeField(null=True, blank=True)
+
+    # The statuses a row may still leave, and those it never leaves. A model with statuses of
+    # its own (a held email) extends both; each model indexes both sets (partial indexes), so a
+    # count of what is in flight and the retention's oldest rows are index reads.
+    IN_FLIGHT: tuple[str, ...] = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+    FINISHED: tuple[str, ...] = (OutboxStatus.SENT.value, OutboxStatus.FAILED.value)
 
     class Meta:
         abstract = True
@@ -109,28 +123,42 @@ def done(row: OutboxRow) -> None:
     mark_done(type(row), [row.pk])
 
 
+def tally_name(model: type[models.Model], status: str) -> str:
+    """The running total of `model`'s rows that finished with `status`."""
+    return f"{model._meta.label_lower}.{status}"
+
+
+def finish(model: type[OutboxRow], rows: models.QuerySet, status: str, **changes: object) -> int:
+    """Move `rows` that are still in flight to the finished `status` and add them to its total,
+    in one transaction; a row already finished (by another worker) is neither moved nor counted."""
+    now = timezone.now()
+    with transaction.atomic():
+        moved = rows.filter(status__in=model.IN_FLIGHT).update(
+            status=status, done_at=now, updated_at=now, claimed_until=None, **changes
+        )
+        tallies.add({tally_name(model, status): moved})
+    return moved
+
+
 def mark_done(model: type[OutboxRow], ids: Sequence[int]) -> None:
     """Delivered: never to be claimed or swept again."""
-    now = timezone.now()
-    model.objects.filter(pk__in=ids).update(
-        status=OutboxStatus.SENT, done_at=now, updated_at=now, claimed_until=None, last_error=""
-    )
+    finish(model, model.objects.filter(pk__in=ids), OutboxStatus.SENT, last_error="")
 
 
 def release(row: OutboxRow, error: str) -> None:
     """A transient failure: back to pending so the retry (or the sweeper) can claim it."""
-    _unclaim(row, OutboxStatus.PENDING, error)
+    type(row).objects.filter(pk=row.pk).update(
+        status=OutboxStatus.PENDING,
+        claimed_until=None,
+        last_error=error[:2000],
+        updated_at=timezone.now(),
+    )
 
 
 def fail(row: OutboxRow, error: str) -> None:
     """A permanent failure, or retries exhausted: recorded, never retried."""
-    _unclaim(row, OutboxStatus.FAILED, error)
-
-
-def _unclaim(row: OutboxRow, status: str, error: str) -> None:
-    type(row).objects.filter(pk=row.pk).update(
-        status=status, claimed_until=None, last_error=error[:2000], updated_at=timezone.now()
-    )
+    model = type(row)
+    finish(model, model.objects.filter(pk=row.pk), OutboxStatus.FAILED, last_error=error[:2000])
 
 
 def stale_ids(model: type[OutboxRow], limit: int = 1000) -> list[int]:
@@ -157,9 +185,13 @@ def requeue_stale(model: type[OutboxRow], task: Task) -> int:
     return queued
 
 
-def backlog(model: type[models.Model]) -> dict[str, int]:
-    """Rows per status, for /metrics and the live page."""
-    counts = dict.fromkeys(OutboxStatus.values, 0)
-    for row in model.objects.values("status").annotate(n=models.Count("id")):
-        counts[row["status"]] = row["n"]
+def backlog(model: type[OutboxRow]) -> dict[str, int]:
+    """Rows per status, for /metrics and the live page: those in flight counted through the
+    partial index (they are few), the finished ones from their running totals."""
+    counts = dict.fromkeys(model.IN_FLIGHT, 0)
+    in_flight = model.objects.filter(status__in=model.IN_FLIGHT).order_by()
+    for status, n in in_flight.values_list("status").annotate(n=models.Count("id")):
+        counts[status] = n
+    finished = tallies.values(tally_name(model, status) for status in model.FINISHED)
+    counts.update({status: finished[tally_name(model, status)] for status in model.FINISHED})
     return counts

@@ -5,12 +5,15 @@ weeks of past activity must not queue emails or live events (the outbox)."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification
+from core import tallies
+from core.outbox import tally_name
 
 from . import conversations, emails
 from .cast import MAIN_USERS, Cast, cast
@@ -81,8 +84,11 @@ def insert(history: History, password_hash: str) -> dict:
         ),
         batch_size=2000,
     )
-    Notification.objects.bulk_create(
+    notifications = Notification.objects.bulk_create(
         emails.notifications(history.emails, people, user_ids, chat_ids), batch_size=500
     )
+    # Bulk inserts send no signals: the running totals the services keep are added here.
+    finished = Counter(tally_name(Notification, n.status) for n in notifications)
+    tallies.add({"users": len(users), "chats": len(chats), **finished})
     by_name = {user.username: user for user in users}
     return {name: by_name[name] for name in MAIN_USERS}

@@ -27,6 +27,7 @@ from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
 from chats.models import Notification
+from core import outbox
 from core.outbox import OutboxStatus
 
 User = get_user_model()
@@ -146,7 +147,7 @@ def _digest_for(address: str, limit: tuple[int, int] | None) -> int | None:
         updated_at=now,
     )
     # The inbox's lock keeps other runs and new held rows out until the commit.
-    count = held.update(status=Notification.FOLDED, digest=digest, updated_at=now)
+    count = outbox.finish(Notification, held, Notification.FOLDED, digest=digest)
     listed = list(digest.folded.order_by("id")[:LISTED])
     username = User.objects.filter(pk=latest.recipient_id).values_list("username", flat=True)
     context = {
