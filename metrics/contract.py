@@ -93,14 +93,34 @@ ACTIVE = Family(
 )
 NOTIFICATIONS = Family(
     "notifications",
-    "Admin emails by delivery state (pending includes those being sent; held: over the"
+    "Admin emails in flight by state (pending includes those being sent; held: over the"
     " per-inbox cap, waiting for a digest).",
     ("status",),
 )
+# Finished rows are counted as they finish (core.tallies): totals that never fall, not even when
+# retention deletes the rows, so rules take increase() of them.
+NOTIFICATIONS_DONE = Family(
+    "notifications_done",
+    "Admin emails finished, by how: sent, failed (given up on) or folded into a digest.",
+    ("status",),
+    counter=True,
+)
 PUBLICATIONS = Family(
     "publications",
-    "Live events for Centrifugo by delivery state (pending includes those being sent).",
+    "Live events for Centrifugo in flight (pending includes those being sent).",
     ("status",),
+)
+PUBLICATIONS_DONE = Family(
+    "publications_done",
+    "Live events finished, by how: sent to Centrifugo or failed (given up on).",
+    ("status",),
+    counter=True,
+)
+RETENTION_DELETED = Family(
+    "retention_deleted",
+    "Rows (report folders for `reports`) deleted by the retention job, by table.",
+    ("table",),
+    counter=True,
 )
 JOB_SUCCESS = Family(
     "stats_job_last_success_timestamp_seconds",
@@ -133,8 +153,21 @@ class PublicationsSerializer(serializers.Serializer):
 
     pending = Count(help_text="Waiting for their first attempt or a retry.")
     sending = Count(help_text="Claimed by a worker now.")
-    sent = Count(help_text="Delivered.", metric=_status(PUBLICATIONS, "sent"))
-    failed = Count(help_text="Given up on.", metric=_status(PUBLICATIONS, "failed"))
+    sent = Count(help_text="Delivered, ever.", metric=_status(PUBLICATIONS_DONE, "sent"))
+    failed = Count(help_text="Given up on, ever.", metric=_status(PUBLICATIONS_DONE, "failed"))
+
+
+def _deleted(table: str, doc: str) -> Count:
+    return Count(help_text=doc, metric=Metric(RETENTION_DELETED, {"table": table}))
+
+
+class RetentionSerializer(serializers.Serializer):
+    """What the retention job (metrics.retention) deleted, ever: totals that only grow."""
+
+    notifications = _deleted("notifications", "Finished admin emails deleted.")
+    publications = _deleted("publications", "Finished live events deleted.")
+    refused_attempts = _deleted("refused_attempts", "Rate-limit refusal rows deleted.")
+    reports = _deleted("reports", "Report folders deleted.")
 
 
 class MinuteSerializer(serializers.Serializer):
@@ -185,10 +218,16 @@ class SnapshotSerializer(serializers.Serializer):
         metric=_status(NOTIFICATIONS, "pending"),
     )
     notifications_sent = Count(
-        help_text="Admin emails delivered.", metric=_status(NOTIFICATIONS, "sent")
+        help_text="Admin emails delivered, ever (deleted rows included).",
+        metric=_status(NOTIFICATIONS_DONE, "sent"),
     )
     notifications_failed = Count(
-        help_text="Admin emails given up on.", metric=_status(NOTIFICATIONS, "failed")
+        help_text="Admin emails given up on, ever (deleted rows included).",
+        metric=_status(NOTIFICATIONS_DONE, "failed"),
+    )
+    notifications_folded = Count(
+        help_text="Held admin emails folded into a digest, ever (deleted rows included).",
+        metric=_status(NOTIFICATIONS_DONE, "folded"),
     )
     notifications_held = Count(
         help_text="Admin emails over a recipient's EMAIL_RECIPIENT_LIMIT, waiting to be folded "
@@ -205,6 +244,9 @@ class SnapshotSerializer(serializers.Serializer):
         "times): publications.failed, kept flat like notifications_failed for the live page."
     )
     publications = PublicationsSerializer(help_text="Live events for Centrifugo per status.")
+    retention_deleted = RetentionSerializer(
+        help_text="Rows and report folders the retention job deleted, ever."
+    )
     tasks_failed_last_hour = Count(
         allow_null=True,
         help_text="Celery tasks that failed in the last 60 minutes, all workers (null when "

@@ -1,7 +1,8 @@
 """The live statistics snapshot: computed by beat, kept in Redis, read by every web process.
 
-`compute_snapshot` reads the counts plus bounded raw tails (metrics.selectors), so it costs a
-handful of index range queries whatever the history; it reads final counts only, the period
+`compute_snapshot` reads the counts plus bounded raw tails (metrics.selectors), the running
+totals (core.tallies) and the outbox rows in flight (partial indexes), so it costs a handful of
+index reads whatever the history; it reads final counts only, the period
 in progress raw (the fill's partial rows are left to the reports), so /metrics and /api/stats/
 never see a provisional row and never count the current hour twice. `refresh_snapshot` stores
 it under one Redis key; /metrics and /api/stats/ only read that key, so a scrape is cheap and
@@ -19,15 +20,14 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from chats.models import Chat, Notification, Publication
-from core import outbox
+from chats.models import Notification, Publication
+from core import outbox, tallies
 from core.redis_client import client as redis_client_for
 from integrations import centrifugo
 
-from . import contract, selectors
+from . import contract, retention, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -92,14 +92,15 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     notifications = outbox.backlog(Notification)
     publications = outbox.backlog(Publication)
+    totals = tallies.values(["users", "chats"])
     try:
         failed = tasks_failed_last_hour(now.timestamp())
     except redis.RedisError:
         failed = None
     return contract.build(
         {
-            "users": get_user_model().objects.count(),
-            "chats": Chat.objects.count(),
+            "users": totals["users"],
+            "chats": totals["chats"],
             "messages_total": selectors.messages_total(now),
             "messages_last_hour": selectors.messages_between(now - selectors.LAST_HOUR, now),
             "active_users_1d": selectors.active_users(now, 1),
@@ -109,10 +110,12 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
             "notifications_pending": waiting(notifications),
             "notifications_sent": notifications["sent"],
             "notifications_failed": notifications["failed"],
+            "notifications_folded": notifications[Notification.FOLDED],
             "notifications_held": notifications.get(Notification.HELD, 0),
             "publications_pending": waiting(publications),
             "publications_failed": publications["failed"],
             "publications": publications,
+            "retention_deleted": retention.deleted_totals(),
             "tasks_failed_last_hour": failed,
             "online_users": centrifugo.online_users(),
             "messages_per_minute": selectors.messages_per_minute(now),

@@ -130,7 +130,10 @@ def test_metrics_exports_every_declared_family(stored: dict, client) -> None:
         "active_users",
         "new_users_last_day",
         "notifications",
+        "notifications_done",
         "publications",
+        "publications_done",
+        "retention_deleted",
         "tasks_failed_last_hour",
         "online_users",
         "top_chat_messages_last_day",
@@ -139,6 +142,10 @@ def test_metrics_exports_every_declared_family(stored: dict, client) -> None:
         "snapshot_age_seconds",
     ]
     assert [name for name in families if f"chatplatform_{name}" not in scraped] == []
-    # A nested field is exported too: the publications' delivered and failed counts.
+    # A nested field is exported too: the publications' delivered and failed counts, as totals.
     publications = {s.labels["status"] for s in scraped["chatplatform_publications"]}
-    assert publications == {"pending", "sent", "failed"}
+    assert publications == {"pending"}
+    done = {s.labels["status"] for s in scraped["chatplatform_publications_done"]}
+    assert done == {"sent", "failed"}
+    emails = {s.labels["status"] for s in scraped["chatplatform_notifications_done"]}
+    assert emails == {"sent", "failed", "folded"}

@@ -24,7 +24,14 @@ CONTRACT_KEYS = set(contract.DECLARED.fields)
 def test_snapshot_numbers(stored: dict, activity: Activity) -> None:
     assert set(stored) == CONTRACT_KEYS
     assert stored["online_users"] in (None, 0)  # None without Centrifugo, 0 with nobody online
-    structured = {"messages_per_minute", "top_chats", "online_users", "publications", "jobs"}
+    structured = {
+        "messages_per_minute",
+        "top_chats",
+        "online_users",
+        "publications",
+        "jobs",
+        "retention_deleted",
+    }
     assert {key: stored[key] for key in CONTRACT_KEYS - structured} == {
         "users": 3,
         "chats": 2,
@@ -38,12 +45,16 @@ def test_snapshot_numbers(stored: dict, activity: Activity) -> None:
         "notifications_sent": 0,
         "notifications_failed": 0,
         "notifications_held": 0,
+        "notifications_folded": 0,
         "publications_pending": 0,
         "publications_failed": 0,
         "tasks_failed_last_hour": 1,
         "generated_at": NOW.isoformat(),
     }
     assert stored["publications"] == {"pending": 0, "sending": 0, "sent": 0, "failed": 0}
+    assert stored["retention_deleted"] == dict.fromkeys(
+        ["notifications", "publications", "refused_attempts", "reports"], 0
+    )
     assert stored["jobs"] == {}
     assert stored["top_chats"] == [
         {"chat_id": activity.chat_a.pk, "title": "Alpha", "messages": 2},
@@ -102,7 +113,7 @@ def test_metrics_serves_the_snapshot_and_request_latency(stored: dict, client) -
     assert value(metrics["chatplatform_messages_last_hour"]) == 3
     assert value(metrics["chatplatform_active_users"], window="7d") == 3
     assert value(metrics["chatplatform_top_chat_messages_last_day"], rank="2") == 2
-    assert value(metrics["chatplatform_notifications"], status="failed") == 0
+    assert value(metrics["chatplatform_notifications_done"], "_total", status="failed") == 0
     assert value(metrics["chatplatform_tasks_failed_last_hour"]) == 1
     assert value(
         metrics["chatplatform_stats_job_last_success_timestamp_seconds"], stats_job="fill_stats"
