@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from integrations import centrifugo
 
-from . import fill, snapshot
+from . import fill, retention, snapshot
 from .models import JobRun
 from .reports.make import ReportRun, make_report_and_prune
 
@@ -91,6 +91,17 @@ def run_report(reports_dir: str | None = None, days: int | None = None) -> Repor
             return None
         with recorded("make_report"):
             return make_report_and_prune(reports_dir=reports_dir, days=days)
+
+
+def run_prune() -> dict[str, int] | None:
+    """Delete what is past its retention (metrics.retention); None when another run holds the
+    lock."""
+    with exclusive("prune") as acquired:
+        if not acquired:
+            logger.info("prune: another run is in progress, skipping")
+            return None
+        with recorded("prune"):
+            return retention.prune()
 
 
 def run_live_stats() -> dict:

@@ -26,6 +26,14 @@ def make_report_task() -> str:
     return str(jobs.run_report())
 
 
+@shared_task(soft_time_limit=270, time_limit=300)
+def prune_task() -> dict:
+    """Delete finished outbox rows and refusal rows past their retention, in small batches."""
+    from . import jobs
+
+    return jobs.run_prune() or {"skipped": True}
+
+
 @shared_task(soft_time_limit=20, time_limit=30, ignore_result=True)
 def publish_live_stats_task() -> None:
     """Recompute the snapshot (cache + /metrics) and publish it to the live page's channel."""

@@ -14,7 +14,8 @@ One module per concern, imported in this order, so that DJANGO_SETTINGS_MODULE s
 - queues: Redis, Celery, the queues, worker groups and beat schedule, the outbox;
 - mail: email, its per-inbox cap, unsubscribe links, the development SMTP server;
 - realtime: Centrifugo;
-- telemetry: Prometheus, the /metrics token, Flower.
+- telemetry: Prometheus, the /metrics token, Flower;
+- retention: how long delivered, failed and refused rows are kept, and the storage budgets.
 """
 
 # Every public name of each module becomes a setting here (Django reads the UPPERCASE ones); in
@@ -27,3 +28,4 @@ from .queues import *
 from .mail import *
 from .realtime import *
 from .telemetry import *
+from .retention import *

@@ -81,6 +81,9 @@ CELERY_TASK_ROUTES = {
     "metrics.tasks.publish_live_stats_task": {"queue": "stats"},
     "metrics.tasks.make_report_task": {"queue": "reports"},
     "notebooks.tasks.render_notebooks_task": {"queue": "reports"},
+    # Small batched deletes and cheap catalogue reads: housekeeping, never bulk report work.
+    "metrics.tasks.prune_task": {"queue": "maintenance"},
+    "observability.tasks.measure_storage_task": {"queue": "maintenance"},
     "chats.tasks.requeue_stale_outbox_task": {"queue": "maintenance"},
     # Not `email`: during a flood that queue is long, and the digests must not wait behind it.
     "chats.tasks.build_email_digests_task": {"queue": "maintenance"},
@@ -153,6 +156,14 @@ CELERY_BEAT_SCHEDULE = {
     "publish-live-stats": {
         "task": "metrics.tasks.publish_live_stats_task",
         "schedule": timedelta(seconds=env.int("LIVE_STATS_SECONDS", default=5)),
+    },
+    "prune-old-rows": {
+        "task": "metrics.tasks.prune_task",
+        "schedule": timedelta(seconds=env.int("RETENTION_SECONDS", default=600)),
+    },
+    "measure-storage": {
+        "task": "observability.tasks.measure_storage_task",
+        "schedule": timedelta(seconds=env.int("STORAGE_SECONDS", default=60)),
     },
     "render-notebooks": {
         "task": "notebooks.tasks.render_notebooks_task",
