@@ -90,7 +90,9 @@ def run_report(reports_dir: str | None = None, days: int | None = None) -> Repor
             logger.info("make_report: another run is in progress, skipping")
             return None
         with recorded("make_report"):
-            return make_report_and_prune(reports_dir=reports_dir, days=days)
+            run = make_report_and_prune(reports_dir=reports_dir, days=days)
+            retention.count_deleted({"reports": run.deleted})
+            return run
 
 
 def run_prune() -> dict[str, int] | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from metrics import jobs
+from metrics import jobs, retention
 from metrics.reports.folders import (
     STAMP_FORMAT,
     latest_report,
@@ -139,6 +139,8 @@ def test_the_job_through_its_lock_returns_the_folder_and_the_count(
     run = jobs.run_report(reports_dir=str(tmp_path), days=2)
     assert run is not None and run.deleted == 40
     assert kept(tmp_path) == {run.folder.name}
+    # Counted where every pruned row is (chatplatform_retention_deleted_total{table="reports"}).
+    assert retention.deleted_totals()["reports"] == 40
 
 
 def test_reports_size_counts_every_file_once(tmp_path: Path) -> None:
