@@ -32,7 +32,17 @@ RECEIVER = "team"
 CRITICAL_RECEIVER = "team-critical"
 # Labels that tell one occurrence of an alert from another (monitoring/prometheus/alerts.yml):
 # one email per queue, task, worker... rather than one per alert name.
-GROUP_BY = ["alertname", "queue", "task", "worker", "entry", "stats_job", "job", "integration"]
+GROUP_BY = [
+    "alertname",
+    "queue",
+    "task",
+    "worker",
+    "entry",
+    "stats_job",
+    "table",
+    "job",
+    "integration",
+]
 # How long to wait before the first email of a group, between emails of a changed group, and
 # before repeating an unchanged one. Critical alerts go out fast and repeat hourly; the Watchdog
 # (always firing, proves the path works) once a day.
