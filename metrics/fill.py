@@ -115,19 +115,33 @@ def _partial_end(stat: Stat, now: datetime) -> datetime:
     return floor_time(end, stat.slice)
 
 
-def _fill_partial(state: FillState, stat: Stat, now: datetime) -> int:
+def _fill_partial(state: FillState, stat: Stat, now: datetime, unchanged: set[str]) -> int:
     """Rewrite the provisional rows from `filled_until` to the end of the slice holding `now`
-    in one transaction (a crash leaves the previous ones); 0 when nothing is in progress."""
+    in one transaction (a crash leaves the previous ones); 0 when nothing is in progress.
+
+    Left as they are (0, and `stat` joins `unchanged`) when they would come out the same:
+    they cover the same slices, and no raw row of those slices was stamped since the previous
+    write (less SETTLE, for a transaction that began before it and committed after), or, for
+    a statistic computed from others, none of those was rewritten. With nothing new a run
+    costs a few index probes, not a recount of the slice (or of a 30-day window of user-days)."""
     start, end = state.filled_until, _partial_end(stat, now)
     stale = state.partial_until is not None and state.partial_until > start
     if end <= start and not stale:
         return 0
     end = max(start, end)
+    if state.partial_until == end and end > start and state.state == FillState.State.DONE:
+        if stat.depends_on:
+            same = all(name in unchanged for name in stat.depends_on)
+        else:
+            same = not stat.raw_between(state.updated_at - SETTLE, end)
+        if same:
+            unchanged.add(stat.name)
+            return 0
     with transaction.atomic():
         stat.delete_rows(start)
         written = _write_partial(stat, start, end) if end > start else 0
-        FillState.objects.filter(pk=state.pk).update(partial_until=end)
-    state.partial_until = end
+        FillState.objects.filter(pk=state.pk).update(partial_until=end, updated_at=now)
+    state.partial_until, state.updated_at = end, now
     return written
 
 
@@ -154,11 +168,17 @@ def _state_for(stat: Stat, target: datetime) -> FillState:
 
 
 def fill_stat(
-    stat: Stat, until: datetime, report: FillReport | None = None, now: datetime | None = None
+    stat: Stat,
+    until: datetime,
+    report: FillReport | None = None,
+    now: datetime | None = None,
+    unchanged: set[str] | None = None,
 ) -> FillReport:
     """Fill one statistic up to the last complete slice before `until`, then its partial rows
-    up to the end of the slice holding `now` (default: `until` + SETTLE)."""
+    up to the end of the slice holding `now` (default: `until` + SETTLE). `unchanged` collects
+    the statistics whose partial rows this run left as they were."""
     report = report or FillReport()
+    unchanged = set() if unchanged is None else unchanged
     target = _fill_target(stat, until)
     if target is None:
         return report
@@ -183,7 +203,7 @@ def fill_stat(
         written = _fill_step(state, stat, step_end)
         report.slices[stat.name] = report.slices.get(stat.name, 0) + slices
         report.rows[stat.name] = report.rows.get(stat.name, 0) + written
-    written = _fill_partial(state, stat, now or until + SETTLE)
+    written = _fill_partial(state, stat, now or until + SETTLE, unchanged)
     if written:
         report.partial[stat.name] = written
     return report
@@ -199,10 +219,10 @@ def fill_activity_counts(
         now = now or timezone.now()
         until = now - SETTLE
     now = now or until + SETTLE
-    report = FillReport()
+    report, unchanged = FillReport(), set[str]()
     for name, stat in all_stats().items():
         if stats is None or name in stats:
-            fill_stat(stat, until, report, now)
+            fill_stat(stat, until, report, now, unchanged)
     return report
 
 

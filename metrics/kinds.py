@@ -59,6 +59,11 @@ class Stat(ABC):
         are counted from the messages."""
         return Message.objects.aggregate(t=Min("created_at"))["t"]
 
+    def raw_between(self, start: datetime, end: datetime) -> bool:
+        """Whether a raw row it counts is stamped in [start, end) (one probe of the time
+        index): the fill leaves its partial rows as they are when none is."""
+        return Message.objects.filter(created_at__gte=start, created_at__lt=end).exists()
+
     def stored_rows(self) -> QuerySet:
         """Every row of this statistic in `output_model`."""
         return self.output_model.objects.all()
@@ -114,6 +119,10 @@ class HourlyStat(Stat):
 
     def first_raw_time(self) -> datetime | None:
         return self.model.objects.filter(self.where).aggregate(t=Min(self.time_field))["t"]
+
+    def raw_between(self, start: datetime, end: datetime) -> bool:
+        stamped = {f"{self.time_field}__gte": start, f"{self.time_field}__lt": end}
+        return self.model.objects.filter(**stamped).exists()
 
     def stored_rows(self) -> QuerySet:
         return HourlyCount.objects.filter(stat=self.name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chats.models import Message
 from metrics import fill, selectors
@@ -150,3 +152,32 @@ def test_live_readers_count_the_hour_in_progress_once(activity: Activity) -> Non
     assert selectors.messages_by_chat(at(24), now) == {activity.chat_b.pk: 2}
     assert selectors.active_users(now, 1) == 2  # alice and carol today
     assert selectors.active_users(now, 7) == 3
+
+
+def test_with_nothing_new_the_partial_rows_stand_and_the_next_message_is_counted(
+    activity: Activity,
+) -> None:
+    """A run that finds no raw row stamped since the last one (less SETTLE) rewrites nothing;
+    a message stamped inside SETTLE of that run, committed after it, is still counted."""
+    Message.objects.filter(created_at=hm(26, 50)).delete()
+    fill.fill_activity_counts(now=hm(26, 30))
+    assert sent(26) == 2
+    before = dump()
+    with CaptureQueriesContext(connection) as queries:
+        report = fill.fill_activity_counts(now=hm(26, 45))
+    writes = [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "DELETE", "UPDATE"))
+    ]
+    assert writes == [] and report.partial == {}
+    assert dump() == before
+
+    # Stamped a minute before the previous run's `now`, committed after it.
+    Message.objects.create(
+        chat=activity.chat_b, author=activity.bob, text="late", created_at=hm(26, 44)
+    )
+    report = fill.fill_activity_counts(now=hm(26, 50))
+    assert sent(26) == 3
+    assert report.partial["messages_sent"] == 1
+    assert DailyCount.objects.get(stat="active_users_1d", day=D1).value == 3  # and bob
