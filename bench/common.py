@@ -97,7 +97,13 @@ def fresh_postgres(url: str, prefix: str) -> tuple[str, Callable[[], None]]:
 
         connections.close_all()
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                # A plain DROP stops an autovacuum worker busy on it (after a bulk load, often);
+                # FORCE would refuse to, as that worker is not this role's to terminate.
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            except psycopg.errors.ObjectInUse:
+                # Sessions of this role left open (a child process killed midway).
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return urlunsplit(parts._replace(path=f"/{name}")), drop
 
