@@ -15,9 +15,15 @@ from .throttles import cache_key, pending_key
 @admin.register(RefusedAttempt)
 class RefusedAttemptAdmin(admin.ModelAdmin):
     list_display = ("hour", "scope", "ident", "count", "last_refused_at")
-    list_filter = ("scope",)
+    # The hour as a fixed choice of ranges (today, past 7 days, this month...), each a range of
+    # the `refusals_by_hour` index; a date hierarchy would read every row's date on every page to
+    # list the years and months. Newest hour first, through the same index.
+    list_filter = ("scope", "hour")
     search_fields = ("ident",)
-    date_hierarchy = "hour"
+    ordering = ("-hour", "-count")
+    # `N results`, not `N results (M total)`: no second count of the whole table. A flood from
+    # many addresses adds a row per address and hour; RETENTION_REFUSALS_DAYS bounds the table.
+    show_full_result_count = False
     actions = ["clear_limit"]
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
