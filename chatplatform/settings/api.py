@@ -16,9 +16,17 @@ REST_FRAMEWORK = {
     # web defaults to 1, its TLS proxy (docs/security.md).
     "NUM_PROXIES": int(env_or("TRUSTED_PROXY_COUNT", "0")),
 }
+# Every list endpoint is cursor-paginated (chats/api/pagination.py): this many results per page
+# unless the client asks for another `page_size`, and never more than the maximum (docs/api.md).
+API_PAGE_SIZE = 50
+API_MAX_PAGE_SIZE = 200
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chat Platform API",
-    "DESCRIPTION": "Chats, members and messages; admins are emailed on membership changes.",
+    "DESCRIPTION": (
+        "Chats, members and messages; admins are emailed on membership changes. Every list is"
+        " cursor-paginated: `{next, previous, results}`; follow `next` to the last page;"
+        f" `page_size` up to {API_MAX_PAGE_SIZE} (default {API_PAGE_SIZE})."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -34,7 +42,3 @@ SPECTACULAR_SETTINGS = {
     },
 }
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=4000)
-# Every list endpoint is cursor-paginated (chats/api/pagination.py): this many results per page
-# unless the client asks for another `page_size`, and never more than the maximum (docs/api.md).
-API_PAGE_SIZE = 50
-API_MAX_PAGE_SIZE = 200
