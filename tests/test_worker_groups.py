@@ -28,7 +28,7 @@ def options(argv: list[str]) -> dict[str, str]:
 
 def test_every_registered_task_is_routed_to_a_declared_queue() -> None:
     app.loader.import_default_modules()
-    apps = ("chats", "metrics", "notebooks")
+    apps = ("chats", "metrics", "notebooks", "observability")
     ours = sorted(name for name in app.tasks if name.split(".")[0] in apps)
     assert ours and sorted(settings.CELERY_TASK_ROUTES) == ours
     for route in settings.CELERY_TASK_ROUTES.values():
