@@ -117,11 +117,14 @@ def run_tasks(succeed: int = 3, fail: int = 2) -> None:
     for n in range(fail):
         e2e_tasks.fail.delay(n)
     e2e_tasks.retry_once.delay(1)
-    # The beat jobs, in order: counts, the report, then the snapshot /metrics serves.
+    # The beat jobs, in order: counts, the report, the retention, the snapshot /metrics serves,
+    # then the storage measurement (rows, the report folder, the retentions' oldest rows).
     chain(
         celery_app.signature("metrics.tasks.fill_stats_task", immutable=True),
         celery_app.signature("metrics.tasks.make_report_task", immutable=True),
+        celery_app.signature("metrics.tasks.prune_task", immutable=True),
         celery_app.signature("metrics.tasks.publish_live_stats_task", immutable=True),
+        celery_app.signature("observability.tasks.measure_storage_task", immutable=True),
     ).delay()
 
 

@@ -66,7 +66,7 @@ def test_every_panel_and_alert_query_works_against_real_prometheus(stack: dict, 
     wait_value(prometheus, flower_count(e2e_tasks.FAIL, "task-failed"), 4)
     wait_value(prometheus, flower_count(e2e_tasks.SUCCEED, "task-succeeded"), 6)
     wait_value(prometheus, flower_count(e2e_tasks.RETRY_ONCE, "task-retried"), 2)
-    wait_snapshot_value(prometheus, 'sum(chatplatform_notifications{status="sent"})', 2)
+    wait_snapshot_value(prometheus, 'max(chatplatform_notifications_done_total{status="sent"})', 2)
     wait_snapshot_value(prometheus, "count(chatplatform_top_chat_messages_last_day)", 2)
     assert prometheus.value("chatplatform_users") == 6
 

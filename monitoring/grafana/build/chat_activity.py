@@ -80,7 +80,8 @@ def dashboard() -> Dashboard:
                     )
                 ],
                 "s",
-                "Per beat job. StatisticsJobStale fires after 15 minutes.",
+                "Per beat job. StatisticsJobStale fires after 15 minutes; for the retention job "
+                "(prune, every 10 minutes) RetentionJobStale after 30.",
             )
         )
         .with_panel(

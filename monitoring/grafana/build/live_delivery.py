@@ -1,7 +1,8 @@
 """Live delivery: does the live layer deliver, and how fast does the web API answer?
 
-Clients, publications and server API latency come from Centrifugo's own metrics, the pending
-live events and the web API's latency from the web app's /metrics.
+Clients, publications and server API latency come from Centrifugo's own metrics; the live events
+pending and finished (sent or failed, counted as they finish) and the web API's latency from the
+web app's /metrics.
 """
 
 from __future__ import annotations
@@ -87,9 +88,15 @@ def dashboard() -> Dashboard:
                         sum_by("method", rate("centrifugo_api_command_duration_seconds_count")),
                         "API {{method}}",
                     ),
+                    (
+                        # Every web replica serves the same snapshot: one of them (max).
+                        f"max by (status) ({rate('chatplatform_publications_done_total')})",
+                        "outbox {{status}}",
+                    ),
                 ],
                 "ops",
-                "Publications per second Centrifugo handles, and server API calls by method.",
+                "Publications per second Centrifugo handles, server API calls by method, and the "
+                "app's live events finished per second (sent, or failed: LiveEventsFailing).",
             )
         )
         .with_panel(

@@ -1,8 +1,10 @@
-"""Task health: is the background work done, on time?
+"""Task health: is the background work done, on time, and is what it keeps bounded?
 
 Task throughput, failures and runtime come from Flower's metrics (task events); the queues, the
 workers' heartbeats and beat's schedule from the web app's /metrics, which reads them from the
-broker; time in queue from the workers' own metrics; the outbox backlog from the web app's.
+broker; time in queue from the workers' own metrics; the outbox (rows in flight, finished ones
+counted as they finish) and storage (rows per table, the report folder, the retentions' oldest
+rows and what the prune deleted) from the web app's, which serves what beat measured.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def _broker(by: str, metric: str) -> str:
     return f"max by ({by}) ({metric})"
 
 
+def _app(by: str, metric: str) -> str:
+    """A number of the web app's snapshot or storage measurement: every web replica serves the
+    same stored copy, so take one (max), never the sum."""
+    return f"max by ({by}) ({metric})" if by else f"max({metric})"
+
+
 def dashboard() -> Dashboard:
     """Is the background work done, on time? Workers, throughput, failures, runtime, backlog."""
     runtime = rate("flower_task_runtime_seconds_bucket")
@@ -46,7 +54,7 @@ def dashboard() -> Dashboard:
             "Task health",
             "chatplatform-task-health",
             "Celery workers and tasks as Flower sees them (task events), the queues as the broker "
-            "and the workers see them, beat's schedule, and the outbox backlog.",
+            "and the workers see them, beat's schedule, the outbox, and what is kept (storage).",
         )
         .with_row(Row("Now"))
         .with_panel(
@@ -138,12 +146,32 @@ def dashboard() -> Dashboard:
             graph(
                 "Outbox backlog",
                 [
-                    ("sum by (status) (chatplatform_notifications)", "emails {{status}}"),
-                    ("sum by (status) (chatplatform_publications)", "live events {{status}}"),
+                    (_app("status", "chatplatform_notifications"), "emails {{status}}"),
+                    (_app("status", "chatplatform_publications"), "live events {{status}}"),
                 ],
                 "none",
-                "Outbox rows by status: admin emails and live events for Centrifugo.",
-                width=24,
+                "Outbox rows still in flight: admin emails pending (or being sent) and held for "
+                "a digest, live events for Centrifugo pending. EmailNotificationsBacklog fires "
+                "above 20 pending emails for 15 minutes.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Outbox finished per second",
+                [
+                    (
+                        _app("status", rate("chatplatform_notifications_done_total")),
+                        "emails {{status}}",
+                    ),
+                    (
+                        _app("status", rate("chatplatform_publications_done_total")),
+                        "live events {{status}}",
+                    ),
+                ],
+                "ops",
+                "Outbox rows finishing: sent, failed (given up on) or folded into a digest. "
+                "Counted as they finish, so neither a restart nor the retention's deletes move "
+                "them. Any failure fires EmailNotificationsFailing or LiveEventsFailing.",
             )
         )
         .with_row(Row("Queues"))
@@ -227,6 +255,87 @@ def dashboard() -> Dashboard:
                 "none",
                 "1 when an entry last ran more than two periods plus a grace ago (or never): beat "
                 "is stopped or stuck. CeleryBeatEntryOverdue fires after 2 minutes.",
+            )
+        )
+        .with_row(Row("Storage"))
+        .with_panel(
+            graph(
+                "Rows per table",
+                [(_app("table", "chatplatform_table_rows"), "{{table}}")],
+                "short",
+                "Rows of each large table, PostgreSQL's estimate from its statistics (never a "
+                "count; none on SQLite), measured every minute.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Table rows against budget",
+                [
+                    (
+                        _app("table", "chatplatform_table_rows / chatplatform_table_rows_budget"),
+                        "{{table}}",
+                    )
+                ],
+                "percentunit",
+                "Each table's rows as a share of its budget (what the deployment was sized for: "
+                "docs/monitoring.md, Storage). TableRowsOverBudget fires past 100% for an hour.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Oldest row age against retention",
+                [
+                    (
+                        _app(
+                            "table, status",
+                            "chatplatform_retention_oldest_age_seconds"
+                            " / (chatplatform_retention_days * 86400)",
+                        ),
+                        "{{table}} {{status}}",
+                    )
+                ],
+                "percentunit",
+                "Age of the oldest row each retention covers, as a share of that retention "
+                "(RETENTION_*_DAYS). Once history is older than the retention, the prune keeps it "
+                "at about 100%; RetentionBehind fires a day past it.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Rows deleted by retention (per hour)",
+                [
+                    (
+                        _app("table", "increase(chatplatform_retention_deleted_total[1h])"),
+                        "{{table}}",
+                    )
+                ],
+                "short",
+                "Finished emails and live events, refusal rows and report folders deleted in the "
+                "past hour, by table. Flat at 0 while nothing has expired yet; RetentionJobStale "
+                "fires when the prune stops succeeding.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Report folder size",
+                [(_app("", "chatplatform_reports_bytes"), "REPORTS_DIR")],
+                "bytes",
+                "Bytes of every report folder kept (REPORTS_KEEP_LATEST plus one a day for "
+                "REPORTS_KEEP_DAYS) and the notebook renders.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Storage measured",
+                [
+                    (
+                        "time() - " + _app("", "chatplatform_storage_measured_timestamp_seconds"),
+                        "age",
+                    )
+                ],
+                "s",
+                "Seconds since beat last measured storage (every minute). "
+                "StorageMeasurementStale fires past 5 minutes.",
             )
         )
     )
