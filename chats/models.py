@@ -58,6 +58,9 @@ class Membership(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # A chat's members page by page, in joining order (cursor pagination on id), without
+        # sorting every member of a large chat.
+        indexes = [models.Index(fields=["chat", "id"], name="membership_chat_id_idx")]
         constraints = [
             models.UniqueConstraint(fields=["chat", "user"], name="one_membership_per_user_chat"),
             # Exactly one owner: at most one here; the services never remove the last one.
