@@ -24,7 +24,7 @@ from ratelimits.models import RefusedAttempt, Scope
 pytestmark = pytest.mark.django_db
 DAY = 86400
 ON_POSTGRESQL = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="row estimates need PostgreSQL's statistics"
+    connection.vendor != "postgresql", reason="PostgreSQL's statistics and plans"
 )
 
 
