@@ -15,7 +15,7 @@ One module per concern, imported in this order, so that DJANGO_SETTINGS_MODULE s
 - mail: email, its per-inbox cap, unsubscribe links, the development SMTP server;
 - realtime: Centrifugo;
 - telemetry: Prometheus, the /metrics token, Flower;
-- retention: how long delivered, failed and refused rows are kept, and the storage budgets.
+- retention: how long delivered, failed and refused rows are kept.
 """
 
 # Every public name of each module becomes a setting here (Django reads the UPPERCASE ones); in
