@@ -68,6 +68,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--chat-size", type=int, default=10, help="connections per chat channel")
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_S,
+        help="seconds to let a node settle before each memory sample",
+    )
+    parser.add_argument(
         "--memory-engines",
         default="memory,redis",
         help="engines to measure memory per connection on (memory, redis)",
@@ -330,7 +336,7 @@ def measure_memory(args: argparse.Namespace, engine: str, redis_url: str | None)
 
     specs = crowd_specs(0, args.connections[-1], args.chat_size)
     with node(redis_url) as hub, Crowd(hub.ws_url) as crowd:
-        time.sleep(SETTLE_S)
+        time.sleep(args.settle)
         idle = node_sample(hub)
         print(f"{engine} engine: idle node RSS {idle['rss_kib'] / 1024:.1f} MiB")
         steps, held = [], 0
@@ -341,7 +347,7 @@ def measure_memory(args: argparse.Namespace, engine: str, redis_url: str | None)
             testing.wait_until(
                 lambda n=n: node_sample(hub)["clients"] >= n, 60, f"{n} clients on the node"
             )
-            time.sleep(SETTLE_S)
+            time.sleep(args.settle)
             row = {
                 "connections": n,
                 "held": held,

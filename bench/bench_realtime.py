@@ -191,11 +191,12 @@ def measure(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitS
         f"{args.subscribers} subscribers connected; rates {args.rates} msg/s, "
         f"{args.duration:g} s a phase, paths {args.paths}, {args.clients} posting threads"
     )
-    # Warm-up, discarded: connections, imports, the first queries of each path.
+    # Warm-up, discarded: connections, imports, the first queries of each path; at 50 msg/s at
+    # least, so that a low first rate (a quick or tiny run) does not spend seconds on it.
     for path in [None, *args.paths]:
         if path is not None:
             settings.CENTRIFUGO_PUBLISH_AFTER_COMMIT = path == "after-commit"
-        pacer.run(post if path else publish, args.rates[0], 20)
+        pacer.run(post if path else publish, max(args.rates[0], 50.0), 20)
     wait_for_outbox()
     time.sleep(1)
     listener.collect()
