@@ -1,0 +1,175 @@
+"""Every benchmark of bench/ runs here at a tiny size, as `make bench` runs it (a child process,
+`python -m bench.<module>`, on a throwaway database of this PostgreSQL server), so a change that
+breaks one fails CI rather than the next `make bench`.
+
+Each must exit 0 and write its JSON result with the figures it promises, as finite numbers, and
+the counts it checks (every email once, every live message delivered). The figures themselves
+are not judged: at these sizes they measure start-up and noise, and speed belongs to
+`make bench`, not to tests. Seconds each, about two minutes in all on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="the benchmarks run on PostgreSQL (COPY, as make bench runs them)",
+    ),
+]
+
+
+def run_benchmark(tmp_path: Path, module: str, *flags: str, database: bool = True) -> dict:
+    """Run bench.<module> with `flags` (and this server's --database-url) into a folder of its
+    own; assert it exits 0 and wrote exactly one result; return that result."""
+    results = tmp_path / "results"
+    argv = [sys.executable, "-m", f"bench.{module}", "--results", str(results), *flags]
+    if database:
+        argv += ["--database-url", os.environ["DATABASE_URL"]]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+    output = f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, output
+    written = list(results.glob("*.json"))
+    assert len(written) == 1, output
+    return json.loads(written[0].read_text())
+
+
+def assert_finite(result: dict, *paths: str) -> None:
+    """Each dotted path of `result` holds a finite number (not NaN, not missing)."""
+    for path in paths:
+        value: Any = result
+        for key in path.split("."):
+            assert isinstance(value, dict) and key in value, f"{path}: no {key!r}"
+            value = value[key]
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), (path, value)
+        assert math.isfinite(value), (path, value)
+
+
+def assert_latency_row(row: dict) -> None:
+    """A latency phase of the live benchmarks: percentiles, and every message delivered."""
+    assert_finite(row, "p50_ms", "p99_ms", "max_ms", "call_p50_ms", "call_p99_ms")
+    assert row["lost"] == 0 and row["delivered_pct"] == 100.0, row
+
+
+def test_bench_realtime(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path, "bench_realtime", "--subscribers", "3", "--rates", "10", "--duration", "1"
+    )
+    (run,) = result["runs"]
+    for key in ["floor", *result["paths"]]:
+        assert_latency_row(run[key])
+        assert_finite(run[key], "sent_per_s")
+    assert set(result["sustains_up_to"]) == {"floor", *result["paths"]}
+
+
+def test_bench_centrifugo_nodes(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path,
+        "bench_centrifugo_nodes",
+        *("--subscribers", "3", "--rate", "10", "--duration", "1", "--rounds", "1"),
+        *("--connections", "20", "--settle", "0.5", "--memory-engines", "memory"),
+        database=False,
+    )
+    assert set(result["latency"]) == {"baseline", "same-node", "cross-node"}
+    for row in result["latency"].values():
+        assert_latency_row(row)
+        assert_finite(row, "p50_ratio", "p99_ratio")
+    memory = result["memory"]["memory"]
+    (step,) = memory["steps"]
+    assert step["held"] == 20 and step["failed"] == 0, step
+    assert_finite(step, "rss_kib", "kib_per_connection")
+    assert_finite(memory, "connections_per_gib")
+
+
+def test_bench_head_of_line(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path,
+        "bench_head_of_line",
+        *("--subscribers", "2", "--messages", "5", "--rate", "20", "--emails", "20"),
+        *("--single-pool", "--single-pool-messages", "3", "--single-pool-wait", "10"),
+    )
+    now = result["after_commit"]
+    for key in ("no_backlog", "backlog"):
+        assert_latency_row(now[key])
+    assert_finite(now, "ratio_p50", "ratio_p99")
+    emails = result["emails_check"]
+    assert emails["received"] == emails["distinct_message_ids"] == 20, emails
+    assert emails["duplicate_message_ids"] == 0, emails
+    before = result["single_pool_before"]
+    for key in ("no_backlog", "backlog"):
+        assert_finite(before[key], "p50_ms", "p99_ms")  # lower bounds past the cap
+    assert_finite(before, "ratio_p99")
+
+
+def test_bench_email(tmp_path: Path) -> None:
+    result = run_benchmark(tmp_path, "bench_email", "--requests", "20", "--joins", "20")
+    cost = result["request_cost"]
+    assert_finite(cost, "on.p50_ms", "on.p99_ms", "off.p50_ms", "off.p99_ms", "ratio_p50")
+    throughput = result["throughput"]
+    assert_finite(
+        throughput, "pipeline_emails_per_s", "loop_emails_per_s", "ratio_pipeline_to_loop_time"
+    )
+    assert throughput["received"] == throughput["emails"] == 40, throughput
+    assert throughput["duplicate_message_ids"] == 0, throughput
+
+
+def test_bench_email_scale(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path,
+        "bench_email_scale",
+        *("--joins", "4", "--pool-one-joins", "2", "--smtp-delay", "0.05"),
+    )
+    assert set(result["pools"]) == {"4", "1"}
+    for pool in result["pools"].values():
+        assert_finite(pool, "one.emails_per_s", "two.emails_per_s", "ratio_two_to_one")
+        for phase in pool["phases"]:
+            assert phase["received"] == phase["distinct_message_ids"] == phase["emails"], phase
+            assert phase["missing_message_ids"] == phase["duplicate_message_ids"] == 0, phase
+
+
+def test_bench_stats(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path,
+        "bench_stats",
+        *("--messages", "2000", "--users", "200", "--chats", "20", "--new", "500"),
+    )
+    assert_finite(
+        result["figures"],
+        *("load_s", "rebuild_s", "incremental_s", "incremental_noop_s", "report_s"),
+        *("snapshot_s", "scrape_s", "naive_s"),
+    )
+    assert_finite(result["ratios"], *result["ratios"])
+    assert len(result["ratios"]) == 5
+
+
+def test_bench_year(tmp_path: Path) -> None:
+    from bench.bench_year import FIGURES, OTHERS
+
+    result = run_benchmark(
+        tmp_path, "bench_year", "--sizes", "2000,20000", "--new", "200", "--repeat", "2"
+    )
+    assert [run["size"] for run in result["runs"]] == [2000, 20000]
+    figures = [key for key, _, _ in FIGURES + OTHERS]
+    for run in result["runs"]:
+        assert_finite(run["figures"], *figures)
+        assert run["details"]["rows"]["messages"] == run["size"]
+        assert run["details"]["swept"] == {"notifications": 50, "publications": 200}
+        assert run["details"]["digests"] == 3
+        assert sum(run["details"]["retention_deleted"][0].values()) > 0
+    naive = [f"naive / fill_new at {size}" for size in (2000, 20000)]
+    assert_finite(result["ratios"], *figures, *naive)
+    assert {key for key, _, _ in FIGURES} <= set(result["goals"])
+    assert result["history_readers"]["snapshot"] and result["history_readers"]["fill_noop"]
