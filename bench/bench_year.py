@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -146,32 +145,42 @@ def show(label: str, seconds: float, unit: str = "ms") -> None:
 # --- one size ----------------------------------------------------------------------------------
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux carries
+    that across exec, so a child started by a process that loaded millions of rows would report
+    its parent's peak."""
+    status = Path("/proc/self/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def measure_report(reports_dir: str) -> None:
     """In a process of its own (the environment names the database and Redis): run the report
-    job once; print its time and peak memory as JSON, the last line."""
+    job once for its time and peak memory, then again for its queries (bench.queries); print
+    all as JSON, the last line."""
     import django
 
     django.setup()
+    from bench import queries
     from metrics.jobs import run_report
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mb()
     started = time.perf_counter()
     run = run_report(reports_dir=reports_dir)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "peak_mb": peak / 1024,
-                "before_mb": before / 1024,
-                "written": run is not None,
-            }
-        )
-    )
+    peak = peak_rss_mb()
+    result = {
+        "seconds": seconds,
+        "peak_mb": peak,
+        "before_mb": before,
+        "written": run is not None,
+        "profile": queries.profile(lambda: run_report(reports_dir=reports_dir)),
+    }
+    print(json.dumps(result))
 
 
-def report_in_child(reports_dir: str) -> dict[str, float]:
+def report_in_child(reports_dir: str) -> dict[str, Any]:
+    """measure_report in a child process (a clean heap: the peak is the report job's)."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.bench_year", "--measure-report", reports_dir],
         cwd=ROOT,
@@ -223,7 +232,8 @@ def run_size(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Load a year of `size` messages (windows at the traffic of `base`) and time every job."""
+    """Load a year of `size` messages (windows at the traffic of `base`) and time every job;
+    then run each once more under bench.queries.profile."""
     from django.conf import settings
     from django.db import connection
     from django.test import Client
@@ -239,14 +249,32 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed)
     now = timezone.now()
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    if end.hour == 23:  # the new messages' hour inside one UTC day, as in bench_stats
+        end -= timedelta(hours=1)
     year = traffic.Year(messages=size, base=base, end=end)
     figures: dict[str, float | None] = {}
     details: dict[str, Any] = {}
+    profiles: dict[str, Any] = {}
     print(
         f"bench_year: {size:,} messages over {year.days} days ({year.users:,} users, "
         f"{year.chats:,} chats); windows at the traffic of {base:,}",
         flush=True,
     )
+
+    def job(
+        key: str,
+        label: str,
+        func: Callable[[], Any],
+        reset: Callable[[], Any] | None = None,
+        warm_up: bool = True,
+        repeat: int = args.repeat,
+    ) -> None:
+        """Time `func` (median of `repeat`), then profile one more run; `reset` after each."""
+        figures[key] = median_of(repeat, func, reset, warm_up)
+        show(label, figures[key])
+        profiles[key] = queries.profile(func)
+        if reset is not None:
+            reset()
 
     figures["load_s"], rows = timed(
         "bulk load (COPY, indexes, VACUUM)", traffic.load_year, year, rng, now
@@ -263,16 +291,14 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
     )
 
     # The snapshot and the scrape, as beat and Prometheus run them.
-    figures["snapshot_s"] = median_of(args.repeat, snapshot.compute_snapshot)
-    show("live snapshot (compute_snapshot)", figures["snapshot_s"])
+    job("snapshot_s", "live snapshot (compute_snapshot)", snapshot.compute_snapshot)
     snapshot.refresh_snapshot()
     scraper = Client(
         HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_BEARER_TOKEN}"
     )
     response = scraper.get("/metrics")
     assert response.status_code == 200, response.status_code
-    figures["scrape_s"] = median_of(args.repeat, lambda: scraper.get("/metrics"))
-    show("one /metrics scrape", figures["scrape_s"])
+    job("scrape_s", "one /metrics scrape", lambda: scraper.get("/metrics"))
 
     # The first page of each list endpoint, as user 0: in a quarter of the chats, among them
     # chat 1, the biggest (a twentieth of the users) and busiest.
@@ -287,9 +313,9 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
         response = api.get(path)
         assert response.status_code == 200, (path, response.status_code)
         body = response.json()
-        details["api_items"][path] = len(body["results"] if isinstance(body, dict) else body)
-        figures[key] = median_of(args.repeat, lambda path=path: api.get(path))
-        show(f"GET {path} ({details['api_items'][path]:,} items)", figures[key])
+        items = len(body["results"] if isinstance(body, dict) else body)
+        details["api_items"][path] = items
+        job(key, f"GET {path} ({items:,} items)", lambda path=path: api.get(path))
 
     # One sweep: the stale rows are queued (into Redis) and touched; put back for the next run.
     stale_at = now - timedelta(minutes=10)
@@ -302,11 +328,10 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
         for model, ids in stale.items():
             model.objects.filter(pk__in=ids).update(updated_at=stale_at)
 
-    swept = requeue_stale_outbox_task()
+    details["swept"] = requeue_stale_outbox_task()
     unsweep()
-    details["swept"] = swept
-    figures["sweep_s"] = median_of(args.repeat, requeue_stale_outbox_task, unsweep)
-    show(f"outbox sweep ({sum(swept.values())} stale rows queued)", figures["sweep_s"])
+    queued = sum(details["swept"].values())
+    job("sweep_s", f"outbox sweep ({queued} stale rows queued)", requeue_stale_outbox_task, unsweep)
 
     # One digest run: the held emails folded; put back (held again, the digests deleted).
     held = list(Notification.objects.filter(status=Notification.HELD).values_list("pk", flat=True))
@@ -323,22 +348,28 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
         Notification.objects.filter(pk__in=built).delete()
         built.clear()
 
-    figures["digest_s"] = median_of(args.repeat, run_digests, undigest)
     run_digests()
     details["digests"] = len(built)
     undigest()
-    show(f"digest run ({details['digests']} digests of {len(held)} held)", figures["digest_s"])
+    job(
+        "digest_s",
+        f"digest run ({details['digests']} digests of {len(held)} held)",
+        run_digests,
+        undigest,
+    )
 
-    # The fill after new messages, then with nothing new.
+    # The fill after --new messages in the hour after the history, each run from the same state:
+    # filled to the hour's start, its partial rows written (as beat's fill a minute before).
     new_end = end + timedelta(hours=1)
     traffic.add_messages(year, args.new, end, new_end, rng)
-    figures["fill_new_s"], _ = timed(
-        f"fill after {args.new:,} new messages", fill.fill_activity_counts, until=new_end
+    job(
+        "fill_new_s",
+        f"fill after {args.new:,} new messages",
+        lambda: fill.fill_activity_counts(until=new_end),
+        reset=lambda: fill.rebuild_activity_counts(since=end, until=end),
+        warm_up=False,
     )
-    figures["fill_noop_s"] = median_of(
-        args.repeat, lambda: fill.fill_activity_counts(until=new_end)
-    )
-    show("fill with nothing new", figures["fill_noop_s"])
+    job("fill_noop_s", "fill with nothing new", lambda: fill.fill_activity_counts(until=new_end))
 
     figures["naive_s"], naive = timed(
         f"naive: {size + args.new:,} messages into pandas", naive_pandas, new_end
@@ -349,38 +380,36 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
         report = report_in_child(reports_dir)
     figures["report_s"], figures["report_peak_mb"] = report["seconds"], report["peak_mb"]
     details["report_before_mb"] = report["before_mb"]
+    profiles["report_s"] = report["profile"]
     show("report job (run_report, own process)", report["seconds"], "s")
     print(
-        f"  {'report job: peak memory (RSS; before it ran)':<48} {report['peak_mb']:9.1f} MB"
+        f"  {'report job: peak memory (VmHWM; before it ran)':<48} {report['peak_mb']:9.1f} MB"
         f" ({report['before_mb']:.0f} MB)",
         flush=True,
     )
 
     # Retention over one day of expired rows: a `now` at which only the first day of history is
     # past RETENTION_SENT_DAYS; each run the next day (the first days: the same traffic at every
-    # size).
+    # size), the profiled run too.
     prune = retention_prune()
     if prune is None:
         figures["retention_s"] = None
         print(f"  {'retention run over a day':<48} not available (no metrics.retention)")
     else:
         kept = timedelta(days=settings.RETENTION_SENT_DAYS)
-        day = iter(range(1, year.edge_days + 1))
+        days = iter(range(1, year.edge_days + 1))
         deleted: list[dict[str, int]] = []
-        figures["retention_s"] = median_of(
-            min(args.repeat, year.edge_days),
-            lambda: deleted.append(prune(now=year.start + kept + timedelta(days=next(day)))),
+        job(
+            "retention_s",
+            "retention run over a day",
+            lambda: deleted.append(prune(now=year.start + kept + timedelta(days=next(days)))),
             warm_up=False,
+            repeat=min(args.repeat, year.edge_days - 1),
         )
         details["retention_deleted"] = deleted
-        rows_a_run = statistics.median(sum(d.values()) for d in deleted)
-        show(f"retention run over a day ({rows_a_run:,.0f} rows a run)", figures["retention_s"])
+        print(f"  ({statistics.median(sum(d.values()) for d in deleted):,.0f} rows a run)")
 
-    # What the snapshot and the fill with nothing new read, query by query.
-    details["profile"] = {
-        "snapshot": queries.profile(snapshot.compute_snapshot),
-        "fill_noop": queries.profile(lambda: fill.fill_activity_counts(until=new_end)),
-    }
+    details["profile"] = profiles
     return {
         "size": size,
         "base": base,
@@ -455,9 +484,14 @@ def print_table(runs: list[dict], ratios: dict, goals: dict) -> None:
         )
 
 
-def history_readers(runs: list[dict], job: str, top: int = 8) -> list[dict]:
-    """The queries of `job` whose rows read grow the most from the smallest size to the largest
-    (matched by their SQL and its place among repeats), with their time at each size."""
+GROWS = 1.5  # rows read at the largest size / the smallest: the query reads history
+MANY_ROWS = 10_000  # or this many rows read at the largest size, growing or not
+
+
+def history_readers(runs: list[dict], job: str) -> list[dict]:
+    """The queries of `job` that read history: their rows read grew by GROWS or more from the
+    smallest size to the largest, or they read MANY_ROWS at the largest (matched by their SQL
+    and its place among repeats of it), the most rows first, with their time at each size."""
 
     def keyed(run: dict) -> dict[tuple[str, int], dict]:
         seen: dict[str, int] = {}
@@ -471,50 +505,53 @@ def history_readers(runs: list[dict], job: str, top: int = 8) -> list[dict]:
     small, large = keyed(runs[0]), keyed(runs[-1])
     rows = []
     for key, big in large.items():
-        before = small.get(key)
-        if before is None or "rows_read" not in big:
+        if "rows_read" not in big:
+            continue
+        before = small.get(key, {})
+        was = before.get("rows_read")
+        grew = was is None or big["rows_read"] >= GROWS * max(was, 1) + 1000
+        if not (grew or big["rows_read"] >= MANY_ROWS):
             continue
         rows.append(
             {
-                "sql": key[0],
-                "rows_read": [before["rows_read"], big["rows_read"]],
-                "ms": [before["seconds"] * 1000, big["seconds"] * 1000],
-                "scans": big["scans"],
+                "sql": " ".join(key[0].split()),
+                "rows_read": [was, big["rows_read"]],
+                "ms": [before["seconds"] * 1000 if before else None, big["seconds"] * 1000],
+                "scans": [
+                    f"{scan['node']} on {scan['relation'] or scan['index']}: {scan['rows_read']:,}"
+                    for scan in big["scans"]
+                    if scan["rows_read"]
+                ],
             }
         )
-    rows.sort(key=lambda r: (r["rows_read"][1] - r["rows_read"][0], r["ms"][1]), reverse=True)
-    return rows[:top]
+    rows.sort(key=lambda r: r["rows_read"][1], reverse=True)
+    return rows
 
 
 def print_profile(runs: list[dict]) -> dict[str, list[dict]]:
+    """Per job, its statements and their time in the database at each size, then the queries
+    that read history (history_readers)."""
     readers = {}
-    for job in ("snapshot", "fill_noop"):
-        profiles = [run["details"]["profile"][job] for run in runs]
-        print(
-            f"\n{job}: "
-            + ", ".join(
-                f"{run['size']:,}: {p['seconds'] * 1000:.1f} ms, {len(p['queries'])} queries "
-                f"({p['query_seconds'] * 1000:.1f} ms in the database)"
-                for run, p in zip(runs, profiles, strict=True)
-            )
+    print("\nqueries (bench.queries: each statement EXPLAIN ANALYZEd; times of a warm re-run)")
+    for key, what, _ in FIGURES:
+        if not all(key in run["details"]["profile"] for run in runs):
+            continue
+        profiles = [run["details"]["profile"][key] for run in runs]
+        sizes = ", ".join(
+            f"{run['size']:,}: {len(p['queries'])} statements, {p['query_seconds'] * 1000:.1f} ms"
+            for run, p in zip(runs, profiles, strict=True)
         )
-        readers[job] = history_readers(runs, job)
-        print("  queries by rows read (smallest -> largest size), the most growing first:")
-        for row in readers[job]:
-            tables = sorted(
-                {
-                    f"{s['node']} on {s['relation'] or s['index']}"
-                    for s in row["scans"]
-                    if s["rows_read"]
-                }
-            )
-            sql = " ".join(row["sql"].split())
+        readers[key] = history_readers(runs, key)
+        print(f"{what}: {sizes}")
+        for row in readers[key]:
+            was = "-" if row["rows_read"][0] is None else f"{row['rows_read'][0]:,}"
+            ms = "-" if row["ms"][0] is None else f"{row['ms'][0]:.1f}"
             print(
-                f"  - {row['rows_read'][0]:>10,} -> {row['rows_read'][1]:>10,} rows, "
-                f"{row['ms'][0]:.1f} -> {row['ms'][1]:.1f} ms: {sql[:150]}"
+                f"  reads {was} -> {row['rows_read'][1]:,} rows ({ms} -> {row['ms'][1]:.1f} ms):"
+                f" {row['sql'][:160]}"
             )
-            if tables:
-                print(f"      {'; '.join(tables)}")
+            if row["scans"]:
+                print(f"      {'; '.join(row['scans'])}")
     return readers
 
 
