@@ -4,6 +4,7 @@
 # as ratios against a baseline measured in the same run and writes JSON to bench/results/
 # (git-ignored). Extra arguments are ignored here; run one directly to pass flags, as a module
 # from the repository root: .venv/bin/python -m bench.bench_stats --help
+# `make test` runs each of them at a tiny size (tests/test_benchmarks.py), so none breaks unseen.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 mkdir -p bench/results
@@ -53,3 +54,14 @@ log "activity statistics: full rebuild vs incremental fill vs naive pandas (Post
 # BENCH_STATS_ARGS="--big" make bench;  quick: BENCH_STATS_ARGS="--messages 100000"
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" -m bench.bench_stats --database-url "$pg_url" ${BENCH_STATS_ARGS:-}
+
+log "a year of traffic: every periodic job and each list's first page, 1,000,000 vs 10,000,000 messages"
+# Each size on a throwaway database of its own, one after the other (at most 8.5 GiB of disk, the
+# 10M one): a year bulk-loaded with COPY, then the snapshot, a scrape, the fill after 10,000 new
+# messages and with nothing new, the report job, a sweep, a digest run, a retention run over a
+# day and the first page of each list endpoint, as ratios 10M / 1M against the issue's goals, and
+# the queries that read history. About 10 minutes (10M: 3.5 min to load, 4 min for the first fill
+# of the year, 1 min for the naive pass). Quick (100,000 and 1,000,000, about 1.5 minutes):
+# BENCH_YEAR_ARGS="--quick" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" -m bench.bench_year --database-url "$pg_url" ${BENCH_YEAR_ARGS:-}
