@@ -172,4 +172,11 @@ def test_bench_year(tmp_path: Path) -> None:
     naive = [f"naive / fill_new at {size}" for size in (2000, 20000)]
     assert_finite(result["ratios"], *figures, *naive)
     assert {key for key, _, _ in FIGURES} <= set(result["goals"])
-    assert result["history_readers"]["snapshot"] and result["history_readers"]["fill_noop"]
+    # Every job's statements were explained at both sizes (bench.queries), to name what scans.
+    for run in result["runs"]:
+        profiled = run["details"]["profile"]
+        assert {key for key, _, _ in FIGURES} - {"report_peak_mb"} <= set(profiled)
+        assert all(
+            "rows_read" in q for q in profiled["snapshot_s"]["queries"] if "SELECT" in q["sql"]
+        )
+    assert {"snapshot_s", "fill_noop_s"} <= set(result["history_readers"])
