@@ -146,8 +146,10 @@ def mark_done(model: type[OutboxRow], ids: Sequence[int]) -> None:
 
 
 def release(row: OutboxRow, error: str) -> None:
-    """A transient failure: back to pending so the retry (or the sweeper) can claim it."""
-    type(row).objects.filter(pk=row.pk).update(
+    """A transient failure: back to pending so the retry (or the sweeper) can claim it. Only a
+    row still being sent: one whose lease expired and that another worker finished stays
+    finished (sent once, counted once)."""
+    type(row).objects.filter(pk=row.pk, status=OutboxStatus.SENDING).update(
         status=OutboxStatus.PENDING,
         claimed_until=None,
         last_error=error[:2000],
@@ -162,16 +164,20 @@ def fail(row: OutboxRow, error: str) -> None:
 
 
 def stale_ids(model: type[OutboxRow], limit: int = 1000) -> list[int]:
-    """Rows that should have been delivered by now: never queued, or their worker died."""
+    """Rows that should have been delivered by now: never queued, or their worker died; the
+    oldest first.
+
+    Two reads of the partial index on rows in flight, each in its own order: one `ORDER BY id
+    LIMIT` over both conditions could walk the primary key from the oldest row ever written
+    when many rows wait (an outage), since they all sit at the newest ids.
+    """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.OUTBOX_STALE_SECONDS)
-    pending = Q(status=OutboxStatus.PENDING, updated_at__lt=cutoff)
-    abandoned = Q(status=OutboxStatus.SENDING, claimed_until__lt=now)
-    return list(
-        model.objects.filter(pending | abandoned)
-        .order_by("id")
-        .values_list("pk", flat=True)[:limit]
-    )
+    pending = model.objects.filter(status=OutboxStatus.PENDING, updated_at__lt=cutoff)
+    abandoned = model.objects.filter(status=OutboxStatus.SENDING, claimed_until__lt=now)
+    ids = set(pending.order_by("updated_at").values_list("pk", flat=True)[:limit])
+    ids.update(abandoned.order_by("updated_at").values_list("pk", flat=True)[:limit])
+    return sorted(ids)[:limit]
 
 
 def requeue_stale(model: type[OutboxRow], task: Task) -> int:
@@ -190,7 +196,8 @@ def backlog(model: type[OutboxRow]) -> dict[str, int]:
     partial index (they are few), the finished ones from their running totals."""
     counts = dict.fromkeys(model.IN_FLIGHT, 0)
     in_flight = model.objects.filter(status__in=model.IN_FLIGHT).order_by()
-    for status, n in in_flight.values_list("status").annotate(n=models.Count("id")):
+    # count(*), not count(id): the partial index alone answers it (an index-only scan).
+    for status, n in in_flight.values_list("status").annotate(n=models.Count("*")):
         counts[status] = n
     finished = tallies.values(tally_name(model, status) for status in model.FINISHED)
     counts.update({status: finished[tally_name(model, status)] for status in model.FINISHED})
