@@ -91,7 +91,7 @@ def run_report(reports_dir: str | None = None, days: int | None = None) -> Repor
             return None
         with recorded("make_report"):
             run = make_report_and_prune(reports_dir=reports_dir, days=days)
-            retention.count_deleted({"reports": run.deleted})
+            retention.add_deleted({"reports": run.deleted})
             return run
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -26,19 +27,66 @@ from django.utils import timezone
 
 from chats.models import Notification, Publication
 from core import tallies
-from core.outbox import OutboxStatus
 from ratelimits.models import RefusedAttempt
 
 logger = logging.getLogger(__name__)
 
-# What the job deletes, by the `table` label of chatplatform_retention_deleted_total.
-TABLES = ("notifications", "publications", "refused_attempts", "reports")
 # A run stops starting batches after this long (below the task's soft time limit); the next run
 # goes on where it stopped.
 RUN_SECONDS = 240
 
 
+@dataclass(frozen=True)
+class Policy:
+    """The rows one retention deletes, declared once: the prune job deletes them and the storage
+    measurement (observability.storage) reports the oldest one's age. `table` and `status` are
+    the exported labels (`table` as in chatplatform_retention_deleted_total)."""
+
+    table: str
+    status: str
+    model: type[Model]
+    field: str  # the time the retention counts from, indexed
+    days_setting: str
+    status_value: str | None = None  # None: every row of the table
+
+    def days(self) -> int:
+        return getattr(settings, self.days_setting)
+
+    def rows(self) -> QuerySet:
+        rows = self.model.objects.filter(**{f"{self.field}__isnull": False})
+        return rows if self.status_value is None else rows.filter(status=self.status_value)
+
+    def expired(self, now: datetime) -> QuerySet:
+        """The rows past their retention at `now`, through the index on (status, field)."""
+        rows = self.rows().filter(**{f"{self.field}__lt": now - timedelta(days=self.days())})
+        if self.model is Notification:
+            # A digest goes after the held emails folded into it (on_delete=PROTECT): they
+            # finished before it, so they are due first, whatever the digest's own status.
+            rows = rows.exclude(Exists(Notification.objects.filter(digest_id=OuterRef("pk"))))
+        return rows
+
+    def oldest(self) -> datetime | None:
+        """The oldest row's time: the first entry of the index on (status, field)."""
+        return self.rows().order_by(self.field).values_list(self.field, flat=True).first()
+
+
+# In the order a run deletes them: folded emails before the digests that carried them.
+POLICIES = (
+    Policy("notifications", "folded", Notification, "done_at", "RETENTION_SENT_DAYS", "folded"),
+    Policy("notifications", "sent", Notification, "done_at", "RETENTION_SENT_DAYS", "sent"),
+    Policy("notifications", "failed", Notification, "done_at", "RETENTION_FAILED_DAYS", "failed"),
+    Policy("publications", "sent", Publication, "done_at", "RETENTION_SENT_DAYS", "sent"),
+    Policy("publications", "failed", Publication, "done_at", "RETENTION_FAILED_DAYS", "failed"),
+    Policy("refused_attempts", "refused", RefusedAttempt, "hour", "RETENTION_REFUSALS_DAYS"),
+)
+PRUNED = tuple(dict.fromkeys(policy.table for policy in POLICIES))
+# What chatplatform_retention_deleted_total counts: the pruned tables and the report folders
+# (deleted by the report job, metrics.reports.folders).
+TABLES = (*PRUNED, "reports")
+
+
 def deleted_name(table: str) -> str:
+    """The running total of what retention deleted from `table`."""
     return f"retention.deleted.{table}"
 
 
@@ -48,17 +96,9 @@ def deleted_totals() -> dict[str, int]:
     return {table: found[deleted_name(table)] for table in TABLES}
 
 
-def count_deleted(deleted: dict[str, int]) -> None:
+def add_deleted(deleted: dict[str, int]) -> None:
+    """Add to the deleted totals, in the caller's transaction (the one that deleted)."""
     tallies.add({deleted_name(table): n for table, n in deleted.items()})
-
-
-def kept_days(status: str) -> int:
-    """How long an outbox row that finished with `status` is kept."""
-    return (
-        settings.RETENTION_FAILED_DAYS
-        if status == OutboxStatus.FAILED
-        else settings.RETENTION_SENT_DAYS
-    )
 
 
 def delete_in_batches(table: str, rows: QuerySet, order: str, deadline: float) -> int:
@@ -74,46 +114,21 @@ def delete_in_batches(table: str, rows: QuerySet, order: str, deadline: float) -
         with transaction.atomic():
             # The same conditions again: a row that changed since it was selected stays.
             count = rows.filter(pk__in=ids).delete()[1].get(rows.model._meta.label, 0)
-            count_deleted({table: count})
+            add_deleted({table: count})
         deleted += count
         if count == 0:
             break
     return deleted
 
 
-def _finished(model: type[Model], status: str, now: datetime) -> QuerySet:
-    """`model`'s rows that finished with `status` before their retention, through its partial
-    index (status, done_at) on finished rows."""
-    cutoff = now - timedelta(days=kept_days(status))
-    rows = model.objects.filter(status=status, done_at__lt=cutoff)
-    if model is Notification and status == OutboxStatus.SENT:
-        # A digest goes after the held emails folded into it (on_delete=PROTECT); they finished
-        # before it, so they are due first.
-        rows = rows.exclude(Exists(Notification.objects.filter(digest_id=OuterRef("pk"))))
-    return rows
-
-
 def prune(now: datetime | None = None) -> dict[str, int]:
     """Delete what is past its retention; the rows deleted per table (added to the totals)."""
     now = now or timezone.now()
     deadline = time.monotonic() + RUN_SECONDS
-    deleted = dict.fromkeys(TABLES[:-1], 0)
-    # Folded emails before the digests that carried them, so a digest is never held back a run.
-    outboxes = [
-        (
-            "notifications",
-            Notification,
-            [Notification.FOLDED, OutboxStatus.SENT, OutboxStatus.FAILED],
-        ),
-        ("publications", Publication, [OutboxStatus.SENT, OutboxStatus.FAILED]),
-    ]
-    for table, model, statuses in outboxes:
-        for status in statuses:
-            rows = _finished(model, status, now)
-            deleted[table] += delete_in_batches(table, rows, "done_at", deadline)
-    refusals_cutoff = now - timedelta(days=settings.RETENTION_REFUSALS_DAYS)
-    refusals = RefusedAttempt.objects.filter(hour__lt=refusals_cutoff)
-    deleted["refused_attempts"] = delete_in_batches("refused_attempts", refusals, "hour", deadline)
+    deleted = dict.fromkeys(PRUNED, 0)
+    for policy in POLICIES:
+        rows = policy.expired(now)
+        deleted[policy.table] += delete_in_batches(policy.table, rows, policy.field, deadline)
     if any(deleted.values()):
         logger.info("retention deleted %s", deleted)
     return deleted

@@ -26,7 +26,6 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +37,7 @@ from django.utils import timezone
 
 from chats.models import MembershipEvent, Message, Notification, Publication
 from core.redis_client import client as redis_client_for
+from metrics import retention
 from metrics.models import HourlyCount, UserDayActivity
 from metrics.reports import folders
 from ratelimits.models import RefusedAttempt
@@ -72,9 +72,9 @@ def measured_tables() -> list[type[models.Model]]:
 ROW_BUDGETS: dict[str, int] = {
     # 27,000 a day, kept for ever: 10 M a year.
     Message._meta.db_table: 20_000_000,
-    # One per message and membership change, sent ones kept RETENTION_SENT_DAYS (30): ~0.9 M.
+    # One per message and membership change, sent ones kept RETENTION_SENT_DAYS (31): ~0.9 M.
     Publication._meta.db_table: 2_000_000,
-    # ~2 per join, sent and folded ones kept 30 days, failed ones 90: ~0.2 M.
+    # ~2 per join, sent and folded ones kept 31 days, failed ones 90: ~0.2 M.
     Notification._meta.db_table: 500_000,
     # Joins and leaves, kept for ever (the statistics read them): 1 M a year.
     MembershipEvent._meta.db_table: 2_000_000,
@@ -90,44 +90,8 @@ ROW_BUDGETS: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True)
-class Retention:
-    """The rows one retention deletes: `table` and `status` are the exported labels (the same
-    `table` names as chatplatform_retention_deleted_total)."""
-
-    table: str
-    status: str
-    model: type[models.Model]
-    field: str  # the time the retention counts from
-    days_setting: str
-    status_value: str | None = None  # None: every row of the table
-
-    def rows(self) -> models.QuerySet:
-        rows = self.model.objects.filter(**{f"{self.field}__isnull": False})
-        return rows if self.status_value is None else rows.filter(status=self.status_value)
-
-    def oldest(self) -> datetime | None:
-        """The oldest row's time: the first entry of the index on (status, field)."""
-        return self.rows().order_by(self.field).values_list(self.field, flat=True).first()
-
-
-RETENTIONS = (
-    Retention("notifications", "sent", Notification, "done_at", "RETENTION_SENT_DAYS", "sent"),
-    Retention(
-        "notifications",
-        Notification.FOLDED,
-        Notification,
-        "done_at",
-        "RETENTION_SENT_DAYS",
-        Notification.FOLDED,
-    ),
-    Retention(
-        "notifications", "failed", Notification, "done_at", "RETENTION_FAILED_DAYS", "failed"
-    ),
-    Retention("publications", "sent", Publication, "done_at", "RETENTION_SENT_DAYS", "sent"),
-    Retention("publications", "failed", Publication, "done_at", "RETENTION_FAILED_DAYS", "failed"),
-    Retention("refused_attempts", "refused", RefusedAttempt, "hour", "RETENTION_REFUSALS_DAYS"),
-)
+# The retentions whose oldest row is measured: declared once, with the prune job.
+RETENTIONS = retention.POLICIES
 
 # The larger of the collector's live count and the planner's estimate (see the module's note);
 # reltuples is -1 for a table never vacuumed or analysed (PostgreSQL 14+).
@@ -163,10 +127,9 @@ def measure_storage(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     oldest: dict[str, dict[str, str | None]] = {}
     retention_days: dict[str, dict[str, int]] = {}
-    for retention in RETENTIONS:
-        oldest.setdefault(retention.table, {})[retention.status] = _iso(retention.oldest())
-        days = getattr(settings, retention.days_setting)
-        retention_days.setdefault(retention.table, {})[retention.status] = days
+    for policy in RETENTIONS:
+        oldest.setdefault(policy.table, {})[policy.status] = _iso(policy.oldest())
+        retention_days.setdefault(policy.table, {})[policy.status] = policy.days()
     rows = table_rows()
     return {
         "measured_at": _iso(now),

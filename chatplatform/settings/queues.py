@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from kombu import Queue
 
-from .base import TIME_ZONE, env, env_or
+from .base import TIME_ZONE, env, env_or, whole_number
 
 # --- Redis and Celery -------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -159,11 +159,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "prune-old-rows": {
         "task": "metrics.tasks.prune_task",
-        "schedule": timedelta(seconds=env.int("RETENTION_SECONDS", default=600)),
+        "schedule": timedelta(seconds=whole_number("RETENTION_SECONDS", 600)),
     },
     "measure-storage": {
         "task": "observability.tasks.measure_storage_task",
-        "schedule": timedelta(seconds=env.int("STORAGE_SECONDS", default=60)),
+        "schedule": timedelta(seconds=whole_number("STORAGE_SECONDS", 60)),
     },
     "render-notebooks": {
         "task": "notebooks.tasks.render_notebooks_task",
