@@ -58,9 +58,12 @@ class Membership(models.Model):
 
     class Meta:
         ordering = ["id"]
-        # A chat's members page by page, in joining order (cursor pagination on id), without
-        # sorting every member of a large chat.
-        indexes = [models.Index(fields=["chat", "id"], name="membership_chat_id_idx")]
+        # The API's pages (cursor pagination on id) without sorting: a chat's members in
+        # joining order, and a user's chats.
+        indexes = [
+            models.Index(fields=["chat", "id"], name="membership_chat_id_idx"),
+            models.Index(fields=["user", "chat"], name="membership_user_chat_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["chat", "user"], name="one_membership_per_user_chat"),
             # Exactly one owner: at most one here; the services never remove the last one.

@@ -5,6 +5,8 @@ bulk-creates (the demo) adds to the totals itself."""
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+
 from core import tallies
 
 from . import services
@@ -14,18 +16,17 @@ def forget_deleted_user(sender: type, instance: Any, **kwargs: Any) -> None:
     services.forget_user(user_id=instance.pk)
 
 
-def count_created(sender: type, created: bool, raw: bool = False, **kwargs: Any) -> None:
-    if created and not raw:
+def tally_created(sender: type, created: bool, **kwargs: Any) -> None:
+    """post_save: one more account or chat (fixtures loaded with loaddata included)."""
+    if created:
         tallies.add({total_name(sender): 1})
 
 
-def count_deleted(sender: type, **kwargs: Any) -> None:
+def tally_deleted(sender: type, **kwargs: Any) -> None:
+    """post_delete: one fewer account or chat (a cascade sends one signal per row)."""
     tallies.add({total_name(sender): -1})
 
 
-# The running total of each counted model's rows.
-TOTALS = {"auth.user": "users", "chats.chat": "chats"}
-
-
 def total_name(model: type) -> str:
-    return TOTALS[model._meta.label_lower]
+    """The running total of a counted model's rows: "users" (AUTH_USER_MODEL) or "chats"."""
+    return "users" if model is get_user_model() else "chats"

@@ -123,7 +123,9 @@ def _fill_partial(state: FillState, stat: Stat, now: datetime, unchanged: set[st
     they cover the same slices, and no raw row of those slices was stamped since the previous
     write (less SETTLE, for a transaction that began before it and committed after), or, for
     a statistic computed from others, none of those was rewritten. With nothing new a run
-    costs a few index probes, not a recount of the slice (or of a 30-day window of user-days)."""
+    costs a few index probes, not a recount of the slice (or of a 30-day window of user-days).
+    A row deleted from the slice in progress (a user's account) is seen when the slice becomes
+    final, as a late row is: the partial rows are provisional."""
     start, end = state.filled_until, _partial_end(stat, now)
     stale = state.partial_until is not None and state.partial_until > start
     if end <= start and not stale:

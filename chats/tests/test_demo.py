@@ -12,6 +12,8 @@ from django.core.management import call_command
 
 from chats import demo, services
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Publication
+from core import tallies
+from core.outbox import tally_name
 
 User = get_user_model()
 NOW = datetime(2025, 3, 18, 14, 37, tzinfo=UTC)  # a Tuesday afternoon
@@ -123,6 +125,18 @@ def test_past_emails_give_the_task_health_notebook_a_history() -> None:
         )
         assert names[joined.user_id] in email.subject
         assert email.recipient_id != joined.user_id
+
+
+def test_the_demo_adds_its_bulk_inserted_rows_to_the_running_totals() -> None:
+    """Bulk inserts send no signals: the snapshot's totals would otherwise start below the rows
+    the demo shows (and stay so, since they are never recounted)."""
+    seed()
+    names = {"sent": tally_name(Notification, "sent"), "failed": tally_name(Notification, "failed")}
+    totals = tallies.values(["users", "chats", *names.values()])
+    assert totals["users"] == User.objects.count()
+    assert totals["chats"] == Chat.objects.count()
+    for status, name in names.items():
+        assert totals[name] == Notification.objects.filter(status=status).count() > 0
 
 
 def test_no_history_once_a_real_chat_has_messages() -> None:
