@@ -555,6 +555,12 @@ def print_profile(runs: list[dict]) -> dict[str, list[dict]]:
     return readers
 
 
+def git(*args: str) -> str:
+    """A git answer about the tree measured ("" outside a repository)."""
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
 def run_all(args: argparse.Namespace) -> None:
     # scripts/bench.sh passes the URL; run alone, start PostgreSQL here (it prints only the URL).
     base_url = (
@@ -572,12 +578,18 @@ def run_all(args: argparse.Namespace) -> None:
             subprocess.run(command, cwd=ROOT, check=True)
             runs.append(json.loads(out.read_text()))
     ratios, goals = ratios_and_goals(runs)
+    tree = {
+        "commit": git("rev-parse", "HEAD"),
+        # The figures are those of the working tree, with whatever was not committed yet.
+        "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines(),
+    }
     print_table(runs, ratios, goals)
     readers = print_profile(runs)
     write_results(
         args.results,
         "year",
         {
+            "tree": tree,
             "sizes": args.sizes,
             "new": args.new,
             "repeat": args.repeat,
