@@ -36,3 +36,19 @@ def values(names: Iterable[str]) -> dict[str, int]:
     names = list(names)
     found = dict(Tally.objects.filter(name__in=names).values_list("name", "value"))
     return {name: found.get(name, 0) for name in names}
+
+
+def get(name: str) -> int | None:
+    """One total, or None when it was never started (tell "0" from "not counted yet")."""
+    return Tally.objects.filter(name=name).values_list("value", flat=True).first()
+
+
+def start(name: str, value: int) -> None:
+    """Set a total that was never started (or was dropped to be recounted); never lowers a
+    running one: who starts it must hold what it counts still (the fill's own rows)."""
+    Tally.objects.update_or_create(name=name, defaults={"value": value})
+
+
+def drop(names: Iterable[str]) -> None:
+    """Forget totals whose counted rows are being recounted (a statistics rebuild)."""
+    Tally.objects.filter(name__in=list(names)).delete()

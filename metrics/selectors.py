@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Sum
+from django.db.models import Count, Subquery, Sum
 from django.db.models.functions import TruncMinute
 
 from chats.models import Chat, Message
+from core.models import Tally
 
+from .fill import final_total_name
 from .models import FillState, HourlyCount, JobRun, UserDayActivity
 from .timeutil import HOUR, day_start, floor_time
 
@@ -87,13 +89,26 @@ def messages_by_chat(start: datetime, end: datetime) -> dict[int, int]:
 
 
 def messages_total(now: datetime) -> int:
-    """Messages ever created: the hourly totals plus the messages after the last filled hour."""
-    filled = filled_until("messages_sent")
-    if filled is None:
+    """Messages ever created: the running total of the final hours (kept by the fill, one row)
+    plus the messages after the last filled hour."""
+    # One statement, so the total and filled_until are of the same fill step.
+    state = (
+        FillState.objects.filter(stat="messages_sent")
+        .annotate(
+            total=Subquery(
+                Tally.objects.filter(name=final_total_name("messages_sent")).values("value")
+            )
+        )
+        .values_list("filled_until", "total")
+        .first()
+    )
+    if state is None:
         return Message.objects.filter(created_at__lt=now).count()
-    counted = HourlyCount.objects.filter(stat="messages_sent", hour__lt=filled).aggregate(
-        n=Sum("value")
-    )["n"]
+    filled, counted = state
+    if counted is None:  # never started: a fill that has not run since the upgrade
+        counted = HourlyCount.objects.filter(stat="messages_sent", hour__lt=filled).aggregate(
+            n=Sum("value")
+        )["n"]
     return (counted or 0) + _raw_messages(filled, now).count()
 
 

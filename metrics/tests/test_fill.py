@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from chats.models import Chat, Message
-from metrics import fill
+from core import tallies
+from metrics import fill, selectors
 from metrics.models import FillState, HourlyCount
 
 from .support import T0, Activity, at, dump, hm
@@ -102,6 +103,18 @@ class Crash(Exception):
     pass
 
 
+def messages_ever_is_exact() -> bool:
+    """The fill's running total of final messages_sent hours is the sum of those rows, and
+    messages ever (the snapshot's) counts every message once."""
+    filled = FillState.objects.get(stat="messages_sent").filled_until
+    final = HourlyCount.objects.filter(stat="messages_sent", hour__lt=filled)
+    total = tallies.get(fill.final_total_name("messages_sent"))
+    late = hm(48, 0)  # after every message of the activity
+    return total == sum(final.values_list("value", flat=True)) and (
+        selectors.messages_total(late) == Message.objects.count()
+    )
+
+
 def test_a_crashed_run_is_redone_cleanly(
     activity: Activity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -130,6 +143,7 @@ def test_a_crashed_run_is_redone_cleanly(
     assert report.redone == [started[0][0]]
     assert not FillState.objects.filter(state=FillState.State.STARTED).exists()
     assert dump() == reference
+    assert messages_ever_is_exact()
 
 
 def test_rebuild_since_counts_a_message_inserted_into_the_past(activity: Activity) -> None:
@@ -143,6 +157,7 @@ def test_rebuild_since_counts_a_message_inserted_into_the_past(activity: Activit
     assert hourly_totals()["messages_sent"][3] == 2
     assert hourly_totals()["active_chats"][3] == 2
     assert hourly_totals()["messages_sent"][0] == 2  # before `since`: untouched
+    assert messages_ever_is_exact()
 
 
 def test_fill_stats_command_reports_what_it_filled(db: None, redis_service, capsys) -> None:
