@@ -141,7 +141,7 @@ def prune_reports(reports_dir: Path, now: datetime, keep_latest: int, keep_days:
 def reports_size_bytes(reports_dir: Path | str | None = None) -> int:
     """Bytes of every file under REPORTS_DIR (reports, notebook renders, temporary folders;
     symlinks not followed), 0 before the first report. One stat per file, and the files are
-    bounded by the kept set (about 25 a report): cheap enough for the storage measurement every minute."""
+    bounded by the kept set (about 25 a report): cheap enough to measure every minute."""
     total = 0
     folders = [Path(reports_dir or settings.REPORTS_DIR)]
     while folders:
