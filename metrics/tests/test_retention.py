@@ -73,20 +73,11 @@ def test_prune_deletes_finished_rows_past_their_retention_and_no_total_moves(
     stuck = [email(), email(Notification.HELD), email("sending")]
     publications = [Publication.objects.create(channel="c", data={}) for _ in range(5)]
     outbox.mark_done(Publication, [p.pk for p in publications[:4]])
-    RefusedAttempt.objects.create(
-        scope=Scope.AUTH_CLIENT,
-        ident="10.0.0.1",
-        hour=timezone.now() - timedelta(days=40),
-        count=3,
-        last_refused_at=timezone.now() - timedelta(days=40),
-    )
-    RefusedAttempt.objects.create(
-        scope=Scope.AUTH_CLIENT,
-        ident="10.0.0.2",
-        hour=timezone.now() - timedelta(days=2),
-        count=1,
-        last_refused_at=timezone.now() - timedelta(days=2),
-    )
+    for ident, days in (("10.0.0.1", settings.RETENTION_REFUSALS_DAYS + 10), ("10.0.0.2", 2)):
+        then = timezone.now() - timedelta(days=days)
+        RefusedAttempt.objects.create(
+            scope=Scope.AUTH_CLIENT, ident=ident, hour=then, count=3, last_refused_at=then
+        )
     sent_days, failed_days = settings.RETENTION_SENT_DAYS, settings.RETENTION_FAILED_DAYS
     age(
         Notification.objects.filter(pk__in=[sent_old.pk, digest.pk, *[h.pk for h in held]]),
