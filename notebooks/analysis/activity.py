@@ -15,6 +15,7 @@ from metrics.reports.transforms import busiest_chats, hour_of_week, stat_series,
 from metrics.timeutil import DAY
 
 from .formatting import number
+from .reading import BeforeRange
 
 
 def days_in(start: pd.Timestamp, end: pd.Timestamp) -> pd.DatetimeIndex:
@@ -86,22 +87,39 @@ def active_users(
     return table
 
 
-def growth(
-    users: pd.DataFrame, chats: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
-) -> pd.DataFrame:
-    """Users and chats that exist at the end of each day of the range (cumulative counts).
+def existing_at(
+    times: pd.Series, moments: pd.DatetimeIndex, before: int, since: pd.Timestamp | None
+) -> np.ndarray:
+    """How many rows exist at each of `moments`: `before` (created before `since`, which the
+    table does not list) plus the table's rows created from `since` (None: any time) until it."""
+    created = utc(times)
+    if since is not None:
+        created = created[created >= since]  # listed for another reason (a chat active in range)
+    values = np.sort(created.to_numpy(dtype="datetime64[ns]"))
+    found = np.searchsorted(values, moments.tz_convert("UTC").tz_localize(None).to_numpy(), "left")
+    return before + found
 
-    Chats deleted since are not in the report, so the chat curve counts today's chats only.
+
+def growth(
+    users: pd.DataFrame,
+    chats: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    before: BeforeRange,
+) -> pd.DataFrame:
+    """Users and chats that exist at the end of each day of the range (cumulative counts): those
+    created before the report's range (`before`, from its manifest) plus those its tables list
+    as created since, up to that day's end.
+
+    Deleted accounts and chats are counted by neither, so the curves count today's rows only.
     """
     days = days_in(start, end)
     ends = days + DAY
-
-    def cumulative(times: pd.Series) -> np.ndarray:
-        values = np.sort(utc(times).to_numpy(dtype="datetime64[ns]"))
-        return np.searchsorted(values, ends.tz_localize(None).to_numpy(), side="left")
-
     frame = pd.DataFrame(
-        {"users": cumulative(users["date_joined"]), "chats": cumulative(chats["created_at"])},
+        {
+            "users": existing_at(users["date_joined"], ends, before.users, before.start),
+            "chats": existing_at(chats["created_at"], ends, before.chats, before.start),
+        },
         index=days,
     )
     frame.index.name = "day"
@@ -109,14 +127,19 @@ def growth(
 
 
 def summary(
-    tables: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp
+    tables: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp, before: BeforeRange
 ) -> dict[str, Any]:
-    """The figures the Activity notebook concludes with (also printed as JSON for tests)."""
+    """The figures the Activity notebook concludes with (also printed as JSON for tests);
+    `before`: the manifest's counts of what the tables do not list (reading.before_range)."""
     per_day = messages_per_day(tables["hourly"], start, end)
     dau = active_users(tables["daily"], start, end, partial_start(tables["hourly"]))
     top = busiest_chats(tables["chat_hourly"], tables["chats"], start, end, n=1)
     peak = peak_hour_of_week(hour_of_week(tables["hourly"], start, end))
-    grown = growth(tables["users"], tables["chats"], start, end)
+    grown = growth(tables["users"], tables["chats"], start, end, before)
+    at_start = pd.DatetimeIndex([start])
+    users, chats = tables["users"], tables["chats"]
+    users_at_start = existing_at(users["date_joined"], at_start, before.users, before.start)[0]
+    chats_at_start = existing_at(chats["created_at"], at_start, before.chats, before.start)[0]
     last_day = dau.iloc[-1] if len(dau) else None
     busiest_day = per_day.idxmax() if per_day.sum() > 0 else None
     return {
@@ -146,13 +169,9 @@ def summary(
             else None
         ),
         "users_at_end": int(grown["users"].iloc[-1]),
-        "users_new": int(
-            grown["users"].iloc[-1] - _count_before(tables["users"], "date_joined", start)
-        ),
+        "users_new": int(grown["users"].iloc[-1] - users_at_start),
         "chats_at_end": int(grown["chats"].iloc[-1]),
-        "chats_new": int(
-            grown["chats"].iloc[-1] - _count_before(tables["chats"], "created_at", start)
-        ),
+        "chats_new": int(grown["chats"].iloc[-1] - chats_at_start),
     }
 
 
@@ -183,7 +202,3 @@ def conclusion(summary: dict[str, Any]) -> str:
         f"Users grew by {summary['users_new']} to {summary['users_at_end']}, "
         f"chats by {summary['chats_new']} to {summary['chats_at_end']}."
     )
-
-
-def _count_before(frame: pd.DataFrame, column: str, start: pd.Timestamp) -> int:
-    return int((utc(frame[column]) < start).sum())

@@ -27,9 +27,10 @@ def cohort_retention(
 ) -> pd.DataFrame:
     """Weekly cohort retention: the share of each week's new users who sent a message N weeks on.
 
-    Rows: cohorts (the Monday of the week the users joined, for users who joined in the range);
-    columns: `users` (cohort size), then 0..max_weeks (week 0 is the joining week). A week that
-    has not started by `end` is NaN, not 0: nobody could have come back yet.
+    Rows: cohorts (the Monday of the week the users joined, for users who joined in the range:
+    all the report's `users` table lists, since it holds the accounts that joined in the
+    report's range); columns: `users` (cohort size), then 0..max_weeks (week 0 is the joining
+    week). A week that has not started by `end` is NaN, not 0: nobody could have come back yet.
     """
     joined = between(users, "date_joined", start, end).assign(
         cohort=lambda f: week_start(f["date_joined"])
@@ -58,9 +59,9 @@ def first_reply_stats(
 ) -> dict[str, Any]:
     """How long a chat's first message waits for someone else to answer, in minutes.
 
-    Chats whose first message falls in the range count; median and p90 are over the chats that
-    got a reply (linear interpolation between ranks, numpy's default), and `unreplied` counts
-    the rest.
+    Chats whose first message falls in the range count (the report's `first_replies` table
+    lists those of the report's range); median and p90 are over the chats that got a reply
+    (linear interpolation between ranks, numpy's default), and `unreplied` counts the rest.
     """
     chats = len(between(first_replies, "first_message_at", start, end))
     minutes = reply_minutes(first_replies, start, end)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def analysis_range(
     Empty strings mean the report's own range, up to where its counts are final
     (`range.partial_from`: the hour and day in progress are left out, see `partial_note`),
     or its whole range when nothing in it is final yet (a new platform). A date without a time
-    as `end` includes that whole day (end="2025-01-31" covers January 31st).
+    as `end` includes that whole day (end="2025-01-31" covers January 31st). A `start` before
+    the report's range is refused: the report's tables hold nothing before it.
     """
     report_range = manifest.get("range") or {}
     first = utc(start or report_range["start"])
@@ -76,7 +78,34 @@ def analysis_range(
             last = utc(partial_from)
     if last <= first:
         raise ValueError(f"empty range: start {first} is not before end {last}")
+    if start and first < utc(report_range["start"]):
+        raise ValueError(
+            f"start {first} is before the report's range (from {utc(report_range['start'])}): "
+            "its tables hold nothing earlier; pick a later start, or a report written with a "
+            "longer range (REPORTS_RANGE_DAYS)"
+        )
     return first, last
+
+
+@dataclass(frozen=True)
+class BeforeRange:
+    """What was created before the report's range and still exists (the manifest's
+    `before_range`): the `users` and `chats` tables list only what the range holds, so a count
+    "at the end of a day" is these plus the rows created from `start` to then."""
+
+    start: pd.Timestamp | None  # the report's range start; None: the tables list every row
+    users: int = 0
+    chats: int = 0
+
+
+def before_range(manifest: dict[str, Any]) -> BeforeRange:
+    """The manifest's `before_range`. A report written before it existed (manifest version 1)
+    listed every account and chat in its tables: nothing is before them."""
+    counts = manifest.get("before_range")
+    if counts is None:
+        return BeforeRange(start=None)
+    start = utc(manifest["range"]["start"])
+    return BeforeRange(start=start, users=int(counts["users"]), chats=int(counts["chats"]))
 
 
 def partial_note(manifest: dict[str, Any], end: pd.Timestamp) -> str:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from notebooks.analysis import activity, formatting
+from notebooks.analysis.reading import BeforeRange
 
 from .support import END, START, T, utc
 
@@ -127,16 +128,33 @@ def test_busiest_chats_in_range_with_titles_ties_and_deleted_chats() -> None:
 
 
 def test_growth_counts_what_exists_at_the_end_of_each_day() -> None:
+    """The report lists what its range holds (from 03-01); `before` counts what came earlier:
+    4 accounts and 2 chats. A chat listed for its messages but created before 03-01 is in
+    `before` already, not counted twice."""
+    before = BeforeRange(start=utc("2025-03-01"), users=4, chats=2)
     users = pd.DataFrame(
         {
             "user_id": [1, 2, 3],
-            "date_joined": [utc("2025-02-01"), utc("2025-03-03 23:59"), utc("2025-03-05 00:00")],
+            "date_joined": [utc("2025-03-02"), utc("2025-03-03 23:59"), utc("2025-03-05 00:00")],
         }
     )
-    chats = pd.DataFrame({"chat_id": [1], "created_at": [utc("2025-03-04 12:00")]})
-    grown = activity.growth(users, chats, START, END)
-    assert grown["users"].tolist()[:3] == [2, 2, 3] and grown["users"].iloc[-1] == 3
-    assert grown["chats"].tolist()[:2] == [0, 1]
+    chats = pd.DataFrame(
+        {
+            "chat_id": [1, 2],
+            "created_at": [utc("2025-03-04 12:00"), utc("2025-02-01")],  # 2: active in range
+        }
+    )
+    grown = activity.growth(users, chats, START, END, before)
+    assert grown["users"].tolist()[:3] == [6, 6, 7] and grown["users"].iloc[-1] == 7
+    assert grown["chats"].tolist()[:2] == [2, 3] and grown["chats"].iloc[-1] == 3
+
+
+def test_growth_of_a_report_that_listed_every_row() -> None:
+    """A report from before `before_range` (manifest version 1) listed every account and chat."""
+    users = pd.DataFrame({"user_id": [1, 2], "date_joined": [utc("2025-02-01"), utc("2025-03-04")]})
+    chats = pd.DataFrame({"chat_id": [1], "created_at": [utc("2025-02-01")]})
+    grown = activity.growth(users, chats, START, END, BeforeRange(start=None))
+    assert grown["users"].tolist()[:2] == [1, 2] and grown["chats"].tolist()[:2] == [1, 1]
 
 
 def test_activity_summary_and_conclusion(hourly: pd.DataFrame) -> None:
@@ -155,11 +173,11 @@ def test_activity_summary_and_conclusion(hourly: pd.DataFrame) -> None:
         "chats": pd.DataFrame(
             {"chat_id": [7], "title": ["Ops"], "created_at": [utc("2025-03-02")]}
         ),
-        "users": pd.DataFrame(
-            {"user_id": [1, 2], "date_joined": [utc("2025-01-01"), utc("2025-03-05")]}
-        ),
+        "users": pd.DataFrame({"user_id": [2], "date_joined": [utc("2025-03-05")]}),
     }
-    summary = activity.summary(tables, START, END)
+    # The report's range starts on 03-01: one account joined before it (not in the table).
+    before = BeforeRange(start=utc("2025-03-01"), users=1, chats=0)
+    summary = activity.summary(tables, START, END, before)
     assert summary["messages"] == 10 and summary["days"] == 8
     assert summary["busiest_day"] == "2025-03-03" and summary["busiest_day_messages"] == 5
     assert summary["peak_hour_of_week"] == {"weekday": "Mon", "hour": 9, "messages": 7}

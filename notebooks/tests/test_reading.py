@@ -21,6 +21,23 @@ def test_analysis_range_defaults_to_the_report_range_and_includes_a_bare_end_dat
         reading.analysis_range(manifest, "2025-03-10", "2025-03-09")
 
 
+def test_a_start_before_the_report_is_refused() -> None:
+    """The report's tables hold its range only: an earlier day would read as empty."""
+    manifest = {"range": {"start": "2025-03-01T00:00:00+00:00", "end": "2025-03-31T12:00:00Z"}}
+    with pytest.raises(ValueError, match=r"before the report's range .*\(REPORTS_RANGE_DAYS\)"):
+        reading.analysis_range(manifest, "2025-02-28")
+
+
+def test_before_range_reads_the_manifest_and_an_older_report_had_none() -> None:
+    manifest = {
+        "range": {"start": "2025-03-01T00:00:00+00:00", "end": "2025-03-31T12:00:00Z"},
+        "before_range": {"users": 40, "chats": 7},
+    }
+    assert reading.before_range(manifest) == reading.BeforeRange(utc("2025-03-01"), 40, 7)
+    del manifest["before_range"]  # version 1: its tables listed every account and chat
+    assert reading.before_range(manifest) == reading.BeforeRange(None, 0, 0)
+
+
 def in_progress(partial_from: str | None) -> dict:
     """A report of March made at 03-31 12:07, its counts partial from `partial_from`."""
     return {
