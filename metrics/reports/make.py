@@ -21,9 +21,11 @@ from django.utils import timezone
 from .charts import draw_charts
 from .folders import point_latest, prune_reports, write_folder
 from .index import render_index
-from .tables import build_tables, includes_demo, report_range
+from .tables import build_tables, counts_before, includes_demo, report_range
 
-MANIFEST_VERSION = 1
+# 2: the `chats`, `users` and `first_replies` tables cover the range only, `before_range` counts
+# what came before it, and `chats.messages_total` (ever) became `messages_in_range`.
+MANIFEST_VERSION = 2
 
 
 def _write_files(folder: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
@@ -54,6 +56,8 @@ def make_report(
         "version": MANIFEST_VERSION,
         "generated_at": now.isoformat(),
         "range": span.manifest(),  # start, end, partial_from (where final counts end, or null)
+        # Accounts and chats created before range.start that still exist: not in the tables.
+        "before_range": counts_before(span.start),
         "demo": includes_demo(),  # seed_demo's chats exist: the notebooks say so
         "tables": {},
         "charts": [],

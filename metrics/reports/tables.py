@@ -5,6 +5,12 @@ agree with each other. The range reaches now: its last hour (and day) are the fi
 recomputed every minute until the slice ends, and the `hourly`, `chat_hourly` and `daily` tables
 say so in a boolean `partial` column (True from `ReportRange.partial_from` on). Column layouts
 are the report contract (docs/metrics.md).
+
+Every table covers the report's range and nothing before it, each read through a time index, so
+a report costs what its range holds, not what the platform has seen since it began (issue 24):
+`chats` lists the chats created or active in the range, `users` the accounts that joined in it,
+`first_replies` the chats whose first message is in it. What came before is one number per kind
+(`counts_before`, the manifest's `before_range`), from the running totals.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Sum
+from django.db import connection
+from django.db.models import Count, Model
 
-from chats.models import Chat, Notification
+from chats.models import Chat, Membership, Notification
+from core.models import Tally
 
 from ..models import ChatFirstReply, DailyCount, FillState, HourlyCount, UserDayActivity
 from ..selectors import filled_until
@@ -142,44 +150,98 @@ def daily_table(
     )
 
 
-def chats_table(end: datetime) -> pd.DataFrame:
-    """Every chat with its member count and messages (last day before `end`, and ever; the
-    partial hour included)."""
-    chats = pd.DataFrame(
-        list(
-            Chat.objects.annotate(members=Count("memberships"))
-            .order_by("id")
-            .values_list("id", "title", "created_at", "members")
-        ),
-        columns=["chat_id", "title", "created_at", "members"],
+CHATS_PER_QUERY = 10_000  # ids in one `IN (...)` (fewer on SQLite: its parameter limit)
+
+
+def _batches(ids: list[int]) -> list[list[int]]:
+    size = min(CHATS_PER_QUERY, connection.features.max_query_params or CHATS_PER_QUERY)
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def chats_table(start: datetime, end: datetime, chat_hourly: pd.DataFrame) -> pd.DataFrame:
+    """The chats of the range: created in it, or with a message in it (`chat_hourly`, its
+    per-chat counts), with their members now and their messages in the range and in its last
+    day (the 24 hours before `end`; the partial hour included).
+
+    Older chats quiet in the range are left out (the manifest's `before_range` counts them):
+    the chats are found through the index on `created_at` and the range's counts, then read by
+    primary key, so the cost follows the range's activity, not the chats ever created.
+    """
+    created = Chat.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
+        "id", flat=True
     )
-    by_chat = HourlyCount.objects.filter(stat="messages_sent_by_chat", hour__lt=end).values(
-        "chat_id"
-    )
-    total = dict(by_chat.annotate(n=Sum("value")).values_list("chat_id", "n"))
-    last_day = dict(
-        by_chat.filter(hour__gte=end - DAY).annotate(n=Sum("value")).values_list("chat_id", "n")
-    )
+    ids = sorted(set(created) | set(chat_hourly["chat_id"].tolist()))
+    rows: list[tuple] = []
+    members: dict[int, int] = {}
+    for batch in _batches(ids):  # a chat with counts but deleted since has no row: no title
+        rows += Chat.objects.filter(id__in=batch).values_list("id", "title", "created_at")
+        members.update(
+            Membership.objects.filter(chat_id__in=batch)
+            .order_by()
+            .values("chat_id")
+            .annotate(n=Count("id"))
+            .values_list("chat_id", "n")
+        )
+    chats = pd.DataFrame(rows, columns=["chat_id", "title", "created_at"])
     chats["created_at"] = utc(chats["created_at"])
-    chats["messages_last_day"] = chats["chat_id"].map(last_day).fillna(0)
-    chats["messages_total"] = chats["chat_id"].map(total).fillna(0)
+    chats["members"] = chats["chat_id"].map(members).fillna(0)
+    by_chat = chat_hourly.groupby("chat_id")["messages"].sum()
+    last_day = chat_hourly.loc[chat_hourly["hour"] >= end - DAY].groupby("chat_id")["messages"]
+    chats["messages_last_day"] = chats["chat_id"].map(last_day.sum()).fillna(0)
+    chats["messages_in_range"] = chats["chat_id"].map(by_chat).fillna(0)
     return chats.astype(
         {
             "chat_id": "int64",
             "title": "str",
             "members": "int64",
             "messages_last_day": "int64",
-            "messages_total": "int64",
+            "messages_in_range": "int64",
         }
     )
 
 
-def users_table() -> pd.DataFrame:
-    """Every account and when it joined: the base of growth and cohorts in the notebooks."""
-    rows = get_user_model().objects.order_by("id").values_list("id", "date_joined")
+def users_table(start: datetime, end: datetime) -> pd.DataFrame:
+    """The accounts that joined in the range and when (through the index on `date_joined`): the
+    growth and cohorts of the notebooks; `before_range` counts the accounts that joined earlier."""
+    rows = (
+        get_user_model()
+        .objects.filter(date_joined__gte=start, date_joined__lt=end)
+        .order_by("id")
+        .values_list("id", "date_joined")
+    )
     users = pd.DataFrame(list(rows), columns=["user_id", "date_joined"])
     users["date_joined"] = utc(users["date_joined"])
     return users.astype({"user_id": "int64"})
+
+
+def _counted() -> dict[str, tuple[type[Model], str]]:
+    """Each kind `before_range` counts: its running total's name (core.tallies, kept by
+    chats.signals), the model, and the indexed field its rows are created at."""
+    return {"users": (get_user_model(), "date_joined"), "chats": (Chat, "created_at")}
+
+
+def counts_before(start: datetime) -> dict[str, int]:
+    """Accounts and chats created before `start` that still exist (the manifest's
+    `before_range`), without counting the tables: each running total (exact, kept in the
+    transaction that creates or deletes a row) minus the rows created since `start`, counted
+    through the time index. One statement, so every number comes from one snapshot of the
+    database: a row committed between two reads can never be in the total and not in the rows
+    since, or the reverse."""
+    quote = connection.ops.quote_name
+    since = connection.ops.adapt_datetimefield_value(start)
+    columns, params = [], []
+    counted = _counted()
+    for name, (model, field) in counted.items():
+        # Names quoted from the models' metadata; values as parameters.
+        table, column = quote(model._meta.db_table), quote(model._meta.get_field(field).column)
+        total = f"SELECT value FROM {quote(Tally._meta.db_table)} WHERE name = %s"  # noqa: S608
+        rows_since = f"SELECT COUNT(*) FROM {table} WHERE {column} >= %s"  # noqa: S608
+        columns.append(f"COALESCE(({total}), 0) - ({rows_since})")
+        params += [name, since]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        row = cursor.fetchone()
+    return {name: int(value) for name, value in zip(counted, row, strict=True)}
 
 
 def user_day_activity_table(start: datetime, end: datetime) -> pd.DataFrame:
@@ -197,12 +259,15 @@ def user_day_activity_table(start: datetime, end: datetime) -> pd.DataFrame:
     )
 
 
-def first_replies_table() -> pd.DataFrame:
-    """Each chat's first message and first reply by someone else (NaT: none yet), all time:
-    a chat's first reply can come long after its first message. Those seen in the hour in
-    progress are included (the fill's partial rows: only a late commit could change them)."""
-    rows = ChatFirstReply.objects.order_by("chat_id").values_list(
-        "chat_id", "first_message_at", "first_reply_at"
+def first_replies_table(start: datetime, end: datetime) -> pd.DataFrame:
+    """The chats whose first message is in the range (through the index on `first_message_at`),
+    with their first reply by someone else (NaT: none yet), which can come after the range's
+    end (its partial hour included: the fill's partial rows, which only a late commit could
+    change)."""
+    rows = (
+        ChatFirstReply.objects.filter(first_message_at__gte=start, first_message_at__lt=end)
+        .order_by("chat_id")
+        .values_list("chat_id", "first_message_at", "first_reply_at")
     )
     table = pd.DataFrame(list(rows), columns=["chat_id", "first_message_at", "first_reply_at"])
     for column in ("first_message_at", "first_reply_at"):
@@ -246,13 +311,14 @@ def build_tables(span: ReportRange) -> dict[str, pd.DataFrame]:
     """Every table of a report for `[start, end)`, in the order the manifest lists them."""
     start, end = span.start, span.end
     hourly = hourly_table(start, end, span.partial_from)
+    chat_hourly = chat_hourly_table(start, end, span.partial_from)
     return {
         "hourly": hourly,
-        "chat_hourly": chat_hourly_table(start, end, span.partial_from),
+        "chat_hourly": chat_hourly,
         "daily": daily_table(hourly, start, end, span.partial_from),
-        "chats": chats_table(end),
-        "users": users_table(),
+        "chats": chats_table(start, end, chat_hourly),
+        "users": users_table(start, end),
         "user_day_activity": user_day_activity_table(start, end),
-        "first_replies": first_replies_table(),
+        "first_replies": first_replies_table(start, end),
         "notifications": notifications_table(start),
     }

@@ -77,12 +77,13 @@ def test_report_folder_has_every_file_and_real_images(report: Path, tmp_path: Pa
 
 def test_manifest_and_tables_match_the_counts(report: Path, activity: Activity) -> None:
     manifest = json.loads((report / "manifest.json").read_text())
-    assert manifest["version"] == 1
+    assert manifest["version"] == 2
     assert manifest["range"] == {  # up to now; hour 48 (and day 2) are in progress
         "start": (T0 - timedelta(days=1)).isoformat(),
         "end": NOW.isoformat(),
         "partial_from": at(48).isoformat(),
     }
+    assert manifest["before_range"] == {"users": 1, "chats": 0}  # alice joined at T0 - 2 days
     assert manifest["charts"] == CHARTS
     assert list(manifest["tables"]) == TABLES
     hourly = load_table(report, "hourly")
@@ -114,14 +115,24 @@ def test_manifest_and_tables_match_the_counts(report: Path, activity: Activity) 
     assert set(daily.loc[daily["partial"], "day"]) == {date(2025, 3, 5)}
 
     chats = load_table(report, "chats").set_index("chat_id")
-    assert chats.loc[activity.chat_a.pk, "messages_total"] == 5
+    assert list(chats.columns) == [
+        "title",
+        "created_at",
+        "members",
+        "messages_last_day",
+        "messages_in_range",
+    ]
+    assert chats.loc[activity.chat_a.pk, "messages_in_range"] == 5
+    assert chats.loc[activity.chat_a.pk, "members"] == 0  # bulk-created events, no memberships
     assert chats.loc[activity.chat_b.pk, "messages_last_day"] == 2
     assert chats.loc[activity.chat_b.pk, "title"] == "Beta"
 
     first = load_table(report, "first_replies").set_index("chat_id")
     assert first.loc[activity.chat_a.pk, "first_reply_at"] == pd.Timestamp(hm(1, 40))
-    users = load_table(report, "users")
-    assert len(users) == 3
+    users = load_table(report, "users")  # who joined in the range: bob and carol, not alice
+    assert users["user_id"].tolist() == [activity.bob.pk, activity.carol.pk]
+    html = (report / "index.html").read_text()
+    assert "<th>Users</th><td>3</td>" in html and "<th>Chats</th><td>2</td>" in html
     days = load_table(report, "user_day_activity")
     assert days["messages"].sum() == 7
     assert list(load_table(report, "notifications").columns) == [
