@@ -246,6 +246,7 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
     from chats.tasks import requeue_stale_outbox_task
     from metrics import fill, snapshot
 
+    measured = tree()  # as the modules were imported
     rng = np.random.default_rng(args.seed)
     now = timezone.now()
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
@@ -284,7 +285,17 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_database_size(current_database())")
         details["database_bytes"] = cursor.fetchone()[0]
-    print(f"  database size: {details['database_bytes'] / 2**30:.2f} GiB", flush=True)
+        # Per table, indexes and TOAST included: what a year takes on disk, before retention.
+        cursor.execute(
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class"
+            " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+            " ORDER BY 2 DESC LIMIT 12"
+        )
+        details["table_bytes"] = dict(cursor.fetchall())
+    biggest = ", ".join(
+        f"{t} {b / 2**20:,.0f} MiB" for t, b in list(details["table_bytes"].items())[:4]
+    )
+    print(f"  database size: {details['database_bytes'] / 2**30:.2f} GiB ({biggest})", flush=True)
 
     figures["first_fill_s"], _ = timed(
         "first fill (the whole year)", fill.fill_activity_counts, until=end
@@ -412,6 +423,7 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
     details["profile"] = profiles
     return {
         "size": size,
+        "tree": measured,
         "base": base,
         "users": year.users,
         "chats": year.chats,
@@ -561,6 +573,15 @@ def git(*args: str) -> str:
     return done.stdout.strip()
 
 
+def tree() -> dict[str, Any]:
+    """The tree measured: its commit, and the files changed since (a run measures the working
+    tree, with whatever was not committed yet)."""
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines(),
+    }
+
+
 def run_all(args: argparse.Namespace) -> None:
     # scripts/bench.sh passes the URL; run alone, start PostgreSQL here (it prints only the URL).
     base_url = (
@@ -578,18 +599,14 @@ def run_all(args: argparse.Namespace) -> None:
             subprocess.run(command, cwd=ROOT, check=True)
             runs.append(json.loads(out.read_text()))
     ratios, goals = ratios_and_goals(runs)
-    tree = {
-        "commit": git("rev-parse", "HEAD"),
-        # The figures are those of the working tree, with whatever was not committed yet.
-        "uncommitted": git("status", "--porcelain", "--untracked-files=no").splitlines(),
-    }
+    if len({json.dumps(run["tree"]) for run in runs}) > 1:
+        print("\nWARNING: the tree changed between the sizes (see each run's tree in the JSON)")
     print_table(runs, ratios, goals)
     readers = print_profile(runs)
     write_results(
         args.results,
         "year",
         {
-            "tree": tree,
             "sizes": args.sizes,
             "new": args.new,
             "repeat": args.repeat,

@@ -76,6 +76,11 @@ class Year:
     def in_window(self, day: int) -> bool:
         return day < self.edge_days or day >= self.days - self.recent_days
 
+    def in_windows(self, epoch_seconds: np.ndarray) -> np.ndarray:
+        """Which of these times fall in the windows (a bool array)."""
+        day = ((epoch_seconds - self.start.timestamp()) // DAY_SECONDS).astype(np.int64)
+        return (day < self.edge_days) | (day >= self.days - self.recent_days)
+
     def day_counts(self, total: int) -> np.ndarray:
         """`total` rows (of a table that grows with the size) spread over the days: a window
         day gets what it would get at the base size, the other days share the rest."""
@@ -249,8 +254,7 @@ def load_memberships(year: Year, chats: Chats, rng: np.random.Generator) -> dict
     they sent: one per admin per join or leave, one in a hundred failed, and a flood a day whose
     last emails were held and folded into a digest. Returns the notifications per status."""
     members = members_of(year, chats, rng)
-    joined = year.times(len(members), rng)
-    rng.shuffle(joined)
+    joined = _join_times(year, [j for j, _, _ in members], rng)
     joined = np.maximum(joined, chats.created[[j for j, _, _ in members]])
     owner_rows = [i for i, (_, _, role) in enumerate(members) if role == "owner"]
     joined[owner_rows] = chats.created[[members[i][0] for i in owner_rows]]
@@ -265,9 +269,14 @@ def load_memberships(year: Year, chats: Chats, rng: np.random.Generator) -> dict
     )
     # Events: every join, and a tenth more members who joined and left.
     left = len(members) // 10
-    left_chat = rng.integers(0, year.chats, left)
-    left_user = rng.integers(0, year.users, left)
-    left_times = np.sort(year.times(left, rng))
+    left_times = year.times(left, rng)
+    window = year.in_windows(left_times)
+    left_chat = np.where(
+        window, rng.integers(0, year.base_chats, left), rng.integers(0, year.chats, left)
+    )
+    left_user = np.where(
+        window, rng.integers(0, year.base_users, left), rng.integers(0, year.users, left)
+    )
     left_join = np.maximum(chats.created[left_chat], left_times - rng.random(left) * 30 * 86400)
     events = [(joined[i], j, u, "join") for i, (j, u, _) in enumerate(members)]
     events += [(left_join[k], int(left_chat[k]), int(left_user[k]), "join") for k in range(left)]
@@ -283,6 +292,30 @@ def load_memberships(year: Year, chats: Chats, rng: np.random.Generator) -> dict
         ),
     )
     return _load_notifications(year, chats, events, rng)
+
+
+def _join_times(year: Year, chat_of: list[int], rng: np.random.Generator) -> np.ndarray:
+    """A join time for each membership (of chat index `chat_of[i]`), following `day_counts`;
+    those in the windows go to memberships of the base size's chats, as its messages do, so the
+    joins (and their emails) in a window are those of the base size."""
+    times = year.times(len(chat_of), rng)
+    window = year.in_windows(times)
+    chat_of_arr = np.asarray(chat_of)
+    base = rng.permutation(np.flatnonzero(chat_of_arr < year.base_chats))
+    others = np.flatnonzero(chat_of_arr >= year.base_chats)
+    wanted = int(window.sum())
+    # More window joins than base memberships cannot happen at the proportions here; if it did,
+    # the rest would go to any chat.
+    in_base, spare = base[:wanted], base[wanted:]
+    rest = rng.permutation(np.concatenate([spare, others]))
+    window_slots = np.flatnonzero(window)
+    other_slots = np.flatnonzero(~window)
+    order = np.empty(len(chat_of), dtype=np.int64)
+    n = min(wanted, len(in_base))
+    order[in_base[:n]] = window_slots[:n]
+    leftover = np.concatenate([window_slots[n:], other_slots])
+    order[rest] = rng.permutation(leftover)
+    return times[order]
 
 
 def _load_notifications(
@@ -379,8 +412,7 @@ def load_messages(
     status."""
     counts = {"sent": 0, "failed": 0}
     if windows is None:
-        day = ((times - year.start.timestamp()) // DAY_SECONDS).astype(np.int64)
-        windows = (day < year.edge_days) | (day >= year.days - year.recent_days)
+        windows = year.in_windows(times)
     for part in chunks(len(times)):
         n = part.stop - part.start
         inside = windows[part]
