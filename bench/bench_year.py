@@ -197,6 +197,28 @@ def report_in_child(reports_dir: str) -> dict[str, Any]:
     return result
 
 
+def database_bytes() -> int:
+    """The measured database's size on disk."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        return cursor.fetchone()[0]
+
+
+def table_bytes() -> dict[str, int]:
+    """The largest tables' sizes, indexes and TOAST included, largest first."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class"
+            " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+            " ORDER BY 2 DESC LIMIT 12"
+        )
+        return dict(cursor.fetchall())
+
+
 def retention_prune() -> Callable[..., dict[str, int]] | None:
     """metrics.retention.prune, or None on a tree without it (the figure says not available)."""
     try:
@@ -235,7 +257,6 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
     """Load a year of `size` messages (windows at the traffic of `base`) and time every job;
     then run each once more under bench.queries.profile."""
     from django.conf import settings
-    from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
@@ -282,20 +303,8 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
     )
     details["rows"] = rows
     print(f"  rows: {', '.join(f'{k} {v:,}' for k, v in rows.items())}", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_database_size(current_database())")
-        details["database_bytes"] = cursor.fetchone()[0]
-        # Per table, indexes and TOAST included: what a year takes on disk, before retention.
-        cursor.execute(
-            "SELECT relname, pg_total_relation_size(oid) FROM pg_class"
-            " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
-            " ORDER BY 2 DESC LIMIT 12"
-        )
-        details["table_bytes"] = dict(cursor.fetchall())
-    biggest = ", ".join(
-        f"{t} {b / 2**20:,.0f} MiB" for t, b in list(details["table_bytes"].items())[:4]
-    )
-    print(f"  database size: {details['database_bytes'] / 2**30:.2f} GiB ({biggest})", flush=True)
+    details["database_bytes"] = database_bytes()
+    print(f"  database size: {details['database_bytes'] / 2**30:.2f} GiB", flush=True)
 
     figures["first_fill_s"], _ = timed(
         "first fill (the whole year)", fill.fill_activity_counts, until=end
@@ -421,6 +430,11 @@ def measure(size: int, base: int, args: argparse.Namespace) -> dict[str, Any]:
         print(f"  ({statistics.median(sum(d.values()) for d in deleted):,.0f} rows a run)")
 
     details["profile"] = profiles
+    # What a year takes on disk, per table (indexes and TOAST included), statistics filled and
+    # no retention yet (a week of it): the base of the disk under the retention settings.
+    details["table_bytes"] = table_bytes()
+    biggest = list(details["table_bytes"].items())[:6]
+    print(f"  tables: {', '.join(f'{t} {b / 2**20:,.0f} MiB' for t, b in biggest)}", flush=True)
     return {
         "size": size,
         "tree": measured,
