@@ -12,6 +12,19 @@ from typing import Any
 
 import numpy as np
 
+# auth_user's columns as the loaders write them (the id from the sequence unless given).
+USER_COLUMNS = [
+    "password",
+    "is_superuser",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_staff",
+    "is_active",
+    "date_joined",
+]
+
 
 def timed(label: str, func: Callable, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     """Run func(*args, **kwargs) once; print and return its wall time (and its result)."""
@@ -52,17 +65,7 @@ def load_people(users: int, chats: int, start: datetime, rng: np.random.Generato
     ]
     copy_rows(
         "auth_user",
-        [
-            "password",
-            "is_superuser",
-            "username",
-            "first_name",
-            "last_name",
-            "email",
-            "is_staff",
-            "is_active",
-            "date_joined",
-        ],
+        USER_COLUMNS,
         [
             f"!\tf\tbench{i}\t\t\tbench{i}@example.com\tf\tt\t{joined[i].isoformat()}"
             for i in range(users)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from bench import history
 from bench.history import copy_rows
 
 DAY_SECONDS = 86400
@@ -125,18 +126,7 @@ def chunks(n: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
 # --- people ------------------------------------------------------------------------------------
 
 
-USER_COLUMNS = [
-    "id",
-    "password",
-    "is_superuser",
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "is_staff",
-    "is_active",
-    "date_joined",
-]
+USER_COLUMNS = ["id", *history.USER_COLUMNS]
 
 
 def load_users(year: Year, rng: np.random.Generator) -> None:
@@ -229,7 +219,8 @@ def _rendered_emails() -> dict[str, dict[str, str]]:
     return out
 
 
-NOTIFICATION_COLUMNS = [
+# The columns of core.outbox.OutboxRow, in both outbox tables.
+OUTBOX_COLUMNS = [
     "id",
     "status",
     "attempts",
@@ -238,6 +229,9 @@ NOTIFICATION_COLUMNS = [
     "created_at",
     "updated_at",
     "done_at",
+]
+NOTIFICATION_COLUMNS = [
+    *OUTBOX_COLUMNS,
     "event",
     "chat_id",
     "recipient_id",
@@ -383,18 +377,7 @@ def _load_notifications(
 # --- messages and their publications -----------------------------------------------------------
 
 
-PUBLICATION_COLUMNS = [
-    "id",
-    "status",
-    "attempts",
-    "last_error",
-    "claimed_until",
-    "created_at",
-    "updated_at",
-    "done_at",
-    "channel",
-    "data",
-]
+PUBLICATION_COLUMNS = [*OUTBOX_COLUMNS, "channel", "data"]
 
 
 def load_messages(
