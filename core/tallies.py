@@ -44,8 +44,9 @@ def get(name: str) -> int | None:
 
 
 def start(name: str, value: int) -> None:
-    """Set a total that was never started (or was dropped to be recounted); never lowers a
-    running one: who starts it must hold what it counts still (the fill's own rows)."""
+    """Set a total to `value`: one never started, or dropped to be recounted. Only its sole
+    writer may call this, counting what it covers in the same transaction (the fill and its
+    final rows), or additions made meanwhile are lost."""
     Tally.objects.update_or_create(name=name, defaults={"value": value})
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 import redis
 from cent import CentError
@@ -25,6 +26,8 @@ from .models import JobRun
 from .reports.make import ReportRun, make_report_and_prune
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 LOCK_SECONDS = 600  # above the tasks' time limits: a killed run's lock expires by itself
 
@@ -69,41 +72,41 @@ def exclusive(job: str) -> Iterator[bool]:
             lock.release()
 
 
+def run_once(job: str, work: Callable[[], T]) -> T | None:
+    """Run `work` as `job`: under its lock and recorded in JobRun; None (skipped) when another
+    run holds the lock."""
+    with exclusive(job) as acquired:
+        if not acquired:
+            logger.info("%s: another run is in progress, skipping", job)
+            return None
+        with recorded(job):
+            return work()
+
+
 def run_fill(since: datetime | None = None, rebuild: bool = False) -> fill.FillReport | None:
     """Fill the missing slices, or with `rebuild` recount from `since` (None: everything).
     None when another run holds the lock."""
-    with exclusive("fill_stats") as acquired:
-        if not acquired:
-            logger.info("fill_stats: another run is in progress, skipping")
-            return None
-        with recorded("fill_stats"):
-            if rebuild:
-                return fill.rebuild_activity_counts(since=since)
-            return fill.fill_activity_counts()
+    if rebuild:
+        return run_once("fill_stats", lambda: fill.rebuild_activity_counts(since=since))
+    return run_once("fill_stats", fill.fill_activity_counts)
 
 
 def run_report(reports_dir: str | None = None, days: int | None = None) -> ReportRun | None:
     """Write a report and prune the old ones (defaults from settings): the folder, and how many
     folders were deleted; None when another run holds the lock."""
-    with exclusive("make_report") as acquired:
-        if not acquired:
-            logger.info("make_report: another run is in progress, skipping")
-            return None
-        with recorded("make_report"):
-            run = make_report_and_prune(reports_dir=reports_dir, days=days)
-            retention.add_deleted({"reports": run.deleted})
-            return run
+
+    def report() -> ReportRun:
+        run = make_report_and_prune(reports_dir=reports_dir, days=days)
+        retention.add_deleted({"reports": run.deleted})
+        return run
+
+    return run_once("make_report", report)
 
 
 def run_prune() -> dict[str, int] | None:
     """Delete what is past its retention (metrics.retention); None when another run holds the
     lock."""
-    with exclusive("prune") as acquired:
-        if not acquired:
-            logger.info("prune: another run is in progress, skipping")
-            return None
-        with recorded("prune"):
-            return retention.prune()
+    return run_once("prune", retention.prune)
 
 
 def run_live_stats() -> dict:

@@ -32,14 +32,14 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, models
+from django.db import connection
 from django.utils import timezone
 
 from chats.models import MembershipEvent, Message, Notification, Publication
-from core.redis_client import client as redis_client_for
 from metrics import retention
 from metrics.models import HourlyCount, UserDayActivity
 from metrics.reports import folders
+from metrics.snapshot import redis_client
 from ratelimits.models import RefusedAttempt
 
 logger = logging.getLogger(__name__)
@@ -47,21 +47,8 @@ logger = logging.getLogger(__name__)
 STORAGE_KEY = "observability:storage"
 
 
-def measured_tables() -> list[type[models.Model]]:
-    """The tables that grow with traffic (their name: `Model._meta.db_table`)."""
-    return [
-        Message,
-        Notification,
-        Publication,
-        MembershipEvent,
-        RefusedAttempt,
-        HourlyCount,
-        UserDayActivity,
-        get_user_model(),
-    ]
-
-
-# Row budgets: what each table may hold before it is past what this deployment was sized for
+# The tables that grow with traffic (by `Model._meta.db_table`), each with its row budget: what
+# it may hold before it is past what this deployment was sized for
 # (the TableRowsOverBudget alert; docs/monitoring.md, "Storage"). Sized on the "year of traffic"
 # of issue 24's benchmark: 10,000,000 messages a year (about 27,000 a day), with one live event
 # per message and per membership change, 1,000,000 membership events a year and one email per
@@ -109,7 +96,7 @@ def table_rows() -> dict[str, int] | None:
     without them (SQLite), where only a full count could tell."""
     if connection.vendor != "postgresql":
         return None
-    names = [model._meta.db_table for model in measured_tables()]
+    names = list(ROW_BUDGETS)
     with connection.cursor() as cursor:
         cursor.execute(_ROWS_SQL, [names])
         found = {name: int(rows) for name, rows in cursor.fetchall()}
@@ -139,11 +126,6 @@ def measure_storage(now: datetime | None = None) -> dict[str, Any]:
         "retention_days": retention_days,
         "duration_seconds": round(time.monotonic() - started, 6),
     }
-
-
-def redis_client() -> redis.Redis:
-    """The Redis of settings.REDIS_URL (looked up each call: tests point it at their server)."""
-    return redis_client_for(settings.REDIS_URL)
 
 
 def store_storage(measured: Mapping[str, Any]) -> None:

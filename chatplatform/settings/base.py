@@ -151,7 +151,7 @@ REPORTS_DIR = BASE_DIR / env_or("REPORTS_DIR", str(VAR_DIR / "reports"))
 REPORTS_KEEP_LATEST = whole_number("REPORTS_KEEP_LATEST", 12)
 REPORTS_KEEP_DAYS = whole_number("REPORTS_KEEP_DAYS", 30, minimum=0)
 # Days of counts each report's tables cover (charts: the last week of them).
-REPORTS_RANGE_DAYS = env.int("REPORTS_RANGE_DAYS", default=30)
+REPORTS_RANGE_DAYS = whole_number("REPORTS_RANGE_DAYS", 30)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
