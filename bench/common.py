@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -97,13 +98,20 @@ def fresh_postgres(url: str, prefix: str) -> tuple[str, Callable[[], None]]:
 
         connections.close_all()
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            try:
-                # A plain DROP stops an autovacuum worker busy on it (after a bulk load, often);
-                # FORCE would refuse to, as that worker is not this role's to terminate.
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            except psycopg.errors.ObjectInUse:
-                # Sessions of this role left open (a child process killed midway).
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # A plain DROP stops an autovacuum worker busy on it (after a bulk load, often);
+            # FORCE would refuse to, as that worker is not this role's to terminate. The
+            # sessions of the web and worker processes just stopped take a moment to end:
+            # wait for them, and force only sessions still open after that (a hung child).
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return urlunsplit(parts._replace(path=f"/{name}")), drop
 
