@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -100,8 +101,9 @@ def fresh_postgres(url: str, prefix: str) -> tuple[str, Callable[[], None]]:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             # A plain DROP stops an autovacuum worker busy on it (after a bulk load, often);
             # FORCE would refuse to, as that worker is not this role's to terminate. The
-            # sessions of the web and worker processes just stopped take a moment to end:
-            # wait for them, and force only sessions still open after that (a hung child).
+            # sessions of the web and worker processes just stopped take a moment to end: wait
+            # for them, then terminate this role's sessions still open (a hung child) and
+            # drop again, plainly, so autovacuum is still handled.
             deadline = time.monotonic() + 15
             while True:
                 try:
@@ -111,7 +113,19 @@ def fresh_postgres(url: str, prefix: str) -> tuple[str, Callable[[], None]]:
                     if time.monotonic() > deadline:
                         break
                     time.sleep(0.5)
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            left = conn.execute(
+                "SELECT pid, backend_type, application_name, state, left(query, 80)"
+                " FROM pg_stat_activity WHERE datname = %s AND usename = current_user",
+                (name,),
+            ).fetchall()
+            print(f"terminating {len(left)} session(s) left on {name}: {left}", file=sys.stderr)
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            time.sleep(1)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
     return urlunsplit(parts._replace(path=f"/{name}")), drop
 

@@ -115,6 +115,21 @@ class Pacer:
         return done
 
     def close(self) -> None:
+        """Close each thread's database connection (kept open across phases, it would outlive
+        the benchmark and keep its database from being dropped), then the threads."""
+        barrier = threading.Barrier(self.threads)
+
+        def close_connections() -> None:
+            barrier.wait(timeout=30)  # all threads at once: each runs exactly one of these
+            from django.conf import settings
+
+            if settings.configured:
+                from django.db import connections
+
+                connections.close_all()
+
+        for future in [self.pool.submit(close_connections) for _ in range(self.threads)]:
+            future.result()
         self.pool.shutdown()
 
     def __enter__(self) -> Pacer:
