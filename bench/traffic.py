@@ -236,6 +236,7 @@ NOTIFICATION_COLUMNS = [
     "chat_id",
     "recipient_id",
     "recipient_email",
+    "recipient_key",
     "subject",
     "body_text",
     "body_html",
@@ -362,6 +363,7 @@ def _load_notifications(
         return (
             f"{i + 1}\t{status}\t1\t{error}\t{NULL}\t{created[i]}\t{finished}\t{finished}\t"
             f"{event}\t{chat_id}\t{recipient + 1}\tbench{recipient}@example.com\t"
+            f"bench{recipient}@example.com\t"
             f"{email['subject']}\t{email['body_text']}\t{email['body_html']}\t{digest}"
         )
 
@@ -508,6 +510,7 @@ def load_in_flight(now: datetime, chats: Chats) -> None:
             chat_id=1,
             recipient_id=recipient + 1,
             recipient_email=f"bench{recipient}@example.com",
+            recipient_key=f"bench{recipient}@example.com",
             created_at=at,
             updated_at=at,
             **unescaped,

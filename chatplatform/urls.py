@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("observability.urls")),
     path("", include("metrics.urls")),
     path("", include("monitoring.urls")),
+    path("", include("accounts.urls")),
     path("", include("chats.urls")),
 ]
 # A URL no route matches answers JSON under /api/ (the schema documents JSON errors only).

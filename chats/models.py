@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.outbox import OutboxRow, OutboxStatus
@@ -142,6 +141,9 @@ class Notification(OutboxRow):
         MEMBER_REMOVED = "member_removed", "Member removed"
         CHAT_DELETED = "chat_deleted", "Chat deleted"
         DIGEST = "digest", "Digest"
+        # To the user themselves, not to a chat's admins (accounts, chats.invitations).
+        CONFIRM_EMAIL = "confirm_email", "Confirm email address"
+        INVITATION = "invitation", "Invitation"
 
     # The outbox's statuses plus two the outbox never touches (claim and the sweeper only take
     # pending and sending), so a held row can be neither sent alone nor re-queued.
@@ -162,6 +164,8 @@ class Notification(OutboxRow):
     chat_id = models.BigIntegerField(null=True, blank=True)
     recipient_id = models.BigIntegerField()
     recipient_email = models.EmailField()
+    # The mailbox, however the address is spelt (accounts.addresses.canonical): what caps count.
+    recipient_key = models.CharField(max_length=254, default="")
     # Room for "[<200-char title>] <150-char username> joined the chat" (PostgreSQL enforces it).
     subject = models.CharField(max_length=400)
     body_text = models.TextField()
@@ -185,9 +189,9 @@ class Notification(OutboxRow):
                 condition=Q(status__in=_NOTIFICATION_FINISHED),
                 name="notification_finished_idx",
             ),
-            # The cap counts one inbox's emails of the last period (case does not make another
-            # inbox, so neither does it make another count).
-            models.Index(Lower("recipient_email"), "created_at", name="notification_recipient_idx"),
+            # The cap counts one mailbox's emails of the last period (neither case nor a +tag
+            # makes another mailbox, so neither makes another count).
+            models.Index(fields=["recipient_key", "created_at"], name="notification_mailbox_idx"),
         ]
 
     def __str__(self) -> str:
@@ -220,3 +224,48 @@ class Publication(OutboxRow):
     @property
     def idempotency_key(self) -> str:
         return f"publication-{self.pk}"
+
+
+class Invitation(models.Model):
+    """An add the invitee's setting did not allow (accounts.AddPolicy): they accept or decline.
+
+    Until they accept they are not a member, so they get none of the chat's admin emails.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The invitee's open invitations; the inviter's of the last period (the limit).
+            models.Index(fields=["user", "status", "id"], name="invitation_user_idx"),
+            models.Index(fields=["invited_by", "created_at"], name="invitation_inviter_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chat", "user"],
+                condition=Q(status="pending"),
+                name="one_pending_invitation_per_user_chat",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["admin", "member"]), name="invitation_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.user_id} to {self.chat_id} ({self.status})"

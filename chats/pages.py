@@ -11,8 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_http_methods
 
+from chats import services
+from chats.emails import personal
+from chats.models import Invitation
 from ratelimits.decorators import throttle_posts
 from ratelimits.throttles import AUTH_THROTTLES
 from web.pages import realtime_config
@@ -32,3 +37,32 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     """Pick one of your chats, read it live, send a message."""
     config = {**realtime_config(request), "chatsUrl": reverse("chat-list")}
     return render(request, "chats/chat.html", {"config": config})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The invitation email's link: GET shows it with Accept and Decline (a mail scanner's
+    prefetch answers nothing), POST `answer=accept|decline` answers it. The signed token is the
+    invitee's: no login needed, as with the unsubscribe link."""
+    parsed = personal.parse_invitation_token(token)
+    invitation = None
+    if parsed is not None:
+        invitation = (
+            Invitation.objects.filter(pk=parsed[0], user_id=parsed[1])
+            .select_related("chat", "invited_by")
+            .first()
+        )
+    if invitation is None:
+        return render(request, "chats/invitation.html", {"state": "invalid"}, status=400)
+    context = {"invitation": invitation, "state": invitation.status}
+    if request.method == "POST" and invitation.status == Invitation.Status.PENDING:
+        answer = request.POST.get("answer")
+        if answer not in ("accept", "decline"):
+            return render(request, "chats/invitation.html", context, status=400)
+        services.answer_invitation(
+            invitation_id=invitation.pk, user_id=invitation.user_id, accept=answer == "accept"
+        )
+        invitation.refresh_from_db()
+        context["state"] = invitation.status
+    return render(request, "chats/invitation.html", context)

@@ -3,9 +3,11 @@
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
+from accounts import profiles
+from accounts.models import AddPolicy
 from core.errors import DomainError, Forbidden, NotFound
 
-from .models import Chat, Membership, Message, Role
+from .models import Chat, Invitation, Membership, Message, Role
 
 User = get_user_model()
 ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
@@ -42,10 +44,11 @@ def members_of(chat_id: int) -> QuerySet[Membership]:
 
 
 def admins_to_notify(chat_id: int, exclude_user_id: int | None) -> list[Membership]:
-    """Owners and admins who want membership emails, except whoever made the change."""
+    """Owners and admins who want membership emails, except whoever made the change: each
+    active, with a confirmed address and email on (accounts.profiles.receives_email)."""
     qs = (
         Membership.objects.filter(chat_id=chat_id, role__in=ADMIN_ROLES, email_notifications=True)
-        .exclude(user__email="")
+        .filter(profiles.receives_email("user__"))
         .select_related("user")
         .order_by("id")
     )
@@ -76,3 +79,24 @@ def get_user(user_id: int, field: str = "user_id") -> User:
     if user is None:
         raise DomainError(f"User {user_id} does not exist.", field=field)
     return user
+
+
+def shares_a_chat(user_id: int, other_id: int) -> bool:
+    """Whether the two are members of one chat (the `contacts` add policy)."""
+    return Membership.objects.filter(user_id=user_id, chat__memberships__user_id=other_id).exists()
+
+
+def may_add_directly(actor_id: int, user_id: int) -> bool:
+    """Whether the user's setting lets `actor_id` add them without asking (accounts.AddPolicy)."""
+    policy = profiles.policy_of(user_id)
+    if policy == AddPolicy.EVERYONE:
+        return True
+    return policy == AddPolicy.CONTACTS and shares_a_chat(user_id, actor_id)
+
+
+def pending_invitations_of(user_id: int) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.filter(user_id=user_id, status=Invitation.Status.PENDING)
+        .select_related("chat", "invited_by")
+        .order_by("id")
+    )

@@ -4,6 +4,8 @@ Each service also records, in the same transaction, what must happen after it (e
 admins, live events) and queues the delivery tasks only once the transaction has committed.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -11,13 +13,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.errors import Conflict, DomainError, Forbidden, NotFound, TooMany
 from core.validators import validate_visible_text
 
 from . import selectors
+from .emails import personal
 from .emails import recording as emails
+from .emails.digest import parse_limit
 from .live import recording as live
-from .models import Chat, Membership, MembershipEvent, Message, Notification, Role
+from .models import Chat, Invitation, Membership, MembershipEvent, Message, Notification, Role
 
 User = get_user_model()
 
@@ -40,9 +44,19 @@ def register_user(*, username: str, email: str, password: str) -> User:
         raise taken
     try:
         with transaction.atomic():
-            return User.objects.create_user(username=username, email=email, password=password)
+            user = User.objects.create_user(username=username, email=email, password=password)
+            personal.record_confirmation(user)
+            return user
     except IntegrityError:  # a concurrent registration won the race
         raise taken from None
+
+
+def request_confirmation(*, user_id: int) -> bool:
+    """Send the user a new confirmation link, unless confirmed already or their mailbox had its
+    EMAIL_CONFIRMATION_LIMIT; returns whether one was queued."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        return personal.record_confirmation(user) is not None
 
 
 def issue_token(*, user_id: int) -> str:
@@ -92,25 +106,114 @@ def delete_chat(*, chat_id: int, actor_id: int) -> None:
 
 
 def add_member(*, chat_id: int, actor_id: int, user_id: int, role: str = Role.MEMBER) -> Membership:
-    """Add a user to a chat and email every other admin about it, after commit."""
-    if role not in (Role.ADMIN, Role.MEMBER):
-        raise DomainError("Role must be 'admin' or 'member'.", field="role")
+    """Add a user whose setting lets the actor add them (selectors.may_add_directly) and email
+    every other admin about it, after commit. Anyone else is invited instead: add_or_invite."""
+    _check_role(role)
     with transaction.atomic():
         selectors.require_admin(chat_id, actor_id)
         selectors.get_user(user_id)
-        chat = Chat.objects.select_for_update().get(pk=chat_id)
-        # Recorded before the insert, so the newcomer (even as an admin) is not told of their
-        # own join; a conflict below rolls these rows back with everything else.
-        emails.record(
-            Notification.Event.MEMBER_ADDED, chat=chat, actor_id=actor_id, subject_user=user_id
-        )
-        try:
-            with transaction.atomic():
-                membership = Membership.objects.create(chat=chat, user_id=user_id, role=role)
-        except IntegrityError:
-            raise Conflict("This user is already a member of the chat.", field="user_id") from None
-        MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="join")
+        if not selectors.may_add_directly(actor_id, user_id):
+            raise Forbidden("This user's setting asks for an invitation.", field="user_id")
+        return _join(chat_id, user_id, role, actor_id)
+
+
+def add_or_invite(
+    *, chat_id: int, actor_id: int, user_id: int, role: str = Role.MEMBER
+) -> Membership | None:
+    """The API's add: the membership where the user's setting allows a direct add; otherwise
+    None, having invited them. An unknown or deactivated id also gets None (and nothing
+    happens), so the answer does not tell which ids are accounts."""
+    _check_role(role)
+    with transaction.atomic():
+        selectors.require_admin(chat_id, actor_id)
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        if user is None:
+            return None
+        if selectors.get_membership(chat_id, user_id) is not None:
+            raise Conflict("This user is already a member of the chat.", field="user_id")
+        if selectors.may_add_directly(actor_id, user_id):
+            return _join(chat_id, user_id, role, actor_id)
+        _invite(chat_id, user, role, actor_id)
+        return None
+
+
+def _check_role(role: str) -> None:
+    if role not in (Role.ADMIN, Role.MEMBER):
+        raise DomainError("Role must be 'admin' or 'member'.", field="role")
+
+
+def _join(chat_id: int, user_id: int, role: str, actor_id: int | None) -> Membership:
+    """The membership, its join event and the other admins' emails, in the caller's transaction."""
+    chat = Chat.objects.select_for_update().get(pk=chat_id)
+    # Recorded before the insert, so the newcomer (even as an admin) is not told of their own
+    # join; a conflict below rolls these rows back with everything else.
+    emails.record(
+        Notification.Event.MEMBER_ADDED, chat=chat, actor_id=actor_id, subject_user=user_id
+    )
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(chat=chat, user_id=user_id, role=role)
+    except IntegrityError:
+        raise Conflict("This user is already a member of the chat.", field="user_id") from None
+    MembershipEvent.objects.create(chat_id=chat_id, user_id=user_id, kind="join")
     return membership
+
+
+def _invite(chat_id: int, user: User, role: str, actor_id: int) -> None:
+    """A pending invitation (one per chat and user: asking again changes nothing) and its
+    email, within the inviter's INVITATION_LIMIT."""
+    pending = Invitation.objects.filter(
+        chat_id=chat_id, user_id=user.pk, status=Invitation.Status.PENDING
+    )
+    if pending.exists():
+        return
+    limit = parse_limit(settings.INVITATION_LIMIT)
+    if limit is not None:
+        count, seconds = limit
+        since = timezone.now() - timedelta(seconds=seconds)
+        if (
+            Invitation.objects.filter(invited_by_id=actor_id, created_at__gte=since).count()
+            >= count
+        ):
+            raise TooMany(
+                f"You may send {settings.INVITATION_LIMIT} invitations; try again later.",
+                field="user_id",
+                retry_after=seconds,
+            )
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                chat_id=chat_id, user=user, role=role, invited_by_id=actor_id
+            )
+    except IntegrityError:  # a concurrent invitation won the race
+        return
+    personal.record_invitation(invitation)
+
+
+def answer_invitation(*, invitation_id: int, user_id: int, accept: bool) -> Membership | None:
+    """The invitee accepts (the membership, as a direct add would have made it) or declines
+    (None). Answering twice the same way changes nothing; only the invitee may answer."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update().filter(pk=invitation_id, user_id=user_id).first()
+        )
+        if invitation is None:
+            raise NotFound("Invitation not found.", field="invitation_id")
+        if invitation.status != Invitation.Status.PENDING:
+            accepted = invitation.status == Invitation.Status.ACCEPTED
+            if accepted != accept:
+                raise Conflict(f"This invitation was {invitation.status}.", field="invitation_id")
+            return selectors.get_membership(invitation.chat_id, user_id) if accept else None
+        invitation.status = Invitation.Status.ACCEPTED if accept else Invitation.Status.DECLINED
+        invitation.answered_at = timezone.now()
+        invitation.save(update_fields=["status", "answered_at"])
+        if not accept:
+            return None
+        existing = selectors.get_membership(invitation.chat_id, user_id)
+        if existing is not None:  # added meanwhile
+            return existing
+        # Every admin is told, the inviter too: the newcomer is the one who acted.
+        return _join(invitation.chat_id, user_id, invitation.role, user_id)
 
 
 def remove_member(*, chat_id: int, actor_id: int, user_id: int) -> None:

@@ -3,7 +3,7 @@
 from django.urls import include, path
 
 from .emails.pages import email_settings_page, unsubscribe_page
-from .pages import PageLoginView, chat_page
+from .pages import PageLoginView, chat_page, invitation_page
 
 urlpatterns = [
     path("api/", include("chats.api.urls")),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("login/", PageLoginView.as_view(), name="page-login"),
     path("settings/email/", email_settings_page, name="email-settings"),
     path("email/unsubscribe/<str:token>/", unsubscribe_page, name="email-unsubscribe"),
+    path("invitations/<str:token>/", invitation_page, name="invitation-answer"),
 ]

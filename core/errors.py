@@ -30,11 +30,22 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class TooMany(DomainError):
+    """A limit of the domain (not a request rate): answered 429 with Retry-After."""
+
+    status_code = 429
+
+    def __init__(self, message: str, field: str | None = None, retry_after: int = 60) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Answer domain errors as `{field: [message]}` (or `{detail}`) with their 4xx status."""
     if isinstance(exc, DomainError):
         body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
-        return Response(body, status=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooMany) else None
+        return Response(body, status=exc.status_code, headers=headers)
     return drf_exception_handler(exc, context)
 
 

@@ -9,6 +9,7 @@ class Scope(models.TextChoices):
     AUTH_CLIENT = "auth-client", "Login/token attempts from one client address"
     AUTH_ACCOUNT = "auth-account", "Login/token attempts for one account"
     REGISTER_CLIENT = "register-client", "Registrations from one client address"
+    CONFIRM_CLIENT = "confirm-client", "Confirmation emails asked for from one client address"
     WRITE_USER = "write-user", "Writes (messages, members, chats) by one user"
 
 

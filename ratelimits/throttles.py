@@ -203,6 +203,14 @@ class RegisterThrottle(ClientAddressMixin, SettingRateThrottle):
     rate_setting = "REGISTER_RATE_LIMIT"
 
 
+class ConfirmationThrottle(ClientAddressMixin, SettingRateThrottle):
+    """New confirmation links asked for from one client (each mailbox has its own limit too:
+    EMAIL_CONFIRMATION_LIMIT)."""
+
+    scope = Scope.CONFIRM_CLIENT.value
+    rate_setting = "CONFIRMATION_RATE_LIMIT"
+
+
 class WriteThrottle(SettingRateThrottle):
     """Counts each logged-in user's writes (messages, members, chats), wherever they come from.
     Anonymous requests are refused by authentication before throttles run."""

@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts import profiles
+from accounts.models import AddPolicy
 from chats import services
 from chats.models import Chat, Role
 
@@ -27,14 +29,36 @@ def fast_password_hashing(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def consenting(
+    user: User, *, confirmed: bool = True, who_can_add: str = AddPolicy.EVERYONE
+) -> User:
+    """Give `user` the consent most tests assume: address confirmed, anyone may add them. The
+    consent tests pass `confirmed=False` or a stricter `who_can_add`."""
+    profiles.update(
+        user.pk,
+        confirmed_email=user.email if confirmed else "",
+        who_can_add=who_can_add,
+    )
+    return user
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., User]:
-    """Create a user with a unique name (and `<name>@example.com`) unless one is given."""
+    """Create a user with a unique name (and `<name>@example.com`) unless one is given, who
+    consents (see `consenting`, whose keywords it takes) unless told otherwise."""
 
-    def make(username: str | None = None, email: str | None = None, **extra: object) -> User:
+    def make(
+        username: str | None = None,
+        email: str | None = None,
+        *,
+        confirmed: bool = True,
+        who_can_add: str = AddPolicy.EVERYONE,
+        **extra: object,
+    ) -> User:
         username = username or f"user{next(_user_numbers)}"
         email = f"{username}@example.com" if email is None else email
-        return User.objects.create_user(username, email, PASSWORD, **extra)
+        user = User.objects.create_user(username, email, PASSWORD, **extra)
+        return consenting(user, confirmed=confirmed, who_can_add=who_can_add)
 
     return make
 

@@ -1,8 +1,9 @@
 """Settings for the whole platform, read from the environment first and `.env` second.
 
-Every value has a safe development default so that `make up` works on a fresh clone; `.env.example`
-documents each variable. Secrets have no real value here: `scripts/setup.sh` generates them into
-the git-ignored `.env` on first run.
+Every value has a default; `.env.example` documents each variable. DEBUG is off unless
+DJANGO_DEBUG turns it on; with it off, placeholder secrets stop the start. Secrets have no real
+value here: `scripts/setup.sh` generates them into the git-ignored `.env` on first run, which
+also says DJANGO_DEBUG=true, so `make up` works on a fresh clone.
 
 One module per concern, imported in this order, so that DJANGO_SETTINGS_MODULE stays
 `chatplatform.settings`:
@@ -13,6 +14,7 @@ One module per concern, imported in this order, so that DJANGO_SETTINGS_MODULE s
 - api: the REST API and its schema;
 - queues: Redis, Celery, the queues, worker groups and beat schedule, the outbox;
 - mail: email, its per-inbox cap, unsubscribe links, the development SMTP server;
+- consent: confirming addresses, invitations, their limits;
 - realtime: Centrifugo;
 - telemetry: Prometheus, the /metrics token, Flower;
 - retention: how long delivered, failed and refused rows are kept.
@@ -26,6 +28,7 @@ from .security import *
 from .api import *
 from .queues import *
 from .mail import *
+from .consent import *
 from .realtime import *
 from .telemetry import *
 from .retention import *

@@ -31,7 +31,11 @@ def whole_number(name: str, default: int, *, minimum: int = 1) -> int:
     return int(raw)
 
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: a process started with neither the environment nor `.env` saying
+# DJANGO_DEBUG=true (the image run on its own, a forgotten variable) serves no debug pages and
+# refuses placeholder secrets (security.secret). The development `.env` that scripts/setup.sh
+# writes from `.env.example` says true, so `make up` runs with it on.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 
 INSTALLED_APPS = [
@@ -46,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
+    "accounts",
     "chats",
     "metrics",
     "observability",

@@ -6,7 +6,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from chats.models import Chat, Membership, Role
+from accounts.models import AddPolicy
+from chats.models import Chat, Invitation, Membership, Role
 from core.validators import validate_visible_text
 
 User = get_user_model()
@@ -75,3 +76,32 @@ class MemberSettingsSerializer(serializers.Serializer):
 
 class MessageInputSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=settings.MESSAGE_MAX_LENGTH, trim_whitespace=True)
+
+
+class InvitedSerializer(serializers.Serializer):
+    """The answer to an add that became an invitation, the same whether or not the id is an
+    account: so it does not tell which ids are."""
+
+    user_id = serializers.IntegerField()
+    status = serializers.CharField(default="invited")
+    detail = serializers.CharField()
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    chat_title = serializers.CharField(source="chat.title", read_only=True)
+    invited_by = serializers.CharField(source="invited_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "chat_id", "chat_title", "role", "invited_by", "status", "created_at"]
+        read_only_fields = fields
+
+
+class AccountSerializer(serializers.Serializer):
+    """What a user consented to (docs/consent.md); `email_confirmed` is read-only."""
+
+    username = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+    email_confirmed = serializers.BooleanField(read_only=True)
+    who_can_add = serializers.ChoiceField(choices=AddPolicy.choices)
+    email_off = serializers.BooleanField()

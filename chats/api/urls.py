@@ -34,6 +34,19 @@ urlpatterns = [
         views.MessageDetailView.as_view(),
         name="message-detail",
     ),
+    path("invitations/", views.InvitationListView.as_view(), name="invitation-list"),
+    path(
+        "invitations/<id:invitation_id>/accept/",
+        views.InvitationAnswerView.as_view(accept=True),
+        name="invitation-accept",
+    ),
+    path(
+        "invitations/<id:invitation_id>/decline/",
+        views.InvitationAnswerView.as_view(accept=False),
+        name="invitation-decline",
+    ),
+    path("account/", views.AccountView.as_view(), name="account"),
+    path("account/confirmation/", views.ConfirmationView.as_view(), name="account-confirmation"),
     path("realtime/token/", realtime_views.ConnectionTokenView.as_view(), name="realtime-token"),
     path(
         "realtime/subscription-token/",

@@ -9,11 +9,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import profiles
 from chats import selectors, services
 from chats.emails import preferences
 from chats.shapes import MessageSerializer
-from core.errors import DomainError, Forbidden
-from ratelimits.throttles import AUTH_THROTTLES, RegisterThrottle, WriteThrottle
+from core.errors import Conflict, DomainError, Forbidden
+from ratelimits.throttles import (
+    AUTH_THROTTLES,
+    ConfirmationThrottle,
+    RegisterThrottle,
+    WriteThrottle,
+)
 
 from . import serializers as s
 from .pagination import CursorPage, MessagePagination
@@ -39,6 +45,12 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         429: "Too many attempts or writes; `Retry-After` says how many seconds to wait.",
     }
     return {code: OpenApiResponse(ERROR_BODY, description=described[code]) for code in codes}
+
+
+INVITED = (
+    "Invited, if this is an account whose setting asks for invitations: they join when they"
+    " accept. Unknown ids get this same answer."
+)
 
 
 def _valid(serializer_class: type, request: Request, partial: bool = False) -> dict:
@@ -138,12 +150,20 @@ class MemberListView(GenericAPIView):
 
     @extend_schema(
         request=s.AddMemberSerializer,
-        responses={201: s.MembershipSerializer, **_errors(400, 401, 403, 404, 409, 429)},
+        responses={
+            201: s.MembershipSerializer,
+            202: OpenApiResponse(s.InvitedSerializer, description=INVITED),
+            **_errors(400, 401, 403, 404, 409, 429),
+        },
     )
     def post(self, request: Request, chat_id: int) -> Response:
-        """Add a user (owner or admin); the chat's other admins are emailed."""
+        """Add a user (owner or admin): 201 where their setting allows it (the chat's other
+        admins are emailed), else 202: they are invited and join if they accept."""
         data = _valid(s.AddMemberSerializer, request)
-        membership = services.add_member(chat_id=chat_id, actor_id=request.user.pk, **data)
+        membership = services.add_or_invite(chat_id=chat_id, actor_id=request.user.pk, **data)
+        if membership is None:
+            body = {"user_id": data["user_id"], "status": "invited", "detail": INVITED}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response(s.MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -215,3 +235,73 @@ class MessageDetailView(APIView):
         """Delete your own message (soft: it disappears from the list)."""
         services.delete_message(chat_id=chat_id, message_id=message_id, actor_id=request.user.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationListView(GenericAPIView):
+    serializer_class = s.InvitationSerializer
+    pagination_class = CursorPage
+
+    @extend_schema(responses={200: s.InvitationSerializer(many=True), **_errors(400, 401)})
+    def get(self, request: Request) -> Response:
+        """Your invitations waiting for an answer, oldest first."""
+        page = self.paginate_queryset(selectors.pending_invitations_of(request.user.pk))
+        return self.get_paginated_response(s.InvitationSerializer(page, many=True).data)
+
+
+class InvitationAnswerView(APIView):
+    throttle_classes = [WriteThrottle]
+    accept = True
+
+    @extend_schema(
+        request=None,
+        responses={200: s.MembershipSerializer, 204: None, **_errors(401, 404, 409, 429)},
+    )
+    def post(self, request: Request, invitation_id: int) -> Response:
+        """Accept (200, your membership: the chat's admins are emailed) or decline (204)."""
+        membership = services.answer_invitation(
+            invitation_id=invitation_id, user_id=request.user.pk, accept=self.accept
+        )
+        if membership is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.MembershipSerializer(membership).data)
+
+
+class AccountView(APIView):
+    throttle_classes = [WriteThrottle]  # writes only
+
+    @extend_schema(responses={200: s.AccountSerializer, **_errors(401)})
+    def get(self, request: Request) -> Response:
+        """Your address's confirmation, who may add you to chats, and all email on or off."""
+        return Response(_account(request.user.pk))
+
+    @extend_schema(
+        request=s.AccountSerializer, responses={200: s.AccountSerializer, **_errors(400, 401, 429)}
+    )
+    def patch(self, request: Request) -> Response:
+        data = _valid(s.AccountSerializer, request, partial=True)
+        if data:
+            profiles.update(request.user.pk, **data)
+        return Response(_account(request.user.pk))
+
+
+class ConfirmationView(APIView):
+    throttle_classes = [ConfirmationThrottle]
+
+    @extend_schema(request=None, responses={202: None, 409: ERROR_BODY, **_errors(401, 429)})
+    def post(self, request: Request) -> Response:
+        """Email a new confirmation link (at most EMAIL_CONFIRMATION_LIMIT per mailbox)."""
+        if profiles.profile_of(request.user.pk).is_confirmed:
+            raise Conflict("Your address is confirmed already.", field="email")
+        services.request_confirmation(user_id=request.user.pk)
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+def _account(user_id: int) -> dict:
+    profile = profiles.profile_of(user_id)
+    return {
+        "username": profile.user.username,
+        "email": profile.user.email,
+        "email_confirmed": profile.is_confirmed,
+        "who_can_add": profile.who_can_add,
+        "email_off": profile.email_off,
+    }

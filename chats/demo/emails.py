@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from accounts.addresses import canonical
 from chats.emails.recording import rendered
 from chats.models import Notification, Role
 from core.outbox import OutboxStatus
@@ -120,6 +121,7 @@ def notifications(
                 chat_id=chat_ids[email.chat],
                 recipient_id=user_ids[email.recipient],
                 recipient_email=f"{email.recipient}@example.com",
+                recipient_key=canonical(f"{email.recipient}@example.com"),
                 status=email.status,
                 attempts=email.attempts,
                 last_error=email.error,

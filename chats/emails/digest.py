@@ -8,8 +8,8 @@ that counts as one email and is delivered like any other (claim, retries, admin)
 window has room. Nothing is lost: each held row ends `folded`, pointing at its digest.
 
 The window slides: "20/hour" allows 20 emails (digests included) created in any 60 minutes.
-The count is per inbox (address, case-insensitive), not per account: several accounts may share
-one address.
+The count is per mailbox (accounts.addresses.canonical: neither case nor a `+tag` makes another),
+not per account: several accounts may share one.
 """
 
 import hashlib
@@ -20,7 +20,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Min, QuerySet
-from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -44,33 +43,36 @@ COUNTED = OutboxStatus.values
 PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
 
-def recipient_limit() -> tuple[int, int] | None:
-    """(emails, seconds) from EMAIL_RECIPIENT_LIMIT; None when empty. settings.rate_limit
-    validated it at start, so converting cannot fail here (nor fail a membership change)."""
-    rate = settings.EMAIL_RECIPIENT_LIMIT
+def parse_limit(rate: str | None) -> tuple[int, int] | None:
+    """(count, seconds) of a limit setting in DRF's rate syntax; None when empty.
+    settings.rate_limit validated it at start, so converting cannot fail here (nor fail a
+    membership change)."""
     # parse_rate uses nothing of its instance; a throttle instance would need a DRF scope.
     return SimpleRateThrottle.parse_rate(None, rate) if rate else None  # type: ignore[arg-type]
 
 
-def _to(address: str) -> QuerySet[Notification]:
-    """One inbox's notifications, through the index on lower(recipient_email)."""
-    return Notification.objects.alias(address=Lower("recipient_email")).filter(
-        address=address.lower()
-    )
+def recipient_limit() -> tuple[int, int] | None:
+    """(emails, seconds) from EMAIL_RECIPIENT_LIMIT; None when empty."""
+    return parse_limit(settings.EMAIL_RECIPIENT_LIMIT)
 
 
-def counted_since(address: str, since: datetime) -> int:
-    """Emails to this inbox that count against the cap, created since `since`."""
-    return _to(address).filter(status__in=COUNTED, created_at__gte=since).count()
+def to_mailbox(key: str) -> QuerySet[Notification]:
+    """One mailbox's notifications (`key`: accounts.addresses.canonical), through its index."""
+    return Notification.objects.filter(recipient_key=key)
 
 
-def _lock_key(address: str) -> int:
-    """A stable signed 64-bit key for PostgreSQL's advisory locks, per inbox (lower-cased)."""
-    raw = hashlib.blake2b(address.lower().encode(), digest_size=8).digest()
+def counted_since(key: str, since: datetime) -> int:
+    """Emails to this mailbox that count against the cap, created since `since`."""
+    return to_mailbox(key).filter(status__in=COUNTED, created_at__gte=since).count()
+
+
+def _lock_key(key: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks, per mailbox."""
+    raw = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(raw, "big", signed=True)
 
 
-def _lock_inboxes(addresses: Iterable[str]) -> None:
+def lock_mailboxes(keys: Iterable[str]) -> None:
     """Serialize the cap's count-then-write per inbox, until the transaction ends.
 
     PostgreSQL: an advisory lock per address, not a row lock on its users: the membership insert
@@ -81,7 +83,7 @@ def _lock_inboxes(addresses: Iterable[str]) -> None:
     """
     if connection.vendor != "postgresql":
         return
-    keys = sorted({_lock_key(address) for address in addresses})
+    keys = sorted({_lock_key(key) for key in keys})
     with connection.cursor() as cursor:
         for key in keys:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
@@ -97,16 +99,16 @@ def assign_statuses(rows: list[Notification]) -> None:
     if limit is None or not rows:
         return
     emails, seconds = limit
-    _lock_inboxes(row.recipient_email for row in rows)
+    lock_mailboxes(row.recipient_key for row in rows)
     since = timezone.now() - timedelta(seconds=seconds)
     room: dict[str, int] = {}
     for row in rows:
-        address = row.recipient_email.lower()
-        if address not in room:
-            waiting = _to(address).filter(status=Notification.HELD).exists()
-            room[address] = 0 if waiting else max(0, emails - counted_since(address, since))
-        if room[address] > 0:
-            room[address] -= 1
+        key = row.recipient_key
+        if key not in room:
+            waiting = to_mailbox(key).filter(status=Notification.HELD).exists()
+            room[key] = 0 if waiting else max(0, emails - counted_since(key, since))
+        if room[key] > 0:
+            room[key] -= 1
         else:
             row.status = Notification.HELD
 
@@ -118,23 +120,23 @@ def build_digests() -> list[int]:
     limit = recipient_limit()
     # Longest waiting first: inboxes whose period is still full cannot keep the others waiting
     # for more than a period, however many there are.
-    addresses = (
+    keys = (
         Notification.objects.filter(status=Notification.HELD)
-        .values(address=Lower("recipient_email"))
+        .values("recipient_key")
         .annotate(first=Min("id"))
         .order_by("first")
-        .values_list("address", flat=True)[:INBOXES_PER_RUN]
+        .values_list("recipient_key", flat=True)[:INBOXES_PER_RUN]
     )
-    built = (_digest_for(address, limit) for address in list(addresses))
+    built = (_digest_for(key, limit) for key in list(keys))
     return [pk for pk in built if pk is not None]
 
 
 @transaction.atomic
-def _digest_for(address: str, limit: tuple[int, int] | None) -> int | None:
-    _lock_inboxes([address])
-    held = _to(address).filter(status=Notification.HELD)
+def _digest_for(key: str, limit: tuple[int, int] | None) -> int | None:
+    lock_mailboxes([key])
+    held = to_mailbox(key).filter(status=Notification.HELD)
     now = timezone.now()
-    if limit is not None and counted_since(address, now - timedelta(seconds=limit[1])) >= limit[0]:
+    if limit is not None and counted_since(key, now - timedelta(seconds=limit[1])) >= limit[0]:
         return None
     latest = held.order_by("-id").first()
     if latest is None:  # another run folded them meanwhile
@@ -143,6 +145,7 @@ def _digest_for(address: str, limit: tuple[int, int] | None) -> int | None:
         event=Notification.Event.DIGEST,
         recipient_id=latest.recipient_id,
         recipient_email=latest.recipient_email,
+        recipient_key=key,
         created_at=now,
         updated_at=now,
     )

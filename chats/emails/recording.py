@@ -6,6 +6,7 @@ recipient, written in the caller's transaction and handed to the `email` queue a
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
+from accounts.addresses import canonical
 from chats import selectors
 from chats.models import Chat, Notification
 from core import delivery
@@ -46,6 +47,7 @@ def record(
             chat_id=chat.pk,
             recipient_id=membership.user_id,
             recipient_email=membership.user.email,
+            recipient_key=canonical(membership.user.email),
             **rendered(event, {**context, "recipient": membership.user.username}),
         )
         for membership in recipients
