@@ -25,8 +25,10 @@ RUN pip install -c constraints.txt .
 COPY . .
 COPY --from=js /build/node_modules/centrifuge/dist node_modules/centrifuge/dist
 COPY --from=js /build/node_modules/uplot/dist node_modules/uplot/dist
-# Static files are collected at build time and served by whitenoise from the image.
-RUN python manage.py collectstatic --noinput -v 0
+# Static files are collected at build time and served by whitenoise from the image. The build
+# has no .env and no secrets, which the settings refuse to load without when DEBUG is off (its
+# default): this one command, which serves nothing and signs nothing, runs with it on.
+RUN DJANGO_DEBUG=true python manage.py collectstatic --noinput -v 0
 
 # Never run as root. The folders the named volumes are mounted on are created here and owned by
 # the app user, so a fresh volume starts with the right owner.

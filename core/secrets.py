@@ -45,9 +45,9 @@ def require_secret(name: str, value: str, *, allow_empty: bool = False) -> None:
         return
     if is_placeholder(value):
         raise ImproperlyConfigured(
-            f"{name} must be set to a real secret when DJANGO_DEBUG is off: it is empty or a"
-            " placeholder (change-me, a development default). scripts/setup.sh writes random"
-            " ones into .env."
+            f"{name} must be set to a real secret when DJANGO_DEBUG is off (its default unless"
+            " the environment or .env says true): it is empty or a placeholder (change-me, a"
+            " development default). scripts/setup.sh writes random ones into .env."
         )
     min_bytes = MIN_BYTES.get(name, 0)
     if len(value.encode()) < min_bytes:

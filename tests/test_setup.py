@@ -130,6 +130,8 @@ def test_setup_twice_writes_env_once_and_then_does_nothing(repo_copy: Path, tmp_
     for name in GENERATED:  # good enough to start with DJANGO_DEBUG off (core.secrets)
         require_secret(name, secrets[name])
     assert len(secrets["DJANGO_SECRET_KEY"]) >= 50  # Django's check --deploy wants 50 (W009)
+    # DEBUG is off unless asked for (settings); make up's .env asks for it.
+    assert secrets["DJANGO_DEBUG"] == "true"
 
     second = run("setup.sh", repo_copy, env)
     assert "==>" not in second.stderr, f"the second run did something:\n{second.stderr}"
