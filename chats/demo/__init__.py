@@ -27,6 +27,8 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
+from accounts import profiles
+from accounts.models import AddPolicy
 from chats import services
 from chats.models import Chat, Message, Role
 
@@ -98,6 +100,10 @@ def seed(now: datetime, password: str) -> DemoSummary:
         summary.leaves = sum(1 for s in people.stints if s.left)
         summary.messages, summary.history_start = len(history.messages), history.start
         summary.emails = len(history.emails)
+    # Today's welcome adds the main users to each other's chats with services.add_member, which
+    # only their setting's consent allows: anyone may add them (and their addresses, fictional
+    # example.com ones, are confirmed, so the admins' emails of those joins go out).
+    profiles.confirm_all(users.values(), who_can_add=AddPolicy.EVERYONE)
     alice = users["alice"]
     alice.is_staff = alice.is_superuser = True
     alice.save(update_fields=["is_staff", "is_superuser"])

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 
+from accounts import profiles
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification
 from core import tallies
 from core.outbox import tally_name
@@ -54,6 +55,10 @@ def insert(history: History, password_hash: str) -> dict:
         )
         for name, joined in sorted(people.joined.items(), key=lambda item: item[1])
     )
+    # The demo's people are fictional, their example.com addresses known good: confirmed, so
+    # their admin emails go out (accounts.profiles.receives_email). Who may add them stays the
+    # default; the main users, whom today's welcome adds directly, get EVERYONE in `seed`.
+    profiles.confirm_all(users)
     user_ids = {user.username: user.pk for user in users}
     chats = Chat.objects.bulk_create(
         Chat(title=title, created_by_id=user_ids[creator], created_at=created, is_demo=True)

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from accounts.models import DEFAULT_ADD_POLICY, AddPolicy, Profile
 from chats import demo, services
 from chats.models import Chat, Membership, MembershipEvent, Message, Notification, Publication
 from core import tallies
@@ -139,6 +140,27 @@ def test_the_demo_adds_its_bulk_inserted_rows_to_the_running_totals() -> None:
         assert totals[name] == Notification.objects.filter(status=status).count() > 0
 
 
+def test_the_demo_people_are_confirmed_and_today_s_joins_email_the_admins() -> None:
+    """Admin emails go only to confirmed addresses: the demo's (fictional) people have theirs
+    confirmed. The main users, whom today's welcome adds directly, let anyone add them; the
+    others keep the default, so adding one of them invites them."""
+    seed()
+    profiles = {p.user.username: p for p in Profile.objects.select_related("user")}
+    assert set(profiles) == set(demo.MAIN_USERS) | set(demo.OTHER_USERS)
+    assert all(profile.is_confirmed for profile in profiles.values())
+    policies = {name: profile.who_can_add for name, profile in profiles.items()}
+    assert {policies[name] for name in demo.MAIN_USERS} == {AddPolicy.EVERYONE}
+    assert {policies[name] for name in demo.OTHER_USERS} == {DEFAULT_ADD_POLICY}
+    # Alice added carol and dave to General: bob, its other admin, is emailed about each.
+    general = Chat.objects.get(title="General")
+    assert sorted(
+        Notification.objects.filter(chat_id=general.pk).values_list("recipient_email", "subject")
+    ) == [
+        ("bob@example.com", "[General] carol joined the chat"),
+        ("bob@example.com", "[General] dave joined the chat"),
+    ]
+
+
 def test_no_history_once_a_real_chat_has_messages() -> None:
     owner = User.objects.create_user("real", "real@example.com", "x")
     chat = services.create_chat(title="Our team", creator_id=owner.pk)
@@ -148,6 +170,10 @@ def test_no_history_once_a_real_chat_has_messages() -> None:
     assert Message.objects.count() == 1 + len(demo.WELCOME)
     assert Chat.objects.filter(is_demo=True).count() == 2
     assert not Chat.objects.get(pk=chat.pk).is_demo
+    # Without history, the main users are created on their own: confirmed all the same.
+    confirmed = Profile.objects.filter(who_can_add=AddPolicy.EVERYONE)
+    assert sorted(p.user.username for p in confirmed if p.is_confirmed) == sorted(demo.MAIN_USERS)
+    assert not Profile.objects.filter(user=owner).exists()  # a real user is not the demo's
 
 
 def test_seed_demo_twice_creates_nothing_the_second_time(settings) -> None:
