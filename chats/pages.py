@@ -35,7 +35,11 @@ class PageLoginView(LoginView):
 @ensure_csrf_cookie  # the page posts messages with the session, so it needs the CSRF cookie
 def chat_page(request: HttpRequest) -> HttpResponse:
     """Pick one of your chats, read it live, send a message."""
-    config = {**realtime_config(request), "chatsUrl": reverse("chat-list")}
+    config = {
+        **realtime_config(request),
+        "chatsUrl": reverse("chat-list"),
+        "invitationsUrl": reverse("invitation-list"),
+    }
     return render(request, "chats/chat.html", {"config": config})
 
 

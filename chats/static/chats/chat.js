@@ -104,6 +104,42 @@
     return results;
   }
 
+  // Invitations: an add the user's setting did not allow waits here for an answer. Titles and
+  // names go in as text, never as HTML.
+  const invitations = document.getElementById("invitations");
+  const invitationList = document.getElementById("invitation-list");
+
+  function renderInvitation(invitation, chats) {
+    const item = document.createElement("li");
+    item.dataset.invitationId = invitation.id;
+    item.innerHTML =
+      '<span class="what"></span> <button data-answer="accept">Accept</button> ' +
+      '<button data-answer="decline">Decline</button> <span class="error"></span>';
+    item.querySelector(".what").textContent =
+      `${invitation.invited_by || "Someone"} invited you to “${invitation.chat_title}” ` +
+      `as ${invitation.role}`;
+    item.addEventListener("click", async (event) => {
+      const answer = event.target.dataset.answer;
+      if (!answer) return;
+      try {
+        await sendJSON("POST", `${config.invitationsUrl}${invitation.id}/${answer}/`, {});
+        item.remove();
+        invitations.hidden = invitationList.children.length === 0;
+        if (answer === "accept") {
+          const chat = { id: invitation.chat_id, title: invitation.chat_title };
+          chats.push(chat);
+          select.add(new Option(chat.title, chat.id));
+          document.getElementById("no-chats").hidden = true;
+          select.value = String(chat.id);
+          open(chat);
+        }
+      } catch (error) {
+        item.querySelector(".error").textContent = error.message;
+      }
+    });
+    invitationList.append(item);
+  }
+
   getAll(config.chatsUrl).then((chats) => {
     document.getElementById("no-chats").hidden = chats.length > 0;
     for (const chat of chats) select.add(new Option(chat.title, chat.id));
@@ -117,5 +153,9 @@
       select.value = String(first.id);
       open(first);
     }
+    getAll(config.invitationsUrl).then((pending) => {
+      for (const invitation of pending) renderInvitation(invitation, chats);
+      invitations.hidden = pending.length === 0;
+    });
   });
 })();
