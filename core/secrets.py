@@ -24,6 +24,7 @@ PLACEHOLDER_MARKERS = ("change-me", "changeme", "insecure")
 # same floor for the other secrets machines hold: scripts/setup.sh writes 64 characters.
 MIN_BYTES = {
     "DJANGO_SECRET_KEY": 32,
+    "DJANGO_SECRET_KEY_FALLBACKS": 32,  # each of them: keys that still verify what they signed
     "CENTRIFUGO_HTTP_API_KEY": 32,
     "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY": 32,
 }

@@ -22,7 +22,21 @@ def secret(name: str, development_default: str, *, optional: bool = False) -> st
     return value
 
 
+def secret_list(name: str) -> list[str]:
+    """Comma-separated secrets (empty: none), each refused like `secret`'s when DEBUG is off."""
+    values = [value.strip() for value in env(name, default="").split(",") if value.strip()]
+    if not DEBUG:
+        for value in values:
+            require_secret(name, value)
+    return values
+
+
 SECRET_KEY = secret("DJANGO_SECRET_KEY", "insecure-development-key-change-me")
+# The keys DJANGO_SECRET_KEY had before a rotation (docs/security.md, "Rotating the secret
+# key"): what they signed still verifies (the unsubscribe links in emails already sent,
+# sessions, password reset links), while only SECRET_KEY signs anything new.
+SECRET_KEY_FALLBACKS = secret_list("DJANGO_SECRET_KEY_FALLBACKS")
+
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
