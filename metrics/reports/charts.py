@@ -6,10 +6,16 @@ backend; a worker has no display, and a figure here is dropped with its last ref
 The period still being counted (rows whose `partial` column is True) is drawn apart and
 labelled "partial" in the legend (a lighter, hatched bar for the hour; a hollow marker on a
 dashed segment for the day): its numbers grow until the hour or day ends.
+
+Chat titles are user input: every chart is built and saved under `usertext.literal_text()`
+(no TeX), and one that still fails is logged and left out, so the report's other files are
+written whatever a title holds.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +23,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .transforms import busiest_chats, hour_of_week
+from .usertext import chat_label, literal_text
 
+logger = logging.getLogger(__name__)
 PARTIAL_LABEL = "partial (in progress, recomputed until it ends)"
 
 
@@ -109,7 +117,7 @@ def busiest_chats_figure(chat_hourly: pd.DataFrame, chats: pd.DataFrame) -> Figu
     """The ten chats with the most messages in the report's range (a deleted or untitled one
     labelled "chat", with its id)."""
     busiest = busiest_chats(chat_hourly, chats, n=10, deleted_title="")
-    labels = [f"{row.title[:30] or 'chat'} (#{row.chat_id})" for row in busiest.itertuples()]
+    labels = [chat_label(row.title, row.chat_id) for row in busiest.itertuples()]
     figure = Figure(figsize=(8, 4))
     axes = figure.subplots()
     axes.barh(labels[::-1], busiest["messages"].to_numpy()[::-1], color="#dd6b20")
@@ -132,14 +140,27 @@ def hour_of_week_figure(hourly: pd.DataFrame) -> Figure:
     return figure
 
 
-def draw_charts(tables: dict[str, pd.DataFrame], end: datetime, folder: Path) -> list[str]:
-    """Draw every chart of a report into `folder`; return their file names in page order."""
-    figures = {
-        "messages_per_hour.png": messages_per_hour_figure(tables["hourly"], end),
-        "active_users.png": active_users_figure(tables["daily"]),
-        "busiest_chats.png": busiest_chats_figure(tables["chat_hourly"], tables["chats"]),
-        "hour_of_week.png": hour_of_week_figure(tables["hourly"]),
+def draw_charts(
+    tables: dict[str, pd.DataFrame], end: datetime, folder: Path
+) -> tuple[list[str], dict[str, str]]:
+    """Draw every chart of a report into `folder`: the file names drawn, in page order, and
+    for each chart that failed its error (logged; the others are still drawn)."""
+    charts: dict[str, Callable[[], Figure]] = {
+        "messages_per_hour.png": lambda: messages_per_hour_figure(tables["hourly"], end),
+        "active_users.png": lambda: active_users_figure(tables["daily"]),
+        "busiest_chats.png": lambda: busiest_chats_figure(tables["chat_hourly"], tables["chats"]),
+        "hour_of_week.png": lambda: hour_of_week_figure(tables["hourly"]),
     }
-    for name, figure in figures.items():
-        _save(figure, folder / name)
-    return list(figures)
+    drawn: list[str] = []
+    failed: dict[str, str] = {}
+    for name, build in charts.items():
+        try:
+            with literal_text():  # built and saved: tick labels are made as it is drawn
+                _save(build(), folder / name)
+        except Exception as error:  # one chart, not the report: tables and page still written
+            logger.exception("chart %s not drawn", name)
+            (folder / name).unlink(missing_ok=True)
+            failed[name] = f"{type(error).__name__}: {error}"[:500]
+        else:
+            drawn.append(name)
+    return drawn, failed

@@ -22,6 +22,7 @@ from .charts import draw_charts
 from .folders import point_latest, prune_reports, write_folder
 from .index import render_index
 from .tables import build_tables, counts_before, includes_demo, report_range
+from .usertext import csv_safe
 
 # 2: the `chats`, `users` and `first_replies` tables cover the range only, `before_range` counts
 # what came before it, and `chats.messages_total` (ever) became `messages_in_range`.
@@ -29,14 +30,16 @@ MANIFEST_VERSION = 2
 
 
 def _write_files(folder: Path, tables: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
-    """Every file of a report: the tables (Parquet for programs, CSV for people), the charts,
-    index.html and last manifest.json, which lists what the others hold."""
+    """Every file of a report: the tables (Parquet for programs, as stored; CSV for people and
+    their spreadsheets, a cell that would start a formula quoted), the charts (one that fails
+    is named in `chart_failures`, not fatal), index.html and last manifest.json, which lists
+    what the others hold."""
     for name, table in tables.items():
         table.to_parquet(folder / f"{name}.parquet", index=False)
-        table.to_csv(folder / f"{name}.csv", index=False)
+        csv_safe(table).to_csv(folder / f"{name}.csv", index=False)
         manifest["tables"][name] = {"rows": len(table), "columns": list(table.columns)}
     end = datetime.fromisoformat(manifest["range"]["end"])
-    manifest["charts"] = draw_charts(tables, end, folder)
+    manifest["charts"], manifest["chart_failures"] = draw_charts(tables, end, folder)
     (folder / "index.html").write_text(render_index(manifest, tables), encoding="utf-8")
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
@@ -61,6 +64,7 @@ def make_report(
         "demo": includes_demo(),  # seed_demo's chats exist: the notebooks say so
         "tables": {},
         "charts": [],
+        "chart_failures": {},  # chart file: the error that kept it from being drawn
     }
     folder = write_folder(reports_dir, now, lambda into: _write_files(into, tables, manifest))
     point_latest(reports_dir, folder)
