@@ -191,6 +191,21 @@ def test_the_direct_service_refuses_what_the_setting_does_not_allow(owner_api, m
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=stranger.pk)
 
 
+def test_plus_tag_spellings_of_one_mailbox_share_its_cap(owner_api, make_user, settings):
+    settings.EMAIL_RECIPIENT_LIMIT = "3/hour"
+    owner, chat, _ = owner_api
+    spellings = ["vic@example.com", "vic+1@example.com", "Vic+news@EXAMPLE.com"]
+    for n, address in enumerate(spellings):
+        admin = make_user(f"vic{n}", email=address)
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    for _ in range(3):
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=make_user().pk)
+
+    rows = Notification.objects.filter(recipient_key="vic@example.com")
+    assert rows.count() == 1 + 2 + 3 * 3  # each join told to every admin already there
+    assert rows.exclude(status="held").count() == 3
+
+
 # --- the account's settings ----------------------------------------------------------------------
 
 
