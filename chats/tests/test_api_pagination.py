@@ -184,6 +184,7 @@ def test_every_list_in_the_schema_is_paginated(client_for, make_user):
         "GET /api/chats/",
         "GET /api/chats/{chat_id}/members/",
         "GET /api/chats/{chat_id}/messages/",
+        "GET /api/invitations/",
     ]
 
 

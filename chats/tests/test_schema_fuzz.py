@@ -3,8 +3,9 @@ and every answer conforms to the schema (status code, content type, body, header
 
 The schema is loaded from the running WSGI application, so it is the one clients download. Each
 operation gets its own test (and database transaction) with a logged-in user who owns a chat with
-a member and a message; generated path ids are often swapped for those real ids so the fuzzing
-reaches the code behind the 404s. Derandomized and bounded: the same cases every run, in seconds.
+a member and a message, and is invited to another chat; generated path ids are often swapped for
+those real ids so the fuzzing reaches the code behind the 404s. Derandomized and bounded: the same
+cases every run, in seconds.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from accounts.models import AddPolicy
 from chatplatform.wsgi import application
 from chats import services
-from chats.models import Role
+from chats.models import Invitation, Role
 
 served = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
@@ -61,14 +63,15 @@ CONFORMANCE = [
     response_headers_conformance,
 ]
 
-# Ids of the current test's chat, member and message, read while cases are generated.
+# Ids of the current test's chat, member, message and invitation, read while cases are generated.
 REAL_IDS: dict[str, int] = {}
 
 
 @schema.hook
 def map_path_parameters(context: schemathesis.HookContext, path: dict | None) -> dict | None:
     """Point two out of three generated ids at real rows (deterministically, from the value)."""
-    for name in () if path is None else ("chat_id", "user_id", "message_id"):
+    names = ("chat_id", "user_id", "message_id", "invitation_id")
+    for name in () if path is None else names:
         value = path.get(name)
         if isinstance(value, int) and value % 3 != 0 and name in REAL_IDS:
             path[name] = REAL_IDS[name]
@@ -89,19 +92,29 @@ def keep_test_transaction() -> Iterator[None]:
 
 @pytest.fixture
 def auth_header(make_user, keep_test_transaction, settings) -> dict[str, str]:
-    """A user who owns a chat with an admin, a member and a message; returns their token header.
+    """A user who owns a chat with an admin, a member and a message, and whose setting turned
+    another chat's add into a pending invitation (answered by the accept and decline cases);
+    returns their token header.
 
     No rate limits here (empty: none): a 429 is documented, but hundreds of generated writes a
     minute would turn most cases into 429s and fuzz nothing behind them."""
     settings.AUTH_RATE_LIMIT = settings.REGISTER_RATE_LIMIT = settings.WRITE_RATE_LIMIT = None
-    owner, admin, member = make_user(), make_user(), make_user()
+    owner, admin, member = make_user(who_can_add=AddPolicy.NOBODY), make_user(), make_user()
     chat = services.create_chat(title="Fuzzed", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=member.pk)
     message = services.post_message(chat_id=chat.pk, author_id=owner.pk, text="hello")
-    REAL_IDS.update(chat_id=chat.pk, user_id=member.pk, message_id=message.pk)
+    elsewhere = services.create_chat(title="Elsewhere", creator_id=admin.pk)
+    services.add_or_invite(chat_id=elsewhere.pk, actor_id=admin.pk, user_id=owner.pk)
+    invitation = Invitation.objects.get(chat=elsewhere, user=owner)
+    REAL_IDS.update(
+        chat_id=chat.pk, user_id=member.pk, message_id=message.pk, invitation_id=invitation.pk
+    )
     yield {"Authorization": f"Token {Token.objects.create(user=owner).key}"}
     REAL_IDS.clear()
+
+
+BODYLESS = ("/confirmation/", "/accept/", "/decline/")
 
 
 def test_the_schema_documents_every_endpoint():
@@ -129,12 +142,19 @@ def test_the_schema_documents_every_endpoint():
         "GET /api/realtime/token/",
         "GET /api/realtime/subscription-token/",
         "GET /api/stats/",
+        "GET /api/account/",
+        "PATCH /api/account/",
+        "POST /api/account/confirmation/",
+        "GET /api/invitations/",
+        "POST /api/invitations/{invitation_id}/accept/",
+        "POST /api/invitations/{invitation_id}/decline/",
         "GET /healthz",
     }
     for path, methods in served.raw_schema["paths"].items():
         for method, operation in methods.items():
             assert any(code.startswith("2") for code in operation["responses"]), (method, path)
-            if method in ("post", "patch"):
+            # Actions whose URL says it all (ask for a link, accept, decline) take no body.
+            if method in ("post", "patch") and not path.endswith(BODYLESS):
                 assert "requestBody" in operation, (method, path)
 
 
