@@ -1,7 +1,7 @@
 """The per-recipient email cap (EMAIL_RECIPIENT_LIMIT) and the digest of what it held back.
 
-Anyone may add anyone to a chat as admin, so without a cap a stranger could make the platform
-email one inbox without end. At record time (`assign_statuses`, inside the change's transaction)
+Consent (docs/consent.md) keeps strangers from being emailed; the cap keeps anyone who did
+consent, an admin of many busy chats, from being flooded. At record time (`assign_statuses`, inside the change's transaction)
 an email over the cap is written `held` instead of `pending`, and never queued. Beat's
 `build_digests` later folds every held email of an inbox into one digest, itself a Notification
 that counts as one email and is delivered like any other (claim, retries, admin), once the
