@@ -1,4 +1,5 @@
-"""Refuse to run on a placeholder secret: fail closed, naming the variable to set.
+"""Refuse to run on a placeholder secret: fail closed, naming the variable to set. And compare a
+bearer token a client presents with the one configured, the one way every such check does it.
 
 Development runs on the settings' defaults and on `.env.example`'s `change-me`; a
 deployment that kept one of them would let anyone forge sessions (DJANGO_SECRET_KEY), publish to
@@ -13,6 +14,7 @@ docker compose runs `python -m core.secrets NAME...` once before any container t
 
 from __future__ import annotations
 
+import hmac
 import os
 import sys
 
@@ -27,6 +29,7 @@ MIN_BYTES = {
     "DJANGO_SECRET_KEY_FALLBACKS": 32,  # each of them: keys that still verify what they signed
     "CENTRIFUGO_HTTP_API_KEY": 32,
     "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY": 32,
+    "STATS_READ_TOKEN": 32,
 }
 
 
@@ -57,6 +60,20 @@ def require_secret(name: str, value: str, *, allow_empty: bool = False) -> None:
             f" {len(value.encode())}); e.g. python -c 'import secrets;"
             " print(secrets.token_urlsafe(48))'."
         )
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value (RFC 6750; the scheme in
+    any case), or None for no header, another scheme or an empty token."""
+    scheme, _, given = authorization.partition(" ")
+    given = given.strip()
+    return given if scheme.lower() == "bearer" and given else None
+
+
+def is_secret(given: str, secret: str) -> bool:
+    """Whether a presented token is the configured secret, compared in constant time (no timing
+    tells how much of it was right). Never when the secret is empty: that means "none set"."""
+    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
 def main(names: list[str]) -> int:

@@ -1,5 +1,5 @@
-"""What watches the platform: Prometheus (where Grafana reaches it, the /metrics token) and
-Flower's login (docs/monitoring.md)."""
+"""What watches the platform: Prometheus (where Grafana reaches it, the /metrics token), the
+read-only token of /api/stats/ and Flower's login (docs/monitoring.md, docs/security.md)."""
 
 from .base import env, env_or
 from .security import secret
@@ -14,6 +14,10 @@ PROMETHEUS_URL = env_or(
 # open, for development only; with DEBUG off the figures it exposes (users, messages, the queues)
 # would be open to anyone who reaches the port, so a missing or placeholder token is refused.
 METRICS_BEARER_TOKEN = secret("METRICS_BEARER_TOKEN", "")
+# What a machine with no account (compose's Jupyter) sends to GET /api/stats/ as `Authorization:
+# Bearer ...`: that one read, nothing else (metrics.views). Empty: none, only staff read it. A
+# placeholder or one under 32 bytes is refused with DEBUG off.
+STATS_READ_TOKEN = secret("STATS_READ_TOKEN", "", optional=True)
 
 # --- Flower -----------------------------------------------------------------------------------
 # Its basic auth; `python -m launchers.flower` refuses a placeholder password with DEBUG off
