@@ -3,6 +3,11 @@
 Used by `manage.py render_notebooks` (`make notebooks`) and by beat once a day
 (`notebooks.tasks.render_notebooks_task`), so each report folder can carry
 `notebooks/<name>.ipynb` (executed, with outputs) and `notebooks/<name>.html`.
+
+The notebooks show chat titles, which users typed. They build their Markdown with
+`formatting.markdown_text`, and the HTML page is sanitised besides (`exporter`): nbconvert's
+`sanitize_html` passes every Markdown cell and every HTML or Markdown output through an
+allowlist of tags, so a title that reached one unescaped would still show as text, never run.
 """
 
 from __future__ import annotations
@@ -12,13 +17,34 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from notebooks.analysis import reading
 
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
+
 NOTEBOOKS_DIR = Path(__file__).resolve().parent
+PAGE_TEMPLATE = NOTEBOOKS_DIR / "templates" / "as_typed.html.j2"  # the lab page, no MathJax
 KERNEL_NAME = "python3"
 CELL_TIMEOUT_SECONDS = 600
 log = logging.getLogger(__name__)
+
+
+# What the notebooks' pages are made of (Markdown, highlighted code, pandas tables with their
+# <style>); any other tag is shown as text (strip=False), and no attribute but these survives:
+# no event handler, no style attribute, no javascript: link (bleach's http, https, mailto).
+PAGE_TAGS = [
+    *("h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "blockquote"),
+    *("a", "strong", "em", "b", "i", "code", "pre", "span", "div", "ul", "ol", "li"),
+    *("table", "thead", "tbody", "tr", "th", "td", "style"),
+]
+PAGE_ATTRIBUTES = {
+    "*": ["class", "id"],
+    "a": ["href", "title"],
+    "th": ["colspan", "rowspan"],
+    "td": ["colspan", "rowspan"],
+}
 
 
 class RenderError(RuntimeError):
@@ -46,6 +72,21 @@ def check_kernel() -> None:
         )
 
 
+def exporter() -> HTMLExporter:
+    """nbconvert's HTML exporter, sanitising: its `clean_html` filter (which `sanitize_html`
+    applies to Markdown and HTML) is nbconvert's SanitizeHTML with the page's allowlist; the
+    default one also escapes headings, paragraphs and table headers."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+
+    sanitizer = SanitizeHTML(tags=PAGE_TAGS, attributes=PAGE_ATTRIBUTES, strip=False)
+    return HTMLExporter(
+        template_file=str(PAGE_TEMPLATE),
+        sanitize_html=True,
+        filters={"clean_html": sanitizer.sanitize_html_tags},
+    )
+
+
 def render(report_dir: str | Path, start: str = "", end: str = "") -> list[Path]:
     """Execute each notebook on `report_dir` with papermill and write .ipynb + .html into
     `<report>/notebooks/`. Returns the HTML paths. Raises RenderError after rendering all of
@@ -53,13 +94,12 @@ def render(report_dir: str | Path, start: str = "", end: str = "") -> list[Path]
     """
     import nbformat
     import papermill
-    from nbconvert import HTMLExporter
 
     check_kernel()
     report = reading.resolve_report_dir(report_dir)
     out_dir = report / "notebooks"
     out_dir.mkdir(exist_ok=True)
-    exporter = HTMLExporter()
+    html_exporter = exporter()
     rendered: list[Path] = []
     failed: list[str] = []
     for source in notebook_paths():
@@ -79,7 +119,7 @@ def render(report_dir: str | Path, start: str = "", end: str = "") -> list[Path]
             failed.append(f"{source.stem}: {type(error).__name__}: {str(error)[-500:]}")
             if not executed.exists():
                 continue
-        body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+        body, _ = html_exporter.from_notebook_node(nbformat.read(executed, as_version=4))
         html = out_dir / f"{source.stem}.html"
         partial = html.with_suffix(".html.partial")
         partial.write_text(body, encoding="utf-8")

@@ -1,7 +1,9 @@
 """The Activity notebook: how much people chat, when, and whether usage grows.
 
 `hour_of_week` and `busiest_chats` come from metrics.reports.transforms: the report's charts
-draw the same computation, so the notebook and the report cannot disagree.
+draw the same computation, so the notebook and the report cannot disagree; its chart labels a
+chat as the report does (`chat_label`, metrics.reports.usertext), and the conclusion quotes the
+busiest chat's title through `formatting.markdown_text`: a title is text, never markup.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from metrics.reports.transforms import busiest_chats, hour_of_week, stat_series, utc
+from metrics.reports.usertext import chat_label as chat_label  # the notebook labels with it
 from metrics.timeutil import DAY
 
-from .formatting import number
+from .formatting import markdown_text, number
 from .reading import BeforeRange
 
 
@@ -198,7 +201,7 @@ def conclusion(summary: dict[str, Any]) -> str:
             else ""
         )
         + f"Mean stickiness (DAU/MAU) was **{sticky}**. "
-        f'The busiest chat was "{top["title"]}" ({top["messages"]} messages). '
+        f'The busiest chat was "{markdown_text(top["title"])}" ({top["messages"]} messages). '
         f"Users grew by {summary['users_new']} to {summary['users_at_end']}, "
         f"chats by {summary['chats_new']} to {summary['chats_at_end']}."
     )
