@@ -3,7 +3,10 @@
 The driver (core.delivery) claims the row, calls `send` and records the outcome; this module
 says what sending is and how SMTP failures count: a refused recipient or a 5xx is permanent
 (recorded as failed, never retried), a 4xx, a timeout or a dropped connection is transient
-(retried with backoff until NOTIFICATION_MAX_ATTEMPTS).
+(retried with backoff until NOTIFICATION_MAX_ATTEMPTS). A recipient who no longer takes email
+when the row's turn comes (deactivated, all email off, address changed or not confirmed) is
+permanent too: the row waited in the queue, held for a digest, or for SMTP to come back, and
+consent is read again at the last moment.
 """
 
 import contextlib
@@ -12,13 +15,28 @@ import socket
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from accounts import profiles
 from chats.models import Notification
 from core.delivery import Delivery, Failure, describe_exception
 from core.validators import one_line
 
 from . import unsubscribe
+
+User = get_user_model()
+
+
+class RecipientRefusesEmail(Exception):
+    """The recipient no longer takes email: permanent, the row ends failed with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"recipient no longer takes email: {self.reason}"
 
 
 def message_id(notification_id: int) -> str:
@@ -34,7 +52,9 @@ def build_email(notification: Notification, connection=None) -> EmailMultiAltern
         to=[notification.recipient_email],
         headers={
             "Message-ID": message_id(notification.pk),
-            **unsubscribe.list_headers(notification.recipient_id, notification.chat_id),
+            **unsubscribe.list_headers(
+                notification.recipient_id, notification.chat_id, notification.event
+            ),
         },
         connection=connection,
     )
@@ -44,7 +64,10 @@ def build_email(notification: Notification, connection=None) -> EmailMultiAltern
 
 def classify(exc: Exception) -> Failure:
     """Transient: the server was down, slow, or answered 4xx. Permanent: it refused the
-    recipient or the message (5xx), or the message itself cannot be sent."""
+    recipient or the message (5xx), the message itself cannot be sent, or the recipient no
+    longer takes email."""
+    if isinstance(exc, RecipientRefusesEmail):
+        return Failure.PERMANENT
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return (
@@ -68,7 +91,34 @@ def describe(exc: Exception) -> str:
         return f"{type(exc).__name__}: {refused}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__}: {exc.smtp_code} {text(exc.smtp_error)}"
+    if isinstance(exc, RecipientRefusesEmail):
+        return str(exc)
     return describe_exception(exc)
+
+
+def check_recipient(notification: Notification) -> None:
+    """Raise RecipientRefusesEmail unless the notification's user still takes it, at the address
+    it was rendered for: a confirmation link needs only an active account with email on
+    (profiles.may_email); every other email needs the address confirmed too."""
+    consent = (
+        profiles.may_email()
+        if notification.event == Notification.Event.CONFIRM_EMAIL
+        else profiles.receives_email()
+    )
+    recipient = User.objects.filter(pk=notification.recipient_id)
+    if recipient.filter(consent, email=notification.recipient_email).exists():
+        return
+    user = recipient.first()
+    if user is None:
+        raise RecipientRefusesEmail("account deleted")
+    if not user.is_active:
+        raise RecipientRefusesEmail("deactivated")
+    profile = profiles.profile_of(user.pk)
+    if profile.email_off:
+        raise RecipientRefusesEmail("email off")
+    if user.email != notification.recipient_email:
+        raise RecipientRefusesEmail("address changed since the email was written")
+    raise RecipientRefusesEmail("address not confirmed")
 
 
 def send(notification: Notification, after: contextlib.ExitStack) -> None:
@@ -81,6 +131,9 @@ def send(notification: Notification, after: contextlib.ExitStack) -> None:
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
     after.callback(_close_quietly, connection)
     connection.open()
+    # Consent is read as late as it can be, with the connection open: whatever changed while
+    # the row waited (queued, held, retried) counts, up to the moment before DATA.
+    check_recipient(notification)
     build_email(notification, connection=connection).send()
 
 

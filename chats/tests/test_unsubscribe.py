@@ -2,7 +2,9 @@
 
 The link is read from a real email (real worker, real SMTP inbox) and used with a client that has
 no session and enforces CSRF, as a mail client's "Unsubscribe" button does; its effect is read
-from the next email that does or does not arrive. The forgery tests post tampered links.
+from the next email that does or does not arrive. The forgery tests post tampered links. A
+chat's link stops that chat, a chat-less one all email (test_email_consent.py follows that one
+through real emails); the settings page's other switches: test_settings_page.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from django.core import signing
 from django.test import Client
 
 import testing
+from accounts import profiles
+from accounts.models import Profile
 from chatplatform.celery import app as celery_app
 from chats import services
 from chats.emails import unsubscribe
@@ -34,6 +38,10 @@ def emails_on(user: User, chat_id: int) -> bool:
     return Membership.objects.get(user=user, chat_id=chat_id).email_notifications
 
 
+def all_email_on(user: User) -> bool:
+    return not profiles.profile_of(user.pk).email_off
+
+
 def path_of(url: str) -> str:
     return urlsplit(url).path
 
@@ -47,6 +55,12 @@ def tampered(token: str, value: object) -> str:
 
 def csrf_from(html: str) -> str:
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+
+
+def buttons(html: str) -> dict[str, str]:
+    """The unsubscribe page's choices: each scope button's value and its text."""
+    found = re.findall(r'<button type="submit" name="scope" value="(\w+)">([^<]+)</button>', html)
+    return {value: " ".join(text.split()) for value, text in found}
 
 
 # --- from a real email ---------------------------------------------------------------------------
@@ -80,10 +94,12 @@ def test_the_link_in_a_real_email_turns_off_that_chats_emails_without_a_session(
     assert link, mail.header("List-Unsubscribe")
     url = path_of(link[1])
 
-    # A mail scanner's prefetch (or a person opening the link) changes nothing.
+    # A mail scanner's prefetch (or a person opening the link) changes nothing; the page
+    # offers this chat and all email.
     page = Client(enforce_csrf_checks=True).get(url)
     assert page.status_code == 200
-    assert 'name="List-Unsubscribe" value="One-Click"' in page.text
+    assert buttons(page.text) == {"chat": "Stop emails about “Design”",
+                                  "all": "Stop all email from Chat Platform"}  # fmt: skip
     assert "/settings/email/" in page.text
     assert emails_on(adam, design.pk)
 
@@ -92,7 +108,9 @@ def test_the_link_in_a_real_email_turns_off_that_chats_emails_without_a_session(
     assert clicked.status_code == 200
     assert "Location" not in clicked
     assert "Unsubscribed" in clicked.text
+    assert "no more emails about the chat “Design”" in clicked.text
     assert not emails_on(adam, design.pk)
+    assert emails_on(adam, ops.pk) and all_email_on(adam)
     assert Client(enforce_csrf_checks=True).post(url, ONE_CLICK).status_code == 200  # again
 
     before = set(smtp.inbox.names())
@@ -128,11 +146,73 @@ def test_a_get_only_asks(two_chats):
 
 
 @pytest.mark.django_db
-def test_a_post_without_the_one_click_body_changes_nothing(two_chats):
+def test_a_chat_less_link_offers_only_all_email(two_chats):
+    _, adam, _, _ = two_chats
+    page = Client().get(path_of(unsubscribe.unsubscribe_url(adam.pk, None)))
+    assert page.status_code == 200
+    assert buttons(page.text) == {"all": "Stop all email from Chat Platform"}
+    assert all_email_on(adam)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"List-Unsubscribe": "Yes"},
+        {"scope": "everything"},
+        {"scope": ""},
+        {"scope": "chat", "List-Unsubscribe": "One-Click"},  # the chat scope of a chat-less link
+    ],
+)
+@pytest.mark.django_db
+def test_a_post_without_a_valid_choice_changes_nothing(two_chats, body):
     _, adam, design, _ = two_chats
+    for chat_id in (design.pk, None):
+        if chat_id and body.get("scope") == "chat":
+            continue  # a chat's link may stop its chat: not a bad choice
+        url = path_of(unsubscribe.unsubscribe_url(adam.pk, chat_id))
+        response = Client(enforce_csrf_checks=True).post(url, body)
+        assert response.status_code == 400, (chat_id, body)
+        assert "Choose what to stop" in response.text and "Nothing changed" in response.text
+        assert "Stop all email from Chat Platform" in buttons(response.text).values()
+    assert emails_on(adam, design.pk) and all_email_on(adam)
+
+
+@pytest.mark.django_db
+def test_a_chat_link_stops_all_email_when_that_is_the_choice(two_chats):
+    _, adam, design, ops = two_chats
     url = path_of(unsubscribe.unsubscribe_url(adam.pk, design.pk))
-    assert Client(enforce_csrf_checks=True).post(url, {}).status_code == 400
-    assert emails_on(adam, design.pk)
+    for _ in range(2):  # idempotent
+        answer = Client(enforce_csrf_checks=True).post(url, {"scope": "all"})
+        assert answer.status_code == 200
+        assert "no more email from Chat Platform" in answer.text
+    assert not all_email_on(adam)
+    assert emails_on(adam, design.pk) and emails_on(adam, ops.pk)  # each chat's switch kept
+
+
+@pytest.mark.django_db
+def test_a_chat_less_links_one_click_stops_all_email(two_chats):
+    owner, adam, design, _ = two_chats
+    url = path_of(unsubscribe.unsubscribe_url(adam.pk, None))
+    for _ in range(2):
+        answer = Client(enforce_csrf_checks=True).post(url, ONE_CLICK)
+        assert answer.status_code == 200 and "Location" not in answer
+        assert "no more email from Chat Platform" in answer.text
+    assert not all_email_on(adam)
+    assert emails_on(adam, design.pk) and all_email_on(owner)
+
+
+@pytest.mark.django_db
+def test_a_link_from_before_the_two_scopes_keeps_its_meaning(two_chats):
+    """The links already in inboxes were signed [recipient_id, chat_id], as the chat scope's
+    still are: the old code's token, made here as it made it, stops that chat only."""
+    owner, adam, design, ops = two_chats
+    old = signing.Signer(salt="chats.unsubscribe").sign_object([adam.pk, design.pk])
+    url = f"/email/unsubscribe/{old}/"
+    assert "chat" in buttons(Client().get(url).text)
+    assert Client(enforce_csrf_checks=True).post(url, ONE_CLICK).status_code == 200
+    assert not emails_on(adam, design.pk)
+    assert emails_on(adam, ops.pk) and all_email_on(adam) and emails_on(owner, design.pk)
 
 
 @pytest.mark.django_db
@@ -142,6 +222,8 @@ def test_forged_or_altered_links_change_nothing(two_chats):
     forged = [
         tampered(token, [adam.pk, ops.pk]),  # adam's link edited to another chat
         tampered(token, [owner.pk, design.pk]),  # ... to another recipient
+        tampered(token, [adam.pk, 0]),  # ... to all email
+        tampered(unsubscribe.make_token(adam.pk, None), [owner.pk, 0]),  # all, of another
         signing.Signer().sign_object([adam.pk, ops.pk]),  # signed, but not for unsubscribing
         signing.Signer(salt="other").sign_object([owner.pk, design.pk]),
         token[:-1] + ("A" if token[-1] != "A" else "B"),
@@ -152,6 +234,7 @@ def test_forged_or_altered_links_change_nothing(two_chats):
         assert response.status_code in (400, 404), bad
         assert "not valid" in response.text
     assert emails_on(adam, design.pk) and emails_on(adam, ops.pk) and emails_on(owner, design.pk)
+    assert all_email_on(adam) and all_email_on(owner)
 
 
 @pytest.mark.django_db
@@ -172,6 +255,17 @@ def test_a_former_admin_or_a_deleted_chat_gets_200_and_nothing_happens(two_chats
         url = path_of(unsubscribe.unsubscribe_url(adam.pk, chat_id))
         assert Client(enforce_csrf_checks=True).post(url, ONE_CLICK).status_code == 200
     assert emails_on(owner, design.pk)
+
+
+@pytest.mark.django_db
+def test_a_deleted_accounts_link_gets_200_and_nothing_happens(make_user):
+    gone = make_user("gone")
+    urls = [path_of(unsubscribe.unsubscribe_url(gone.pk, chat_id)) for chat_id in (None, 1)]
+    gone.delete()
+    for url in urls:
+        for body in (ONE_CLICK, {"scope": "all"}):
+            assert Client(enforce_csrf_checks=True).post(url, body).status_code == 200
+    assert not Profile.objects.filter(user_id=gone.pk).exists()
 
 
 # --- the settings page ----------------------------------------------------------------------------
@@ -250,10 +344,21 @@ def test_without_debug_only_an_https_public_base_url_starts():
         assert started.returncode == 0, started.stderr
 
 
-def test_the_headers_name_the_public_base_url(settings):
+@pytest.mark.parametrize(
+    ("event", "scope"),
+    [
+        ("member_added", 42),
+        ("member_removed", 42),
+        ("chat_deleted", 42),
+        ("invitation", None),  # names a chat, but stopping it stops email
+        ("digest", None),
+        ("confirm_email", None),
+    ],
+)
+def test_the_headers_name_the_public_base_url_and_the_emails_scope(settings, event, scope):
     settings.PUBLIC_BASE_URL = PUBLIC
-    headers = unsubscribe.list_headers(7, 42)
+    headers = unsubscribe.list_headers(7, 42, event)
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = headers["List-Unsubscribe"][1:-1]
     assert url.startswith(PUBLIC + "/email/unsubscribe/")
-    assert unsubscribe.parse_token(url.split("/")[-2]) == (7, 42)
+    assert unsubscribe.parse_token(url.split("/")[-2]) == (7, scope)
