@@ -85,6 +85,7 @@ sed -e "s|^DJANGO_SECRET_KEY=.*|DJANGO_SECRET_KEY=$(rnd)|" \
     -e "s|^GRAFANA_ADMIN_PASSWORD=.*|GRAFANA_ADMIN_PASSWORD=$(rnd)|" \
     -e "s|^JUPYTER_TOKEN=.*|JUPYTER_TOKEN=$(rnd)|" \
     -e "s|^METRICS_BEARER_TOKEN=.*|METRICS_BEARER_TOKEN=$(rnd)|" \
+    -e "s|^STATS_READ_TOKEN=.*|STATS_READ_TOKEN=$(rnd)|" \
     .env.example > "$fresh"
 if [ ! -f .env ]; then
   log "writing .env with random local secrets (git-ignored)"

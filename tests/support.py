@@ -16,11 +16,15 @@ in tests/conftest.py, which builds them with the loader here.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +43,9 @@ APP_SERVICES = {
     "flower",
     "jupyter",
 } | WORKERS
+# Those that run Django: .env whole, DEBUG off, the other services' addresses. jupyter runs the
+# same image with none of that (no secret of the platform, no database).
+DJANGO_SERVICES = APP_SERVICES - {"jupyter"}
 SERVICES = APP_SERVICES | {
     "postgres",
     "redis",
@@ -160,12 +167,50 @@ def health_check_ports(check: list[str]) -> set[int]:
     return ports | {int(p) for p in re.findall(r"/dev/tcp/127\.0\.0\.1/(\d+)", text)}
 
 
+def tree_without_env(tree: Path) -> Path:
+    """The repository at `tree` without `.env`, as the image holds it (.dockerignore keeps it
+    out): the settings and manage.py copied (the settings read the `.env` beside their resolved
+    path, and Python puts the resolved folder of manage.py first on sys.path), the rest linked."""
+    copied = ("chatplatform", "manage.py")
+    tree.mkdir(parents=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in {".env", ".git", "var", "test-artifacts", *copied}:
+            (tree / entry.name).symlink_to(entry)
+    shutil.copytree(
+        ROOT / "chatplatform", tree / "chatplatform", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy2(ROOT / "manage.py", tree / "manage.py")
+    return tree
+
+
+@functools.cache
+def image_tree() -> Path:
+    """One `tree_without_env` for the whole test run, removed at its end."""
+    folder = Path(tempfile.mkdtemp(prefix="image-tree-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return tree_without_env(folder / "app")
+
+
+def image_environment() -> dict[str, str]:
+    """The variables the Dockerfile's ENV lines set in the image."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    return dict(re.findall(r"(\w+)=(\S+)", " ".join(re.findall(r"^ENV (.+)$", text, re.M))))
+
+
 def run_in(service: dict, argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """`argv` as the container would run it: its resolved environment (.env included) and
-    DJANGO_DEBUG, with this machine's interpreter in place of the image's `python`."""
-    env = {**service["environment"], "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    """`argv` as the container would run it: the image's ENV and the service's resolved
+    environment (.env included where it reads it) and nothing else, in a tree without this
+    repository's `.env`, with this machine's interpreter in place of the image's `python`."""
+    env = {
+        **image_environment(),
+        **service["environment"],
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(image_tree()),
+    }
     argv = [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        argv, cwd=image_tree(), env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def depends_on_completed(services: dict, name: str, target: str) -> bool:

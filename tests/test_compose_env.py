@@ -1,25 +1,28 @@
 """What `.env` decides in docker-compose.yml and what it cannot: the hosts, WebSocket URL and
 origins it sets (never DJANGO_DEBUG), the defaults when it leaves them empty; the secrets that
 reach the containers only from it; and the placeholders of `.env.example`, with which nothing
-starts (the secrets check first, then the settings themselves). Helpers:
-tests/support.py."""
+starts (the secrets check first, then the settings themselves); and jupyter, which gets none of
+it: the reports read-only and the read-only statistics token. Helpers: tests/support.py."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
+from django.urls import resolve
 
 from tests.support import (
-    APP_SERVICES,
+    DJANGO_SERVICES,
     PLACEHOLDER,
     ROOT,
     SECRET_NAME,
     depends_on_completed,
     env_example,
     generated_env_text,
+    listening_ports,
     load,
     make_project,
     run_in,
@@ -50,7 +53,7 @@ def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path
     result = load(make_project(tmp_path / "proxied", env_text=env_text))
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
-    for name in APP_SERVICES:
+    for name in DJANGO_SERVICES:
         env = services[name]["environment"]
         assert env["DJANGO_ALLOWED_HOSTS"] == "chat.example.com,web", name
         assert env["CENTRIFUGO_WS_URL"] == settings["CENTRIFUGO_WS_URL"], name
@@ -66,7 +69,7 @@ def test_empty_env_settings_default_to_this_machine(services: dict) -> None:
     example = env_example()
     assert example["CENTRIFUGO_WS_URL"] == example["CENTRIFUGO_ALLOWED_ORIGINS"] == ""
     web, centrifugo_port = example["WEB_PORT"], example["CENTRIFUGO_PORT"]
-    for name in APP_SERVICES:
+    for name in DJANGO_SERVICES:
         env = services[name]["environment"]
         assert env["DJANGO_ALLOWED_HOSTS"] == f"{example['DJANGO_ALLOWED_HOSTS']},web", name
         assert env["CENTRIFUGO_WS_URL"] == (
@@ -105,7 +108,7 @@ def test_secrets_come_only_from_env(tmp_path: Path) -> None:
             if SECRET_NAME.search(key) and key != "<<":
                 assert "${" in str(value), f"{name}.{key} is written in the file"
     # Every app service reads .env whole; the images get values from it by interpolation.
-    for name in APP_SERVICES:
+    for name in DJANGO_SERVICES:
         assert [Path(e["path"]).name for e in services[name]["env_file"]] == [".env"]
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == example["POSTGRES_PASSWORD"]
     grafana = services["grafana"]["environment"]
@@ -183,3 +186,75 @@ def test_flower_starts_through_the_launcher_that_refuses_placeholders(services: 
     assert flower["command"][:3] == ["python", "-m", "launchers.flower"]
     assert not any("basic-auth" in word for word in flower["command"])
     assert depends_on_completed(services, "flower", "check-secrets")
+
+
+# --- jupyter: the reports and the statistics, nothing else ---------------------------------
+
+
+def test_jupyter_holds_no_secret_and_no_database_and_reads_the_reports_only(tmp_path) -> None:
+    """No .env, no secret of the platform (the database password, the secret key...) anywhere in
+    its configuration, no database, Redis or SMTP address; the reports volume read-only; a
+    network where web is the one other service, and web's /api/stats/ with STATS_READ_TOKEN."""
+    env_text = generated_env_text()
+    result = load(make_project(tmp_path / "generated", env_text=env_text))
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    services = config["services"]
+    jupyter = services["jupyter"]
+    example = dict(
+        line.split("=", 1) for line in env_text.splitlines() if re.match(r"^[A-Z_]+=", line)
+    )
+
+    assert not jupyter.get("env_file")
+    assert jupyter["environment"] == {
+        "JUPYTER_TOKEN": example["JUPYTER_TOKEN"],
+        "REPORTS_DIR": "/app/reports",
+        "PLATFORM_STATS_URL": "http://web:8000/api/stats/",
+        "PLATFORM_STATS_TOKEN": example["STATS_READ_TOKEN"],
+    }
+    generated = {name for name in env_example() if env_example()[name] == PLACEHOLDER}
+    assert {"DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "METRICS_BEARER_TOKEN"} <= generated
+    whole = json.dumps(jupyter)
+    for name in generated - {"JUPYTER_TOKEN", "STATS_READ_TOKEN"}:
+        assert example[name] not in whole, f"jupyter holds {name}"
+    assert "postgres://" not in whole and "redis://" not in whole
+
+    mounts = {mount["target"]: mount for mount in jupyter["volumes"]}
+    assert set(mounts) == {"/app/notebooks", "/app/reports"}
+    assert mounts["/app/reports"]["type"] == "volume"
+    assert mounts["/app/reports"]["source"] == "reports"
+    assert mounts["/app/reports"]["read_only"] is True
+    assert mounts["/app/notebooks"]["type"] == "bind"  # edits land in the repository
+
+    assert set(jupyter["networks"]) == {"notebooks"}
+    on_its_network = {name for name, s in services.items() if "notebooks" in s.get("networks", {})}
+    assert on_its_network == {"jupyter", "web"}
+    assert "default" in services["web"]["networks"]  # where everything else reaches web
+    stats = urlsplit(jupyter["environment"]["PLATFORM_STATS_URL"])
+    assert stats.port in listening_ports("web", services["web"])
+    assert resolve(stats.path).url_name == "stats"
+    assert depends_on_completed(services, "jupyter", "check-secrets")
+
+
+# A notebook's first cell, in short: find the latest report and read its manifest.
+READ_REPORT = """
+from notebooks.analysis import reading
+report = reading.resolve_report_dir()
+print(report.name, reading.load_manifest(report)["generated_at"])
+"""
+
+
+def test_the_notebooks_read_the_reports_with_jupyters_environment_alone(
+    tmp_path: Path, services: dict
+) -> None:
+    """What its kernels run, with what the container has: no secret, no DJANGO_DEBUG, no .env."""
+    reports = tmp_path / "reports"
+    report = reports / "20250101T000000Z"
+    report.mkdir(parents=True)
+    (report / "manifest.json").write_text(json.dumps({"generated_at": "2025-01-01T00:00:00Z"}))
+    (reports / "latest").symlink_to(report.name)
+    jupyter = {**services["jupyter"]}
+    jupyter["environment"] = {**jupyter["environment"], "REPORTS_DIR": str(reports)}
+    result = run_in(jupyter, ["python", "-c", READ_REPORT])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["20250101T000000Z", "2025-01-01T00:00:00Z"]

@@ -19,7 +19,7 @@ import yaml
 
 import testing
 from tests.support import (
-    APP_SERVICES,
+    DJANGO_SERVICES,
     ROOT,
     SCALE_SERVICES,
     SERVICES,
@@ -104,7 +104,7 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
     for source in datasources["datasources"]:
         reachable(source["url"])
 
-    for name in APP_SERVICES:
+    for name in DJANGO_SERVICES:
         env = services[name]["environment"]
         reachable(env["DATABASE_URL"].replace("postgres://", "http://"))
         reachable(env["REDIS_URL"].replace("redis://", "http://"))
@@ -170,7 +170,7 @@ def test_centrifugo_api_metrics_and_health_use_the_unpublished_internal_port(ser
     websocket = bind_port(balancer, "LB_WEBSOCKET_BIND")
     assert [port["target"] for port in balancer["ports"]] == [websocket]
     api = bind_port(balancer, "LB_API_BIND")
-    for name in APP_SERVICES:
+    for name in DJANGO_SERVICES:
         url = urlsplit(services[name]["environment"]["CENTRIFUGO_API_URL"])
         assert (url.hostname, url.port) == ("centrifugo-lb", api), name
     scrape = yaml.safe_load((ROOT / "monitoring/prometheus/prometheus.yml").read_text())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.support import (
     APP_SERVICES,
+    DJANGO_SERVICES,
     PUBLIC_BASE_URL,
     ROOT,
     SERVICES,
@@ -78,7 +79,7 @@ def test_compose_refuses_to_start_without_public_base_url(tmp_path: Path) -> Non
     result = load(make_project(tmp_path / "set", env_text=example_env_text()))
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
-    for name in APP_SERVICES:
+    for name in DJANGO_SERVICES:
         assert services[name]["environment"]["PUBLIC_BASE_URL"] == PUBLIC_BASE_URL, name
 
 

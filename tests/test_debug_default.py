@@ -21,29 +21,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-# Copied, not linked: the settings find `.env` beside their own resolved path, and Python puts
-# the resolved folder of manage.py first on sys.path.
-COPIED = ("chatplatform", "manage.py")
-NOT_LINKED = {".env", ".git", "var", "test-artifacts", *COPIED}
-
-
-def make_tree(tree: Path) -> Path:
-    """The project without `.env`: the settings copied, everything else linked."""
-    tree.mkdir(parents=True)
-    for entry in ROOT.iterdir():
-        if entry.name not in NOT_LINKED:
-            (tree / entry.name).symlink_to(entry)
-    shutil.copytree(
-        ROOT / "chatplatform", tree / "chatplatform", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copy2(ROOT / "manage.py", tree / "manage.py")
-    return tree
+from tests.support import ROOT, image_environment, tree_without_env
 
 
 @pytest.fixture(scope="module")
 def bare_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tree(tmp_path_factory.mktemp("bare") / "chatplatform")
+    return tree_without_env(tmp_path_factory.mktemp("bare") / "chatplatform")
 
 
 def run(tree: Path, argv: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
@@ -110,7 +93,7 @@ def test_unset_debug_is_off_and_serves_no_debug_page(bare_tree: Path) -> None:
 def test_the_env_setup_writes_turns_debug_on_so_make_up_starts(tmp_path: Path) -> None:
     """`.env.example`, which scripts/setup.sh copies (tests/test_setup.py checks it does), says
     DJANGO_DEBUG=true: with its placeholders the development start works."""
-    tree = make_tree(tmp_path / "chatplatform")
+    tree = tree_without_env(tmp_path / "chatplatform")
     example = (ROOT / ".env.example").read_text()
     assert re.search(r"^DJANGO_DEBUG=true$", example, re.M)
     (tree / ".env").write_text(example)
@@ -122,7 +105,7 @@ def test_the_env_setup_writes_turns_debug_on_so_make_up_starts(tmp_path: Path) -
 def test_the_images_collectstatic_runs_without_env_or_secrets(bare_tree: Path) -> None:
     """The Dockerfile's build step as docker runs it: its ENV lines, no .env, no secrets."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    image_env = dict(re.findall(r"(\w+)=(\S+)", " ".join(re.findall(r"^ENV (.+)$", text, re.M))))
+    image_env = image_environment()
     assert image_env["DJANGO_SETTINGS_MODULE"] == "chatplatform.settings"
     assert "DJANGO_DEBUG" not in image_env  # off in the image: only the build step turns it on
     (step,) = re.findall(r"^RUN (.*collectstatic.*)$", text, re.M)

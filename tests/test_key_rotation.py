@@ -46,7 +46,7 @@ def test_a_link_signed_with_the_old_key_still_works_after_rotation(settings, cha
     page = Client(enforce_csrf_checks=True).get(old_link)
     assert page.status_code == 200
     assert "not valid" not in page.text
-    assert "Design" in page.text and 'name="List-Unsubscribe" value="One-Click"' in page.text
+    assert "Unsubscribe?" in page.text and "Design" in page.text  # the page that asks
     clicked = Client(enforce_csrf_checks=True).post(old_link, ONE_CLICK)
     assert clicked.status_code == 200 and "Unsubscribed" in clicked.text
     # New links are signed with the new key only: they work once the old one is dropped.

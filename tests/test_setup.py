@@ -53,6 +53,7 @@ GENERATED = (
     "GRAFANA_ADMIN_PASSWORD",
     "JUPYTER_TOKEN",
     "METRICS_BEARER_TOKEN",
+    "STATS_READ_TOKEN",
 )
 
 pytestmark = pytest.mark.slow
