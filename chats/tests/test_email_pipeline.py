@@ -19,6 +19,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 import testing
+from accounts import profiles
+from accounts.models import AddPolicy
 from chatplatform.celery import app as celery_app
 from chats import services
 from chats.emails import delivery as email_delivery
@@ -263,6 +265,7 @@ def test_worker_killed_mid_batch_still_sends_200_emails_per_admin_once(
     joiners = User.objects.bulk_create(
         User(username=f"joiner{n}", email=f"joiner{n}@example.com") for n in range(200)
     )
+    profiles.confirm_all(joiners, who_can_add=AddPolicy.EVERYONE)  # the owner adds them
     for user in joiners:
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
     notes = Notification.objects.filter(subject__contains="joiner")
@@ -311,7 +314,9 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(smtp, start_wo
     all_done()
     before = database_sessions()
     last = Notification.objects.order_by("pk").last()
-    for user in User.objects.bulk_create(User(username=f"join{n}") for n in range(30)):
+    joiners = User.objects.bulk_create(User(username=f"join{n}") for n in range(30))
+    profiles.confirm_all(joiners, who_can_add=AddPolicy.EVERYONE)  # the owner adds them
+    for user in joiners:
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=user.pk)
     all_done()
     notes = Notification.objects.filter(pk__gt=last.pk if last else 0)

@@ -17,6 +17,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 import testing
+from accounts import profiles
+from accounts.models import AddPolicy
 from chatplatform.celery import app as celery_app
 from chats import services
 from chats.models import Membership, Notification, Role
@@ -69,6 +71,7 @@ def big_chat_with_admins(count: int):
     Membership.objects.bulk_create(
         Membership(chat=chat, user=admin, role=Role.ADMIN) for admin in admins
     )
+    profiles.confirm_all(admins)  # admin emails go only to confirmed addresses
     member = User.objects.create_user("hol-member", "hol-member@example.com", "pw-123456789")
     Membership.objects.create(chat=chat, user=member, role=Role.MEMBER)
     return chat, owner, member
@@ -87,6 +90,7 @@ def test_a_chat_message_arrives_in_seconds_while_hundreds_of_emails_drain(
 
         # One join emails every admin: ADMINS emails, 200 ms each, queued on `email`.
         newcomer = User.objects.create_user("hol-new", "hol-new@example.com", "pw-123456789")
+        profiles.confirm_all([newcomer], who_can_add=AddPolicy.EVERYONE)  # added directly: 201
         response = client_for(owner).post(
             f"/api/chats/{chat.pk}/members/", {"user_id": newcomer.pk}, format="json"
         )
