@@ -21,7 +21,6 @@ the histogram in files there and `/metrics` sums every worker's (its multiproces
 
 from __future__ import annotations
 
-import hmac
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from core.secrets import bearer_token, is_secret
 from metrics import contract
 from metrics.snapshot import current_snapshot
 
@@ -181,12 +181,12 @@ def _registry() -> CollectorRegistry:
 
 def _refusal(request: HttpRequest, token: str) -> HttpResponse | None:
     """401 without a bearer token, 403 with a wrong one (RFC 6750); None when it matches."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
+    given = bearer_token(request.headers.get("Authorization", ""))
+    if given is None:
         response = HttpResponse("Bearer token required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not is_secret(given, token):
         return HttpResponse("Wrong bearer token.\n", status=403, content_type="text/plain")
     return None
 

@@ -9,6 +9,9 @@ cd "$ROOT"
 mkdir -p var test-artifacts
 "$VENV/bin/ruff" check .
 "$VENV/bin/lint-imports"  # the layering of pyproject.toml: no import cycles
+# The suite runs as development does (DEBUG pages, development secrets), whatever `.env` says;
+# the tests of a deployment start their processes with DEBUG off explicitly (production_env).
+export DJANGO_DEBUG=true
 pg_url="$("$ROOT/scripts/postgres.sh")"
 log "tests on PostgreSQL"
 DATABASE_URL="$pg_url" "$VENV/bin/pytest" "$@"

@@ -184,6 +184,7 @@ def production_env(**overrides: object) -> dict[str, str]:
         "DJANGO_DEBUG": "false",
         "PUBLIC_BASE_URL": "https://chat.example.com",
         "EMAIL_HOST_PASSWORD": "",  # optional: empty means no SMTP login
+        "DJANGO_SECRET_KEY_FALLBACKS": "",  # no key rotated away
         **{
             name: secrets.token_urlsafe(48)
             for name in (
@@ -191,6 +192,7 @@ def production_env(**overrides: object) -> dict[str, str]:
                 "CENTRIFUGO_HTTP_API_KEY",
                 "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY",
                 "METRICS_BEARER_TOKEN",
+                "STATS_READ_TOKEN",
                 "FLOWER_PASSWORD",
                 "DEMO_PASSWORD",
             )

@@ -34,6 +34,11 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/",
     # Served from the sidecar package, not a CDN: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Two sets of roles: a membership's, and the two an add or invitation grants.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "chats.models.Role.choices",
+        "GrantedRoleEnum": "chats.api.serializers.GRANTED_ROLES",
+    },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # The `<id:...>` path converter of chats/api/urls.py: an integer of at most 18 digits.

@@ -65,9 +65,14 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The roles an add or an invitation grants (the owner is made by creating a chat); its own enum
+# in the schema (SPECTACULAR_SETTINGS' ENUM_NAME_OVERRIDES).
+GRANTED_ROLES = [(Role.ADMIN.value, Role.ADMIN.label), (Role.MEMBER.value, Role.MEMBER.label)]
+
+
 class AddMemberSerializer(serializers.Serializer):
     user_id = serializers.IntegerField(min_value=1, max_value=2**53)
-    role = serializers.ChoiceField(choices=[Role.ADMIN, Role.MEMBER], default=Role.MEMBER)
+    role = serializers.ChoiceField(choices=GRANTED_ROLES, default=Role.MEMBER)
 
 
 class MemberSettingsSerializer(serializers.Serializer):
@@ -88,6 +93,7 @@ class InvitedSerializer(serializers.Serializer):
 
 
 class InvitationSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=GRANTED_ROLES, read_only=True)
     chat_title = serializers.CharField(source="chat.title", read_only=True)
     invited_by = serializers.CharField(source="invited_by.username", default=None, read_only=True)
 
