@@ -1,11 +1,12 @@
 """The per-recipient email cap (EMAIL_RECIPIENT_LIMIT) and the digest of what it held back.
 
 Consent (docs/consent.md) keeps strangers from being emailed; the cap keeps anyone who did
-consent, an admin of many busy chats, from being flooded. At record time (`assign_statuses`, inside the change's transaction)
-an email over the cap is written `held` instead of `pending`, and never queued. Beat's
-`build_digests` later folds every held email of an inbox into one digest, itself a Notification
-that counts as one email and is delivered like any other (claim, retries, admin), once the
-window has room. Nothing is lost: each held row ends `folded`, pointing at its digest.
+consent, an admin of many busy chats, from being flooded. At record time (`assign_statuses`,
+inside the change's transaction) an email over the cap is written `held` instead of `pending`,
+and never queued. Beat's `build_digests` later folds every held email of an inbox into one
+digest, itself a Notification that counts as one email and is delivered like any other (claim,
+retries, admin), once the window has room. Nothing is lost: each held row ends `folded`,
+pointing at its digest.
 
 The window slides: "20/hour" allows 20 emails (digests included) created in any 60 minutes.
 The count is per mailbox (accounts.addresses.canonical: neither case nor a `+tag` makes another),
