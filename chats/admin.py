@@ -5,15 +5,20 @@ is quick to get (EstimatedCountPaginator)."""
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.paginator import Paginator
 from django.db import OperationalError, connections, transaction
 from django.db.models import Model, QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
+from accounts import profiles
+from accounts.models import Profile
+
+from . import services
 from .models import Chat, Membership, MembershipEvent, Message, Notification, Publication
 
 
@@ -116,8 +121,26 @@ class MembershipAdmin(LargeTableAdmin):
         return False
 
 
+class ProfileInline(admin.StackedInline):
+    """What the user consented to. The confirmed address is read-only: only its owner confirms
+    it (the link in their inbox); a changed email is unconfirmed until then."""
+
+    model = Profile
+    can_delete = False  # no profile means the defaults; there is nothing to delete
+    fields = ["address_confirmed", "confirmed_email", "confirmed_at", "who_can_add", "email_off"]
+    readonly_fields = ["address_confirmed", "confirmed_email", "confirmed_at"]
+    verbose_name_plural = "consent"
+
+    @admin.display(description="address confirmed", boolean=True)
+    def address_confirmed(self, obj: Profile) -> bool:
+        return bool(obj and obj.user_id) and obj.is_confirmed
+
+
 class AccountAdmin(UserAdmin):
-    """Django's user admin, able to delete an account that belongs to chats.
+    """Django's user admin, with the user's consent (ProfileInline), able to delete an account
+    that belongs to chats. A changed email is not confirmed (Profile.is_confirmed compares the
+    confirmed address with the current one), so no email goes to it but a new confirmation
+    link, queued on save.
 
     The Membership pages are read-only, so the admin would refuse the memberships' cascade (it
     asks each related model's admin for delete permission). The account's memberships do not
@@ -128,6 +151,32 @@ class AccountAdmin(UserAdmin):
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+    inlines = [ProfileInline]
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: ModelForm,
+        formsets: list[BaseInlineFormSet],
+        change: bool,
+    ) -> None:
+        """After the profile (its email switch may have changed in the same save): a changed
+        address gets its confirmation link, in the admin's transaction (queued on commit)."""
+        super().save_related(request, form, formsets, change)
+        if not (change and "email" in form.changed_data):
+            return
+        user = form.instance
+        if not user.email or profiles.profile_of(user.pk).is_confirmed:
+            return  # no address, or back to the one confirmed
+        if services.request_confirmation(user_id=user.pk):
+            self.message_user(request, f"A confirmation link was queued for {user.email}.")
+        else:
+            self.message_user(
+                request,
+                f"No confirmation link was sent to {user.email} (email off, the account "
+                "inactive, or the mailbox's limit of links reached): it gets no email.",
+                messages.WARNING,
+            )
 
     def get_deleted_objects(self, objs: QuerySet | list[Model], request: HttpRequest) -> tuple:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
