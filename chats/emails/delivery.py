@@ -117,7 +117,7 @@ def check_recipient(notification: Notification) -> None:
     if profile.email_off:
         raise RecipientRefusesEmail("email off")
     if user.email != notification.recipient_email:
-        raise RecipientRefusesEmail("address changed since the email was written")
+        raise RecipientRefusesEmail("address changed")
     raise RecipientRefusesEmail("address not confirmed")
 
 
