@@ -17,6 +17,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 import testing
+from accounts import profiles
+from accounts.models import AddPolicy
 from chatplatform.celery import app as celery_app
 from monitoring.tests import e2e_tasks
 from observability import celery_watch
@@ -98,6 +100,8 @@ def chat_activity(base: str, wave: int) -> None:
         role: User.objects.create_user(f"{role}{wave}", f"{role}{wave}@example.com", "pw-123456")
         for role in ("owner", "admin", "member")
     }
+    # Confirmed (the owner's email needs it) and added directly (201, not an invitation).
+    profiles.confirm_all(users.values(), who_can_add=AddPolicy.EVERYONE)
     tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
     chat = api(base, tokens["owner"], "chats/", {"title": f"Wave {wave}"})
     members = f"chats/{chat['id']}/members/"
