@@ -11,7 +11,8 @@ from __future__ import annotations
 
 # Each one is a name a chat could really be given; the comment says what it attacks.
 ACCEPTED: dict[str, str] = {
-    "tex_dollars": r"$\foo$ costs $5 and $x^2$",  # matplotlib mathtext: savefig raises
+    "tex_unknown": r"$\foo$",  # matplotlib mathtext: an unknown command, savefig raises
+    "tex_dollars": r"$x^2$ and $\frac{1}{0}$ cost $5$",  # TeX between pairs of dollars
     "tex_backslash": r"C:\new\table \\ \begin{x}",  # TeX commands, escapes
     "html_img": '<img src=x onerror="alert(1)">',  # stored script in a rendered page
     "html_script": "</script><script>alert(document.domain)</script>",  # breaks out of a script

@@ -22,8 +22,12 @@ from metrics.timeutil import DAY
 
 
 def reports_dir() -> Path:
-    """REPORTS_DIR from the platform's settings (environment first, then .env); a notebook
+    """REPORTS_DIR: from the environment when it is set there, without loading the platform's
+    settings (compose's jupyter sets it and holds none of the secrets the settings refuse to
+    load without when DEBUG is off); else from the settings (which also read .env). A notebook
     kernel has not set DJANGO_SETTINGS_MODULE, so this names the platform's settings."""
+    if value := os.environ.get("REPORTS_DIR", "").strip():
+        return Path(__file__).resolve().parents[2] / value  # relative: to the project, as there
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
     return Path(settings.REPORTS_DIR)
 
