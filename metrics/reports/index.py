@@ -66,6 +66,7 @@ def render_index(manifest: dict[str, Any], tables: dict[str, pd.DataFrame]) -> s
             for row in busiest.itertuples()
         ],
         "charts": manifest["charts"],
+        "chart_failures": manifest.get("chart_failures", {}),
         "tables": [
             {"name": name, "rows": _count(info["rows"])}
             for name, info in manifest["tables"].items()

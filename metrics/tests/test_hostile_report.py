@@ -20,6 +20,7 @@ from chats.models import Chat, Message
 from metrics import fill
 from metrics.reports.charts import busiest_chats_figure, draw_charts
 from metrics.reports.folders import load_table
+from metrics.reports.index import render_index
 from metrics.reports.make import make_report
 from metrics.reports.usertext import FORMULA_PREFIXES, chat_label, csv_safe, literal_text
 from testing.hostile import ACCEPTED
@@ -167,3 +168,33 @@ def test_a_glyph_the_font_lacks_only_warns() -> None:
     with pytest.warns(UserWarning, match="missing from font"):
         pixels = png_pixels(busiest_chats_figure(chat_hourly, chats))
     assert pixels.shape == (400, 800, 4)
+
+
+def test_the_page_names_a_chart_that_could_not_be_drawn() -> None:
+    empty = {
+        "hourly": pd.DataFrame({"stat": [], "value": []}),
+        "daily": pd.DataFrame({"stat": [], "value": [], "partial": []}),
+        "chats": pd.DataFrame(
+            {
+                "created_at": pd.to_datetime([], utc=True),
+                "title": [],
+                "members": [],
+                "messages_last_day": [],
+                "messages_in_range": [],
+            }
+        ),
+        "users": pd.DataFrame({"user_id": []}),
+    }
+    manifest = {
+        "generated_at": "2026-12-07T00:00:00Z",
+        "range": {"start": "2026-12-06T00:00:00Z", "end": "2026-12-07T00:00:00Z"},
+        "before_range": {"chats": 0, "users": 0},
+        "charts": ["active_users.png"],
+        "chart_failures": {"busiest_chats.png": "ValueError: <b>bad</b>"},
+        "tables": {},
+    }
+
+    page = render_index(manifest, empty)
+
+    assert "busiest_chats.png could not be drawn" in page
+    assert "ValueError: &lt;b&gt;bad&lt;/b&gt;" in page  # the error as text
