@@ -18,7 +18,7 @@ from django.utils.functional import cached_property
 from accounts import profiles
 from accounts.models import Profile
 
-from . import services
+from .emails import personal
 from .models import Chat, Membership, MembershipEvent, Message, Notification, Publication
 
 
@@ -168,7 +168,7 @@ class AccountAdmin(UserAdmin):
         user = form.instance
         if not user.email or profiles.profile_of(user.pk).is_confirmed:
             return  # no address, or back to the one confirmed
-        if services.request_confirmation(user_id=user.pk):
+        if personal.request_confirmation(user_id=user.pk):
             self.message_user(request, f"A confirmation link was queued for {user.email}.")
         else:
             self.message_user(

@@ -51,14 +51,6 @@ def register_user(*, username: str, email: str, password: str) -> User:
         raise taken from None
 
 
-def request_confirmation(*, user_id: int) -> bool:
-    """Send the user a new confirmation link, unless confirmed already or their mailbox had its
-    EMAIL_CONFIRMATION_LIMIT; returns whether one was queued."""
-    with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
-        return personal.record_confirmation(user) is not None
-
-
 def issue_token(*, user_id: int) -> str:
     """The user's API token, created on first login and the same one afterwards."""
     token, _ = Token.objects.get_or_create(user_id=user_id)

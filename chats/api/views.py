@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts import profiles
 from chats import selectors, services
-from chats.emails import preferences
+from chats.emails import personal, preferences
 from chats.shapes import MessageSerializer
 from core.errors import Conflict, DomainError, Forbidden
 from ratelimits.throttles import (
@@ -292,7 +292,7 @@ class ConfirmationView(APIView):
         """Email a new confirmation link (at most EMAIL_CONFIRMATION_LIMIT per mailbox)."""
         if profiles.profile_of(request.user.pk).is_confirmed:
             raise Conflict("Your address is confirmed already.", field="email")
-        services.request_confirmation(user_id=request.user.pk)
+        personal.request_confirmation(user_id=request.user.pk)
         return Response(status=status.HTTP_202_ACCEPTED)
 
 

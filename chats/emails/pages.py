@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -134,7 +133,7 @@ def _confirmation(request: HttpRequest) -> HttpResponse:
     if profile.email_off:
         error = "All email is off: turn it on first, then ask for a confirmation link."
         return _settings_page(request, error, status=400)
-    if not _request_confirmation(user.pk):
+    if not personal.request_confirmation(user_id=user.pk):
         error = (
             f"No link sent: {user.email} already had {_confirmation_limit()}. "
             "Use the last link you received, or try again later."
@@ -142,14 +141,6 @@ def _confirmation(request: HttpRequest) -> HttpResponse:
         return _settings_page(request, error, status=429)
     messages.success(request, f"A new confirmation link is on its way to {user.email}.")
     return redirect("email-settings")
-
-
-def _request_confirmation(user_id: int) -> bool:
-    """services.request_confirmation, which this package may not import (chats.services
-    imports chats.emails): the user locked, so two clicks count against the limit in turn."""
-    with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
-        return personal.record_confirmation(user) is not None
 
 
 _ACTIONS = {

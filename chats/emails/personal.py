@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -59,6 +60,15 @@ def record_confirmation(user: User) -> Notification | None:
         Notification.Event.CONFIRM_EMAIL, user, None, "Confirm your email address", context
     )
     return delivery.record(send_admin_notification_task, [row])[0]
+
+
+def request_confirmation(*, user_id: int) -> bool:
+    """Send the user a new confirmation link, unless confirmed already or their mailbox had its
+    EMAIL_CONFIRMATION_LIMIT; returns whether one was queued. The user is locked, so two
+    clicks count against the limit in turn."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        return record_confirmation(user) is not None
 
 
 def record_invitation(invitation: Invitation) -> Notification | None:

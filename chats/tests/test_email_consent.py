@@ -26,6 +26,7 @@ from accounts import profiles
 from accounts.models import AddPolicy
 from chatplatform.celery import app as celery_app
 from chats import services
+from chats.emails import personal
 from chats.models import Notification, Role
 from chats.tasks import build_email_digests_task
 from core import outbox
@@ -108,7 +109,7 @@ def test_every_kind_of_email_carries_a_one_click_link_of_its_scope(
     ops = chat_with_admins(owen, "Ops", dora)
 
     join(design, nina)  # an admin email to adam
-    assert services.request_confirmation(user_id=uma.pk)  # a confirmation to uma
+    assert personal.request_confirmation(user_id=uma.pk)  # a confirmation to uma
     services.add_or_invite(chat_id=design.pk, actor_id=olga.pk, user_id=ivy.pk)  # invites ivy
     digest_for(settings, ops, [make_user("p1"), make_user("p2"), make_user("p3")])  # dora's
     all_done()
