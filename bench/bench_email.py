@@ -136,8 +136,12 @@ def main() -> None:
             testing.wait_until(lambda: smtp.inbox.count() >= total, args.timeout, "emails", 0.05)
             return time.monotonic()
 
+        # As the pipeline's emails are: about one chat, to one admin (its unsubscribe headers).
         template = Notification(
             pk=0,
+            event=Notification.Event.MEMBER_ADDED,
+            chat_id=chat_on.pk,
+            recipient_id=owner_on.pk,
             subject="[bench] someone joined the chat",
             recipient_email="admin@example.com",
             body_text="someone was added to the chat by someone.\n" * 3,

@@ -104,6 +104,8 @@ def run(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitStack
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
+    from accounts import profiles
+    from accounts.models import AddPolicy
     from chats import services
     from chats.models import Membership, Notification, Role
     from core.outbox import OutboxStatus
@@ -121,6 +123,9 @@ def run(args: argparse.Namespace, rig: LiveServices, stack: contextlib.ExitStack
     joiners = User.objects.bulk_create(
         User(username=f"hol-joiner{n}", email=f"hol-joiner{n}@example.com") for n in range(2)
     )
+    # Admin emails go only to confirmed addresses; the author adds the joiners directly, which
+    # their setting must allow.
+    profiles.confirm_all([*admins, *joiners], who_can_add=AddPolicy.EVERYONE)
 
     def pending() -> int:
         return Notification.objects.exclude(status=OutboxStatus.SENT).count()

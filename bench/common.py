@@ -140,9 +140,13 @@ def bench_database(url: str, workdir: Path, prefix: str) -> tuple[str, Callable[
 def chat_with_two_admins(title: str, emails: bool = True) -> tuple[Any, Any]:
     """An owner's chat with two admins who want (or not) an email on every join: each join
     through services.add_member then queues two emails. Returns (owner, chat); the emails about
-    the admins' own joins are queued too, so delete the rows (and purge) before measuring."""
+    the admins' own joins are queued too, so delete the rows (and purge) before measuring.
+    The three are confirmed (admin emails go only to confirmed addresses) and anyone may add
+    them."""
     from django.contrib.auth import get_user_model
 
+    from accounts import profiles
+    from accounts.models import AddPolicy
     from chats import services
     from chats.emails import preferences
     from chats.models import Role
@@ -152,6 +156,7 @@ def chat_with_two_admins(title: str, emails: bool = True) -> tuple[Any, Any]:
         User(username=f"{title}-{role}", email=f"{title}-{role}@example.com")
         for role in ("owner", "admin1", "admin2")
     )
+    profiles.confirm_all([owner, *admins], who_can_add=AddPolicy.EVERYONE)
     chat = services.create_chat(title=title, creator_id=owner.pk)
     for admin in admins:
         services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
@@ -160,13 +165,19 @@ def chat_with_two_admins(title: str, emails: bool = True) -> tuple[Any, Any]:
 
 
 def newcomers(prefix: str, n: int) -> list:
-    """`n` new users, not in any chat (bulk_create: no emails)."""
+    """`n` new users, not in any chat (bulk_create: no emails), whom anyone may add
+    (services.add_member adds them directly), their addresses confirmed."""
     from django.contrib.auth import get_user_model
 
+    from accounts import profiles
+    from accounts.models import AddPolicy
+
     User = get_user_model()
-    return User.objects.bulk_create(
+    users = User.objects.bulk_create(
         User(username=f"{prefix}{i}", email=f"{prefix}{i}@example.com") for i in range(n)
     )
+    profiles.confirm_all(users, who_can_add=AddPolicy.EVERYONE)
+    return users
 
 
 def inbox_tally(inbox: Any, expected: Iterable[str] | None = None) -> dict[str, int]:
