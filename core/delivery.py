@@ -7,8 +7,9 @@ read at call time). The driver then does the rest, identically for each:
 - recording: `record` writes the rows in the caller's transaction and hands the pending ones over
   once it commits (to the pipeline's task, or to its own short path first);
 - delivering: `deliver` claims a row (a lease computed here from the client timeout), sends it,
-  and marks it done, releases it for a retry with backoff, or fails it for good after a permanent
-  error or its last attempt; `deliver_in_order` does that for a batch;
+  and marks it done, releases it for a retry with backoff, fails it for good after a permanent
+  error or its last attempt, or cancels it when the send says it must not happen any more
+  (`Cancelled`: not a failure); `deliver_in_order` does that for a batch;
 - the task: `delivery_task` makes the thin Celery task with the options every delivery shares
   (retry with backoff, the attempt count kept on the row, late acks).
 """
@@ -43,6 +44,13 @@ class DeliveryGaveUp(Exception):
     and skip it)."""
 
 
+class Cancelled(Exception):
+    """Raised by a pipeline's send: this row must not be sent any more (its recipient opted out
+    since it was queued). Nothing failed: the row finishes with the delivery's
+    `cancelled_status`, the reason (`str(exc)`) in its `last_error`, never retried; the task
+    succeeds, and neither the failed total nor the alerts on it move."""
+
+
 class Failure(enum.Enum):
     """What a pipeline's `classify` says of an exception its send raised."""
 
@@ -62,6 +70,9 @@ class Delivery:
     once the row's state is recorded (an SMTP connection to QUIT) it registers on `after`, an
     ExitStack the driver unwinds after `done`, `release` or `fail`. `classify` maps a failure to
     TRANSIENT or PERMANENT; `describe` turns it into the text kept in the row's `last_error`.
+    A send that raises `Cancelled` is not classified: the row finishes `cancelled_status`, a
+    finished status of the model's own (a pipeline that declares none cannot be cancelled, and
+    such a row is failed like any permanent error).
     """
 
     model: type[OutboxRow]
@@ -69,8 +80,17 @@ class Delivery:
     timeout_setting: str  # the client's timeout, e.g. "EMAIL_TIMEOUT"
     max_attempts_setting: str  # e.g. "NOTIFICATION_MAX_ATTEMPTS"
     done_result: str = "sent"
+    cancelled_status: str | None = None  # one of model.FINISHED, e.g. "cancelled"
     classify: Callable[[Exception], Failure] = lambda exc: Failure.TRANSIENT
     describe: Callable[[Exception], str] = describe_exception
+
+    def __post_init__(self) -> None:
+        # A status outside FINISHED would be neither counted (outbox.backlog) nor pruned.
+        if self.cancelled_status is not None and self.cancelled_status not in self.model.FINISHED:
+            raise ValueError(
+                f"cancelled_status {self.cancelled_status!r} is not one of "
+                f"{self.model.__name__}.FINISHED {self.model.FINISHED}"
+            )
 
     @property
     def name(self) -> str:
@@ -84,7 +104,8 @@ class Delivery:
 
     def deliver(self, pk: int) -> str:
         """Deliver one row at most once: "skipped" when it is done or held by another worker,
-        `done_result` when delivered, "failed" after a permanent error."""
+        `done_result` when delivered, "cancelled" when the send withdrew it (`Cancelled`),
+        "failed" after a permanent error."""
         row = outbox.claim(self.model, pk, lease_seconds=self.lease_seconds())
         if row is None:
             return "skipped"
@@ -94,13 +115,24 @@ class Delivery:
         with contextlib.ExitStack() as after:
             try:
                 self.send(row, after)
+            except Cancelled as exc:
+                if self.cancelled_status is None:
+                    return self._fail(row, describe_exception(exc))
+                reason = str(exc)
+                outbox.finish(
+                    self.model,
+                    self.model.objects.filter(pk=row.pk),
+                    self.cancelled_status,
+                    last_error=reason[:2000],
+                )
+                logger.info("%s %s cancelled: %s", self.name, pk, reason)
+                return "cancelled"
             except Exception as exc:
                 kind, error = self.classify(exc), self.describe(exc)
-                if kind is Failure.PERMANENT or final_attempt:
-                    outbox.fail(row, error)
-                    logger.warning("%s %s failed: %s", self.name, pk, error)
-                    if kind is Failure.PERMANENT:
-                        return "failed"
+                if kind is Failure.PERMANENT:
+                    return self._fail(row, error)
+                if final_attempt:
+                    self._fail(row, error)
                     raise DeliveryGaveUp(error) from exc
                 outbox.release(row, error)
                 raise TransientDeliveryError(error) from exc
@@ -108,6 +140,11 @@ class Delivery:
             # and this update delivers again when the claim expires; keep that window short.
             outbox.done(row)
         return self.done_result
+
+    def _fail(self, row: OutboxRow, error: str) -> str:
+        outbox.fail(row, error)
+        logger.warning("%s %s failed: %s", self.name, row.pk, error)
+        return "failed"
 
     def deliver_in_order(self, ids: Iterable[int]) -> list[str]:
         """Deliver in order; a transient failure stops the batch (the rest stay pending,

@@ -4,9 +4,11 @@ An app's outbox model subclasses `OutboxRow` and adds what to deliver.
 
 A service writes outbox rows in its transaction and calls `enqueue_after_commit`. A task claims a
 row (`claim`), delivers it and marks it `done`; a transient failure `release`s it for a retry, a
-permanent one marks it `failed`. A claim is a lease, so a row whose worker died is claimed again;
-rows that nobody touched for `OUTBOX_STALE_SECONDS` (Redis was down, a worker was killed) are
-queued again by `requeue_stale`, run by beat.
+permanent one marks it `failed`; a row that must not be sent any more (its email's recipient
+opted out) finishes with a status of its model's own (`cancelled`, core.delivery.Cancelled). A
+claim is a lease, so a row whose worker died is claimed again; rows that nobody touched for
+`OUTBOX_STALE_SECONDS` (Redis was down, a worker was killed) are queued again by
+`requeue_stale`, run by beat.
 
 Nothing here scans history. Rows in flight (`IN_FLIGHT`) are few and counted through the
 models' partial indexes; a row that finishes (`FINISHED`) adds one to its status's total
@@ -130,7 +132,10 @@ def tally_name(model: type[models.Model], status: str) -> str:
 
 def finish(model: type[OutboxRow], rows: models.QuerySet, status: str, **changes: object) -> int:
     """Move `rows` that are still in flight to the finished `status` and add them to its total,
-    in one transaction; a row already finished (by another worker) is neither moved nor counted."""
+    in one transaction; a row already finished (by another worker) is neither moved nor counted.
+    `status` is one of `model.FINISHED`: any other would be neither counted nor pruned."""
+    if status not in model.FINISHED:
+        raise ValueError(f"{status!r} is not a finished status of {model.__name__}")
     now = timezone.now()
     with transaction.atomic():
         moved = rows.filter(status__in=model.IN_FLIGHT).update(
