@@ -123,17 +123,19 @@ class Message(models.Model):
         return self.deleted_at is not None
 
 
-# A held email (over its inbox's cap) is still in flight; one folded into a digest is finished.
-_HELD, _FOLDED = "held", "folded"
+# A held email (over its inbox's cap) is still in flight; one folded into a digest is finished,
+# and so is one cancelled at send time because its recipient no longer takes email.
+_HELD, _FOLDED, _CANCELLED = "held", "folded", "cancelled"
 _NOTIFICATION_IN_FLIGHT = (*OutboxRow.IN_FLIGHT, _HELD)
-_NOTIFICATION_FINISHED = (*OutboxRow.FINISHED, _FOLDED)
+_NOTIFICATION_FINISHED = (*OutboxRow.FINISHED, _FOLDED, _CANCELLED)
 
 
 class Notification(OutboxRow):
     """One email to one admin about one membership event; rendered when the event happens.
 
     Past the per-recipient cap (EMAIL_RECIPIENT_LIMIT) a row is `held`, never queued, and later
-    `folded` into a digest: itself a Notification (event `digest`) delivered like any email.
+    `folded` into a digest: itself a Notification (event `digest`) delivered like any email. A
+    row whose recipient no longer takes email when its turn comes ends `cancelled`, not failed.
     """
 
     class Event(models.TextChoices):
@@ -145,14 +147,16 @@ class Notification(OutboxRow):
         CONFIRM_EMAIL = "confirm_email", "Confirm email address"
         INVITATION = "invitation", "Invitation"
 
-    # The outbox's statuses plus two the outbox never touches (claim and the sweeper only take
+    # The outbox's statuses plus three the outbox never claims (claim and the sweeper only take
     # pending and sending), so a held row can be neither sent alone nor re-queued.
     HELD = _HELD
     FOLDED = _FOLDED
+    CANCELLED = _CANCELLED  # the send-time consent check (chats.emails.delivery.check_recipient)
     STATUSES = [
         *OutboxStatus.choices,
         (HELD, "Held for a digest"),
         (FOLDED, "Folded into a digest"),
+        (CANCELLED, "Cancelled: the recipient no longer takes email"),
     ]
     IN_FLIGHT = _NOTIFICATION_IN_FLIGHT
     FINISHED = _NOTIFICATION_FINISHED

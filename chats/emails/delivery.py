@@ -4,9 +4,10 @@ The driver (core.delivery) claims the row, calls `send` and records the outcome;
 says what sending is and how SMTP failures count: a refused recipient or a 5xx is permanent
 (recorded as failed, never retried), a 4xx, a timeout or a dropped connection is transient
 (retried with backoff until NOTIFICATION_MAX_ATTEMPTS). A recipient who no longer takes email
-when the row's turn comes (deactivated, all email off, address changed or not confirmed) is
-permanent too: the row waited in the queue, held for a digest, or for SMTP to come back, and
-consent is read again at the last moment.
+when the row's turn comes (deactivated, all email off, address changed or not confirmed, account
+deleted) is no failure: the row waited in the queue, held for a digest, or for SMTP to come back,
+consent is read again at the last moment, and the row ends `cancelled` with the reason, never
+retried and never counted as failed (so no failure alert fires for an opt-out).
 """
 
 import contextlib
@@ -20,7 +21,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from accounts import profiles
 from chats.models import Notification
-from core.delivery import Delivery, Failure, describe_exception
+from core.delivery import Cancelled, Delivery, Failure, describe_exception
 from core.validators import one_line
 
 from . import unsubscribe
@@ -28,8 +29,8 @@ from . import unsubscribe
 User = get_user_model()
 
 
-class RecipientRefusesEmail(Exception):
-    """The recipient no longer takes email: permanent, the row ends failed with the reason."""
+class RecipientRefusesEmail(Cancelled):
+    """The recipient no longer takes email: the row ends `cancelled` with the reason."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -64,10 +65,8 @@ def build_email(notification: Notification, connection=None) -> EmailMultiAltern
 
 def classify(exc: Exception) -> Failure:
     """Transient: the server was down, slow, or answered 4xx. Permanent: it refused the
-    recipient or the message (5xx), the message itself cannot be sent, or the recipient no
-    longer takes email."""
-    if isinstance(exc, RecipientRefusesEmail):
-        return Failure.PERMANENT
+    recipient or the message (5xx), or the message itself cannot be sent. (A recipient who no
+    longer takes email is no failure: the driver cancels the row before asking.)"""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return (
@@ -91,8 +90,6 @@ def describe(exc: Exception) -> str:
         return f"{type(exc).__name__}: {refused}"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{type(exc).__name__}: {exc.smtp_code} {text(exc.smtp_error)}"
-    if isinstance(exc, RecipientRefusesEmail):
-        return str(exc)
     return describe_exception(exc)
 
 
@@ -151,4 +148,5 @@ EMAILS = Delivery(
     timeout_setting="EMAIL_TIMEOUT",
     max_attempts_setting="NOTIFICATION_MAX_ATTEMPTS",
     done_result="sent",
+    cancelled_status=Notification.CANCELLED,
 )

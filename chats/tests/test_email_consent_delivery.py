@@ -1,6 +1,7 @@
 """Consent read again when a queued email's turn comes (chats.emails.delivery.check_recipient):
-each reason a recipient no longer takes email fails the row at once, with that reason, and sends
-nothing to a real SMTP server; a confirmation link needs only an account that takes email.
+each reason a recipient no longer takes email cancels the row at once, with that reason (an
+opt-out, not a failure: the failed total does not move), and sends nothing to a real SMTP server;
+a confirmation link needs only an account that takes email.
 
 The delivery runs in this process (EMAILS.deliver, what the task calls); the same through a real
 worker: test_email_consent.py.
@@ -18,7 +19,7 @@ from accounts import profiles
 from accounts.addresses import canonical
 from chats.emails import delivery as email_delivery
 from chats.models import Notification
-from core.outbox import OutboxStatus
+from core import outbox
 
 User = get_user_model()
 pytestmark = pytest.mark.django_db
@@ -82,19 +83,22 @@ def delete(user: User) -> None:
     ],
 )
 @pytest.mark.parametrize("event", ["member_added", "digest", "invitation"])
-def test_a_recipient_who_no_longer_takes_email_fails_the_row_at_once(
+def test_a_recipient_who_no_longer_takes_email_cancels_the_row_at_once(
     smtp, make_user, change: Callable[[User], None], reason: str, event: str
 ):
     adam = make_user("adam")
     row = queued(adam, event)
     change(adam)
 
-    assert email_delivery.EMAILS.deliver(row.pk) == "failed"  # not retried: the task succeeds
+    assert email_delivery.EMAILS.deliver(row.pk) == "cancelled"  # not retried: the task succeeds
+    assert email_delivery.EMAILS.deliver(row.pk) == "skipped"
 
     row.refresh_from_db()
-    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
+    assert (row.status, row.attempts) == (Notification.CANCELLED, 1)
     assert row.last_error == f"recipient no longer takes email: {reason}"
     assert smtp.inbox.count() == 0
+    counts = outbox.backlog(Notification)
+    assert (counts["cancelled"], counts["failed"]) == (1, 0)
 
 
 def test_a_confirmation_link_goes_to_an_unconfirmed_address_but_not_past_email_off(smtp, make_user):
@@ -103,11 +107,14 @@ def test_a_confirmation_link_goes_to_an_unconfirmed_address_but_not_past_email_o
 
     assert email_delivery.EMAILS.deliver(first.pk) == "sent"
     email_off(uma)
-    assert email_delivery.EMAILS.deliver(second.pk) == "failed"
+    assert email_delivery.EMAILS.deliver(second.pk) == "cancelled"
 
     assert [m.envelope_to for m in smtp.inbox.messages()] == [["uma@example.com"]]
     second.refresh_from_db()
-    assert second.last_error == "recipient no longer takes email: email off"
+    assert (second.status, second.last_error) == (
+        Notification.CANCELLED,
+        "recipient no longer takes email: email off",
+    )
 
 
 def test_a_recipient_who_still_takes_email_gets_it(smtp, make_user):
