@@ -101,7 +101,8 @@ NOTIFICATIONS = Family(
 # retention deletes the rows, so rules take increase() of them.
 NOTIFICATIONS_DONE = Family(
     "notifications_done",
-    "Admin emails finished, by how: sent, failed (given up on) or folded into a digest.",
+    "Admin emails finished, by how: sent, failed (given up on), folded into a digest, or"
+    " cancelled (the recipient no longer took email when it was to be sent).",
     ("status",),
     counter=True,
 )
@@ -228,6 +229,13 @@ class SnapshotSerializer(serializers.Serializer):
     notifications_folded = Count(
         help_text="Held admin emails folded into a digest, ever (deleted rows included).",
         metric=_status(NOTIFICATIONS_DONE, "folded"),
+    )
+    notifications_cancelled = Count(
+        help_text="Admin emails not sent because their recipient no longer took email when "
+        "their turn came (deactivated, all email off, address changed or not confirmed, account "
+        "deleted), ever (deleted rows included). An opt-out, not a failure: not in "
+        "notifications_failed.",
+        metric=_status(NOTIFICATIONS_DONE, "cancelled"),
     )
     notifications_held = Count(
         help_text="Admin emails over a recipient's EMAIL_RECIPIENT_LIMIT, waiting to be folded "

@@ -1,11 +1,11 @@
 """Retention: delete what is older than settings.RETENTION_*, in small batches, keeping totals.
 
 Beat runs `prune` every RETENTION_SECONDS (metrics.tasks.prune_task). It deletes finished outbox
-rows (sent or folded after RETENTION_SENT_DAYS, failed after RETENTION_FAILED_DAYS) and the rate
-limits' refusal rows (after RETENTION_REFUSALS_DAYS); report folders are bounded by the report
-job itself (metrics.reports.folders). Every total shown anywhere stays as it was: finished rows
-were added to their running totals when they finished (core.tallies), and what is deleted is
-added to `retention.deleted.<table>`, exported as chatplatform_retention_deleted_total.
+rows (sent, folded or cancelled after RETENTION_SENT_DAYS, failed after RETENTION_FAILED_DAYS)
+and the rate limits' refusal rows (after RETENTION_REFUSALS_DAYS); report folders are bounded by
+the report job itself (metrics.reports.folders). Every total shown anywhere stays as it was:
+finished rows were added to their running totals when they finished (core.tallies), and what is
+deleted is added to `retention.deleted.<table>`, exported as chatplatform_retention_deleted_total.
 
 Each batch is one short statement of at most RETENTION_BATCH_SIZE rows found through an index
 (the outbox's partial index on finished rows, oldest first; the refusals' hour index), so a run
@@ -70,9 +70,15 @@ class Policy:
         return self.rows().order_by(self.field).values_list(self.field, flat=True).first()
 
 
-# In the order a run deletes them: folded emails before the digests that carried them.
+# In the order a run deletes them: folded emails before the digests that carried them. Every
+# finished status of each outbox table has one (a test checks it): a cancelled email (its
+# recipient no longer took email) is kept as long as a sent one, to answer "why did I get
+# nothing?" as long as "did my email go out?".
 POLICIES = (
     Policy("notifications", "folded", Notification, "done_at", "RETENTION_SENT_DAYS", "folded"),
+    Policy(
+        "notifications", "cancelled", Notification, "done_at", "RETENTION_SENT_DAYS", "cancelled"
+    ),
     Policy("notifications", "sent", Notification, "done_at", "RETENTION_SENT_DAYS", "sent"),
     Policy("notifications", "failed", Notification, "done_at", "RETENTION_FAILED_DAYS", "failed"),
     Policy("publications", "sent", Publication, "done_at", "RETENTION_SENT_DAYS", "sent"),

@@ -111,6 +111,7 @@ def compute_snapshot(now: datetime | None = None) -> dict[str, Any]:
             "notifications_sent": notifications["sent"],
             "notifications_failed": notifications["failed"],
             "notifications_folded": notifications[Notification.FOLDED],
+            "notifications_cancelled": notifications[Notification.CANCELLED],
             "notifications_held": notifications.get(Notification.HELD, 0),
             "publications_pending": waiting(publications),
             "publications_failed": publications["failed"],

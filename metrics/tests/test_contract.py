@@ -148,4 +148,4 @@ def test_metrics_exports_every_declared_family(stored: dict, client) -> None:
     done = {s.labels["status"] for s in scraped["chatplatform_publications_done"]}
     assert done == {"sent", "failed"}
     emails = {s.labels["status"] for s in scraped["chatplatform_notifications_done"]}
-    assert emails == {"sent", "failed", "folded"}
+    assert emails == {"sent", "failed", "folded", "cancelled"}

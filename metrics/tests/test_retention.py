@@ -24,6 +24,7 @@ TOTALS = (
     "notifications_sent",
     "notifications_failed",
     "notifications_folded",
+    "notifications_cancelled",
     "publications",
     "users",
     "chats",
@@ -69,6 +70,14 @@ def test_prune_deletes_finished_rows_past_their_retention_and_no_total_moves(
         Notification, Notification.objects.filter(status=Notification.HELD), "folded", digest=digest
     )
     outbox.mark_done(Notification, [digest.pk])
+    # Cancelled at send time (the recipient opted out): kept as long as sent ones.
+    cancelled_old, cancelled_new = email(), email()
+    outbox.finish(
+        Notification,
+        Notification.objects.filter(pk__in=[cancelled_old.pk, cancelled_new.pk]),
+        Notification.CANCELLED,
+        last_error="recipient no longer takes email: email off",
+    )
     # In flight, however old: never deleted.
     stuck = [email(), email(Notification.HELD), email("sending")]
     publications = [Publication.objects.create(channel="c", data={}) for _ in range(5)]
@@ -80,9 +89,12 @@ def test_prune_deletes_finished_rows_past_their_retention_and_no_total_moves(
         )
     sent_days, failed_days = settings.RETENTION_SENT_DAYS, settings.RETENTION_FAILED_DAYS
     age(
-        Notification.objects.filter(pk__in=[sent_old.pk, digest.pk, *[h.pk for h in held]]),
+        Notification.objects.filter(
+            pk__in=[sent_old.pk, digest.pk, cancelled_old.pk, *[h.pk for h in held]]
+        ),
         sent_days + 1,
     )
+    age(Notification.objects.filter(pk=cancelled_new.pk), sent_days - 1)
     age(Notification.objects.filter(pk=failed_old.pk), sent_days + 1)  # kept: failed keep longer
     age(Notification.objects.filter(pk=failed_older.pk), failed_days + 1)
     age(Notification.objects.filter(pk__in=[row.pk for row in stuck]), failed_days + 100)
@@ -90,13 +102,14 @@ def test_prune_deletes_finished_rows_past_their_retention_and_no_total_moves(
     age(Publication.objects.filter(pk=publications[4].pk), failed_days + 100)  # pending
     before = totals()
     assert before["notifications_sent"] == 3 and before["notifications_folded"] == folded == 3
+    assert (before["notifications_cancelled"], before["notifications_failed"]) == (2, 2)
     assert before["publications"]["sent"] == 4
 
-    assert jobs.run_prune() == {"notifications": 6, "publications": 3, "refused_attempts": 1}
+    assert jobs.run_prune() == {"notifications": 7, "publications": 3, "refused_attempts": 1}
 
     assert totals() == before
     left = set(Notification.objects.values_list("pk", flat=True))
-    assert left == {sent_new.pk, failed_old.pk, *(row.pk for row in stuck)}
+    assert left == {sent_new.pk, failed_old.pk, cancelled_new.pk, *(row.pk for row in stuck)}
     assert set(Publication.objects.values_list("pk", flat=True)) == {
         publications[3].pk,
         publications[4].pk,
@@ -104,7 +117,7 @@ def test_prune_deletes_finished_rows_past_their_retention_and_no_total_moves(
     assert list(RefusedAttempt.objects.values_list("ident", flat=True)) == ["10.0.0.2"]
     data = snapshot.compute_snapshot()
     assert data["retention_deleted"] == {
-        "notifications": 6,
+        "notifications": 7,
         "publications": 3,
         "refused_attempts": 1,
         "reports": 0,
@@ -113,6 +126,14 @@ def test_prune_deletes_finished_rows_past_their_retention_and_no_total_moves(
     # A second run finds nothing, and the totals of what was deleted do not move either.
     assert retention.prune() == {"notifications": 0, "publications": 0, "refused_attempts": 0}
     assert snapshot.compute_snapshot()["retention_deleted"] == data["retention_deleted"]
+
+
+@pytest.mark.parametrize("model", [Notification, Publication])
+def test_every_finished_status_has_one_retention(model) -> None:
+    """A finished status without a policy would be kept for ever (and its oldest row never
+    measured): each one has exactly one (cancelled emails: RETENTION_SENT_DAYS, above)."""
+    covered = [policy.status_value for policy in retention.POLICIES if policy.model is model]
+    assert sorted(covered) == sorted(model.FINISHED)
 
 
 @pytest.mark.skipif(

@@ -6,11 +6,14 @@ import pytest
 from celery.signals import task_failure
 from cent import HistoryRequest
 from django.contrib.auth import get_user_model
+from django.core import mail
 from rest_framework.authtoken.models import Token
 
 import testing
+from accounts import profiles
 from chats import services
-from chats.models import Role
+from chats.emails.delivery import EMAILS
+from chats.models import Notification, Role
 from integrations import centrifugo
 from metrics import contract, jobs, snapshot
 
@@ -46,6 +49,7 @@ def test_snapshot_numbers(stored: dict, activity: Activity) -> None:
         "notifications_failed": 0,
         "notifications_held": 0,
         "notifications_folded": 0,
+        "notifications_cancelled": 0,
         "publications_pending": 0,
         "publications_failed": 0,
         "tasks_failed_last_hour": 1,
@@ -145,6 +149,45 @@ def test_emails_held_by_the_cap_are_counted_in_stats_and_metrics(
     assert (stats["notifications_pending"], stats["notifications_held"]) == (1, 2)
     metrics = scrape(client)
     assert value(metrics["chatplatform_notifications"], status="held") == 2
+
+
+def test_an_email_whose_recipient_opted_out_counts_cancelled_not_failed(
+    settings, redis_service, make_user, client
+) -> None:
+    """Queued, then its recipient turned all email off: nothing is sent, and what an operator
+    sees (/api/stats/, the counter EmailNotificationsFailing watches) says cancelled, not
+    failed. A real failure still counts failed."""
+    owner, admin = make_user("owner"), make_user("admin")
+    chat = services.create_chat(title="Plans", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    Notification.objects.all().delete()  # the email about the admin's own join
+    for name in ("nina", "omar"):
+        services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=make_user(name).pk)
+    opted_out, failing = Notification.objects.filter(recipient_id=admin.pk).order_by("id")
+    profiles.update(admin.pk, email_off=True)
+    client.force_login(User.objects.create(username="operator", is_staff=True))
+
+    def seen() -> tuple[dict, dict]:
+        snapshot.redis_client().flushdb()
+        snapshot.refresh_snapshot()
+        stats = client.get("/api/stats/").json()
+        done = scrape(client)["chatplatform_notifications_done"]
+        counted = {s: value(done, "_total", status=s) for s in ("failed", "cancelled", "sent")}
+        return {k: stats[f"notifications_{k}"] for k in ("failed", "cancelled", "sent")}, counted
+
+    assert seen() == ({"failed": 0, "cancelled": 0, "sent": 0},) * 2
+    mail.outbox.clear()
+
+    assert EMAILS.deliver(opted_out.pk) == "cancelled"
+    assert mail.outbox == []
+    assert seen() == ({"failed": 0, "cancelled": 1, "sent": 0},) * 2
+
+    # A real failure, for contrast: email on again, and a backend that refuses its settings.
+    profiles.update(admin.pk, email_off=False)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = True
+    assert EMAILS.deliver(failing.pk) == "failed"
+    assert seen() == ({"failed": 1, "cancelled": 1, "sent": 0},) * 2
 
 
 @pytest.mark.slow
