@@ -61,7 +61,7 @@ ROW_BUDGETS: dict[str, int] = {
     Message._meta.db_table: 20_000_000,
     # One per message and membership change, sent ones kept RETENTION_SENT_DAYS (31): ~0.9 M.
     Publication._meta.db_table: 2_000_000,
-    # ~2 per join, sent and folded ones kept 31 days, failed ones 90: ~0.2 M.
+    # ~2 per join, sent, folded and cancelled ones kept 31 days, failed ones 90: ~0.2 M.
     Notification._meta.db_table: 500_000,
     # Joins and leaves, kept for ever (the statistics read them): 1 M a year.
     MembershipEvent._meta.db_table: 2_000_000,

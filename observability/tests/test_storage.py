@@ -76,6 +76,7 @@ def history(make_user) -> datetime:
     email("sent", now - timedelta(days=1))
     email("failed", now - timedelta(days=10))
     email(Notification.FOLDED, now - timedelta(days=2))
+    email(Notification.CANCELLED, now - timedelta(days=6))
     # In flight or held: no retention covers them, however old.
     email("pending", None, created_at=now - timedelta(days=400))
     email(Notification.HELD, None, created_at=now - timedelta(days=400))
@@ -109,6 +110,7 @@ def test_metrics_shows_storage_after_the_task_ran(
     expected_days = {
         retention("notifications", "sent"): 3,
         retention("notifications", "folded"): 2,
+        retention("notifications", "cancelled"): 6,
         retention("notifications", "failed"): 10,
         retention("publications", "sent"): 4,
     }
@@ -119,6 +121,7 @@ def test_metrics_shows_storage_after_the_task_ran(
     assert named(metrics, "chatplatform_retention_days") == {
         retention("notifications", "sent"): settings.RETENTION_SENT_DAYS,
         retention("notifications", "folded"): settings.RETENTION_SENT_DAYS,
+        retention("notifications", "cancelled"): settings.RETENTION_SENT_DAYS,
         retention("notifications", "failed"): settings.RETENTION_FAILED_DAYS,
         retention("publications", "sent"): settings.RETENTION_SENT_DAYS,
         retention("publications", "failed"): settings.RETENTION_FAILED_DAYS,
