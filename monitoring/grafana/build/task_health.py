@@ -169,9 +169,10 @@ def dashboard() -> Dashboard:
                     ),
                 ],
                 "ops",
-                "Outbox rows finishing: sent, failed (given up on) or folded into a digest. "
-                "Counted as they finish, so neither a restart nor the retention's deletes move "
-                "them. Any failure fires EmailNotificationsFailing or LiveEventsFailing.",
+                "Outbox rows finishing: sent, failed (given up on), folded into a digest, or "
+                "cancelled (the email's recipient no longer took email). Counted as they finish, "
+                "so neither a restart nor the retention's deletes move them. Any failure fires "
+                "EmailNotificationsFailing or LiveEventsFailing; a cancelled email fires nothing.",
             )
         )
         .with_row(Row("Queues"))
