@@ -11,6 +11,12 @@ from metrics.reports.transforms import between, utc
 
 from .formatting import number, plural
 
+# The outcomes of an email: sent or failed count in the failure rate; cancelled (its recipient no
+# longer took email when its turn came, chats.emails.delivery) and folded into a digest are
+# neither. The report's table leaves held and folded rows out (their digest is the email).
+SENT, FAILED, CANCELLED = "sent", "failed", "cancelled"
+DELIVERED_OR_FAILED = [SENT, FAILED]
+
 
 def queued_in(notifications: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """The emails queued (created) in `[start, end)`: an email belongs to the hour it was
@@ -20,7 +26,7 @@ def queued_in(notifications: pd.DataFrame, start: pd.Timestamp, end: pd.Timestam
 
 def delivery_latency_seconds(notifications: pd.DataFrame) -> pd.Series:
     """Seconds from queued (created_at) to sent (done_at), for each sent email."""
-    sent = notifications.loc[(notifications["status"] == "sent") & notifications["done_at"].notna()]
+    sent = notifications.loc[(notifications["status"] == SENT) & notifications["done_at"].notna()]
     return (utc(sent["done_at"]) - utc(sent["created_at"])).dt.total_seconds().rename("seconds")
 
 
@@ -30,17 +36,20 @@ def delivery_summary(
     """Counts, failure rate and latency of the emails queued in the range.
 
     failure_rate = failed / (sent + failed): emails still pending or being sent have no outcome
-    yet. Latency percentiles (linear interpolation) are over sent emails.
+    yet, and a cancelled one (its recipient stopped taking email before it was sent) is neither
+    delivered nor a failure. Latency percentiles (linear interpolation) are over sent emails.
     """
     rows = queued_in(notifications, start, end)
     status = rows["status"].value_counts()
-    sent, failed = int(status.get("sent", 0)), int(status.get("failed", 0))
+    sent, failed = int(status.get(SENT, 0)), int(status.get(FAILED, 0))
+    cancelled = int(status.get(CANCELLED, 0))
     latency = delivery_latency_seconds(rows)
     return {
         "emails": len(rows),
         "sent": sent,
         "failed": failed,
-        "waiting": len(rows) - sent - failed,
+        "cancelled": cancelled,
+        "waiting": len(rows) - sent - failed - cancelled,
         "failure_rate": number(failed / (sent + failed)) if sent + failed else None,
         "latency_median_s": number(latency.quantile(0.5)) if len(latency) else None,
         "latency_p90_s": number(latency.quantile(0.9)) if len(latency) else None,
@@ -51,10 +60,10 @@ def delivery_summary(
 
 
 def failure_by_event(notifications: pd.DataFrame) -> pd.DataFrame:
-    """Emails, failures and failure rate per event kind."""
+    """Emails, failures and failure rate per event kind (cancelled ones are in `emails` only)."""
     frame = notifications.assign(
-        failed=notifications["status"] == "failed",
-        done=notifications["status"].isin(["sent", "failed"]),
+        failed=notifications["status"] == FAILED,
+        done=notifications["status"].isin(DELIVERED_OR_FAILED),
     )
     table = frame.groupby("event").agg(
         emails=("status", "size"), failed=("failed", "sum"), done=("done", "sum")
@@ -72,11 +81,11 @@ def hourly_health(
     rows = queued_in(notifications, start, end)
     rows = rows.assign(
         hour=utc(rows["created_at"]).dt.floor("h"),
-        failed=rows["status"] == "failed",
-        done=rows["status"].isin(["sent", "failed"]),
+        failed=rows["status"] == FAILED,
+        done=rows["status"].isin(DELIVERED_OR_FAILED),
         latency=(utc(rows["done_at"]) - utc(rows["created_at"]))
         .dt.total_seconds()
-        .where(rows["status"] == "sent"),
+        .where(rows["status"] == SENT),
     )
     table = rows.groupby("hour").agg(
         emails=("status", "size"),
@@ -127,9 +136,14 @@ def conclusion(summary: dict[str, Any]) -> str:
     if summary["emails"] == 0:
         return "No email was queued in the range."
     rate = summary["failure_rate"]
+    cancelled = (
+        f"{summary['cancelled']} cancelled (the recipient no longer took email), "
+        if summary["cancelled"]
+        else ""
+    )
     text = (
         f"**{summary['emails']} emails** queued: {summary['sent']} sent, {summary['failed']} "
-        f"failed, {summary['waiting']} still waiting"
+        f"failed, {cancelled}{summary['waiting']} still waiting"
         + (f" (failure rate **{rate:.1%}**)." if rate is not None else ".")
     )
     if summary["latency_median_s"] is not None:
