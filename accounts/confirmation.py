@@ -8,8 +8,9 @@ changed since makes the old link confirm nothing.
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core import signing
 from django.urls import reverse
+
+from core import signed
 
 from . import profiles
 
@@ -18,18 +19,15 @@ User = get_user_model()
 
 
 def make_token(user_id: int, email: str) -> str:
-    return signing.TimestampSigner(salt=SALT).sign_object([int(user_id), email])
+    return signed.sign(SALT, [int(user_id), email])
 
 
 def parse_token(token: str) -> tuple[int, str] | None:
     """(user_id, email), or None when the token is not ours for this purpose, or expired."""
-    try:
-        user_id, email = signing.TimestampSigner(salt=SALT).unsign_object(
-            token, max_age=settings.EMAIL_CONFIRMATION_MAX_AGE
-        )
-    except (signing.BadSignature, ValueError, TypeError):
+    values = signed.unsign(SALT, token, settings.EMAIL_CONFIRMATION_MAX_AGE)
+    if values is None or len(values) != 2:
         return None
-    return int(user_id), str(email)
+    return int(values[0]), str(values[1])
 
 
 def confirmation_url(user_id: int, email: str) -> str:

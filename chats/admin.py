@@ -207,8 +207,9 @@ class MembershipEventAdmin(LargeTableAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(LargeTableAdmin):
-    """Each email's fate: sent or failed, with the attempt count and the last error; an event
-    over its inbox's cap is held, then folded into the digest named here."""
+    """Each email's fate: sent, failed, or cancelled (its recipient stopped taking email), with
+    the attempt count and the last error; an event over its inbox's cap is held, then folded
+    into the digest named here."""
 
     ordering = ["-id"]
     list_display = [

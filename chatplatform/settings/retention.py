@@ -10,7 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import REPORTS_RANGE_DAYS, whole_number
 
-# Delivered outbox rows (sent emails and live events, held emails folded into a digest): kept
+# Delivered outbox rows (sent emails and live events, held emails folded into a digest, emails
+# cancelled because their recipient stopped taking email): kept
 # long enough to answer "did my email go out?" for a month, and for the reports' 30 days.
 RETENTION_SENT_DAYS = whole_number("RETENTION_SENT_DAYS", 31)
 # Given-up rows keep their error for an operator to read; longer than the delivered ones.

@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import testing
+from chatplatform.celery import app as celery_app
 
-from .support import LiveClient
+from .support import PUBLIC, LiveClient
 
 
 @pytest.fixture
@@ -42,3 +43,18 @@ def start_worker(worker_env, smtp) -> Iterator[Callable[..., testing.ManagedProc
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def email_worker(redis_service, start_worker) -> testing.ManagedProcess:
+    """A real worker that sends to this test's SMTP server, with the site at PUBLIC, started
+    on an empty broker."""
+    celery_app.control.purge()
+    return start_worker(PUBLIC_BASE_URL=PUBLIC)
+
+
+@pytest.fixture
+def capped_worker(redis_service, start_worker) -> testing.ManagedProcess:
+    """A real worker whose inboxes take 3 emails a minute, started on an empty broker."""
+    celery_app.control.purge()
+    return start_worker(EMAIL_RECIPIENT_LIMIT="3/minute")

@@ -30,6 +30,9 @@ import testing
 from chats.models import MembershipEvent, Notification
 from core.outbox import OutboxStatus
 
+# The site as the emails of the email tests name it (bodies here, headers by the worker).
+PUBLIC = "https://chat.example.test"
+
 
 def url(chat_id: int, *rest: object) -> str:
     return "/api/chats/" + "/".join(str(part) for part in (chat_id, *rest)) + "/"

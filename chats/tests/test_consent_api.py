@@ -16,7 +16,6 @@ from django.test import Client
 
 import testing
 from accounts.models import AddPolicy
-from chatplatform.celery import app as celery_app
 from chats import services
 from chats.models import Invitation, Membership, Notification, Role
 from core.errors import Forbidden
@@ -314,16 +313,10 @@ def test_asking_for_a_new_link_is_limited_and_refused_once_confirmed(
 # --- end to end: what a stranger can make the platform send ------------------------------------
 
 
-@pytest.fixture
-def worker(start_worker, redis_service) -> testing.ManagedProcess:
-    celery_app.control.purge()
-    return start_worker(EMAIL_RECIPIENT_LIMIT="3/minute")
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_strangers_flood_attempts_end_with_what_the_victim_consented_to(
-    settings, smtp, worker, make_user, client_for, client
+    settings, smtp, capped_worker, make_user, client_for, client
 ):
     """Mallory registers Vic's address under +tags, adds those accounts and Vic's real one to
     her chats as admins, and floods the chats with joins: Vic's inbox gets one invitation and

@@ -17,7 +17,6 @@ from django.db import connection
 
 import testing
 from accounts.addresses import canonical
-from chatplatform.celery import app as celery_app
 from chats import services
 from chats.emails import digest
 from chats.models import Chat, Notification, Role
@@ -295,16 +294,10 @@ def test_a_subject_drops_exactly_what_the_title_validator_refuses(settings, make
 # --- end to end: a flood through a real worker into a real inbox ---------------------------------
 
 
-@pytest.fixture
-def worker(start_worker, redis_service) -> testing.ManagedProcess:
-    celery_app.control.purge()
-    return start_worker(EMAIL_RECIPIENT_LIMIT="3/minute")
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_flood_of_30_adds_sends_the_cap_then_one_digest_naming_the_rest(
-    settings, smtp, worker, make_user, client_for
+    settings, smtp, capped_worker, make_user, client_for
 ):
     settings.EMAIL_RECIPIENT_LIMIT = "3/minute"
     adam = make_user("adam")

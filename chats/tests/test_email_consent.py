@@ -22,7 +22,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-import testing
 from accounts import profiles
 from accounts.models import AddPolicy
 from chatplatform.celery import app as celery_app
@@ -48,11 +47,6 @@ def site(settings, redis_service) -> None:
     settings.PUBLIC_BASE_URL = PUBLIC
     settings.EMAIL_RECIPIENT_LIMIT = ""
     celery_app.control.purge()
-
-
-@pytest.fixture
-def email_worker(start_worker) -> testing.ManagedProcess:
-    return start_worker(PUBLIC_BASE_URL=PUBLIC)
 
 
 def mails_to(smtp, address: str, after: set[str] = frozenset()) -> list:

@@ -13,10 +13,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-import testing
 from accounts import profiles
 from accounts.models import AddPolicy
-from chatplatform.celery import app as celery_app
 from chats import services
 from chats.emails import unsubscribe
 from chats.models import Membership, Notification, Role
@@ -178,12 +176,6 @@ def test_a_post_without_the_pages_csrf_token_is_refused(make_user):
 
 
 # --- a new confirmation link ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def email_worker(redis_service, start_worker) -> testing.ManagedProcess:
-    celery_app.control.purge()
-    return start_worker(PUBLIC_BASE_URL=PUBLIC)
 
 
 @pytest.mark.slow

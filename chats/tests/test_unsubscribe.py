@@ -21,16 +21,14 @@ from django.test import Client
 import testing
 from accounts import profiles
 from accounts.models import Profile
-from chatplatform.celery import app as celery_app
 from chats import services
 from chats.emails import unsubscribe
 from chats.models import Membership, Role
 from testing.people import PASSWORD
 
-from .support import all_done
+from .support import PUBLIC, all_done
 
 User = get_user_model()
-PUBLIC = "https://chat.example.test"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
 
@@ -64,13 +62,6 @@ def buttons(html: str) -> dict[str, str]:
 
 
 # --- from a real email ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def email_worker(redis_service, start_worker) -> testing.ManagedProcess:
-    """A real worker that sends to this test's SMTP server, with the site at PUBLIC."""
-    celery_app.control.purge()
-    return start_worker(PUBLIC_BASE_URL=PUBLIC)
 
 
 @pytest.mark.slow

@@ -35,6 +35,7 @@ def test_delivery_summary_latency_and_failure_rate(notifications: pd.DataFrame) 
         "emails": 5,
         "sent": 3,
         "failed": 1,
+        "cancelled": 0,
         "waiting": 1,
         "failure_rate": 0.25,
         "latency_median_s": 2.0,
