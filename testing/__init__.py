@@ -6,6 +6,7 @@ Production code never imports this package (an import-linter contract in pyproje
 
 from .processes import (
     ManagedProcess,
+    deployment_settings,
     django_env,
     free_port,
     manage_check,
@@ -46,6 +47,7 @@ __all__ = [
     "WorkerProcess",
     "basic_auth",
     "celery_beat_process",
+    "deployment_settings",
     "django_env",
     "free_port",
     "manage_check",

@@ -175,12 +175,10 @@ def script_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
-def production_env(**overrides: object) -> dict[str, str]:
-    """`django_env` as a deployment runs: DJANGO_DEBUG off with a real value for every secret and
-    setting a start with DEBUG off refuses without (the settings, Flower's launcher, seed_demo),
-    then `overrides`. All set explicitly, so the developer's `.env` plays no part; a test that
-    changes one variable sees only that variable's effect."""
-    values: dict[str, object] = {
+def deployment_settings() -> dict[str, str]:
+    """DJANGO_DEBUG off with a real value for every secret and setting a start with DEBUG off
+    refuses without (the settings, Flower's launcher, seed_demo): fresh random secrets."""
+    return {
         "DJANGO_DEBUG": "false",
         "PUBLIC_BASE_URL": "https://chat.example.com",
         "EMAIL_HOST_PASSWORD": "",  # optional: empty means no SMTP login
@@ -198,7 +196,13 @@ def production_env(**overrides: object) -> dict[str, str]:
             )
         },
     }
-    return django_env(**{**values, **overrides})
+
+
+def production_env(**overrides: object) -> dict[str, str]:
+    """`django_env` as a deployment runs (`deployment_settings`), then `overrides`. All set
+    explicitly, so the developer's `.env` plays no part; a test that changes one variable sees
+    only that variable's effect."""
+    return django_env(**{**deployment_settings(), **overrides})
 
 
 def manage_check(**overrides: object) -> subprocess.CompletedProcess[str]:

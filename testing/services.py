@@ -16,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from .processes import BASE_DIR, TOOLS_BIN, ManagedProcess, answers, free_port
 
@@ -367,6 +368,14 @@ class SmtpProcess(ManagedProcess):
             argv += ["--delay", str(delay)]
         super().__init__("smtp-silent" if silent else "smtp", argv, port=port)
         self.inbox = Inbox(mail_dir)
+
+    def send_here(self, settings: Any) -> None:
+        """Make this process send here (a task run with `.apply()`, the driver called directly):
+        pytest-django's `settings` given what `django_env` gives a worker, whatever `.env` says."""
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", self.port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
 
     @property
     def django_env(self) -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import testing
 from tests.support import ROOT, image_environment, tree_without_env
 
 
@@ -37,19 +37,10 @@ def run(tree: Path, argv: list[str], **environment: str) -> subprocess.Completed
 
 
 def deployment_secrets() -> dict[str, str]:
-    """What a start with DEBUG off needs (testing.production_env's list, without its DEBUG)."""
-    return {
-        "PUBLIC_BASE_URL": "https://chat.example.com",
-        **{
-            name: secrets.token_urlsafe(48)
-            for name in (
-                "DJANGO_SECRET_KEY",
-                "CENTRIFUGO_HTTP_API_KEY",
-                "CENTRIFUGO_TOKEN_HMAC_SECRET_KEY",
-                "METRICS_BEARER_TOKEN",
-            )
-        },
-    }
+    """What a start with DEBUG off needs, without saying DEBUG: unset, it must be off."""
+    values = testing.deployment_settings()
+    del values["DJANGO_DEBUG"]
+    return values
 
 
 # What a visitor of an unknown page sees: Django's technical 404 (URL patterns listed) with

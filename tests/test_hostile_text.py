@@ -99,8 +99,7 @@ def test_a_username_is_registered_literally_or_refused_naming_the_field(client, 
 @pytest.mark.django_db
 def test_admin_emails_carry_hostile_titles_and_names_as_text(settings, smtp, make_user):
     settings.EMAIL_RECIPIENT_LIMIT = ""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
+    smtp.send_here(settings)
     owner, adam = make_user("olga"), make_user("adam")
     newcomer = make_user("nina_\u0645\u0631\u062d\u0628\u0627")  # a name in two scripts
     for title in ACCEPTED.values():

@@ -251,8 +251,7 @@ def test_the_digest_waits_for_room_then_folds_every_held_email_into_one(
 @pytest.mark.django_db
 def test_a_newline_in_a_chat_title_no_longer_breaks_its_emails(settings, smtp, make_user):
     settings.EMAIL_RECIPIENT_LIMIT = ""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp.port
+    smtp.send_here(settings)
     owner, adam, nina = make_user("olga"), make_user("adam"), make_user("nina")
     chat = services.create_chat(title="Ops", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=adam.pk, role=Role.ADMIN)

@@ -36,10 +36,7 @@ def smtp_server() -> Iterator[testing.SmtpProcess]:
 @pytest.fixture
 def smtp(settings, smtp_server: testing.SmtpProcess) -> testing.SmtpProcess:
     smtp_server.inbox.clear()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    smtp_server.send_here(settings)
     return smtp_server
 
 
