@@ -5,17 +5,82 @@ VENV="$ROOT/.venv"
 TOOLS="$ROOT/.tools"
 PY="$VENV/bin/python"
 CENTRIFUGO_VERSION="6.9.1"
+# The `go` line of that version's go.mod: the oldest Go that builds it (scripts/preflight.sh
+# checks for it before anything is installed; tests/test_preflight.py compares it with the
+# module's go.mod when Go's cache holds it). Raise it with CENTRIFUGO_VERSION.
+CENTRIFUGO_GO_VERSION="1.26"
+# Debian packages of make up (prometheus-alertmanager ships amtool too, the way to list and silence
+# alerts: no web UI), and what setup.sh --test adds for the tests (haproxy: the cluster tests put
+# Debian's in front of two Centrifugo nodes, centrifugo/haproxy.cfg).
+UP_PACKAGES=(redis-server prometheus prometheus-alertmanager)
+TEST_PACKAGES=(postgresql chromium haproxy)
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
-# Install Debian packages that are missing (apt-get update once, only when something is).
+# A command as root: directly when root, else through sudo.
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Whether as_root works without asking anything: root, or sudo that needs no password right now.
+can_root() { [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }
+# version_ge A B: whether dotted version A is B or newer (1.26.8 >= 1.26; 3.9 < 3.11).
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" = "$2" ]; }
+
+# Install Debian packages that are missing (apt-get update once, only when something is). What it
+# installed is kept in APT_INSTALLED (stop_host_service says whether a service came with it).
+APT_INSTALLED=()
 apt_ensure() {
   local missing=()
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
-  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  APT_INSTALLED+=("${missing[@]}")
+}
+
+# Whether this host runs (or starts at boot) a systemd service; false without systemd (containers).
+host_service_running() {
+  [ -d /run/systemd/system ] && command -v systemctl >/dev/null || return 1
+  systemctl is-enabled --quiet "$1" 2>/dev/null || systemctl is-active --quiet "$1" 2>/dev/null
+}
+
+# The host's services in the way of make up's own processes: Debian's prometheus and
+# prometheus-alertmanager packages start services on 9090 and 9093, the default ports of make up's
+# (scripts/run-*.sh). Each: unit, the variable of make up's port, the service's port, what it is.
+HOST_SERVICES_IN_THE_WAY=(
+  "prometheus PROMETHEUS_PORT 9090 Prometheus"
+  "prometheus-alertmanager ALERTMANAGER_PORT 9093 Alertmanager"
+)
+
+# stop_host_service UNIT WHY IF_KEPT: stop and disable a host's service that would hold a port the
+# project runs its own process on, saying first what, why, how to keep it and what keeping it
+# costs. KEEP_HOST_SERVICES=1 leaves it running (the port checks of make up and make prod then
+# name the port it holds). Nothing when the service is not there or not running.
+stop_host_service() {
+  local unit="$1" why="$2" if_kept="$3" origin="running before setup: this host's own"
+  host_service_running "$unit" || return 0
+  [[ " ${APT_INSTALLED[*]} " == *" $unit "* ]] && origin="Debian's package starts it, installed just now"
+  if [ "${KEEP_HOST_SERVICES:-}" = 1 ]; then
+    log "KEEP_HOST_SERVICES=1: leaving the host's $unit service running ($if_kept)"
+    return 0
+  fi
+  log "stopping and disabling the host's $unit service ($origin): $why"
+  log "  to keep it instead, run again with KEEP_HOST_SERVICES=1 ($if_kept); to bring it back later: systemctl enable --now $unit"
+  as_root systemctl disable --now "$unit" >/dev/null 2>&1 \
+    || log "could not stop $unit: run systemctl disable --now $unit as root, or KEEP_HOST_SERVICES=1"
+}
+
+# What setup.sh builds or installs only when missing, each asked the same way by setup.sh and by
+# scripts/preflight.sh (which checks, before setup installs anything, what building it needs).
+centrifugo_built() { "$TOOLS/bin/centrifugo" version 2>/dev/null | grep -q "$CENTRIFUGO_VERSION"; }
+# compose-config (tests only) is rebuilt when its source changes: the stamp of this source.
+compose_config_stamp() {
+  printf '%s' "$TOOLS/bin/.compose-config-$(cat "$ROOT"/tests/compose_config/go.* "$ROOT"/tests/compose_config/*.go | sha256sum | cut -c1-16)"
+}
+# node_modules is installed again when package-lock.json changes.
+npm_stamp() { printf '%s' "$ROOT/node_modules/.installed-$(sha256sum "$ROOT/package-lock.json" | cut -c1-16)"; }
+npm_installed() {
+  [ -f "$(npm_stamp)" ] && [ -f "$ROOT/node_modules/centrifuge/dist/centrifuge.js" ] \
+    && [ -f "$ROOT/node_modules/uplot/dist/uPlot.iife.min.js" ]
 }
 
 # The folder of local state (VAR_DIR, relative to the project unless absolute), as in the settings.

@@ -1,29 +1,36 @@
 #!/usr/bin/env bash
 # Install what the platform needs, once: Debian packages (Redis, Prometheus, Alertmanager), the
 # virtualenv, Centrifugo, centrifuge-js and uPlot from npm, and a .env with random local secrets.
-# Running it again is fast and changes nothing.
+# Running it again is fast and changes nothing. It checks first (scripts/preflight.sh) what it
+# needs to install them: the system, root, Python, Go, npm and disk space; it names what is
+# missing and installs nothing then.
 # Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL, Chromium and HAProxy for the test suite)
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+mode="${1:-}"
 
-# prometheus-alertmanager ships amtool too (the way to list and silence alerts: no web UI).
-pkgs=(redis-server prometheus prometheus-alertmanager)
-# haproxy: the cluster tests put Debian's in front of two Centrifugo nodes (centrifugo/haproxy.cfg).
-[ "${1:-}" = "--test" ] && pkgs+=(postgresql chromium haproxy)
-apt_ensure "${pkgs[@]}"
+# Every check before anything is installed; what it prints are the Debian packages still missing
+# (lib.sh: UP_PACKAGES, TEST_PACKAGES; python3.N-venv and npm when Debian's Python or Node lacks
+# them).
+apt_missing="$("$ROOT/scripts/preflight.sh" setup ${mode:+"$mode"})"
+# shellcheck disable=SC2086  # one package a line
+apt_ensure $apt_missing
 
-# On a host running systemd, installing Debian's prometheus and prometheus-alertmanager also starts
-# them as services on 9090 and 9093, the ports make up's own (scripts/run-*.sh) listen on: stop
-# them and keep them from starting at boot. make up runs its own, with its own configuration.
-# Likewise haproxy's service: the tests start their own with centrifugo/haproxy.cfg.
-if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  for unit in prometheus prometheus-alertmanager haproxy; do
-    if systemctl is-enabled --quiet "$unit" 2>/dev/null || systemctl is-active --quiet "$unit"; then
-      log "stopping and disabling the packaged $unit service (make up and the tests run their own)"
-      $sudo systemctl disable --now "$unit" >/dev/null 2>&1 || true
-    fi
-  done
+# On a host running systemd, Debian's prometheus and prometheus-alertmanager packages start
+# services on 9090 and 9093, the ports of make up's own (scripts/run-*.sh, this project's
+# configuration): stop and disable them, saying so first (KEEP_HOST_SERVICES=1 keeps them).
+for entry in "${HOST_SERVICES_IN_THE_WAY[@]}"; do
+  read -r unit var port what <<<"$entry"
+  [ "$(env_get "$var" "$port")" = "$port" ] || continue  # make up's is elsewhere: no collision
+  stop_host_service "$unit" \
+    "make up runs its own $what, with this project's configuration, on $var=$port, the port this one holds" \
+    "make up then stops at its port check, naming $var, until .env gives $var another port"
+done
+# The tests start their own HAProxy (centrifugo/haproxy.cfg, on free ports): Debian's service,
+# started by installing the package just now, would only idle. A host's own is left alone.
+if [[ " ${APT_INSTALLED[*]} " == *" haproxy "* ]]; then
+  stop_host_service haproxy "the cluster tests start their own on free ports; this one would only idle" \
+    "it idles, holding no port the tests use"
 fi
 
 # Python: a project-local virtualenv, reinstalled only when pyproject.toml or constraints.txt
@@ -31,18 +38,19 @@ fi
 stamp="$VENV/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log "installing Python dependencies into .venv"
-  [ -x "$PY" ] || python3 -m venv "$VENV"
+  [ -x "$PY" ] || "${SETUP_PYTHON:-python3}" -m venv "$VENV"
   "$PY" -m pip install -q 'pip==26.3'
   "$PY" -m pip install -q -c constraints.txt -e '.[dev]'
   rm -f "$VENV"/.installed-*; touch "$stamp"
 fi
 
 # Centrifugo, built from the Go module proxy at a pinned version into .tools/bin (git-ignored).
-if ! "$TOOLS/bin/centrifugo" version 2>/dev/null | grep -q "$CENTRIFUGO_VERSION"; then
+if ! centrifugo_built; then
   log "building Centrifugo v$CENTRIFUGO_VERSION (first time only, a few minutes)"
   build="$TOOLS/centrifugo-build"; mkdir -p "$build" "$TOOLS/bin"
-  printf 'module localbuild\n\ngo 1.24\n\nrequire github.com/centrifugal/centrifugo/v6 v%s\n' \
-    "$CENTRIFUGO_VERSION" > "$build/go.mod"
+  # Its own go.mod's Go: an older Go 1.21+ fetches that toolchain (GOTOOLCHAIN=auto).
+  printf 'module localbuild\n\ngo %s\n\nrequire github.com/centrifugal/centrifugo/v6 v%s\n' \
+    "$CENTRIFUGO_GO_VERSION" "$CENTRIFUGO_VERSION" > "$build/go.mod"
   printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/centrifugal/centrifugo/v6"\n' \
     > "$build/tools.go"
   (cd "$build" && GOFLAGS=-mod=mod go build \
@@ -53,8 +61,8 @@ fi
 # compose-config: docker-compose.yml loaded as `docker compose config` does, by the Compose
 # Specification's reference library (compose-go, pinned in tests/compose_config/go.mod), for
 # tests/test_compose_*.py (no Docker engine here). Rebuilt when its source changes; tests only.
-compose_stamp="$TOOLS/bin/.compose-config-$(cat tests/compose_config/go.* tests/compose_config/*.go | sha256sum | cut -c1-16)"
-if [ "${1:-}" = "--test" ] && [ ! -f "$compose_stamp" ]; then
+compose_stamp="$(compose_config_stamp)"
+if [ "$mode" = "--test" ] && [ ! -f "$compose_stamp" ]; then
   log "building compose-config (compose-go; first time only, under a minute)"
   mkdir -p "$TOOLS/bin"
   (cd tests/compose_config && go build -o "$TOOLS/bin/compose-config" .)
@@ -63,12 +71,10 @@ fi
 
 # centrifuge-js (live pages) and uPlot (dashboard pages) from npm, served as static files (no
 # CDN); installed again when package-lock.json changes.
-npm_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
-if [ ! -f "$npm_stamp" ] || [ ! -f node_modules/centrifuge/dist/centrifuge.js ] \
-  || [ ! -f node_modules/uplot/dist/uPlot.iife.min.js ]; then
+if ! npm_installed; then
   log "installing centrifuge-js and uPlot from npm"
   npm ci --silent --no-audit --no-fund
-  rm -f node_modules/.installed-*; touch "$npm_stamp"
+  rm -f node_modules/.installed-*; touch "$(npm_stamp)"
 fi
 
 # .env with random secrets on first run; never overwritten. Variables added to .env.example

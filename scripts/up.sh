@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Bring the whole platform up in the foreground: install what is missing, migrate, seed a demo,
 # then run every process under honcho. Ctrl-C stops them all.
+# A taken port would stop every process honcho runs, naming none: every port is checked first
+# (scripts/preflight.sh up names each taken one, its variable and who holds it), before setup
+# and again after it (installing Debian's packages may start their services).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+"$ROOT/scripts/preflight.sh" up
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/prepare.sh"
+"$ROOT/scripts/preflight.sh" up
 
 web=$(env_get WEB_PORT 8000); flower=$(env_get FLOWER_PORT 5555)
 prom=$(env_get PROMETHEUS_PORT 9090); cf=$(env_get CENTRIFUGO_PORT 8001)
