@@ -1,8 +1,11 @@
 # The two commands of the README: `make up` and `make test`. The rest are helpers.
-.PHONY: up setup test test-fast lint format bench dashboards notebooks lock clean
+.PHONY: up prod setup test test-fast lint format bench dashboards notebooks lock clean
 
 up:            ## install what is missing, then run the whole platform in the foreground
 	scripts/up.sh
+
+prod:          ## the production profile on this machine: nginx with TLS, gunicorn, PostgreSQL
+	scripts/prod.sh
 
 setup:         ## install dependencies only (Debian packages, .venv, Centrifugo, centrifuge-js, .env)
 	scripts/setup.sh

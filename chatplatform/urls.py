@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from core.health import healthz
+from core.health import healthz, livez
 from ratelimits.decorators import throttle_posts
 from ratelimits.throttles import AUTH_THROTTLES
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
     path("", include("observability.urls")),
     path("", include("metrics.urls")),
     path("", include("monitoring.urls")),

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -56,3 +57,12 @@ class HealthView(APIView):
 
 
 healthz = HealthView.as_view()
+
+
+def livez(request: HttpRequest) -> HttpResponse:
+    """GET /livez: 200 while the process answers, touching neither the database nor Redis.
+
+    For a process manager's liveness probe (restart only a stuck process, not one whose database
+    is down: /healthz says that), and the floor of the capacity benchmark: what the server costs
+    a request with nothing behind it."""
+    return HttpResponse("ok\n", content_type="text/plain")

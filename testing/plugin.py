@@ -15,7 +15,7 @@ from .processes import django_env
 from .services import CentrifugoProcess, RedisProcess, SmtpProcess, WorkerProcess
 
 
-def _point_celery_at(url: str) -> None:
+def point_celery_at(url: str) -> None:
     """Make this process publish to the test broker (settings were read before Redis started)."""
     from chatplatform.celery import app as celery_app
 
@@ -51,7 +51,7 @@ def _cache_of_this_test(settings: object) -> None:
 def redis_service() -> Iterator[RedisProcess]:
     """A real Redis on a free port; the broker of this process and of every worker it starts."""
     redis = RedisProcess().start()
-    _point_celery_at(redis.url)
+    point_celery_at(redis.url)
     yield redis
     redis.stop()
 

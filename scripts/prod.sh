@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# make prod: the production profile on this machine, without Docker, in the foreground. The same
+# processes and settings as compose (Grafana aside): PostgreSQL, gunicorn (launchers/
+# gunicorn_conf.py) behind nginx terminating TLS (launchers/nginx.py, deploy/nginx/), with
+# Centrifugo's WebSocket at the same origin, DJANGO_DEBUG off, HSTS and secure cookies, and a
+# certificate from a local CA made on first run (launchers/tls.py). docs/deploy.md.
+# Ctrl-C stops everything. scripts/restore.sh stops and starts it through $VAR_DIR/prod.pid.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+MKCERT_VERSION="1.4.4"
+"$ROOT/scripts/setup.sh"
+apt_ensure nginx postgresql
+
+# mkcert, built from the Go module proxy at a pinned version into .tools/bin (like Centrifugo).
+if ! "$TOOLS/bin/mkcert" -version 2>/dev/null | grep -q "v$MKCERT_VERSION"; then
+  log "building mkcert v$MKCERT_VERSION (first time only, seconds)"
+  GOBIN="$TOOLS/bin" go install "filippo.io/mkcert@v$MKCERT_VERSION"
+fi
+
+# The local cluster (scripts/postgres.sh starts it) and the production role and database.
+"$ROOT/scripts/postgres.sh" >/dev/null
+source "$ROOT/scripts/prod-env.sh"
+if [ "$PROD_LOCAL_DATABASE" = true ]; then
+  as_pg() { (cd / && runuser -u postgres -- psql -p "$pg_port" -v ON_ERROR_STOP=1 -qtA "$@"); }
+  password="$(env_get POSTGRES_PASSWORD)"
+  if ! as_pg -c "SELECT 1 FROM pg_roles WHERE rolname='chatplatform_prod'" | grep -q 1; then
+    log "creating the PostgreSQL role and database chatplatform_prod"
+    as_pg -c "CREATE ROLE chatplatform_prod LOGIN" >/dev/null
+  fi
+  # Its password follows POSTGRES_PASSWORD (a rotation in .env takes effect at the next start).
+  # (from standard input: psql interpolates :'pw', quoted, only there, never in -c)
+  as_pg -v pw="$password" <<<"ALTER ROLE chatplatform_prod PASSWORD :'pw'" >/dev/null
+  if ! as_pg -c "SELECT 1 FROM pg_database WHERE datname='chatplatform_prod'" | grep -q 1; then
+    as_pg -c "CREATE DATABASE chatplatform_prod OWNER chatplatform_prod" >/dev/null
+  fi
+fi
+
+mkdir -p "$VAR_DIR"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+"$PY" manage.py check --deploy --fail-level WARNING
+"$PY" manage.py migrate --noinput -v 0
+"$PY" manage.py collectstatic --noinput -v 0
+# The demo people and chats (PROD_SEED_DEMO=false: none). Its live events and emails wait in the
+# outbox until the workers start (no warning for each: Redis is not up yet).
+[ "$(env_get PROD_SEED_DEMO true)" = true ] && LOG_LEVEL=ERROR "$PY" manage.py seed_demo
+tls="$("$PY" -m launchers.tls --dir "$VAR_DIR/tls" "$PROD_HOST" localhost 127.0.0.1 ::1)"
+TLS_CERT="$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["cert_file"])' <<<"$tls")"
+TLS_KEY="$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["key_file"])' <<<"$tls")"
+TLS_CA="$("$PY" -c 'import json,sys; print(json.load(sys.stdin).get("ca_file", ""))' <<<"$tls")"
+export TLS_CERT TLS_KEY STATIC_ROOT="$VAR_DIR/static"
+
+url="$PUBLIC_BASE_URL"
+flower=$(env_get FLOWER_PORT 5555); prom=$(env_get PROMETHEUS_PORT 9090)
+mailweb=$(env_get SMTP_WEB_PORT 8025)
+cat <<MSG
+
+  Chat Platform (production profile) is starting. Open:
+    Chat            $url/chat/
+    Live statistics $url/live/
+    Dashboards      $url/dashboards/
+    Admin           $url/admin/
+    API docs        $url/api/docs/
+    WebSocket       wss://${url#https://}/connection/websocket (Centrifugo, behind the same proxy)
+    Flower          http://127.0.0.1:$flower/   Prometheus http://127.0.0.1:$prom/classic/alerts
+    Email inbox     http://127.0.0.1:$mailweb/   (the development SMTP server: set EMAIL_HOST
+                    and its friends in .env for a real one)
+  Internal ports stay on 127.0.0.1 (gunicorn $(env_get WEB_PORT 8000), Centrifugo's API
+  $(env_get CENTRIFUGO_INTERNAL_PORT 8002)); only the proxy (https $HTTPS_PORT, http $HTTP_PORT) serves browsers.
+MSG
+if [ -n "$TLS_CA" ]; then cat <<MSG
+  The certificate is signed by a local CA made on first run: trust it once with
+    CAROOT=$(dirname "$TLS_CA") $TOOLS/bin/mkcert -install
+  (or import $TLS_CA into the browser); docs/deploy.md says how to use a real domain's instead.
+MSG
+fi
+echo "  Ctrl-C stops everything."; echo
+echo $$ > "$VAR_DIR/prod.pid"
+exec "$VENV/bin/honcho" -f Procfile.prod -e /dev/null start
