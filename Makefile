@@ -1,11 +1,17 @@
 # The two commands of the README: `make up` and `make test`. The rest are helpers.
-.PHONY: up prod setup test test-fast lint format bench dashboards notebooks lock clean
+.PHONY: up prod backup restore setup test test-fast lint format bench dashboards notebooks lock clean
 
 up:            ## install what is missing, then run the whole platform in the foreground
 	scripts/up.sh
 
 prod:          ## the production profile on this machine: nginx with TLS, gunicorn, PostgreSQL
 	scripts/prod.sh
+
+backup:        ## one archive of make prod's database and reports (SECRETS=1: .env and the CA too)
+	scripts/backup.sh
+
+restore:       ## bring back a backup: make restore FILE=var/backups/... (asks before overwriting)
+	scripts/restore.sh "$(FILE)"
 
 setup:         ## install dependencies only (Debian packages, .venv, Centrifugo, centrifuge-js, .env)
 	scripts/setup.sh
@@ -23,7 +29,7 @@ format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
 bench:         ## benchmarks (figures as ratios against a baseline measured in the same run)
-	scripts/setup.sh --test && scripts/bench.sh
+	scripts/preflight.sh postgres && scripts/setup.sh --test && scripts/bench.sh
 
 dashboards:    ## rebuild the Grafana dashboard JSON from monitoring/grafana/build/
 	.venv/bin/python -m monitoring.grafana.build

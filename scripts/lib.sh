@@ -13,7 +13,15 @@ CENTRIFUGO_GO_VERSION="1.26"
 # alerts: no web UI), and what setup.sh --test adds for the tests (haproxy: the cluster tests put
 # Debian's in front of two Centrifugo nodes, centrifugo/haproxy.cfg).
 UP_PACKAGES=(redis-server prometheus prometheus-alertmanager)
-TEST_PACKAGES=(postgresql chromium haproxy)
+# make prod's (setup.sh --prod): its TLS proxy and its database. The tests start both too, with
+# certutil (libnss3-tools: Chromium's trust store, for the local CA) and wrk (the capacity
+# benchmark's load generator).
+PROD_PACKAGES=(nginx postgresql)
+TEST_PACKAGES=(postgresql chromium haproxy nginx libnss3-tools wrk)
+# mkcert (filippo.io/mkcert) makes make prod's local CA and certificate (launchers/tls.py); built
+# from the Go module proxy into .tools/bin by setup.sh --prod and --test. Its go.mod's Go is 1.18.
+MKCERT_VERSION="1.4.4"
+MKCERT_GO_VERSION="1.18"
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
 # A command as root: directly when root, else through sudo.
@@ -71,6 +79,7 @@ stop_host_service() {
 
 # What setup.sh builds or installs only when missing, each asked the same way by setup.sh and by
 # scripts/preflight.sh (which checks, before setup installs anything, what building it needs).
+mkcert_built() { "$TOOLS/bin/mkcert" -version 2>/dev/null | grep -q "v$MKCERT_VERSION"; }
 centrifugo_built() { "$TOOLS/bin/centrifugo" version 2>/dev/null | grep -q "$CENTRIFUGO_VERSION"; }
 # compose-config (tests only) is rebuilt when its source changes: the stamp of this source.
 compose_config_stamp() {

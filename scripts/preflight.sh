@@ -4,11 +4,12 @@
 # every process of honcho stopped by one taken port. Every failing check is listed, then the exit
 # status is 1. Quiet and fast (no network) when everything is there.
 #
-#   scripts/preflight.sh setup [--test]    what scripts/setup.sh (which runs this first) still
+#   scripts/preflight.sh setup [--test|--prod]  what scripts/setup.sh (which runs this first) still
 #                                          needs: Debian 12+, root or sudo for apt-get, Python 3.11+
 #                                          with venv, Go, npm, disk space. Prints on stdout the
 #                                          Debian packages setup is to install (one a line).
 #   scripts/preflight.sh up                make up's ports (environment, then .env) are free
+#   scripts/preflight.sh prod              make prod's: make up's and the proxy's (HTTPS_PORT, HTTP_PORT)
 #   scripts/preflight.sh ports NAME=PORT...  these ports are free on 127.0.0.1; NAME is what sets
 #                                          it (the variable); NAME=PORT:redis also accepts a Redis
 #                                          answering there (scripts/run-redis.sh uses it)
@@ -332,11 +333,13 @@ up_ports() {
 # --- the commands -----------------------------------------------------------------------------
 
 # What setup.sh is to build or install (each asked as setup.sh asks it).
-NEED_VENV=false NEED_CENTRIFUGO=false NEED_COMPOSE_CONFIG=false NEED_NPM=false
+NEED_VENV=false NEED_CENTRIFUGO=false NEED_COMPOSE_CONFIG=false NEED_NPM=false NEED_MKCERT=false
 
 preflight_setup() {
-  local test=false go_min="" go_what="" compose_go pkg
+  local test=false prod=false go_min="" go_what="" compose_go pkg
   [ "${1:-}" = --test ] && test=true
+  [ "${1:-}" = --prod ] && prod=true
+  { $test || $prod; } && ! mkcert_built && NEED_MKCERT=true
   [ -x "$PY" ] || NEED_VENV=true
   centrifugo_built || NEED_CENTRIFUGO=true
   $test && [ ! -f "$(compose_config_stamp)" ] && NEED_COMPOSE_CONFIG=true
@@ -346,6 +349,9 @@ preflight_setup() {
   if $test; then
     for pkg in "${TEST_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || APT_WANTED+=("$pkg"); done
   fi
+  if $prod; then
+    for pkg in "${PROD_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || APT_WANTED+=("$pkg"); done
+  fi
   ! $NEED_VENV || check_python
   if $NEED_CENTRIFUGO; then
     go_min="$CENTRIFUGO_GO_VERSION"; go_what="Centrifugo v$CENTRIFUGO_VERSION"
@@ -354,6 +360,10 @@ preflight_setup() {
     compose_go="$(awk '$1 == "go" {print $2; exit}' "$ROOT/tests/compose_config/go.mod")"
     version_ge "${go_min:-0}" "$compose_go" || go_min="$compose_go"
     go_what="${go_what:+$go_what and }compose-go's loader (tests/compose_config)"
+  fi
+  if $NEED_MKCERT; then
+    version_ge "${go_min:-0}" "$MKCERT_GO_VERSION" || go_min="$MKCERT_GO_VERSION"
+    go_what="${go_what:+$go_what and }mkcert v$MKCERT_VERSION"
   fi
   [ -z "$go_min" ] || check_go "$go_min" "$go_what"
   ! $NEED_NPM || check_npm
@@ -383,6 +393,10 @@ preflight_ports() {
 case "${1:-}" in
   setup) shift; preflight_setup "$@" ;;
   up) mapfile -t entries < <(up_ports); preflight_ports "${entries[@]}" ;;
+  prod)  # make up's ports (gunicorn on WEB_PORT) and the TLS proxy's
+    mapfile -t entries < <(up_ports)
+    entries+=("HTTPS_PORT=$(env_get HTTPS_PORT 8443)" "HTTP_PORT=$(env_get HTTP_PORT 8080)")
+    preflight_ports "${entries[@]}" ;;
   ports) shift; preflight_ports "$@" ;;
   go)
     [ $# -eq 3 ] || { log "usage: scripts/preflight.sh go VERSION WHAT"; exit 2; }

@@ -7,15 +7,9 @@
 # Ctrl-C stops everything. scripts/restore.sh stops and starts it through $VAR_DIR/prod.pid.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-MKCERT_VERSION="1.4.4"
-"$ROOT/scripts/setup.sh"
-apt_ensure nginx postgresql
-
-# mkcert, built from the Go module proxy at a pinned version into .tools/bin (like Centrifugo).
-if ! "$TOOLS/bin/mkcert" -version 2>/dev/null | grep -q "v$MKCERT_VERSION"; then
-  log "building mkcert v$MKCERT_VERSION (first time only, seconds)"
-  GOBIN="$TOOLS/bin" go install "filippo.io/mkcert@v$MKCERT_VERSION"
-fi
+# Every port it is to listen on is free, before anything is installed or started.
+"$ROOT/scripts/preflight.sh" prod
+"$ROOT/scripts/setup.sh" --prod
 
 # The local cluster (scripts/postgres.sh starts it) and the production role and database.
 "$ROOT/scripts/postgres.sh" >/dev/null
@@ -36,6 +30,7 @@ if [ "$PROD_LOCAL_DATABASE" = true ]; then
 fi
 
 mkdir -p "$VAR_DIR"
+"$ROOT/scripts/preflight.sh" prod  # again: installing a package may have started its service
 rm -rf "$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 "$PY" manage.py check --deploy --fail-level WARNING
 "$PY" manage.py migrate --noinput -v 0

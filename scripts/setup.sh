@@ -4,7 +4,9 @@
 # Running it again is fast and changes nothing. It checks first (scripts/preflight.sh) what it
 # needs to install them: the system, root, Python, Go, npm and disk space; it names what is
 # missing and installs nothing then.
-# Usage: scripts/setup.sh [--test]   (--test adds PostgreSQL, Chromium and HAProxy for the test suite)
+# Usage: scripts/setup.sh [--test|--prod]   (--test adds what the test suite starts: PostgreSQL,
+# Chromium, HAProxy, nginx, certutil, wrk, mkcert; --prod what make prod runs: nginx, PostgreSQL,
+# mkcert)
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 mode="${1:-}"
@@ -32,6 +34,12 @@ if [[ " ${APT_INSTALLED[*]} " == *" haproxy "* ]]; then
   stop_host_service haproxy "the cluster tests start their own on free ports; this one would only idle" \
     "it idles, holding no port the tests use"
 fi
+# Likewise Debian's nginx, which starts serving its welcome page on port 80 when installed: make
+# prod and the tests run their own (launchers/nginx.py). A host's own is left alone.
+if [[ " ${APT_INSTALLED[*]} " == *" nginx "* ]]; then
+  stop_host_service nginx "make prod and the tests run their own nginx (launchers/nginx.py); this one would serve Debian's welcome page on port 80" \
+    "it keeps port 80, so make prod needs HTTP_PORT elsewhere (its default, 8080, is)"
+fi
 
 # Python: a project-local virtualenv, reinstalled only when pyproject.toml or constraints.txt
 # changes; constraints.txt pins every transitive package too.
@@ -42,6 +50,13 @@ if [ ! -f "$stamp" ]; then
   "$PY" -m pip install -q 'pip==26.3'
   "$PY" -m pip install -q -c constraints.txt -e '.[dev]'
   rm -f "$VENV"/.installed-*; touch "$stamp"
+fi
+
+# mkcert (make prod's local CA and certificate), from the Go module proxy at a pinned version.
+if { [ "$mode" = --prod ] || [ "$mode" = --test ]; } && ! mkcert_built; then
+  log "building mkcert v$MKCERT_VERSION (first time only, seconds)"
+  mkdir -p "$TOOLS/bin"
+  GOBIN="$TOOLS/bin" go install "filippo.io/mkcert@v$MKCERT_VERSION"
 fi
 
 # Centrifugo, built from the Go module proxy at a pinned version into .tools/bin (git-ignored).

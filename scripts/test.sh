@@ -5,6 +5,7 @@
 # are started by the tests themselves on free ports. Extra arguments go to pytest.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+"$ROOT/scripts/preflight.sh" postgres  # root, for PostgreSQL's runuser and pg_ctlcluster: say so now
 "$ROOT/scripts/setup.sh" --test
 mkdir -p var test-artifacts
 "$VENV/bin/ruff" check .
