@@ -15,6 +15,7 @@ import argparse
 import os
 import pwd
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,16 @@ def proxy_values(cert: str, key: str, static_root: str) -> dict[str, str]:
     }
 
 
+def unreadable_by_others(path: Path) -> Path | None:
+    """The first folder from / down to `path` that other users cannot enter (or `path` itself
+    if they cannot list it): started as root, nginx's workers run as nobody and read as others."""
+    for folder in [*reversed(path.parents), path]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH or (folder == path and not mode & stat.S_IROTH):
+            return folder
+    return None
+
+
 def write_config(state: Path, values: dict[str, str]) -> Path:
     """Write nginx.conf and its server part under `state`; return the main file's path."""
     for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -93,6 +104,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--static-root", required=True, help="collectstatic's folder")
     args = parser.parse_args(argv)
     state = args.state.resolve()
+    static_root = Path(args.static_root).resolve()
+    if os.geteuid() == 0 and (closed := unreadable_by_others(static_root)):
+        raise SystemExit(
+            f"nginx's workers (user nobody, as nginx started by root) cannot read {static_root}:"
+            f" {closed} is closed to other users. chmod o+rx it, or start as the user who owns"
+            " the project"
+        )
     config = write_config(state, proxy_values(args.cert, args.key, args.static_root))
     check = subprocess.run([NGINX, "-t", "-q", "-c", str(config)], capture_output=True, text=True)
     if check.returncode:
