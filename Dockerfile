@@ -31,10 +31,14 @@ COPY --from=js /build/node_modules/uplot/dist node_modules/uplot/dist
 RUN DJANGO_DEBUG=true python manage.py collectstatic --noinput -v 0
 
 # Never run as root. The folders the named volumes are mounted on are created here and owned by
-# the app user, so a fresh volume starts with the right owner.
+# the app user, so a fresh volume starts with the right owner (/data/static: the copy of
+# /app/var/static, above, that compose's TLS proxy serves).
 RUN useradd --create-home --uid 10001 app \
-    && mkdir -p /data/reports /data/flower /data/beat /data/alertmanager /app/var \
+    && mkdir -p /data/reports /data/flower /data/beat /data/alertmanager /data/static /app/var \
     && chown -R app:app /data /app/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "chatplatform.wsgi:application", "--bind", "0.0.0.0:8000"]
+# gunicorn with make prod's settings (launchers/gunicorn_conf.py), on every address of the
+# container; compose's web runs the same.
+CMD ["gunicorn", "-c", "python:launchers.gunicorn_conf", "--bind", "0.0.0.0:8000", \
+     "chatplatform.wsgi:application"]

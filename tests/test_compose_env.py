@@ -1,5 +1,6 @@
 """What `.env` decides in docker-compose.yml and what it cannot: the hosts, WebSocket URL and
-origins it sets (never DJANGO_DEBUG), the defaults when it leaves them empty; the secrets that
+origins it sets (never DJANGO_DEBUG), the defaults when it leaves them empty (the public address
+behind the TLS proxy: PUBLIC_BASE_URL, PROD_HOST, HTTPS_PORT); the secrets that
 reach the containers only from it; and the placeholders of `.env.example`, with which nothing
 starts (the secrets check first, then the settings themselves); and jupyter, which gets none of
 it: the reports read-only and the read-only statistics token. Helpers: tests/support.py."""
@@ -17,6 +18,7 @@ from django.urls import resolve
 from tests.support import (
     DJANGO_SERVICES,
     PLACEHOLDER,
+    PUBLIC_BASE_URL,
     ROOT,
     SECRET_NAME,
     depends_on_completed,
@@ -36,13 +38,16 @@ from tests.support import (
 
 def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path) -> None:
     """`environment:` wins over env_file, so .env reaches these only through ${interpolation};
-    DJANGO_DEBUG stays off (.env.example's `true` is for runserver) and `web` stays allowed."""
+    DJANGO_DEBUG stays off (.env.example's `true` is for runserver); PROD_HOST, 127.0.0.1 (the
+    health checks) and `web` (Prometheus) stay allowed."""
     example = (ROOT / ".env.example").read_text()
     assert "\nDJANGO_DEBUG=true\n" in example  # the value compose must not follow
     settings = {
-        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
-        "CENTRIFUGO_WS_URL": "wss://chat.example.com/connection/websocket",
-        "CENTRIFUGO_ALLOWED_ORIGINS": "https://chat.example.com",
+        "PROD_HOST": "chat.example.com",
+        "DJANGO_ALLOWED_HOSTS": "api.example.com",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://api.example.com",
+        "CENTRIFUGO_WS_URL": "wss://live.example.com/connection/websocket",
+        "CENTRIFUGO_ALLOWED_ORIGINS": "https://chat.example.com https://api.example.com",
         "PUBLIC_BASE_URL": "https://chat.example.com",
         "TRUSTED_PROXY_COUNT": "2",
     }
@@ -55,7 +60,8 @@ def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path
     services = json.loads(result.stdout)["services"]
     for name in DJANGO_SERVICES:
         env = services[name]["environment"]
-        assert env["DJANGO_ALLOWED_HOSTS"] == "chat.example.com,web", name
+        assert env["DJANGO_ALLOWED_HOSTS"] == "chat.example.com,api.example.com,127.0.0.1,web"
+        assert env["DJANGO_CSRF_TRUSTED_ORIGINS"] == settings["DJANGO_CSRF_TRUSTED_ORIGINS"]
         assert env["CENTRIFUGO_WS_URL"] == settings["CENTRIFUGO_WS_URL"], name
         assert env["DJANGO_DEBUG"] == "false", name
     origins = services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"]
@@ -63,22 +69,24 @@ def test_env_sets_hosts_websocket_url_and_origins_but_never_debug(tmp_path: Path
     assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "2"
 
 
-def test_empty_env_settings_default_to_this_machine(services: dict) -> None:
-    """.env.example leaves the WebSocket URL, the origins and the proxy count empty: the
-    published ports and the one TLS proxy, then."""
+def test_empty_env_settings_default_to_the_public_address(services: dict) -> None:
+    """.env.example leaves the WebSocket URL, the origins, the trusted origins and the proxy
+    count empty: the proxy's address, then. The WebSocket URL from PROD_HOST and HTTPS_PORT
+    (compose cannot take PUBLIC_BASE_URL apart), the origins PUBLIC_BASE_URL itself."""
     example = env_example()
     assert example["CENTRIFUGO_WS_URL"] == example["CENTRIFUGO_ALLOWED_ORIGINS"] == ""
-    web, centrifugo_port = example["WEB_PORT"], example["CENTRIFUGO_PORT"]
+    assert example["DJANGO_CSRF_TRUSTED_ORIGINS"] == ""
+    host, port = example["PROD_HOST"], example["HTTPS_PORT"]
     for name in DJANGO_SERVICES:
         env = services[name]["environment"]
-        assert env["DJANGO_ALLOWED_HOSTS"] == f"{example['DJANGO_ALLOWED_HOSTS']},web", name
-        assert env["CENTRIFUGO_WS_URL"] == (
-            f"ws://127.0.0.1:{centrifugo_port}/connection/websocket"
+        assert env["DJANGO_ALLOWED_HOSTS"] == (
+            f"{host},{example['DJANGO_ALLOWED_HOSTS']},127.0.0.1,web"
         ), name
+        assert env["CENTRIFUGO_WS_URL"] == f"wss://{host}:{port}/connection/websocket", name
+        assert env["DJANGO_CSRF_TRUSTED_ORIGINS"] == PUBLIC_BASE_URL, name
         assert env["DJANGO_DEBUG"] == "false", name
-    assert services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"] == (
-        f"http://localhost:{web} http://127.0.0.1:{web}"
-    )
+    origins = services["centrifugo"]["environment"]["CENTRIFUGO_CLIENT_ALLOWED_ORIGINS"]
+    assert origins == PUBLIC_BASE_URL
     # Compose's web sits behind the TLS proxy docs/compose.md asks for: one client is the
     # address that proxy saw, not the proxy (whose one address would lock everyone out).
     assert example["TRUSTED_PROXY_COUNT"] == ""
@@ -105,7 +113,8 @@ def test_secrets_come_only_from_env(tmp_path: Path) -> None:
     assert referenced <= set(example), f"undocumented: {referenced - set(example)}"
     for name, service in raw["services"].items():
         for key, value in (service.get("environment") or {}).items():
-            if SECRET_NAME.search(key) and key != "<<":
+            # A *_FILE is where a secret is (the proxy's TLS key, mounted from the host).
+            if SECRET_NAME.search(key) and key != "<<" and not key.endswith("_FILE"):
                 assert "${" in str(value), f"{name}.{key} is written in the file"
     # Every app service reads .env whole; the images get values from it by interpolation.
     for name in DJANGO_SERVICES:

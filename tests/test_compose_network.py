@@ -1,9 +1,11 @@
-"""Ports and addresses in docker-compose.yml fit together: each published port is local and
-one its service listens on; what Prometheus scrapes, Grafana's datasource and the app's settings
-point at are real services on their ports; Alertmanager reads the config its one-shot renders.
-Then Centrifugo: the API, metrics and health on the unpublished internal port, the `scale`
-profile's second node, the Redis engine on every node, the balancer's health check against a
-real HAProxy; and the metrics token Prometheus sends. Helpers: tests/support.py."""
+"""Ports and addresses in docker-compose.yml fit together: the TLS proxy's ports are the ones
+users reach, every other published port is local, and each is one its service listens on; what
+Prometheus scrapes, Grafana's datasource, the proxy's upstreams and the app's settings point at
+are real services on their ports; Alertmanager reads the config its one-shot renders. Then
+Centrifugo: nothing published (browsers come through the proxy), the API, metrics and health on
+the internal port, the `scale` profile's second node, the Redis engine on every node, the
+balancer's health check against a real HAProxy; and the metrics token Prometheus sends.
+Helpers: tests/support.py; the proxy itself: tests/test_compose_proxy.py."""
 
 from __future__ import annotations
 
@@ -37,27 +39,41 @@ from tests.support import (
 
 # The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
+# The TLS proxy users reach and the one-shot filling its static volume (test_compose_proxy.py).
+FRONT = {"proxy", "static"}
+
 
 # --- ports and addresses fit together --------------------------------------------------------
 
 
 def test_published_ports_are_local_and_the_ones_services_listen_on(services: dict) -> None:
+    """Only the TLS proxy's reach beyond this machine: web and Centrifugo's WebSocket are behind
+    it, unpublished."""
     defaults = env_example()
     published = {
-        "web": "WEB_PORT",
         "flower": "FLOWER_PORT",
-        "centrifugo-lb": "CENTRIFUGO_PORT",
         "prometheus": "PROMETHEUS_PORT",
         "grafana": "GRAFANA_PORT",
         "mailpit": "SMTP_WEB_PORT",
         "jupyter": "JUPYTER_PORT",
     }
     for name, service in services.items():
+        if name == "proxy":
+            continue
         for port in service.get("ports", []):
             assert port["host_ip"] == "127.0.0.1", f"{name} publishes beyond this machine"
             assert port["target"] in listening_ports(name, service), f"{name}: {port}"
             assert port["published"] == defaults[published[name]], f"{name}: {port}"
-    assert set(published) == {name for name, s in services.items() if s.get("ports")}
+    assert {*published, "proxy"} == {name for name, s in services.items() if s.get("ports")}
+    # The proxy: .env's HTTPS_PORT and HTTP_PORT, on PROXY_BIND_ADDRESS (empty: every IPv4
+    # address), to the ports nginx listens on in the container (its template's).
+    proxy = services["proxy"]
+    assert defaults["PROXY_BIND_ADDRESS"] == ""
+    every_ipv4 = "0.0.0.0"  # noqa: S104 - what users reach
+    assert [(p["published"], str(p["target"]), p["host_ip"]) for p in proxy["ports"]] == [
+        (defaults["HTTPS_PORT"], proxy["environment"]["HTTPS_PORT"], every_ipv4),
+        (defaults["HTTP_PORT"], proxy["environment"]["HTTP_PORT"], every_ipv4),
+    ]
 
 
 def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dict) -> None:
@@ -111,9 +127,15 @@ def test_prometheus_and_grafana_and_the_app_point_at_real_services(services: dic
         reachable(env["CENTRIFUGO_API_URL"])
         reachable(f"{env['EMAIL_HOST']}:{env['EMAIL_PORT']}")
         assert "web" in env["DJANGO_ALLOWED_HOSTS"].split(",")  # Prometheus asks for Host: web
-    # The browser's WebSocket goes to the port the balancer publishes.
+    # The proxy forwards to web and the balancer; browsers open their WebSocket on the port it
+    # publishes for https, at the path it forwards.
+    proxy = services["proxy"]
+    reachable(proxy["environment"]["WEB_UPSTREAM"])
+    reachable(proxy["environment"]["CENTRIFUGO_UPSTREAM"])
     ws = urlsplit(services["web"]["environment"]["CENTRIFUGO_WS_URL"])
-    assert str(ws.port) == services["centrifugo-lb"]["ports"][0]["published"]
+    assert (ws.scheme, ws.path) == ("wss", "/connection/websocket")
+    assert str(ws.port) == proxy["ports"][0]["published"]
+    assert proxy["ports"][0]["target"] == int(proxy["environment"]["HTTPS_PORT"])
 
 
 def test_alertmanager_reads_the_config_the_one_shot_renders_from_env(
@@ -151,9 +173,10 @@ def bind_port(service: dict, variable: str) -> int:
 
 
 def test_centrifugo_api_metrics_and_health_use_the_unpublished_internal_port(services) -> None:
-    """Browsers reach the balancer's WebSocket port only, which forwards to each node's public
-    port; the app's API calls go to the balancer's API port, forwarded to each node's internal
-    one, which Prometheus and the health check use too. Only the WebSocket port is published."""
+    """Browsers reach the balancer's WebSocket port only, through the TLS proxy, and it forwards
+    to each node's public port; the app's API calls go to the balancer's API port, forwarded to
+    each node's internal one, which Prometheus and the health check use too. None is
+    published."""
     centrifugo, balancer = services["centrifugo"], services["centrifugo-lb"]
     internal = int(centrifugo["environment"]["CENTRIFUGO_HTTP_SERVER_INTERNAL_PORT"])
     public = int(centrifugo["environment"]["CENTRIFUGO_HTTP_SERVER_PORT"])
@@ -168,7 +191,8 @@ def test_centrifugo_api_metrics_and_health_use_the_unpublished_internal_port(ser
         )
     assert (lb["LB_NODE_1_HOST"], lb["LB_NODE_2_HOST"]) == ("centrifugo", "centrifugo-2")
     websocket = bind_port(balancer, "LB_WEBSOCKET_BIND")
-    assert [port["target"] for port in balancer["ports"]] == [websocket]
+    assert not balancer.get("ports")
+    assert services["proxy"]["environment"]["CENTRIFUGO_UPSTREAM"] == f"centrifugo-lb:{websocket}"
     api = bind_port(balancer, "LB_API_BIND")
     for name in DJANGO_SERVICES:
         url = urlsplit(services[name]["environment"]["CENTRIFUGO_API_URL"])
@@ -195,7 +219,7 @@ def test_the_scale_profile_adds_a_second_node_like_the_first(
     result = load(project_dir, profiles="scale")
     assert result.returncode == 0, result.stderr
     scaled = json.loads(result.stdout)["services"]
-    assert set(scaled) == SERVICES | SCALE_SERVICES
+    assert set(scaled) == SERVICES | FRONT | SCALE_SERVICES
     assert not SCALE_SERVICES & set(services)
     node_1, node_2 = scaled["centrifugo"], scaled["centrifugo-2"]
     assert node_2.pop("profiles") == ["scale"]

@@ -29,12 +29,15 @@ from tests.support import (
 
 # The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
+# The TLS proxy users reach and the one-shot filling its static volume (test_compose_proxy.py).
+FRONT = {"proxy", "static"}
+
 
 # --- the reference loader --------------------------------------------------------------------
 
 
 def test_the_reference_loader_accepts_the_file(services: dict) -> None:
-    assert set(services) == SERVICES
+    assert set(services) == SERVICES | FRONT
 
 
 def test_each_worker_group_is_a_service_started_from_the_declaration(services: dict) -> None:
@@ -88,7 +91,7 @@ def test_compose_refuses_to_start_without_public_base_url(tmp_path: Path) -> Non
 
 def test_third_party_images_are_pinned_and_the_app_is_built_here(services: dict) -> None:
     for name, service in services.items():
-        if name in APP_SERVICES:
+        if name in APP_SERVICES | {"static"}:
             assert service["build"]["context"].endswith("chatplatform"), name
             assert Path(service["build"]["context"], service["build"]["dockerfile"]).is_file()
             continue
@@ -97,6 +100,8 @@ def test_third_party_images_are_pinned_and_the_app_is_built_here(services: dict)
             f"{name}: unpinned {service['image']}"
         )
     assert services["centrifugo"]["image"] == "centrifugo/centrifugo:v6.9.1"
+    # The proxy: nginx's stable branch (its template is Debian 12's 1.22's too).
+    assert services["proxy"]["image"] == "nginx:1.30.4-alpine"
     # The load balancer: the HAProxy branch of Debian's, which the cluster tests run.
     debian = subprocess.run(
         [shutil.which("haproxy") or "/usr/sbin/haproxy", "-v"], capture_output=True, text=True
@@ -135,7 +140,7 @@ def test_every_condition_has_something_to_wait_for(services: dict) -> None:
 
 def test_long_running_services_have_health_checks_on_their_own_port(services: dict) -> None:
     for name, service in services.items():
-        if name in ("check-secrets", "migrate", "alertmanager-config", "beat"):
+        if name in ("check-secrets", "migrate", "static", "alertmanager-config", "beat"):
             continue  # a one-shot; beat has no port (the stats-job alerts watch it)
         check = service.get("healthcheck")
         assert check and check["test"], f"{name} has no health check"
