@@ -29,8 +29,10 @@ max_requests = 5000
 max_requests_jitter = 500
 # The proxy's access log is the one: a second line per request here costs CPU and says less.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
-# Only the proxy on this machine may say a request came over https (X-Forwarded-Proto).
-forwarded_allow_ips = "127.0.0.1"
+# Who may say a request came over https (X-Forwarded-Proto) to gunicorn: the proxy on this
+# machine (compose: FORWARDED_ALLOW_IPS, its network). Django trusts the header by its own
+# setting, DJANGO_BEHIND_TLS_PROXY.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
 raw_env = [f"DATABASE_CONN_MAX_AGE={os.environ.get('WEB_DATABASE_CONN_MAX_AGE') or '600'}"]
 
 

@@ -15,9 +15,10 @@ CENTRIFUGO_GO_VERSION="1.26"
 UP_PACKAGES=(redis-server prometheus prometheus-alertmanager)
 # make prod's (setup.sh --prod): its TLS proxy and its database. The tests start both too, with
 # certutil (libnss3-tools: Chromium's trust store, for the local CA) and wrk (the capacity
-# benchmark's load generator).
+# benchmark's load generator), and envsubst (gettext-base: compose's nginx image renders the
+# proxy's template with it, tests/test_compose_proxy.py compares).
 PROD_PACKAGES=(nginx postgresql)
-TEST_PACKAGES=(postgresql chromium haproxy nginx libnss3-tools wrk)
+TEST_PACKAGES=(postgresql chromium haproxy nginx libnss3-tools wrk gettext-base)
 # mkcert (filippo.io/mkcert) makes make prod's local CA and certificate (launchers/tls.py); built
 # from the Go module proxy into .tools/bin by setup.sh --prod and --test. Its go.mod's Go is 1.18.
 MKCERT_VERSION="1.4.4"

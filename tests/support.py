@@ -42,10 +42,12 @@ APP_SERVICES = {
     "beat",
     "flower",
     "jupyter",
+    "static",
 } | WORKERS
 # Those that run Django: .env whole, DEBUG off, the other services' addresses. jupyter runs the
-# same image with none of that (no secret of the platform, no database).
-DJANGO_SERVICES = APP_SERVICES - {"jupyter"}
+# same image with none of that (no secret of the platform, no database), and static only copies
+# the image's static files into the proxy's volume.
+DJANGO_SERVICES = APP_SERVICES - {"jupyter", "static"}
 SERVICES = APP_SERVICES | {
     "postgres",
     "redis",
@@ -55,6 +57,7 @@ SERVICES = APP_SERVICES | {
     "alertmanager",
     "grafana",
     "mailpit",
+    "proxy",
 }
 # Ports the third-party images listen on by default (the app's come from their commands).
 IMAGE_DEFAULT_PORTS = {

@@ -39,10 +39,6 @@ from tests.support import (
 
 # The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
-# The TLS proxy users reach and the one-shot filling its static volume (test_compose_proxy.py).
-FRONT = {"proxy", "static"}
-
-
 # --- ports and addresses fit together --------------------------------------------------------
 
 
@@ -219,7 +215,7 @@ def test_the_scale_profile_adds_a_second_node_like_the_first(
     result = load(project_dir, profiles="scale")
     assert result.returncode == 0, result.stderr
     scaled = json.loads(result.stdout)["services"]
-    assert set(scaled) == SERVICES | FRONT | SCALE_SERVICES
+    assert set(scaled) == SERVICES | SCALE_SERVICES
     assert not SCALE_SERVICES & set(services)
     node_1, node_2 = scaled["centrifugo"], scaled["centrifugo-2"]
     assert node_2.pop("profiles") == ["scale"]

@@ -29,15 +29,11 @@ from tests.support import (
 
 # The fixtures project_dir, config and services are in tests/conftest.py (one load a module).
 
-# The TLS proxy users reach and the one-shot filling its static volume (test_compose_proxy.py).
-FRONT = {"proxy", "static"}
-
-
 # --- the reference loader --------------------------------------------------------------------
 
 
 def test_the_reference_loader_accepts_the_file(services: dict) -> None:
-    assert set(services) == SERVICES | FRONT
+    assert set(services) == SERVICES
 
 
 def test_each_worker_group_is_a_service_started_from_the_declaration(services: dict) -> None:

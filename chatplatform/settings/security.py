@@ -41,7 +41,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- HTTPS (docs/security.md, "HTTPS"): `manage.py check --deploy` passes with DEBUG off ------
-# TLS ends at a reverse proxy in front (compose publishes the app on 127.0.0.1 only). With DEBUG
+# TLS ends at a reverse proxy in front (make prod and compose: nginx; docs/deploy.md). With DEBUG
 # off, session and CSRF cookies travel over https only and browsers are told to use https for a
 # year; development (DEBUG on, plain http) keeps both off.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
