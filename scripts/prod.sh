@@ -12,7 +12,7 @@ cd "$ROOT"
 "$ROOT/scripts/setup.sh" --prod
 
 # The local cluster (scripts/postgres.sh starts it) and the production role and database.
-"$ROOT/scripts/postgres.sh" >/dev/null
+"$ROOT/scripts/postgres.sh" --cluster
 source "$ROOT/scripts/prod-env.sh"
 if [ "$PROD_LOCAL_DATABASE" = true ]; then
   as_pg() { (cd / && runuser -u postgres -- psql -p "$pg_port" -v ON_ERROR_STOP=1 -qtA "$@"); }
