@@ -1,12 +1,20 @@
 """Fixtures that drive Debian's Chromium through Playwright: a page per user, logged in through
-the login form, and screenshots in test-artifacts/ (what a person watching would see)."""
+the login form, and screenshots in test-artifacts/ (what a person watching would see).
+
+Chromium on Linux verifies certificates against the NSS database in $HOME/.pki/nssdb:
+`trusting_home` makes a HOME whose database trusts a CA (what `mkcert -install` does for a
+user), and `launch_chromium(home=...)` starts Chromium there, so a test proves a certificate
+verifies instead of telling the browser to ignore certificate errors.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -25,11 +33,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+CA_NICKNAME = "chatplatform-local-ca"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+def playwright_driver() -> Iterator[Any]:
+    """Playwright's sync driver, one per module: every browser of the module launches from it
+    (a second driver cannot start in the same thread)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -38,9 +48,47 @@ def browser() -> Iterator[object]:
     # between page actions are still synchronous.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield playwright
+
+
+def launch_chromium(playwright: Any, home: Path | None = None) -> Any:
+    """Debian's Chromium (never a downloaded browser); `home`: its HOME, whose NSS database
+    decides which certificate authorities it trusts (None: this process's HOME)."""
+    env = None if home is None else {**os.environ, "HOME": str(home)}
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, env=env)
+
+
+def trusting_home(home: Path, ca_file: Path | None = None) -> Path:
+    """`home` with an NSS database (~/.pki/nssdb, where Chromium on Linux reads its trust
+    settings) that trusts `ca_file` to issue server certificates; None: an empty database, a
+    browser that trusts no local CA."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True)
+    certutil = ["certutil", "-d", f"sql:{nssdb}"]
+    subprocess.run([*certutil, "-N", "--empty-password"], check=True, capture_output=True)
+    if ca_file is not None:
+        trust = ["-A", "-t", "C,,", "-n", CA_NICKNAME, "-i", str(ca_file)]
+        subprocess.run([*certutil, *trust], check=True, capture_output=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per module."""
+    chromium = launch_chromium(playwright_driver)
+    yield chromium
+    chromium.close()
+
+
+def log_in(page: Any, base_url: str, user: Any, path: str, login: str = "/login/") -> Any:
+    """Log `user` in through the form at `login` (/admin/login/ or /login/) of the site at
+    `base_url`, landing on `path`; returns the response of the login page."""
+    response = page.goto(f"{base_url}{login}?{urlencode({'next': path})}")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url(f"{base_url}{path}")
+    return response
 
 
 @pytest.fixture
@@ -56,11 +104,7 @@ def open_page(browser, live_server):
         page.on("console", lambda message: print(f"[browser {user.username}] {message.text}"))
         page.on("pageerror", lambda error: print(f"[browser {user.username}] error: {error}"))
         page.set_default_timeout(20_000)
-        page.goto(f"{live_server.url}{login}?{urlencode({'next': path})}")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("[type=submit]")
-        page.wait_for_url(f"{live_server.url}{path}")
+        log_in(page, live_server.url, user, path, login)
         page.wait_for_selector("body[data-realtime=connected]")
         return page
 
