@@ -37,8 +37,8 @@ dashboards:    ## rebuild the Grafana dashboard JSON from monitoring/grafana/bui
 notebooks:     ## execute every notebook on the latest report, render to HTML beside it
 	.venv/bin/python manage.py render_notebooks
 
-clean:
-	rm -rf var test-artifacts bench/results
+clean:         ## local state, but not var/backups (copy archives off the machine anyway)
+	find var -mindepth 1 -maxdepth 1 ! -name backups -exec rm -rf {} + 2>/dev/null; rm -rf test-artifacts bench/results
 
 lock:          ## write constraints.txt from .venv, then list the pins behind the newest release
 	.venv/bin/python scripts/lock.py && .venv/bin/python scripts/lock.py --check

@@ -28,3 +28,20 @@ if [[ "$(env_get DATABASE_URL)" != postgres* ]]; then
   pg_port=$(pg_lsclusters -h 2>/dev/null | awk '$2=="main" {print $3; exit}')
   export DATABASE_URL="postgres://chatplatform_prod:$(env_get POSTGRES_PASSWORD)@127.0.0.1:${pg_port:-5432}/chatplatform_prod"
 fi
+
+# make prod's role and database on the local cluster (when PROD_LOCAL_DATABASE), made if missing;
+# the role's password follows POSTGRES_PASSWORD (a rotation in .env takes effect at the next
+# start). The role may not create databases itself. scripts/prod.sh and restore.sh call it.
+ensure_prod_database() {
+  [ "$PROD_LOCAL_DATABASE" = true ] || return 0
+  as_pg() { (cd / && runuser -u postgres -- psql -p "$pg_port" -v ON_ERROR_STOP=1 -qtA "$@"); }
+  if ! as_pg -c "SELECT 1 FROM pg_roles WHERE rolname='chatplatform_prod'" | grep -q 1; then
+    log "creating the PostgreSQL role and database chatplatform_prod"
+    as_pg -c "CREATE ROLE chatplatform_prod LOGIN" >/dev/null
+  fi
+  # (from standard input: psql interpolates :'pw', quoted, only there, never in -c)
+  as_pg -v pw="$(env_get POSTGRES_PASSWORD)" <<<"ALTER ROLE chatplatform_prod PASSWORD :'pw'" >/dev/null
+  if ! as_pg -c "SELECT 1 FROM pg_database WHERE datname='chatplatform_prod'" | grep -q 1; then
+    as_pg -c "CREATE DATABASE chatplatform_prod OWNER chatplatform_prod" >/dev/null
+  fi
+}

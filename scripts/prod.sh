@@ -14,20 +14,7 @@ cd "$ROOT"
 # The local cluster (scripts/postgres.sh starts it) and the production role and database.
 "$ROOT/scripts/postgres.sh" --cluster
 source "$ROOT/scripts/prod-env.sh"
-if [ "$PROD_LOCAL_DATABASE" = true ]; then
-  as_pg() { (cd / && runuser -u postgres -- psql -p "$pg_port" -v ON_ERROR_STOP=1 -qtA "$@"); }
-  password="$(env_get POSTGRES_PASSWORD)"
-  if ! as_pg -c "SELECT 1 FROM pg_roles WHERE rolname='chatplatform_prod'" | grep -q 1; then
-    log "creating the PostgreSQL role and database chatplatform_prod"
-    as_pg -c "CREATE ROLE chatplatform_prod LOGIN" >/dev/null
-  fi
-  # Its password follows POSTGRES_PASSWORD (a rotation in .env takes effect at the next start).
-  # (from standard input: psql interpolates :'pw', quoted, only there, never in -c)
-  as_pg -v pw="$password" <<<"ALTER ROLE chatplatform_prod PASSWORD :'pw'" >/dev/null
-  if ! as_pg -c "SELECT 1 FROM pg_database WHERE datname='chatplatform_prod'" | grep -q 1; then
-    as_pg -c "CREATE DATABASE chatplatform_prod OWNER chatplatform_prod" >/dev/null
-  fi
-fi
+ensure_prod_database
 
 mkdir -p "$VAR_DIR"
 "$ROOT/scripts/preflight.sh" prod  # again: installing a package may have started its service

@@ -96,16 +96,7 @@ fi
 
 # make prod's own cluster: its role and database, created as scripts/prod.sh does when a restore
 # comes first (a new machine, a dropped database); that role may not create databases itself.
-if [ "$profile" = prod ] && [ "$PROD_LOCAL_DATABASE" = true ]; then
-  as_pg() { (cd / && runuser -u postgres -- psql -p "$pg_port" -v ON_ERROR_STOP=1 -qtA "$@"); }
-  if ! as_pg -c "SELECT 1 FROM pg_roles WHERE rolname='chatplatform_prod'" | grep -q 1; then
-    as_pg -c "CREATE ROLE chatplatform_prod LOGIN" >/dev/null
-    as_pg -v pw="$(env_get POSTGRES_PASSWORD)" <<<"ALTER ROLE chatplatform_prod PASSWORD :'pw'" >/dev/null
-  fi
-  if ! as_pg -c "SELECT 1 FROM pg_database WHERE datname='chatplatform_prod'" | grep -q 1; then
-    as_pg -c "CREATE DATABASE chatplatform_prod OWNER chatplatform_prod" >/dev/null
-  fi
-fi
+[ "$profile" = prod ] && ensure_prod_database
 
 if ! "$PY" -m launchers.backup restore "$file" "${secrets[@]}"; then
   log "the restore failed: see above"
