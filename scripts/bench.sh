@@ -37,6 +37,14 @@ log "head-of-line: live message latency while 1,000 admin emails drain vs with n
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" -m bench.bench_head_of_line --database-url "$pg_url" ${BENCH_HEAD_OF_LINE_ARGS:---single-pool}
 
+log "capacity over TLS: req/s at p99 <= 100 ms of posting, reading, /healthz vs /livez (the floor)"
+# make prod's processes (nginx TLS -> gunicorn at its default workers, Centrifugo, workers) loaded
+# by wrk, connections 1..64 a step, 10 s each, every endpoint in turn; the live delivery latency
+# while posting; a py-spy profile of the post path (about 6 minutes). A quick run:
+# BENCH_CAPACITY_ARGS="--connections 1,4,16 --duration 3" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" -m bench.bench_capacity --database-url "$pg_url" ${BENCH_CAPACITY_ARGS:-}
+
 log "admin emails: request cost with emails on vs off; 2,000 joins -> 4,000 emails vs a plain SMTP loop"
 # A quick run: BENCH_EMAIL_ARGS="--requests 200 --joins 300" make bench
 # shellcheck disable=SC2086  # word splitting of the flags is wanted

@@ -114,6 +114,28 @@ def test_bench_head_of_line(tmp_path: Path) -> None:
     assert_finite(before, "ratio_p99")
 
 
+def test_bench_capacity(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path,
+        "bench_capacity",
+        *("--connections", "1,2", "--duration", "1", "--profile-duration", "2"),
+        *("--users", "2", "--chats", "2", "--read-messages", "20"),
+    )
+    assert {row["endpoint"] for row in result["steps"]} == {"floor", "healthz", "read", "post"}
+    for row in result["steps"]:
+        assert_finite(row, "rps", "p50_ms", "p99_ms", "cpu_cores.web", "cpu_cores.machine_busy")
+        assert row["requests"] > 0, row
+    for row in [r for r in result["steps"] if r["endpoint"] == "post"]:
+        assert row["live"]["messages"] > 0 and row["live"]["delivered"] == row["live"]["messages"]
+        assert_finite(row["live"], "p50_ms", "p99_ms")
+    assert set(result["summary"]) == {"floor", "healthz", "read", "post"}
+    assert result["gunicorn"]["workers"] == result["gunicorn"]["workers_running"] > 0
+    assert result["goal"]["post_over_floor"] is None or result["goal"]["post_over_floor"] > 0
+    profile = result["profile"]
+    assert profile["samples_in_handler"] > 0 and profile["inclusive"], profile
+    assert (tmp_path / "results" / profile["raw_file"]).is_file()
+
+
 def test_bench_email(tmp_path: Path) -> None:
     result = run_benchmark(tmp_path, "bench_email", "--requests", "20", "--joins", "20")
     cost = result["request_cost"]
