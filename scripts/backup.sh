@@ -28,21 +28,6 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# The profile's environment, as its processes run with it (the same in scripts/restore.sh).
-profile_env() {
-  local given_db="${DATABASE_URL:-}" given_reports="${REPORTS_DIR:-}"
-  case "$1" in
-    prod)
-      source "$ROOT/scripts/prod-env.sh"
-      if [ -n "$given_db" ]; then export DATABASE_URL="$given_db"; PROD_LOCAL_DATABASE=false; fi
-      if [ -n "$given_reports" ]; then export REPORTS_DIR="$given_reports"; fi
-      # The local cluster make prod uses (started when it is not: a backup needs it up).
-      if [ "$PROD_LOCAL_DATABASE" = true ]; then "$ROOT/scripts/postgres.sh" >/dev/null; fi
-      ;;
-    up) export_env_defaults ;;
-    *) echo "backup: unknown profile $1 (prod or up)" >&2; exit 2 ;;
-  esac
-}
 profile_env "$profile"
 
 exec "$PY" -m launchers.backup create --dir "$dir" "${secrets[@]}"

@@ -122,3 +122,20 @@ export_env_defaults() {
     [ -n "${!name+x}" ] || export "$name=${line#*=}"
   done < "$ROOT/.env"
 }
+
+# profile_env prod|up: the environment of make prod's or make up's processes, for backup.sh and
+# restore.sh. DATABASE_URL and REPORTS_DIR set by the caller win (another database, the tests).
+# The local cluster make prod uses is started when it is not (a backup needs it up).
+profile_env() {
+  local given_db="${DATABASE_URL:-}" given_reports="${REPORTS_DIR:-}"
+  case "$1" in
+    prod)
+      source "$ROOT/scripts/prod-env.sh"
+      if [ -n "$given_db" ]; then export DATABASE_URL="$given_db"; PROD_LOCAL_DATABASE=false; fi
+      if [ -n "$given_reports" ]; then export REPORTS_DIR="$given_reports"; fi
+      if [ "$PROD_LOCAL_DATABASE" = true ]; then "$ROOT/scripts/postgres.sh" --cluster; fi
+      ;;
+    up) export_env_defaults ;;
+    *) log "unknown profile $1 (prod or up)"; exit 2 ;;
+  esac
+}

@@ -32,20 +32,6 @@ done
 [ -f "$file" ] || { echo "restore: $file: no such file" >&2; exit 2; }
 file="$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"
 
-# The profile's environment, as its processes run with it (the same in scripts/backup.sh).
-profile_env() {
-  local given_db="${DATABASE_URL:-}" given_reports="${REPORTS_DIR:-}"
-  case "$1" in
-    prod)
-      source "$ROOT/scripts/prod-env.sh"
-      if [ -n "$given_db" ]; then export DATABASE_URL="$given_db"; PROD_LOCAL_DATABASE=false; fi
-      if [ -n "$given_reports" ]; then export REPORTS_DIR="$given_reports"; fi
-      if [ "$PROD_LOCAL_DATABASE" = true ]; then "$ROOT/scripts/postgres.sh" >/dev/null; fi
-      ;;
-    up) export_env_defaults ;;
-    *) echo "restore: unknown profile $1 (prod or up)" >&2; exit 2 ;;
-  esac
-}
 profile_env "$profile"
 
 # make prod's pid when it runs: its pid file names a live process that is make prod (a pid

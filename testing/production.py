@@ -38,7 +38,12 @@ class GunicornProcess(ManagedProcess):
         argv = [sys.executable, "-m", "gunicorn", "-c", "python:launchers.gunicorn_conf"]
         argv += ["chatplatform.wsgi:application"]
         super().__init__(
-            "gunicorn", argv, env=env, port=port, ready=lambda: answers(f"{self.url}/livez")
+            "gunicorn",
+            argv,
+            env=env,
+            port=port,
+            ready=lambda: answers(f"{self.url}/livez"),
+            ready_timeout=120,  # workers import Django one after another; slow on a loaded box
         )
 
 

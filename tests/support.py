@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import os
 import re
 import secrets
@@ -227,3 +228,10 @@ def depends_on_completed(services: dict, name: str, target: str) -> bool:
                 seen.add(dep)
                 todo.append(dep)
     return False
+
+
+def emitted(done: subprocess.CompletedProcess[str], marker: str) -> dict:
+    """The JSON a child process (e.g. a `manage.py shell -c` script) printed after `marker`."""
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith(f"{marker} ")]
+    assert lines, f"no {marker} line in:\n{done.stdout}\n{done.stderr}"
+    return json.loads(lines[-1].removeprefix(f"{marker} "))

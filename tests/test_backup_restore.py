@@ -38,6 +38,7 @@ from launchers.backup import read_manifest
 from testing import free_port, production_env, wait_until
 from testing.processes import database_url
 from testing.production import ProductionStack
+from tests.support import emitted
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -191,12 +192,6 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, f"manage.py {args[:2]}: {done.stdout}\n{done.stderr}"
     return done
-
-
-def emitted(done: subprocess.CompletedProcess[str], marker: str) -> dict:
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith(f"{marker} ")]
-    assert lines, f"no {marker} line in:\n{done.stdout}\n{done.stderr}"
-    return json.loads(lines[-1].removeprefix(f"{marker} "))
 
 
 def script(

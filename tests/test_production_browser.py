@@ -126,8 +126,6 @@ class Window:
 
     def _console(self, message: Any) -> None:
         print(f"[browser {self.name}] {message.type}: {message.text}")
-        if urlsplit(message.location.get("url", "")).path == "/favicon.ico":
-            return  # the app has no icon yet: Chromium's own request for one is a 404
         if message.type == "error" or "Mixed Content" in message.text:
             self.errors.append(message.text)
 

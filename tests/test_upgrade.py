@@ -15,7 +15,6 @@ again. Every process gets a Redis and a Centrifugo where nobody listens: nothing
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -33,6 +32,7 @@ from packaging.version import Version
 
 from testing import free_port, script_env
 from testing.processes import database_url
+from tests.support import emitted
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -298,13 +298,6 @@ def manage(
     if check:
         assert done.returncode == 0, f"{code}: manage.py {args}: {done.stdout}\n{done.stderr}"
     return done
-
-
-def emitted(done: subprocess.CompletedProcess[str], marker: str) -> dict:
-    """The JSON a `manage.py shell -c` script printed after `marker`."""
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith(f"{marker} ")]
-    assert lines, f"no {marker} line in:\n{done.stdout}\n{done.stderr}"
-    return json.loads(lines[-1].removeprefix(f"{marker} "))
 
 
 @pytest.fixture(scope="module")
