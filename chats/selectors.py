@@ -21,6 +21,13 @@ def get_membership(chat_id: int, user_id: int) -> Membership | None:
     return Membership.objects.filter(chat_id=chat_id, user_id=user_id).first()
 
 
+def get_membership_with_user(chat_id: int, user_id: int) -> Membership | None:
+    """The membership and its user in one query: a new message's author comes with the check
+    that they may post, instead of a query of its own when the message is shaped."""
+    memberships = Membership.objects.filter(chat_id=chat_id, user_id=user_id)
+    return memberships.select_related("user").first()
+
+
 def chat_for_member(chat_id: int, user_id: int) -> Chat:
     """The chat if the user is a member; 404 otherwise, so outsiders cannot probe chat ids."""
     chat = Chat.objects.filter(pk=chat_id, memberships__user_id=user_id).first()

@@ -268,11 +268,15 @@ def _check_text(text: str) -> str:
 
 
 def post_message(*, chat_id: int, author_id: int, text: str) -> Message:
+    """A member's new message and its live event. Forbidden for anyone else (the API answers
+    that 404, as for a chat it cannot see). The author comes with the membership check: the
+    message's shape needs their name, and this is the path of every message."""
     text = _check_text(text)
     with transaction.atomic():
-        if selectors.get_membership(chat_id, author_id) is None:
+        membership = selectors.get_membership_with_user(chat_id, author_id)
+        if membership is None:
             raise Forbidden("Only members of the chat may post in it.", field="chat_id")
-        message = Message.objects.create(chat_id=chat_id, author_id=author_id, text=text)
+        message = Message.objects.create(chat_id=chat_id, author=membership.user, text=text)
         live.record_message_event("message_created", message)
     return message
 

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from accounts import profiles
 from chats import selectors, services
 from chats.emails import personal, preferences
-from chats.shapes import MessageSerializer
-from core.errors import Conflict, DomainError, Forbidden
+from chats.shapes import MessageSerializer, message_data
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 from ratelimits.throttles import (
     AUTH_THROTTLES,
     ConfirmationThrottle,
@@ -210,9 +210,11 @@ class MessageListView(GenericAPIView):
     def post(self, request: Request, chat_id: int) -> Response:
         """Post a message in a chat you belong to."""
         data = _valid(s.MessageInputSerializer, request)
-        selectors.chat_for_member(chat_id, request.user.pk)
-        message = services.post_message(chat_id=chat_id, author_id=request.user.pk, **data)
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        try:
+            message = services.post_message(chat_id=chat_id, author_id=request.user.pk, **data)
+        except Forbidden:  # not a member: 404, so outsiders cannot probe chat ids
+            raise NotFound("Chat not found.", field="chat_id") from None
+        return Response(message_data(message), status=status.HTTP_201_CREATED)
 
 
 class MessageDetailView(APIView):
