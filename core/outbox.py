@@ -23,12 +23,13 @@ from functools import lru_cache
 
 from celery import Task, current_app
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.connection import ConnectionPool
 
 from . import tallies
+from .models import Tally
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +147,41 @@ def finish(model: type[OutboxRow], rows: models.QuerySet, status: str, **changes
 
 
 def mark_done(model: type[OutboxRow], ids: Sequence[int]) -> None:
-    """Delivered: never to be claimed or swept again."""
-    finish(model, model.objects.filter(pk__in=ids), OutboxStatus.SENT, last_error="")
+    """Delivered: never to be claimed or swept again. As `finish` does it, but on PostgreSQL in
+    one statement: this runs after every live message (and every email) is delivered."""
+    if connection.vendor == "postgresql":
+        _finish_ids(model, list(ids), OutboxStatus.SENT, last_error="")
+    else:
+        finish(model, model.objects.filter(pk__in=ids), OutboxStatus.SENT, last_error="")
+
+
+def _finish_ids(model: type[OutboxRow], ids: list[int], status: str, last_error: str) -> None:
+    """`finish` of rows by id as one PostgreSQL statement (atomic on its own): the UPDATE of
+    the rows still in flight, and the upsert adding their number to the status's total, instead
+    of a transaction with a savepoint, six round trips. The row locks come before the total's,
+    as in `finish`."""
+    if not ids:
+        return
+    quote = connection.ops.quote_name
+    table, tally = quote(model._meta.db_table), quote(Tally._meta.db_table)
+    pk = quote(model._meta.pk.column)
+    status_column, done_at, updated_at, claimed_until, error = (
+        quote(model._meta.get_field(name).column) for name in _FINISH_COLUMNS
+    )
+    sql = (
+        f"WITH moved AS (UPDATE {table} SET {status_column} = %s, {done_at} = %s, "  # noqa: S608 - names quoted from the models, values as parameters
+        f"{updated_at} = %s, {claimed_until} = NULL, {error} = %s "
+        f"WHERE {pk} = ANY(%s) AND {status_column} = ANY(%s) RETURNING 1) "
+        f"INSERT INTO {tally} (name, value) SELECT %s, count(*) FROM moved HAVING count(*) > 0 "
+        f"ON CONFLICT (name) DO UPDATE SET value = {tally}.value + EXCLUDED.value"
+    )
+    now = timezone.now()
+    params = [status, now, now, last_error, ids, list(model.IN_FLIGHT), tally_name(model, status)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+_FINISH_COLUMNS = ("status", "done_at", "updated_at", "claimed_until", "last_error")
 
 
 def release(row: OutboxRow, error: str) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chats import services
 from chats.models import Message, Publication
@@ -142,3 +144,44 @@ def test_a_live_event_carries_the_message_as_the_api_returns_it(team, client_for
     assert events[1]["message"] == {**edited, "deleted": False}
     assert posted["deleted"] is False and edited["text"] == "hello"
     assert events[2]["message"] == {**edited, "text": "", "deleted": True}
+
+
+# --- the cost of the hot paths (issue 26's benchmark) -------------------------------------------
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """The first word of each statement that reads or writes rows."""
+    words = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+    return [word for word in words if word not in TRANSACTION_CONTROL]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="mark_done's one statement is PG's")
+@pytest.mark.django_db(transaction=True)
+def test_posting_costs_five_statements_its_live_publish_included(
+    team, client_for, centrifugo_service
+):
+    """The token, the membership with its author (no query for the chat or the author), the
+    message, its two publications in one INSERT; then, once Centrifugo took them, one statement
+    marks both published and counts them."""
+    client = client_for(team.member)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(url(team.chat.pk, "messages"), {"text": "hello"}, format="json")
+    assert response.status_code == 201
+    assert (response.json()["author"], response.json()["text"]) == ("member", "hello")
+    assert statements(queries) == ["SELECT", "SELECT", "INSERT", "INSERT", "WITH"]
+    assert len(queries.captured_queries) == 7  # and two transactions: the post's, the mark's
+    assert set(Publication.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_listing_messages_costs_three_statements(team, client_for):
+    """The token, the membership, and one page of messages with their authors' names."""
+    for n in range(3):
+        services.post_message(chat_id=team.chat.pk, author_id=team.member.pk, text=f"m{n}")
+    client = client_for(team.member)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url(team.chat.pk, "messages")).json()
+    assert [m["author"] for m in page["results"]] == ["member"] * 3
+    assert statements(queries) == ["SELECT", "SELECT", "SELECT"]
