@@ -36,6 +36,12 @@ def chat_for_member(chat_id: int, user_id: int) -> Chat:
     return chat
 
 
+def require_member(chat_id: int, user_id: int) -> None:
+    """404 unless the user is a member (as `chat_for_member`), for a view that needs no chat."""
+    if not Membership.objects.filter(chat_id=chat_id, user_id=user_id).exists():
+        raise NotFound("Chat not found.", field="chat_id")
+
+
 def require_admin(chat_id: int, user_id: int) -> Membership:
     """The caller's membership if they own or administer the chat."""
     membership = get_membership(chat_id, user_id)
@@ -74,9 +80,12 @@ def admin_memberships_of(user_id: int) -> QuerySet[Membership]:
 
 
 def messages_of(chat_id: int) -> QuerySet[Message]:
+    """A chat's messages as the API lists them: of the author, only the name its shape shows
+    (chats.shapes), not the whole account row for each message."""
     return (
         Message.objects.filter(chat_id=chat_id, deleted_at__isnull=True)
         .select_related("author")
+        .only("chat", "author__username", "text", "created_at", "edited_at", "deleted_at")
         .order_by("-created_at", "-id")
     )
 

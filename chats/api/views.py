@@ -199,9 +199,10 @@ class MessageListView(GenericAPIView):
     @extend_schema(responses={200: MessageSerializer(many=True), **_errors(400, 401, 404)})
     def get(self, request: Request, chat_id: int) -> Response:
         """Messages of a chat you belong to, newest first; follow `next` for older ones."""
-        selectors.chat_for_member(chat_id, request.user.pk)
+        selectors.require_member(chat_id, request.user.pk)
         page = self.paginate_queryset(selectors.messages_of(chat_id))
-        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+        # The shared serializer (chats.shapes): a new one would build its fields each request.
+        return self.get_paginated_response([message_data(message) for message in page])
 
     @extend_schema(
         request=s.MessageInputSerializer,
