@@ -377,8 +377,10 @@ def step_row(endpoint: str, connections: int, wrk: dict, p99_bound: float) -> di
 
 def live_latency(listener: Listener, since_id: int, chat_ids: list[int], offset: float) -> dict:
     """The messages posted in a step (id > since_id in `chat_ids`): each one's time from its
-    created_at to its arrival at the chat's subscriber; p50/p99/max and how many arrived."""
-    from chats.models import Message
+    created_at to its arrival at the chat's subscriber; p50/p99/max, how many arrived, and the
+    publications not yet sent when the wait ended (handed to the `live` queue: late, not lost)."""
+    from chats.models import Message, Publication
+    from core.outbox import OutboxStatus
 
     created = dict(
         Message.objects.filter(chat_id__in=chat_ids, id__gt=since_id).values_list(
@@ -397,6 +399,7 @@ def live_latency(listener: Listener, since_id: int, chat_ids: list[int], offset:
         "p50_ms": percentile(latencies, 50),
         "p99_ms": percentile(latencies, 99),
         "max_ms": max(latencies, default=float("nan")),
+        "outbox_unsent": Publication.objects.exclude(status=OutboxStatus.SENT).count(),
     }
 
 
@@ -509,6 +512,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
         "users": args.users,
         "chats": args.chats,
         "read_messages": args.read_messages,
+        "code": code_version(),
         "machine": {
             "cores": os.cpu_count(),
             "loadavg_at_end": os.getloadavg(),
@@ -528,6 +532,14 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     }
     report(results)
     return results
+
+
+def code_version() -> str:
+    """The commit measured (git describe; "-dirty": the shared tree had changes besides)."""
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
 
 
 def summarize(endpoint: str, steps: list[dict]) -> dict:
@@ -713,7 +725,9 @@ def format_step(row: dict) -> str:
     if live := row.get("live"):
         text += (
             f"  live p50 {live['p50_ms']:.1f} p99 {live['p99_ms']:.1f} ms "
-            f"({live['delivered']}/{live['messages']})"
+            f"({live['delivered']}/{live['messages']}"
+            + (f", {live['outbox_unsent']} unsent" if live.get("outbox_unsent") else "")
+            + ")"
         )
     return text
 
@@ -789,7 +803,7 @@ def goal_line(results: dict) -> str:
 def machine_line(results: dict) -> str:
     machine = results["machine"]
     return (
-        f"machine: {machine['cores']} cores, shared: other work used "
+        f"code {results['code']}; machine: {machine['cores']} cores, shared: other work used "
         f"{machine['other_cores_mean']:.2f} cores on average during the steps (column other)"
     )
 
