@@ -24,9 +24,12 @@ threads = int(os.environ.get("WEB_THREADS") or 1)
 keepalive = 75
 timeout = 30
 graceful_timeout = 20
-# A worker is replaced after about this many requests: memory a leak held goes back.
-max_requests = 5000
-max_requests_jitter = 500
+# A worker is replaced after 20,000 to 30,000 requests: memory a leak held goes back. The jitter
+# is wide on purpose: with 5,000 +- 500 every worker of an evenly loaded server recycled within
+# the same few seconds, and reloading Django in all of them at once stalled it for seconds
+# (measured by bench.bench_capacity).
+max_requests = 20_000
+max_requests_jitter = 10_000
 # The proxy's access log is the one: a second line per request here costs CPU and says less.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 # Who may say a request came over https (X-Forwarded-Proto) to gunicorn: the proxy on this

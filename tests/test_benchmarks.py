@@ -5,7 +5,7 @@ breaks one fails CI rather than the next `make bench`.
 Each must exit 0 and write its JSON result with the figures it promises, as finite numbers, and
 the counts it checks (every email once, every live message delivered). The figures themselves
 are not judged: at these sizes they measure start-up and noise, and speed belongs to
-`make bench`, not to tests. Seconds each, about two minutes in all on two cores.
+`make bench`, not to tests. Seconds each, about three minutes in all on two cores.
 """
 
 from __future__ import annotations
