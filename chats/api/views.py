@@ -212,7 +212,9 @@ class MessageListView(GenericAPIView):
         """Post a message in a chat you belong to."""
         data = _valid(s.MessageInputSerializer, request)
         try:
-            message = services.post_message(chat_id=chat_id, author_id=request.user.pk, **data)
+            message = services.post_message(
+                chat_id=chat_id, author_id=request.user.pk, author=request.user, **data
+            )
         except Forbidden:  # not a member: 404, so outsiders cannot probe chat ids
             raise NotFound("Chat not found.", field="chat_id") from None
         return Response(message_data(message), status=status.HTTP_201_CREATED)

@@ -163,9 +163,9 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
 def test_posting_costs_five_statements_its_live_publish_included(
     team, client_for, centrifugo_service
 ):
-    """The token, the membership with its author (no query for the chat or the author), the
-    message, its two publications in one INSERT; then, once Centrifugo took them, one statement
-    marks both published and counts them."""
+    """The token (with its user, the author), the membership (EXISTS; no query for the chat),
+    the message, its two publications in one INSERT; then, once Centrifugo took them, one
+    statement marks both published and counts them."""
     client = client_for(team.member)
     with CaptureQueriesContext(connection) as queries:
         response = client.post(url(team.chat.pk, "messages"), {"text": "hello"}, format="json")

@@ -10,8 +10,9 @@ import pytest
 from rest_framework import serializers
 
 from chats import selectors, services
-from chats.models import Message
+from chats.models import Message, Publication
 from chats.shapes import MessageSerializer, message_data
+from integrations import centrifugo
 
 
 def declared(message: Message) -> dict:
@@ -43,3 +44,17 @@ def test_the_written_out_shape_is_the_declared_one(team) -> None:
     assert message_data(everything[0])["created_at"] == "2026-01-02T03:04:05Z"
     assert message_data(everything[2])["text"] == ""
     assert message_data(everything[3])["author"] is None
+
+
+@pytest.mark.django_db
+def test_a_post_names_its_author_whether_or_not_the_caller_passed_the_account(team) -> None:
+    """The API passes the request's user to spare a query; any other caller passes an id."""
+    chat = team.chat.pk
+    services.post_message(chat_id=chat, author_id=team.member.pk, text="by id")
+    services.post_message(chat_id=chat, author_id=team.member.pk, text="both", author=team.member)
+    # An account that is not the author's is not taken for it.
+    services.post_message(chat_id=chat, author_id=team.member.pk, text="odd", author=team.admin)
+    events = Publication.objects.filter(channel=centrifugo.chat_channel(chat)).order_by("id")
+    assert [event.data["message"]["author"] for event in events] == ["member"] * 3
+    authors = Message.objects.order_by("id").values_list("author_id", flat=True)
+    assert list(authors) == [team.member.pk] * 3
