@@ -151,6 +151,9 @@ def database_url() -> str:
 def django_env(**overrides: object) -> dict[str, str]:
     """Environment for a child Django/Celery process that shares this process's database."""
     env = dict(os.environ)
+    # Set in this process for Playwright's event loop (testing.browser); a child is a server or a
+    # worker, where Django's check --deploy refuses it (async.E001).
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env["DATABASE_URL"] = database_url()
     env["PYTHONUNBUFFERED"] = "1"
     env.update({key: str(value) for key, value in overrides.items()})
