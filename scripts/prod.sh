@@ -26,9 +26,9 @@ rm -rf "$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 # outbox until the workers start (no warning for each: Redis is not up yet).
 [ "$(env_get PROD_SEED_DEMO true)" = true ] && LOG_LEVEL=ERROR "$PY" manage.py seed_demo
 tls="$("$PY" -m launchers.tls --dir "$VAR_DIR/tls" "$PROD_HOST" localhost 127.0.0.1 ::1)"
-TLS_CERT="$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["cert_file"])' <<<"$tls")"
-TLS_KEY="$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["key_file"])' <<<"$tls")"
-TLS_CA="$("$PY" -c 'import json,sys; print(json.load(sys.stdin).get("ca_file", ""))' <<<"$tls")"
+{ read -r TLS_CERT; read -r TLS_KEY; read -r TLS_CA; } < <("$PY" -c \
+  'import json,sys; d=json.load(sys.stdin); print(d["cert_file"], d["key_file"], d.get("ca_file", ""), sep="\n")' \
+  <<<"$tls")
 export TLS_CERT TLS_KEY STATIC_ROOT="$VAR_DIR/static"
 
 url="$PUBLIC_BASE_URL"
