@@ -2,7 +2,7 @@
 read-only token of /api/stats/ and Flower's login (docs/monitoring.md, docs/security.md)."""
 
 from .base import env, env_or
-from .security import secret
+from .security import rate_limit, secret
 
 # --- Monitoring -------------------------------------------------------------------------------
 # Where Grafana reaches Prometheus; `manage.py sync_dashboards` uses it when it creates the
@@ -24,3 +24,21 @@ STATS_READ_TOKEN = secret("STATS_READ_TOKEN", "", optional=True)
 # (checked there, not here: only Flower needs it).
 FLOWER_USER = env_or("FLOWER_USER", "admin")
 FLOWER_PASSWORD = env("FLOWER_PASSWORD", default="")
+
+# --- Tracing (docs/tracing.md) ----------------------------------------------------------------
+# The OpenTelemetry SDK reads its own OTEL_* variables (observability.tracing): tracing is on
+# when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set and
+# OTEL_SDK_DISABLED is not true; make up and make prod point it at their Jaeger.
+# Where the app reads traces back (Jaeger's query API) for staff's trace pages; empty: no trace
+# pages, the latency panels link nowhere.
+JAEGER_QUERY_URL = env("JAEGER_QUERY_URL", default="")
+# Each call to it waits at most this long (seconds): a slow Jaeger slows one staff page only.
+JAEGER_QUERY_TIMEOUT = env.float("JAEGER_QUERY_TIMEOUT", default=3.0)
+
+# --- What browsers see (observability.browser_lag) ---------------------------------------------
+# The share of live messages whose publish-to-arrival time a chat page measures and reports, in
+# batches of at most LIVE_LAG_BATCH values; 0 turns the measurement off.
+LIVE_LAG_SAMPLE_RATE = env.float("LIVE_LAG_SAMPLE_RATE", default=1.0)
+LIVE_LAG_BATCH = env.int("LIVE_LAG_BATCH", default=50)
+# Reports per user (a page sends one batch every few seconds at most while messages arrive).
+LIVE_LAG_RATE_LIMIT = rate_limit("LIVE_LAG_RATE_LIMIT", "20/min")
