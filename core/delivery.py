@@ -24,7 +24,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 
-from . import outbox
+from . import outbox, tracing
 from .outbox import OutboxRow, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,9 @@ class Delivery:
     cancelled_status: str | None = None  # one of model.FINISHED, e.g. "cancelled"
     classify: Callable[[Exception], Failure] = lambda exc: Failure.TRANSIENT
     describe: Callable[[Exception], str] = describe_exception
+    # What a row's delivery span says of it beyond its id (chat.id, message.id): what staff
+    # search traces by (core.tracing.annotate's naming: chat_id -> chat.id).
+    trace_attributes: Callable[[OutboxRow], dict[str, str | int | None]] = lambda row: {}
 
     def __post_init__(self) -> None:
         # A status outside FINISHED would be neither counted (outbox.backlog) nor pruned.
@@ -109,6 +112,26 @@ class Delivery:
         row = outbox.claim(self.model, pk, lease_seconds=self.lease_seconds())
         if row is None:
             return "skipped"
+        # The delivery continues the trace of the request that wrote the row, however it got
+        # here (its task, a retry, the sweeper); the first attempt shows the wait since then.
+        model_name = self.model._meta.model_name
+        attributes = {
+            "outbox.model": self.model._meta.label_lower,
+            "outbox.attempt": row.attempts,
+            **tracing.attributes_of({f"{model_name}_id": row.pk, **self.trace_attributes(row)}),
+        }
+        with tracing.continued(
+            row.trace_context,
+            f"deliver {model_name}",
+            attributes,
+            waited_since=row.created_at if row.attempts == 1 else None,
+        ) as span:
+            result = self._deliver_claimed(row)
+            span.set_attribute("outbox.result", result)
+        return result
+
+    def _deliver_claimed(self, row: OutboxRow) -> str:
+        pk = row.pk
         # The row counts every attempt, the sweeper's re-queues included (a task's own count
         # restarts with each re-queue), so it alone decides which attempt is the last.
         final_attempt = row.attempts >= getattr(settings, self.max_attempts_setting)
@@ -214,6 +237,10 @@ def record(
     A rollback hands over nothing. Rows written with another status (held) are not queued."""
     if not rows:
         return []
+    # Each delivery continues the trace of the span writing the rows (the request's).
+    traceparent = tracing.current_traceparent()
+    for row in rows:
+        row.trace_context = traceparent
     created = type(rows[0]).objects.bulk_create(rows)
     pending = [row for row in created if row.status == OutboxStatus.PENDING]
     if pending:

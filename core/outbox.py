@@ -55,6 +55,9 @@ class OutboxRow(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     # When it finished: sent, or given up on. Retention counts from here.
     done_at = models.DateTimeField(null=True, blank=True)
+    # The W3C traceparent of the span that wrote it (core.tracing; "" with tracing off): its
+    # delivery, whoever makes it and however late, continues that trace.
+    trace_context = models.CharField(max_length=64, blank=True, default="")
 
     # The statuses a row may still leave, and those it never leaves. A model with statuses of
     # its own (a held email) extends both; each model indexes both sets (partial indexes), so a

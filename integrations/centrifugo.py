@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,12 +36,17 @@ from cent.exceptions import CentTimeoutError  # not re-exported by the package
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 CHAT_NAMESPACE = "chat"
 STATS_CHANNEL = "stats:live"
 # Every connection is subscribed here by its token (a server-side subscription), so the channel's
 # presence counts the users online now, whatever page they have open.
 ONLINE_CHANNEL = "online:users"
+# The calls on a message's path are spans of the trace they serve (docs/tracing.md): the API's
+# no-op without tracing configured. Not core.tracing: this layer does not import core.
+TRACER = trace.get_tracer("chatplatform.centrifugo")
 
 
 def chat_channel(chat_id: int) -> str:
@@ -152,25 +158,44 @@ def api_client(url: str, api_key: str, timeout: float) -> ApiClient:
     return ApiClient(url, api_key, timeout=timeout)
 
 
-def _publish_command(channel: str, data: Any, idempotency_key: str | None) -> dict[str, Any]:
-    command = {"channel": channel, "data": data}
+def _publish_command(
+    channel: str, data: Any, idempotency_key: str | None, sent_at: str
+) -> dict[str, Any]:
+    """One publish; its tag `sent_at` (epoch milliseconds of this call) reaches the clients with
+    the publication, so a browser measures the time from here to its arrival."""
+    command = {"channel": channel, "data": data, "tags": {"sent_at": sent_at}}
     if idempotency_key is not None:
         command["idempotency_key"] = idempotency_key
     return command
 
 
+def _now_ms() -> str:
+    return str(time.time_ns() // 1_000_000)
+
+
 def publish(channel: str, data: Any, idempotency_key: str | None = None) -> None:
     """Publish once; Centrifugo drops a repeat of the same key, so a retry cannot duplicate."""
-    client().call("publish", _publish_command(channel, data, idempotency_key))
+    with _span("centrifugo publish", 1):
+        client().call("publish", _publish_command(channel, data, idempotency_key, _now_ms()))
 
 
 def publish_batch(publications: list[tuple[str, Any, str]], timeout: float | None = None) -> None:
     """Publish (channel, data, idempotency key) triples in one HTTP call, in order; raises when
     Centrifugo does not answer within `timeout` or refuses any of them."""
+    sent_at = _now_ms()
     commands = [
-        {"publish": _publish_command(channel, data, key)} for channel, data, key in publications
+        {"publish": _publish_command(channel, data, key, sent_at)}
+        for channel, data, key in publications
     ]
-    _batch(commands, parallel=False, timeout=timeout)
+    with _span("centrifugo publish", len(commands)):
+        _batch(commands, parallel=False, timeout=timeout)
+
+
+def _span(name: str, commands: int) -> AbstractContextManager[trace.Span]:
+    """A client span around one call to Centrifugo's API; a failure marks it as an error."""
+    return TRACER.start_as_current_span(
+        name, kind=SpanKind.CLIENT, attributes={"centrifugo.commands": commands}
+    )
 
 
 def unsubscribe(subscriptions: Iterable[tuple[str, int]], timeout: float | None = None) -> None:
@@ -182,7 +207,8 @@ def unsubscribe(subscriptions: Iterable[tuple[str, int]], timeout: float | None 
         for channel, user_id in subscriptions
     ]
     if commands:
-        _batch(commands, parallel=True, timeout=timeout)
+        with _span("centrifugo unsubscribe", len(commands)):
+            _batch(commands, parallel=True, timeout=timeout)
 
 
 def _batch(commands: list[dict[str, Any]], *, parallel: bool, timeout: float | None) -> None:

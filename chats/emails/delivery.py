@@ -18,9 +18,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
+from opentelemetry.trace import SpanKind
 
 from accounts import profiles
 from chats.models import Notification
+from core import tracing
 from core.delivery import Cancelled, Delivery, Failure, describe_exception
 from core.validators import one_line
 
@@ -127,11 +129,45 @@ def send(notification: Notification, after: contextlib.ExitStack) -> None:
     # here, inside the driver's try, so the row does not stay `sending` for the sweeper.
     connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
     after.callback(_close_quietly, connection)
-    connection.open()
-    # Consent is read as late as it can be, with the connection open: whatever changed while
-    # the row waited (queued, held, retried) counts, up to the moment before DATA.
-    check_recipient(notification)
-    build_email(notification, connection=connection).send()
+    with tracing.span("smtp send", _smtp_attributes(), kind=SpanKind.CLIENT) as span:
+        try:
+            connection.open()
+            # Consent is read as late as it can be, with the connection open: whatever changed
+            # while the row waited (queued, held, retried) counts, up to the moment before DATA.
+            check_recipient(notification)
+            _record_reply(connection, span)
+            build_email(notification, connection=connection).send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            span.set_attribute("smtp.reply_code", codes[0] if codes else 0)
+            raise
+        except smtplib.SMTPResponseException as exc:
+            span.set_attribute("smtp.reply_code", exc.smtp_code)
+            raise
+
+
+def _smtp_attributes() -> dict[str, str | int]:
+    """Where the conversation goes: the OpenTelemetry names for a server."""
+    host = getattr(settings, "EMAIL_HOST", "")
+    return {"server.address": host, "server.port": int(getattr(settings, "EMAIL_PORT", 0) or 0)}
+
+
+def _record_reply(connection, span) -> None:
+    """Put the server's reply to DATA (250, "queued as ...") on the span: smtplib's sendmail
+    keeps it to itself, so this connection's `data` reports it on the way. Nothing with a
+    backend that has no SMTP connection (the locmem and console backends of development)."""
+    smtp = getattr(connection, "connection", None)
+    data = getattr(smtp, "data", None)
+    if data is None or not span.is_recording():
+        return
+
+    def data_with_reply(message):
+        code, reply = data(message)
+        span.set_attribute("smtp.reply_code", code)
+        span.set_attribute("smtp.reply", reply.decode(errors="replace")[:200])
+        return code, reply
+
+    smtp.data = data_with_reply
 
 
 def _close_quietly(connection) -> None:
@@ -149,4 +185,5 @@ EMAILS = Delivery(
     max_attempts_setting="NOTIFICATION_MAX_ATTEMPTS",
     done_result="sent",
     cancelled_status=Notification.CANCELLED,
+    trace_attributes=lambda row: {"chat_id": row.chat_id, "notification_event": row.event},
 )

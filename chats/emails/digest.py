@@ -27,7 +27,7 @@ from django.utils import timezone
 from rest_framework.throttling import SimpleRateThrottle
 
 from chats.models import Notification
-from core import outbox
+from core import outbox, tracing
 from core.outbox import OutboxStatus
 
 User = get_user_model()
@@ -149,6 +149,8 @@ def _digest_for(key: str, limit: tuple[int, int] | None) -> int | None:
         recipient_key=key,
         created_at=now,
         updated_at=now,
+        # Its delivery continues beat's trace; each folded email's own ended when it was held.
+        trace_context=tracing.current_traceparent(),
     )
     # The inbox's lock keeps other runs and new held rows out until the commit.
     count = outbox.finish(Notification, held, Notification.FOLDED, digest=digest)

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from accounts.addresses import canonical
 from chats import selectors
 from chats.models import Chat, Notification
-from core import delivery
+from core import delivery, tracing
 from core.validators import one_line
 
 from . import digest
@@ -30,6 +30,7 @@ def record(
     """Write one rendered email per admin to notify, inside the change's transaction; each is
     queued once it commits, except those over a recipient's cap: held for a digest instead.
     Returns the rows written."""
+    tracing.annotate(chat_id=chat.pk, subject_user_id=subject_user)
     recipients = selectors.admins_to_notify(chat.pk, exclude_user_id=actor_id)
     if not recipients:
         return []

@@ -27,7 +27,18 @@ PUBLICATIONS = Delivery(
     timeout_setting="CENTRIFUGO_TIMEOUT",
     max_attempts_setting="PUBLICATION_MAX_ATTEMPTS",
     done_result="published",
+    trace_attributes=lambda row: trace_attributes(row.channel, row.data),
 )
+
+
+def trace_attributes(channel: str, data: object) -> dict[str, str | int | None]:
+    """What a publication's span says: its chat (from the channel) and its message, if any."""
+    message = data.get("message") if isinstance(data, dict) else None
+    chat = channel.removeprefix(f"{centrifugo.CHAT_NAMESPACE}:")
+    return {
+        "chat_id": chat if chat.isdigit() else None,
+        "message_id": message.get("id") if isinstance(message, dict) else None,
+    }
 
 
 def chat_subscriptions(subscriptions: Iterable[Sequence[int]]) -> list[tuple[str, int]]:

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from chats.models import Membership, Message, Publication
 from chats.shapes import message_data
-from core import delivery, outbox
+from core import delivery, outbox, tracing
 from core.errors import DomainError, Forbidden
 from integrations import centrifugo
 
@@ -87,6 +87,7 @@ def message_payload(event: str, message: Message) -> dict:
 def record_message_event(event: str, message: Message) -> list[Publication]:
     """Call inside the message's transaction: the chat's event, and for a new message a
     text-free activity tick for the live statistics page (staff see counts, not texts)."""
+    tracing.annotate(chat_id=message.chat_id, message_id=message.pk)
     rows = [
         Publication(
             channel=centrifugo.chat_channel(message.chat_id), data=message_payload(event, message)

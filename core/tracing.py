@@ -1,0 +1,96 @@
+"""The app's own spans, through the OpenTelemetry API only (docs/tracing.md).
+
+observability.tracing configures the SDK in each process when tracing is on; without it every
+call here is the API's no-op (no span is recorded, `current_traceparent` is ""). This module
+sits in the lowest layer so that the outbox, the delivery driver and the integrations can use it.
+
+The outbox keeps the thread of a trace across processes and time: a row stores the W3C
+`traceparent` of the span that wrote it (`current_traceparent`), and its delivery, by a task or
+by the sweeper after an outage, starts its span as a child of that (`continued`), so one trace
+runs from the request to the SMTP reply or the Centrifugo publish, retries included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Span, SpanKind
+
+TRACER = trace.get_tracer("chatplatform")
+
+# The W3C traceparent header: version, trace id, parent span id, flags (55 characters).
+TRACEPARENT_LENGTH = 55
+
+Attributes = Mapping[str, str | int | float | bool]
+
+
+def current_traceparent() -> str:
+    """The current span as a W3C traceparent, or "" when no span is recorded (tracing off)."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return ""
+    return (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
+        f"{int(span_context.trace_flags):02x}"
+    )
+
+
+def parent_context(traceparent: str) -> Context | None:
+    """The context a stored traceparent names; None for "" (written with tracing off)."""
+    return propagate.extract({"traceparent": traceparent}) if traceparent else None
+
+
+def annotate(**attributes: str | int | None) -> None:
+    """Set attributes on the current span (the request's), e.g. chat_id=5 -> `chat.id`="5", so
+    a search by that id finds the trace. Ids go as strings: Jaeger's tag search compares text."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(attributes_of(attributes))
+
+
+def attributes_of(values: Mapping[str, str | int | None]) -> dict[str, str]:
+    """Span attributes of app ids: chat_id=5 -> {"chat.id": "5"}; None values left out."""
+    return {name.replace("_", "."): str(v) for name, v in values.items() if v is not None}
+
+
+@contextmanager
+def continued(
+    traceparent: str,
+    name: str,
+    attributes: Attributes | None = None,
+    *,
+    waited_since: datetime | None = None,
+) -> Iterator[Span]:
+    """A span continuing the trace that `traceparent` names (an outbox row's writer), as the
+    current span. It links to the span it runs under when that belongs to another trace (a task
+    queued by the sweeper, or by a retry of another trace's batch), so each trace leads to the
+    other. With `waited_since`, an "outbox wait" span before it shows the time from then (the
+    commit) to now (the claim) as a bar of its own."""
+    parent = parent_context(traceparent)
+    here = trace.get_current_span().get_span_context()
+    links = []
+    if parent is not None:
+        parent_trace = trace.get_current_span(parent).get_span_context().trace_id
+        if here.is_valid and here.trace_id != parent_trace:
+            links = [Link(here)]
+    if waited_since is not None and (parent is not None or here.is_valid):
+        start = min(int(waited_since.timestamp() * 1e9), time.time_ns())
+        TRACER.start_span(
+            "outbox wait", context=parent, start_time=start, attributes=attributes
+        ).end()
+    with TRACER.start_as_current_span(
+        name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes, links=links
+    ) as current:
+        yield current
+
+
+@contextmanager
+def span(name: str, attributes: Attributes | None = None, kind: SpanKind = SpanKind.INTERNAL):
+    """A child span of the current one (an SMTP conversation, a Centrifugo call)."""
+    with TRACER.start_as_current_span(name, kind=kind, attributes=attributes) as current:
+        yield current
