@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from .processes import django_env
-from .services import CentrifugoProcess, RedisProcess, SmtpProcess, WorkerProcess
+from .services import CentrifugoProcess, JaegerProcess, RedisProcess, SmtpProcess, WorkerProcess
 
 
 def point_celery_at(url: str) -> None:
@@ -73,6 +73,18 @@ def centrifugo_service() -> Iterator[CentrifugoProcess]:
     for name, value in previous.items():
         setattr(settings, name, value)
     centrifugo.client.cache_clear()
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def jaeger() -> Iterator[JaegerProcess]:
+    """One real Jaeger (deploy/jaeger/config.yaml) for the session, on free ports: pass
+    `jaeger.env()` to a child process to trace it there, and read its traces back with
+    `find_traces` / `wait_for_traces`. Shared by every test: find a test's own traces by its own
+    ids (tags), never by counting. Needs .tools/bin/jaeger (scripts/setup.sh --test builds it).
+    """
+    proc = JaegerProcess().start()
+    yield proc
     proc.stop()
 
 

@@ -15,12 +15,22 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .processes import BASE_DIR, TOOLS_BIN, ManagedProcess, answers, free_port
+from .processes import (
+    BASE_DIR,
+    TOOLS_BIN,
+    ManagedProcess,
+    answers,
+    free_port,
+    port_open,
+    wait_until,
+)
 
 CENTRIFUGO_CONFIG = BASE_DIR / "centrifugo" / "config.json"
+JAEGER_CONFIG = BASE_DIR / "deploy" / "jaeger" / "config.yaml"
 HAPROXY_CONFIG = BASE_DIR / "centrifugo" / "haproxy.cfg"
 FLOWER_USER, FLOWER_PASSWORD = "operator", "flower-test-password"
 
@@ -389,3 +399,117 @@ class SmtpProcess(ManagedProcess):
             "EMAIL_USE_TLS": "false",
             "EMAIL_USE_SSL": "false",
         }
+
+
+class JaegerProcess(ManagedProcess):
+    """A real Jaeger v2 (`.tools/bin/jaeger`, built by scripts/setup.sh) from
+    `deploy/jaeger/config.yaml`, the file make up and compose run, on free loopback ports.
+
+    Spans go to `otlp_endpoint` (OTLP over HTTP: what OTEL_EXPORTER_OTLP_ENDPOINT names; the SDK
+    posts to /v1/traces); `query_url` is the JSON API Jaeger's UI reads. It keeps the last
+    `max_traces` traces in memory. `env()` points a child process's OpenTelemetry SDK here, every
+    span sampled and exported within 0.1 s. Ready when the query API lists services and the OTLP
+    port accepts connections (the receiver starts after the query extension).
+    """
+
+    def __init__(self, max_traces: int = 10000, log_level: str = "warn") -> None:
+        otlp_port, query_port = free_port(), free_port()
+        self.otlp_endpoint = f"http://127.0.0.1:{otlp_port}"
+        self.query_url = f"http://127.0.0.1:{query_port}"
+        self.max_traces = max_traces
+        process_env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("JAEGER_", "OTEL_"))
+        }
+        process_env.update(
+            JAEGER_HOST="127.0.0.1",
+            JAEGER_OTLP_PORT=str(otlp_port),
+            JAEGER_QUERY_PORT=str(query_port),
+            JAEGER_MAX_TRACES=str(max_traces),
+            JAEGER_LOG_LEVEL=log_level,
+        )
+        argv = [str(TOOLS_BIN / "jaeger"), "--config", str(JAEGER_CONFIG)]
+        super().__init__(
+            "jaeger",
+            argv,
+            env=process_env,
+            port=query_port,
+            ready=lambda: answers(f"{self.query_url}/api/services") and port_open(otlp_port),
+        )
+        # ManagedProcess keeps the child's environment in `self.env`, a name the contract gives
+        # the method below (the SDK's variables): kept aside and lent back only while starting.
+        self._process_env = self.__dict__.pop("env")
+
+    def start(self) -> JaegerProcess:
+        self.__dict__["env"] = self._process_env
+        try:
+            super().start()
+        finally:
+            del self.__dict__["env"]
+        return self
+
+    def env(self) -> dict[str, str]:  # type: ignore[override]
+        """The variables that make a process's OpenTelemetry SDK (observability.tracing) export
+        every span here at once, and the app read traces from here."""
+        return {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": self.otlp_endpoint,
+            "JAEGER_QUERY_URL": self.query_url,
+            "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        }
+
+    def api(self, path: str, **params: object) -> Any:
+        """The `data` of GET <query_url>/api/<path>; LookupError on 404 (an unknown trace)."""
+        query = urllib.parse.urlencode({key: str(value) for key, value in params.items()})
+        address = f"{self.query_url}/api/{path}" + (f"?{query}" if query else "")
+        try:
+            with urllib.request.urlopen(address, timeout=10) as response:  # noqa: S310 - local
+                return json.loads(response.read())["data"]
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode(errors="replace")
+            if exc.code == 404:
+                raise LookupError(f"Jaeger has no {path}: {body}") from None
+            raise RuntimeError(f"Jaeger refused {path} {params}: HTTP {exc.code}: {body}") from None
+
+    def services(self) -> list[str]:
+        """The service names Jaeger has spans of."""
+        return self.api("services") or []
+
+    def find_traces(
+        self, service: str, tags: dict[str, str] | None = None, limit: int = 20, **params: object
+    ) -> list[dict]:
+        """The traces of `service` (resource service.name) with a span having every one of
+        `tags` (span or resource attributes, compared as strings), newest first: the `data` of
+        /api/traces. `params` are the API's other filters (operation, start, end in
+        microseconds, minDuration...). `limit` is held to `max_traces`: Jaeger's memory store
+        refuses a larger one (HTTP 500, "search depth must be ... less than max traces")."""
+        limit = min(limit, self.max_traces)
+        if tags:
+            params["tags"] = json.dumps({key: str(value) for key, value in tags.items()})
+        return self.api("traces", service=service, limit=limit, **params) or []
+
+    def get_trace(self, trace_id: str) -> dict:
+        """One trace by its hex id ({"traceID", "spans", "processes"}); LookupError when Jaeger
+        does not have it (never received, or pushed out by newer ones)."""
+        [trace] = self.api(f"traces/{trace_id}")
+        return trace
+
+    def wait_for_traces(
+        self,
+        service: str,
+        tags: dict[str, str] | None = None,
+        predicate: Callable[[dict], object] | None = None,
+        timeout: float = 20,
+    ) -> list[dict]:
+        """`find_traces(service, tags)` once it returns a trace for which `predicate(trace)` is
+        true (any trace without one); only those traces. Spans arrive a batch at a time, so a
+        predicate that wants a span of a later process (e.g. the worker's "deliver notification"
+        after the web request's) waits for that span, not just the first batch."""
+
+        def found() -> list[dict]:
+            traces = self.find_traces(service, tags, limit=100)
+            return [trace for trace in traces if predicate is None or predicate(trace)]
+
+        what = f"Jaeger traces of {service} with {tags or 'any tags'}"
+        return wait_until(found, timeout=timeout, what=what, interval=0.2)  # type: ignore[return-value]
