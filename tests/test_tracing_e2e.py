@@ -1,0 +1,198 @@
+"""One trace from the request to the inbox and to Centrifugo, on real processes (docs/tracing.md).
+
+A real web process (gunicorn) and a real worker trace to a real Jaeger (testing.JaegerProcess);
+what the tests read is what an operator would: the trace Jaeger's query API returns, found by
+the chat's id, with the spans of each process in one tree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from rest_framework.authtoken.models import Token
+
+import testing
+from chatplatform.celery import app as celery_app
+from chats import services
+from chats.models import Notification, Role
+from chats.tasks import requeue_stale_outbox_task
+from core.outbox import OutboxStatus
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WEB, WORKER = "chatplatform-web", "chatplatform-worker-all"
+
+
+@pytest.fixture
+def stack(jaeger, redis_service, centrifugo_service, smtp, django_db_setup) -> Iterator[str]:
+    """A traced web process and worker (every queue) sending to this test's SMTP server and the
+    test Centrifugo; yields the web process's URL."""
+    celery_app.control.purge()
+    env = testing.django_env(
+        REDIS_URL=redis_service.url,
+        CELERY_BROKER_URL=redis_service.url,
+        CACHE_URL=redis_service.cache_url,
+        EMAIL_RECIPIENT_LIMIT="",
+        EMAIL_TIMEOUT=2,
+        OUTBOX_STALE_SECONDS=2,
+        CENTRIFUGO_TIMEOUT=2,
+        **smtp.django_env,
+        **centrifugo_service.django_env,
+        **jaeger.env(),
+    )
+    with (
+        testing.WebProcess(env, "traced-web") as web,
+        testing.WorkerProcess(env, concurrency=1, name="traced-worker"),
+    ):
+        yield web.url
+
+
+def api(url: str, user, method: str, path: str, **body: object) -> requests.Response:
+    token, _ = Token.objects.get_or_create(user=user)
+    headers = {"Authorization": f"Token {token.key}"}
+    return requests.request(method, url + path, json=body or None, headers=headers, timeout=15)
+
+
+def spans_by_operation(trace: dict) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for span in trace["spans"]:
+        found.setdefault(span["operationName"], []).append(span)
+    return found
+
+
+def tag(span: dict, key: str) -> object:
+    return next((t["value"] for t in span["tags"] if t["key"] == key), None)
+
+
+def service_of(trace: dict, span: dict) -> str:
+    return trace["processes"][span["processID"]]["serviceName"]
+
+
+def ancestors(trace: dict, span: dict) -> list[dict]:
+    """The span's parents up to the root, nearest first (CHILD_OF references in this trace)."""
+    by_id = {s["spanID"]: s for s in trace["spans"]}
+    chain = []
+    while True:
+        parents = [
+            r["spanID"]
+            for r in span["references"]
+            if r["refType"] == "CHILD_OF" and r["traceID"] == trace["traceID"]
+        ]
+        if not parents or parents[0] not in by_id:
+            return chain
+        span = by_id[parents[0]]
+        chain.append(span)
+
+
+def with_operation(name: str, **tags: object):
+    """A predicate: the trace has a span `name` carrying these tag values."""
+
+    def has(trace: dict) -> bool:
+        return any(
+            all(tag(span, key) == value for key, value in tags.items())
+            for span in spans_by_operation(trace).get(name, [])
+        )
+
+    return has
+
+
+def test_a_membership_change_is_one_trace_from_the_request_to_the_smtp_reply(
+    stack, jaeger, smtp, make_user
+):
+    owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
+    chat = services.create_chat(title="Traced", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+
+    response = api(
+        stack, owner, "POST", f"/api/chats/{chat.pk}/members/", user_id=newcomer.pk, role="member"
+    )
+    assert response.status_code == 201, response.text
+    note = Notification.objects.get(subject__contains="nina")
+    testing.wait_until(lambda: smtp.inbox.messages(), 30, "the admin email")
+
+    [trace] = jaeger.wait_for_traces(
+        WEB, {"chat.id": chat.pk}, with_operation("smtp send", **{"smtp.reply_code": 250})
+    )
+    spans = spans_by_operation(trace)
+    [request] = [s for s in trace["spans"] if not ancestors(trace, s)]
+    assert service_of(trace, request) == WEB
+    assert tag(request, "http.request.method") == "POST" or tag(request, "http.method") == "POST"
+    [deliver] = spans["deliver notification"]
+    assert tag(deliver, "notification.id") == str(note.pk)
+    assert tag(deliver, "outbox.result") == "sent"
+    assert service_of(trace, deliver) == WORKER
+    [smtp_send] = spans["smtp send"]
+    assert service_of(trace, smtp_send) == WORKER
+    # The SMTP conversation sits under the delivery, which continues the request's trace.
+    assert deliver in ancestors(trace, smtp_send)
+    assert ancestors(trace, smtp_send)[-1] is request
+    # The hand-over (the task's publish, after commit), the wait, and the task itself.
+    assert any(op.startswith("apply_async/") for op in spans), sorted(spans)
+    assert any(op.startswith("run/") for op in spans), sorted(spans)
+    [wait] = spans["outbox wait"]
+    assert wait["startTime"] <= deliver["startTime"]
+    note.refresh_from_db()
+    assert note.status == OutboxStatus.SENT
+
+
+def test_a_message_trace_reaches_the_centrifugo_publish(stack, jaeger, make_user):
+    author = make_user("mia")
+    chat = services.create_chat(title="Live", creator_id=author.pk)
+
+    response = api(stack, author, "POST", f"/api/chats/{chat.pk}/messages/", text="hello")
+    assert response.status_code == 201, response.text
+    message_id = response.json()["id"]
+
+    [trace] = jaeger.wait_for_traces(
+        WEB, {"message.id": message_id}, with_operation("centrifugo publish")
+    )
+    [publish] = spans_by_operation(trace)["centrifugo publish"]
+    # Published by the web process right after commit (the default live path), in the request.
+    assert service_of(trace, publish) == WEB
+    assert ancestors(trace, publish)[-1]["operationName"].startswith("POST")
+    assert not [s for s in trace["spans"] if tag(s, "error") is True]
+
+
+def test_with_redis_down_the_sweepers_delivery_still_belongs_to_the_request(
+    stack, jaeger, redis_service, smtp, make_user
+):
+    owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
+    chat = services.create_chat(title="Outage", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+
+    redis_service.stop()
+    try:
+        response = api(stack, owner, "POST", f"/api/chats/{chat.pk}/members/", user_id=newcomer.pk)
+        assert response.status_code == 201, response.text
+        time.sleep(1)
+        note = Notification.objects.get(subject__contains="nina")
+        assert (note.status, note.attempts) == (OutboxStatus.PENDING, 0)
+    finally:
+        if not redis_service.running:
+            redis_service.start()
+
+    def swept_then_delivered() -> bool:
+        try:
+            requeue_stale_outbox_task.delay()
+        except Exception:
+            return False
+        return bool(smtp.inbox.messages())
+
+    testing.wait_until(swept_then_delivered, 60, "the email after Redis came back", interval=2)
+
+    [trace] = jaeger.wait_for_traces(
+        WEB, {"chat.id": chat.pk}, with_operation("smtp send", **{"smtp.reply_code": 250})
+    )
+    spans = spans_by_operation(trace)
+    [deliver] = spans["deliver notification"]
+    assert tag(deliver, "notification.id") == str(note.pk)
+    # The wait covers the outage, and the delivery links to the sweep that queued it.
+    [wait] = spans["outbox wait"]
+    assert deliver["startTime"] - wait["startTime"] >= 1_000_000  # microseconds
+    [link] = [r for r in deliver["references"] if r["traceID"] != trace["traceID"]]
+    queued_by = jaeger.get_trace(link["traceID"])
+    operations = {s["operationName"] for s in queued_by["spans"]}
+    assert "run/chats.tasks.requeue_stale_outbox_task" in operations, operations
