@@ -11,6 +11,7 @@ class Scope(models.TextChoices):
     REGISTER_CLIENT = "register-client", "Registrations from one client address"
     CONFIRM_CLIENT = "confirm-client", "Confirmation emails asked for from one client address"
     WRITE_USER = "write-user", "Writes (messages, members, chats) by one user"
+    LIVE_LAG_USER = "live-lag-user", "Live lag reports from one user's chat pages"
 
 
 class RefusedAttempt(models.Model):

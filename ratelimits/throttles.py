@@ -3,10 +3,10 @@
 Each throttle counts in Django's default cache (Redis, shared by every web process) under a key
 made of its scope and a digest of the client (an IPv4 address, an IPv6 /64), the posted account
 name or the user.
-The rates are read on each request from AUTH_RATE_LIMIT, REGISTER_RATE_LIMIT and
-WRITE_RATE_LIMIT (DRF's syntax, "10/min"; None is no limit), not frozen at import as DRF's
-DEFAULT_THROTTLE_RATES would be. Only writes count (POST, PATCH, PUT, DELETE): reading a page
-never uses up an attempt.
+The rates are read on each request from AUTH_RATE_LIMIT, REGISTER_RATE_LIMIT,
+WRITE_RATE_LIMIT and LIVE_LAG_RATE_LIMIT (DRF's syntax, "10/min"; None is no limit), not frozen
+at import as DRF's DEFAULT_THROTTLE_RATES would be. Only writes count (POST, PATCH, PUT, DELETE):
+reading a page never uses up an attempt.
 
 When the cache does not answer, the request is let through with a logged warning (fail open):
 a Redis outage must not turn every login into a 500. The limit is then off until Redis is back.
@@ -221,6 +221,15 @@ class WriteThrottle(SettingRateThrottle):
     def ident_of(self, request: HttpRequest) -> str | None:
         user = getattr(request, "user", None)
         return user.get_username() if user is not None and user.is_authenticated else None
+
+
+class LiveLagThrottle(WriteThrottle):
+    """Counts each user's live lag reports (observability.browser_lag): a page posts one batch
+    every ~10 s at most while messages arrive, so LIVE_LAG_RATE_LIMIT leaves room for a few open
+    tabs and stops a script that would flood the histogram."""
+
+    scope = Scope.LIVE_LAG_USER.value
+    rate_setting = "LIVE_LAG_RATE_LIMIT"
 
 
 # Login and token attempts count per client address and per account, both at AUTH_RATE_LIMIT.
