@@ -123,6 +123,10 @@ def layout(model: dict) -> list[dict]:
                 "legends": [t.get("legendFormat", "") for t in panel.get("targets", [])],
                 "width": panel["gridPos"]["w"],
                 "height": panel["gridPos"]["h"],
+                # Grafana's link templates (${app_url}, ${__value.time}, ${__from}, ${__to}):
+                # dashboards.js fills them in and follows them (a clicked point, the range).
+                "pointLinks": [link["url"] for link in defaults.get("links", [])],
+                "rangeLinks": [link["url"] for link in panel.get("links", [])],
             }
         )
     return rows

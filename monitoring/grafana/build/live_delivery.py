@@ -10,6 +10,7 @@ from __future__ import annotations
 from monitoring.grafana.build.panels import (
     Dashboard,
     Row,
+    app_url_variable,
     graph,
     new_dashboard,
     p50_p95,
@@ -17,7 +18,13 @@ from monitoring.grafana.build.panels import (
     rate,
     single,
     sum_by,
+    with_trace_links,
 )
+
+WEB = "chatplatform-web"  # the web process' service name in Jaeger
+# Browser-measured lag: the chat pages' reports (observability), over a fixed 5 minutes: reports
+# come in sampled batches, sparser than scrapes.
+BROWSER_LAG = "rate(chatplatform_live_browser_lag_seconds_bucket[5m])"
 
 
 def dashboard() -> Dashboard:
@@ -27,8 +34,10 @@ def dashboard() -> Dashboard:
         new_dashboard(
             "Live delivery",
             "chatplatform-live-delivery",
-            "Centrifugo's own metrics (connections, publications) and the web API's latency.",
+            "Centrifugo's own metrics (connections, publications), the live lag browsers "
+            "measure, and the web API's latency. Latency panels link to their slowest traces.",
         )
+        .with_variable(app_url_variable())
         .with_row(Row("Centrifugo"))
         .with_panel(
             single(
@@ -114,24 +123,41 @@ def dashboard() -> Dashboard:
                 ],
                 "s",
                 "Time Centrifugo takes to answer the server API (publish, presence) by method.",
-                width=24,
+            )
+        )
+        .with_panel(
+            graph(
+                "Browser-measured live lag",
+                p50_p95("", BROWSER_LAG),
+                "s",
+                "From the server's publish call to the message's arrival in a chat page, as the "
+                "browsers measure it (clock offset corrected) and report it in sampled batches. "
+                "LiveBrowserLagHigh fires on its p95.",
             )
         )
         .with_row(Row("Web API"))
         .with_panel(
-            graph(
-                "API latency p50 / p95",
-                p50_p95("", latency),
-                "s",
-                "Time the web app takes to answer, all views together.",
+            with_trace_links(
+                graph(
+                    "API latency p50 / p95",
+                    p50_p95("", latency),
+                    "s",
+                    "Time the web app takes to answer, all views together. Click a point for the "
+                    "slowest traces around it.",
+                ),
+                WEB,
             )
         )
         .with_panel(
-            graph(
-                "API p95 latency by view",
-                [(quantile(0.95, "view", latency), "{{view}}")],
-                "s",
-                "Slowest routes first; the view label is the URL route name, never a raw path.",
+            with_trace_links(
+                graph(
+                    "API p95 latency by view",
+                    [(quantile(0.95, "view", latency), "{{view}}")],
+                    "s",
+                    "Slowest routes first; the view label is the URL route name, never a raw "
+                    "path. Click a point for the slowest traces around it.",
+                ),
+                WEB,
             )
         )
         .with_panel(

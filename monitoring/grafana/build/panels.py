@@ -26,6 +26,7 @@ with warnings.catch_warnings():
         DashboardCursorSync,
         Threshold,
         ThresholdsMode,
+        VariableOption,
     )
 
 Dashboard = dash.Dashboard
@@ -157,3 +158,49 @@ def p50_p95(by: str, series: str) -> list[Query]:
     """The median and p95 lines of a histogram, one pair per `by` label ("" for all together)."""
     suffix = f" {{{{{by}}}}}" if by else ""
     return [(quantile(q, by, series), f"p{round(q * 100)}{suffix}") for q in (0.5, 0.95)]
+
+
+# --- From a slow point to its trace -------------------------------------------------------------
+# prometheus-client keeps no exemplars in its multiprocess mode and the app's /metrics serves the
+# text format, so a latency panel links to the slowest traces of its time instead: the app's
+# /traces/ page (monitoring/traces) asks Jaeger for them. Grafana runs at another origin than the
+# app, so the links start with the dashboard variable `app_url` (the app's base URL, editable on
+# the dashboard); the in-app dashboards put "" (same origin) in its place.
+APP_URL_VARIABLE = "app_url"
+APP_URL_DEFAULT = "http://127.0.0.1:8000"  # make up's and compose's web port
+POINT_LINK_TITLE = "Slowest traces around this point"
+RANGE_LINK_TITLE = "Slowest traces of this time range"
+
+
+def app_url_variable() -> dash.TextBoxVariable:
+    """The dashboard's `app_url` text box: where the trace links point."""
+    return (
+        dash.TextBoxVariable(APP_URL_VARIABLE)
+        .label("App URL (trace links)")
+        .description("The app's base URL, where the latency panels' trace links open /traces/.")
+        .default_value(APP_URL_DEFAULT)
+        .current(VariableOption(selected=True, text=APP_URL_DEFAULT, value=APP_URL_DEFAULT))
+    )
+
+
+def with_trace_links(panel: PanelT, service: str) -> PanelT:
+    """Link a latency panel to the slowest traces of `service` (a name Jaeger knows, or a prefix
+    ending in "*" for a group of services): a data link from a clicked point (Grafana's
+    `${__value.time}`, epoch ms; /traces/ takes the five minutes before it, the rate window of a
+    quantile at that point), and a panel link for the dashboard's time range (`${__from}`,
+    `${__to}`). The in-app renderer (static/monitoring/dashboards.js) follows the same URLs."""
+    base = f"${{{APP_URL_VARIABLE}}}/traces/?service={service}&sort=slowest"
+    point = _Link(POINT_LINK_TITLE, f"{base}&at=${{__value.time}}")
+    whole = _Link(RANGE_LINK_TITLE, f"{base}&start=${{__from}}&end=${{__to}}")
+    return panel.data_links([point]).links([whole])  # type: ignore[list-item]
+
+
+class _Link:
+    """A panel or data link as Grafana stores one ({title, url, targetBlank}): the SDK's
+    DashboardLink builder would add a dashboard link's fields (tags, placement, ...)."""
+
+    def __init__(self, title: str, url: str) -> None:
+        self.link = {"title": title, "url": url, "targetBlank": False}
+
+    def build(self) -> dict:
+        return self.link

@@ -12,13 +12,19 @@ from __future__ import annotations
 from monitoring.grafana.build.panels import (
     Dashboard,
     Row,
+    app_url_variable,
     graph,
     new_dashboard,
     p50_p95,
     rate,
     single,
     sum_by,
+    with_trace_links,
 )
+
+# Every worker group's service in Jaeger (chatplatform-worker-<group>): a task's panel links to
+# the slowest traces of all of them.
+WORKERS = "chatplatform-worker-*"
 
 
 def _events(task_type: str) -> str:
@@ -54,8 +60,10 @@ def dashboard() -> Dashboard:
             "Task health",
             "chatplatform-task-health",
             "Celery workers and tasks as Flower sees them (task events), the queues as the broker "
-            "and the workers see them, beat's schedule, the outbox, and what is kept (storage).",
+            "and the workers see them, beat's schedule, the outbox, and what is kept (storage). "
+            "Latency panels link to their slowest traces.",
         )
+        .with_variable(app_url_variable())
         .with_row(Row("Now"))
         .with_panel(
             single(
@@ -127,11 +135,15 @@ def dashboard() -> Dashboard:
         )
         .with_row(Row("Latency and backlog"))
         .with_panel(
-            graph(
-                "Runtime p50 / p95 per task",
-                p50_p95("task", runtime),
-                "s",
-                "Time a task body takes on the worker. CeleryTaskRuntimeP95High fires above 10 s.",
+            with_trace_links(
+                graph(
+                    "Runtime p50 / p95 per task",
+                    p50_p95("task", runtime),
+                    "s",
+                    "Time a task body takes on the worker. CeleryTaskRuntimeP95High fires above "
+                    "10 s. Click a point for the slowest traces around it.",
+                ),
+                WORKERS,
             )
         )
         .with_panel(
@@ -201,13 +213,17 @@ def dashboard() -> Dashboard:
             )
         )
         .with_panel(
-            graph(
-                "Time in queue p50 / p95 by queue",
-                p50_p95("queue", waited),
-                "s",
-                "From send (or ETA) to a worker starting the task, as the workers record it. "
-                "CeleryQueueWaitP95High fires when the p95 stays over the queue's budget.",
-                width=24,
+            with_trace_links(
+                graph(
+                    "Time in queue p50 / p95 by queue",
+                    p50_p95("queue", waited),
+                    "s",
+                    "From send (or ETA) to a worker starting the task, as the workers record it. "
+                    "CeleryQueueWaitP95High fires when the p95 stays over the queue's budget. "
+                    "Click a point for the slowest traces around it.",
+                    width=24,
+                ),
+                WORKERS,
             )
         )
         .with_row(Row("Workers and beat"))

@@ -2,6 +2,8 @@
 // series from the app (never PromQL from here), every refreshSeconds and when the range changes.
 // Each panel element says what it drew: data-state (loading, drawn, nodata, error), data-series
 // (how many series), data-points and data-distinct (per series: values, distinct values).
+// A latency panel with trace links (Grafana's data link and panel link, panels.with_trace_links)
+// opens the slowest traces around a clicked point, and links its range's slowest traces.
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("dashboard-config").textContent);
@@ -63,6 +65,42 @@
     el.dataset.distinct = distinct.join(",");
     return counts.some((n) => n > 0);
   }
+  // Grafana's link variables as the in-app page knows them: the app is this origin (app_url ""),
+  // a point's time and the range's ends in epoch ms.
+  function traceUrl(template, vars) {
+    return template.replace(/\$\{([\w.]+)\}/g, (all, name) =>
+      name in vars ? String(vars[name]) : all);
+  }
+  function linkVars(data, idx) {
+    const vars = { app_url: "", __from: data.times[0] * 1000, __to: data.times[data.times.length - 1] * 1000 };
+    if (idx !== null && idx !== undefined) vars["__value.time"] = data.times[idx] * 1000;
+    return vars;
+  }
+  // A clicked point's link: its quantile summarises the rate window before it, at least the five
+  // minutes /traces/ takes by default, longer when the step is (a week's range).
+  function pointUrl(panel, data, idx) {
+    const url = traceUrl(panel.pointLinks[0], linkVars(data, idx));
+    return data.step * 2 > 300 ? `${url}&window=${data.step * 2}` : url;
+  }
+  window.dashboardTraceLink = (panelId, idx) => {
+    const panel = config.panels[panelId];
+    const data = lastData.get(Number(panelId));
+    return panel && data && panel.pointLinks.length ? pointUrl(panel, data, idx) : null;
+  };
+  function rangeLink(el, panel, data) {
+    if (!panel.rangeLinks.length) return;
+    let a = el.querySelector("a.trace-link");
+    if (!a) {
+      a = document.createElement("a");
+      a.className = "trace-link";
+      a.textContent = "slowest traces";
+      a.title = "Slowest traces of this time range (click a point for those around it)";
+      el.querySelector("h3").append(" ", a);
+    }
+    a.href = traceUrl(panel.rangeLinks[0], linkVars(data, null));
+  }
+  const lastData = new Map();
+
   function forget(id) {
     const chart = charts.get(id);
     if (chart) chart.destroy();
@@ -88,7 +126,16 @@
     };
     forget(panel.id);
     body.replaceChildren();
-    charts.set(panel.id, new uPlot(opts, [data.times].concat(data.series.map((s) => s.values)), body));
+    const chart = new uPlot(opts, [data.times].concat(data.series.map((s) => s.values)), body);
+    charts.set(panel.id, chart);
+    if (panel.pointLinks.length) {
+      chart.over.style.cursor = "pointer";
+      chart.over.title = "Click: the slowest traces around this point";
+      chart.over.addEventListener("click", () => {
+        if (chart.cursor.idx === null || chart.cursor.idx === undefined) return;
+        window.location.assign(pointUrl(panel, lastData.get(panel.id), chart.cursor.idx));
+      });
+    }
   }
 
   function stat(el, panel, data) {
@@ -166,7 +213,9 @@
       return;
     }
     message.textContent = "";
+    lastData.set(panel.id, data);
     DRAW[panel.type](el, panel, data);
+    rangeLink(el, panel, data);
     el.dataset.state = "drawn";
   }
 
