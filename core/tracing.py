@@ -17,11 +17,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACER = trace.get_tracer("chatplatform")
+# Rows keep the traceparent alone (no tracestate, no baggage): what continues a trace.
+_W3C = TraceContextTextMapPropagator()
 
 # The W3C traceparent header: version, trace id, parent span id, flags (55 characters).
 TRACEPARENT_LENGTH = 55
@@ -30,19 +33,15 @@ Attributes = Mapping[str, str | int | float | bool]
 
 
 def current_traceparent() -> str:
-    """The current span as a W3C traceparent, or "" when no span is recorded (tracing off)."""
-    span_context = trace.get_current_span().get_span_context()
-    if not span_context.is_valid:
-        return ""
-    return (
-        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
-        f"{int(span_context.trace_flags):02x}"
-    )
+    """The current span as a W3C traceparent, or "" when there is none (tracing off)."""
+    carrier: dict[str, str] = {}
+    _W3C.inject(carrier)
+    return carrier.get("traceparent", "")
 
 
 def parent_context(traceparent: str) -> Context | None:
     """The context a stored traceparent names; None for "" (written with tracing off)."""
-    return propagate.extract({"traceparent": traceparent}) if traceparent else None
+    return _W3C.extract({"traceparent": traceparent}) if traceparent else None
 
 
 def annotate(**attributes: str | int | None) -> None:
