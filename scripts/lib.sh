@@ -23,6 +23,15 @@ TEST_PACKAGES=(postgresql chromium haproxy nginx libnss3-tools wrk gettext-base)
 # from the Go module proxy into .tools/bin by setup.sh --prod and --test. Its go.mod's Go is 1.18.
 MKCERT_VERSION="1.4.4"
 MKCERT_GO_VERSION="1.18"
+# Jaeger v2, the trace store of make up, make prod and the tests (scripts/run-jaeger.sh,
+# deploy/jaeger/config.yaml), built by setup.sh from the Go module proxy into .tools/bin.
+# JAEGER_VERSION is the Go module's tag of Jaeger 2.13 (the project tags each release twice,
+# v1.76.0 / v2.13.0, and the proxy serves only the v1 line: the newest there); JAEGER_RELEASE
+# the same release's v2 number, stamped into the binary (`jaeger version`) and compose's image
+# tag. Raise both together, and JAEGER_GO_VERSION with them: the `go` line of its go.mod.
+JAEGER_VERSION="1.76.0"
+JAEGER_RELEASE="2.13.0"
+JAEGER_GO_VERSION="1.24.6"
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
 # A command as root: directly when root, else through sudo.
@@ -82,6 +91,29 @@ stop_host_service() {
 # scripts/preflight.sh (which checks, before setup installs anything, what building it needs).
 mkcert_built() { "$TOOLS/bin/mkcert" -version 2>/dev/null | grep -q "v$MKCERT_VERSION"; }
 centrifugo_built() { "$TOOLS/bin/centrifugo" version 2>/dev/null | grep -q "$CENTRIFUGO_VERSION"; }
+jaeger_built() { "$TOOLS/bin/jaeger" version 2>/dev/null | grep -q "\"gitVersion\":\"v$JAEGER_RELEASE\""; }
+# Whether make up and make prod trace: not when OTEL_SDK_DISABLED=true (environment, then .env),
+# which also skips their Jaeger (its process, ports and, outside the tests, its build).
+tracing_on() { [ "$(env_get OTEL_SDK_DISABLED | tr '[:upper:]' '[:lower:]')" != true ]; }
+# make up's and make prod's Jaeger ports (deploy/jaeger/config.yaml's defaults).
+jaeger_otlp_port() { env_get JAEGER_OTLP_PORT 4318; }
+jaeger_query_port() { env_get JAEGER_QUERY_PORT 16686; }
+# Point the platform's processes at that Jaeger, unless the environment (or .env, exported
+# before) already names a trace endpoint or a query API of its own: exports
+# OTEL_EXPORTER_OTLP_ENDPOINT and JAEGER_QUERY_URL. Nothing when tracing is off.
+export_tracing_env() {
+  tracing_on || return 0
+  if [ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && [ -z "${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:-}" ]; then
+    export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$(jaeger_otlp_port)"
+  fi
+  [ -n "${JAEGER_QUERY_URL:-}" ] || export JAEGER_QUERY_URL="http://127.0.0.1:$(jaeger_query_port)"
+}
+# The names of a Procfile's processes for honcho, Jaeger left out when tracing is off.
+procfile_processes() {
+  local names; names="$(sed -nE 's/^([A-Za-z0-9_-]+):.*/\1/p' "$1")"
+  tracing_on || names="$(grep -vx jaeger <<<"$names")"
+  printf '%s\n' "$names"
+}
 # compose-config (tests only) is rebuilt when its source changes: the stamp of this source.
 compose_config_stamp() {
   printf '%s' "$TOOLS/bin/.compose-config-$(cat "$ROOT"/tests/compose_config/go.* "$ROOT"/tests/compose_config/*.go | sha256sum | cut -c1-16)"

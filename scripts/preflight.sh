@@ -215,7 +215,8 @@ check_disk() {
 
 # What a first run writes, in MB: apt's files (installed, and the .deb files apt keeps), .venv
 # (1.1 GB) and pip's cache of the wheels (~350 MB), Go's module cache (Centrifugo's modules:
-# 0.95 GB) and build cache (0.8 GB), the binaries, node_modules and npm's cache, and var/.
+# 0.95 GB; Jaeger's 1.1 GB) and build cache (0.8 GB; Jaeger's 1.5 GB), the binaries,
+# node_modules and npm's cache, and var/.
 # Reads the NEED_* flags of preflight_setup.
 need_setup_disk() {
   local pkg up_missing=false test_missing=false
@@ -234,6 +235,13 @@ need_setup_disk() {
     need_disk "$GO_MODCACHE" 1000 "Go's module cache"
     need_disk "$GO_BUILDCACHE" 850 "Go's build cache"
     need_disk "$TOOLS" 100 "Centrifugo"
+  fi
+  if $NEED_JAEGER; then
+    # Measured on its first build here (2026-12, Jaeger 2.13): 1.1 GB of modules with their zip
+    # files, 1.5 GB of build cache, an 85 MB binary.
+    need_disk "$GO_MODCACHE" 1150 "Jaeger's modules"
+    need_disk "$GO_BUILDCACHE" 1500 "Jaeger's build"
+    need_disk "$TOOLS" 90 "Jaeger"
   fi
   if $NEED_COMPOSE_CONFIG; then
     need_disk "$GO_MODCACHE" 70 "compose-go's modules"
@@ -312,6 +320,10 @@ up_ports() {
     "ALERTMANAGER_PORT=$(env_get ALERTMANAGER_PORT 9093)" \
     "EMAIL_PORT (the dev SMTP server)=$(env_get EMAIL_PORT 1025)" \
     "SMTP_WEB_PORT=$(env_get SMTP_WEB_PORT 8025)"
+  # Jaeger's (scripts/run-jaeger.sh), unless tracing is off (OTEL_SDK_DISABLED=true: no Jaeger).
+  if tracing_on; then
+    printf '%s\n' "JAEGER_OTLP_PORT=$(jaeger_otlp_port)" "JAEGER_QUERY_PORT=$(jaeger_query_port)"
+  fi
   # Each worker group of the Procfile serves its metrics on WORKER_METRICS_PORT + its index in
   # settings.WORKER_GROUPS (launchers.workers.metrics_port): the Procfile lists them in that order.
   base="$(env_get WORKER_METRICS_PORT 9811)"
@@ -334,6 +346,7 @@ up_ports() {
 
 # What setup.sh is to build or install (each asked as setup.sh asks it).
 NEED_VENV=false NEED_CENTRIFUGO=false NEED_COMPOSE_CONFIG=false NEED_NPM=false NEED_MKCERT=false
+NEED_JAEGER=false
 
 preflight_setup() {
   local test=false prod=false go_min="" go_what="" compose_go pkg
@@ -342,6 +355,7 @@ preflight_setup() {
   { $test || $prod; } && ! mkcert_built && NEED_MKCERT=true
   [ -x "$PY" ] || NEED_VENV=true
   centrifugo_built || NEED_CENTRIFUGO=true
+  { $test || tracing_on; } && ! jaeger_built && NEED_JAEGER=true
   $test && [ ! -f "$(compose_config_stamp)" ] && NEED_COMPOSE_CONFIG=true
   npm_installed || NEED_NPM=true
   check_os
@@ -355,6 +369,10 @@ preflight_setup() {
   ! $NEED_VENV || check_python
   if $NEED_CENTRIFUGO; then
     go_min="$CENTRIFUGO_GO_VERSION"; go_what="Centrifugo v$CENTRIFUGO_VERSION"
+  fi
+  if $NEED_JAEGER; then
+    version_ge "${go_min:-0}" "$JAEGER_GO_VERSION" || go_min="$JAEGER_GO_VERSION"
+    go_what="${go_what:+$go_what and }Jaeger v$JAEGER_RELEASE"
   fi
   if $NEED_COMPOSE_CONFIG; then
     compose_go="$(awk '$1 == "go" {print $2; exit}' "$ROOT/tests/compose_config/go.mod")"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install what the platform needs, once: Debian packages (Redis, Prometheus, Alertmanager), the
-# virtualenv, Centrifugo, centrifuge-js and uPlot from npm, and a .env with random local secrets.
+# virtualenv, Centrifugo, Jaeger (unless OTEL_SDK_DISABLED=true), centrifuge-js and uPlot from
+# npm, and a .env with random local secrets.
 # Running it again is fast and changes nothing. It checks first (scripts/preflight.sh) what it
 # needs to install them: the system, root, Python, Go, npm and disk space; it names what is
 # missing and installs nothing then.
 # Usage: scripts/setup.sh [--test|--prod]   (--test adds what the test suite starts: PostgreSQL,
-# Chromium, HAProxy, nginx, certutil, wrk, mkcert; --prod what make prod runs: nginx, PostgreSQL,
-# mkcert)
+# Chromium, HAProxy, nginx, certutil, wrk, mkcert, and Jaeger whatever OTEL_SDK_DISABLED says;
+# --prod what make prod runs: nginx, PostgreSQL, mkcert)
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 mode="${1:-}"
@@ -71,6 +72,28 @@ if ! centrifugo_built; then
   (cd "$build" && GOFLAGS=-mod=mod go build \
     -ldflags "-X github.com/centrifugal/centrifugo/v6/internal/build.Version=$CENTRIFUGO_VERSION" \
     -o "$TOOLS/bin/centrifugo" github.com/centrifugal/centrifugo/v6)
+fi
+
+# Jaeger v2 (make up's and make prod's trace store, scripts/run-jaeger.sh), built the same way
+# from the pinned module's cmd/jaeger: the tests always, make up and make prod unless
+# OTEL_SDK_DISABLED=true. Its UI's assets are not in the module: the binary serves the query API
+# (the app draws traces itself) and a placeholder page.
+if { [ "$mode" = --test ] || tracing_on; } && ! jaeger_built; then
+  log "building Jaeger v$JAEGER_RELEASE (Go module v$JAEGER_VERSION): first time only, about 5 minutes and 2.5 GB of Go's caches (OTEL_SDK_DISABLED=true in .env skips it for make up and make prod)"
+  build="$TOOLS/jaeger-build"; mkdir -p "$build" "$TOOLS/bin"
+  printf 'module localbuild\n\ngo %s\n\nrequire github.com/jaegertracing/jaeger v%s\n\n' \
+    "$JAEGER_GO_VERSION" "$JAEGER_VERSION" > "$build/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/jaegertracing/jaeger/cmd/jaeger"\n' \
+    > "$build/tools.go"
+  # Jaeger's go.mod replaces some dependencies (github.com/Shopify/sarama with an older version);
+  # Go follows only the main module's replace lines (and `go install pkg@version` refuses such a
+  # module), so this build's go.mod repeats Jaeger's own.
+  jaeger_mod="$(cd "$build" && go mod download -json "github.com/jaegertracing/jaeger@v$JAEGER_VERSION" \
+    | sed -nE 's/^[[:space:]]*"GoMod": "(.*)",?$/\1/p')"
+  grep -E '^replace [^(]' "$jaeger_mod" >> "$build/go.mod"
+  (cd "$build" && GOFLAGS=-mod=mod go build -trimpath \
+    -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v$JAEGER_RELEASE" \
+    -o "$TOOLS/bin/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger)
 fi
 
 # compose-config: docker-compose.yml loaded as `docker compose config` does, by the Compose

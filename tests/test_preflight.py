@@ -35,6 +35,8 @@ PORT_VARIABLES = (
     "ALERTMANAGER_PORT",
     "EMAIL_PORT",
     "SMTP_WEB_PORT",
+    "JAEGER_OTLP_PORT",
+    "JAEGER_QUERY_PORT",
 )
 # What the scripts read that would change what a test sees.
 SCRIPT_VARIABLES = (
@@ -45,6 +47,7 @@ SCRIPT_VARIABLES = (
     "ALLOW_UNSUPPORTED_OS",
     "KEEP_HOST_SERVICES",
     "PREFLIGHT_OS_RELEASE",
+    "OTEL_SDK_DISABLED",
 )
 
 
@@ -188,6 +191,22 @@ def test_centrifugo_go_version_is_its_go_mod():
     assert lib_value("CENTRIFUGO_GO_VERSION") == wanted
 
 
+def test_jaeger_go_version_is_its_go_mod():
+    """lib.sh's JAEGER_GO_VERSION is the `go` line of the pinned Jaeger module's go.mod (checked
+    when Go's module cache holds it: after the first build)."""
+    if not shutil.which("go"):
+        pytest.skip("no Go here")
+    cache = subprocess.run(
+        ["go", "env", "GOMODCACHE"], cwd="/", capture_output=True, text=True, check=True
+    ).stdout.strip()
+    version = lib_value("JAEGER_VERSION")
+    go_mod = Path(cache, f"cache/download/github.com/jaegertracing/jaeger/@v/v{version}.mod")
+    if not go_mod.exists():
+        pytest.skip(f"Jaeger's module v{version} is not in Go's module cache")
+    [wanted] = re.findall(r"^go (\S+)$", go_mod.read_text(), re.M)
+    assert lib_value("JAEGER_GO_VERSION") == wanted
+
+
 # --- setup: something missing -----------------------------------------------------------------
 
 
@@ -319,6 +338,19 @@ def test_worker_metrics_port_named_with_its_group(tmp_path: Path):
     named = f"WORKER_METRICS_PORT+{last} (worker-{group}'s metrics)={taken} is taken"
     assert named in result.stderr
     assert "set WORKER_METRICS_PORT to a free port" in result.stderr
+
+
+def test_jaeger_ports_checked_unless_tracing_is_off(tmp_path: Path, listener: socket.socket):
+    """make up runs Jaeger on JAEGER_QUERY_PORT (and JAEGER_OTLP_PORT): a taken one is named,
+    unless OTEL_SDK_DISABLED=true, with which make up runs no Jaeger."""
+    port = listener.getsockname()[1]
+    project = make_project(tmp_path / "project")
+    env = free_ports_env(JAEGER_QUERY_PORT=port)
+    named = run(project, "scripts/preflight.sh", "up", env=env)
+    assert named.returncode != 0
+    assert f"JAEGER_QUERY_PORT={port} is taken" in named.stderr
+    off = run(project, "scripts/preflight.sh", "up", env={**env, "OTEL_SDK_DISABLED": "true"})
+    assert (off.returncode, off.stderr) == (0, "")
 
 
 def test_same_port_twice_named(tmp_path: Path):
