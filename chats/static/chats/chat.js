@@ -12,6 +12,7 @@
   const button = document.getElementById("send-button");
   const sendError = document.getElementById("send-error");
   let current = null; // {chat, subscription}
+  const liveLag = measureLiveLag(document.querySelector(".chat-window").dataset);
   // Events can arrive out of order (several workers, a sweeper re-queue after an outage): a deleted
   // message never comes back, and an older version never overwrites a newer one.
   const deleted = new Set();
@@ -57,8 +58,12 @@
     title.textContent = chat.title;
     // Subscribe first, then read: whatever is posted in between arrives as an event.
     const subscription = subscribe(`chat:${chat.id}`, {
-      publication: (ctx) => ctx.data && ctx.data.message && renderMessage(ctx.data.message),
+      publication: (ctx) => {
+        liveLag.arrived(ctx); // first: the time it reached the page, not the time drawn
+        if (ctx.data && ctx.data.message) renderMessage(ctx.data.message);
+      },
       subscribed: (ctx) => {
+        liveLag.replaying(); // what recovery hands over now was published while away
         document.body.dataset.subscribedChat = chat.id;
         // Recovery failed (history expired, Centrifugo restarted): read the chat again.
         if (ctx.wasRecovering && !ctx.recovered) loadHistory(chat.id);
@@ -138,6 +143,103 @@
       }
     });
     invitationList.append(item);
+  }
+
+  // What readers see: for a sample of live messages (the server's LIVE_LAG_SAMPLE_RATE), the time
+  // from the server's publish (`tags.sent_at`, epoch ms) to the message's arrival here, on the
+  // server's clock: offset = server_ms - (t0 + t1) / 2 of the clock round trip with the smallest
+  // RTT, measured again on each (re)connect. Values go to the server in batches of at most
+  // LIVE_LAG_BATCH, one POST per FLUSH_MS at most while messages arrive (a burst keeps a uniform
+  // sample of its values, not its first ones), and what is left on leaving by sendBeacon.
+  // observability/browser_lag.py observes them into chatplatform_live_browser_lag_seconds.
+  function measureLiveLag(urls) {
+    const FLUSH_MS = 10000;
+    const CLOCK_TRIES = 3;
+    const MIN_MS = -1000; // the server counts -1000..0 (the offset's error) as 0; below: a bad clock
+    const MAX_MS = 600000; // a frozen tab's backlog: not delivery, and the server refuses it
+    let offset = null; // server clock minus this browser's, in ms; null: not measured yet
+    let policy = { sample_rate: 0, batch: 0 };
+    let values = []; // the batch being filled
+    let seen = 0; // values offered to it since the last flush
+    let timer = null;
+    let replay = false;
+    const early = []; // [arrival, sentAt] received before the first offset
+
+    function keep(arrival, sentAt) {
+      if (Math.random() >= policy.sample_rate) return;
+      const lag = arrival + offset - sentAt;
+      if (!(lag >= MIN_MS && lag <= MAX_MS)) return;
+      seen += 1;
+      if (values.length < policy.batch) values.push(Math.round(lag));
+      else {
+        const slot = Math.floor(Math.random() * seen); // reservoir: each value equally likely
+        if (slot < policy.batch) values[slot] = Math.round(lag);
+      }
+      if (timer === null) timer = setTimeout(flush, FLUSH_MS);
+    }
+
+    function take() {
+      clearTimeout(timer);
+      timer = null;
+      const batch = values;
+      values = [];
+      seen = 0;
+      return batch;
+    }
+
+    function flush() {
+      const batch = take();
+      if (batch.length === 0) return;
+      sendJSON("POST", urls.lagReportUrl, { lags_ms: batch }).catch((error) =>
+        console.warn("live lag report not taken:", error.status || "", error.message),
+      );
+    }
+
+    async function measureClock() {
+      let best = null;
+      for (let i = 0; i < CLOCK_TRIES; i++) {
+        const t0 = Date.now();
+        const answer = await getJSON(urls.lagClockUrl);
+        const t1 = Date.now();
+        if (best === null || t1 - t0 < best.rtt) {
+          best = { rtt: t1 - t0, offset: answer.now_ms - (t0 + t1) / 2, answer };
+        }
+        if (!(answer.sample_rate > 0)) break; // measuring is off: one answer says so
+      }
+      policy = { sample_rate: best.answer.sample_rate, batch: best.answer.batch };
+      offset = best.offset;
+      document.body.dataset.clockOffset = String(Math.round(offset));
+      for (const [arrival, sentAt] of early.splice(0)) keep(arrival, sentAt);
+    }
+
+    client.on("connected", () =>
+      measureClock().catch((error) => console.warn("clock not measured:", error.message)),
+    );
+    // Leaving (closing, navigating, the tab discarded later): what is left goes by beacon, which
+    // cannot set headers, so as a form with the CSRF token in its field, as Django's forms do.
+    addEventListener("pagehide", () => {
+      const batch = take();
+      if (batch.length === 0) return;
+      const form = new URLSearchParams(batch.map((lag) => ["lags_ms", String(lag)]));
+      const csrf = document.cookie.match(/(?:^|; )csrftoken=([^;]*)/);
+      form.append("csrfmiddlewaretoken", csrf ? decodeURIComponent(csrf[1]) : "");
+      navigator.sendBeacon(urls.lagReportUrl, form);
+    });
+
+    return {
+      arrived(ctx) {
+        const sentAt = Number(ctx.tags && ctx.tags.sent_at);
+        if (replay || !ctx.tags || !ctx.tags.sent_at || !Number.isFinite(sentAt)) return;
+        const arrival = Date.now();
+        if (offset !== null) keep(arrival, sentAt);
+        else if (early.length < 100) early.push([arrival, sentAt]);
+      },
+      // Recovered publications come synchronously right after "subscribed": not live arrivals.
+      replaying() {
+        replay = true;
+        queueMicrotask(() => (replay = false));
+      },
+    };
   }
 
   getAll(config.chatsUrl).then((chats) => {
