@@ -196,3 +196,39 @@ def test_with_redis_down_the_sweepers_delivery_still_belongs_to_the_request(
     queued_by = jaeger.get_trace(link["traceID"])
     operations = {s["operationName"] for s in queued_by["spans"]}
     assert "run/chats.tasks.requeue_stale_outbox_task" in operations, operations
+
+
+def test_an_unreachable_trace_store_costs_requests_nothing_but_their_spans(
+    redis_service, centrifugo_service, smtp, make_user, django_db_setup
+):
+    """Jaeger down (nothing listens at the endpoint): spans are dropped by the batch thread,
+    every request still answers, and the email still goes."""
+    env = testing.django_env(
+        REDIS_URL=redis_service.url,
+        CELERY_BROKER_URL=redis_service.url,
+        CACHE_URL=redis_service.cache_url,
+        EMAIL_RECIPIENT_LIMIT="",
+        **smtp.django_env,
+        **centrifugo_service.django_env,
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{testing.free_port()}",
+        OTEL_EXPORTER_OTLP_TIMEOUT="1",
+        OTEL_BSP_SCHEDULE_DELAY="100",
+    )
+    owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
+    chat = services.create_chat(title="No store", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    celery_app.control.purge()
+    with (
+        testing.WebProcess(env, "untraced-web") as web,
+        testing.WorkerProcess(env, concurrency=1, name="untraced-worker"),
+    ):
+        for n in range(20):
+            response = api(web.url, owner, "POST", f"/api/chats/{chat.pk}/messages/", text=f"{n}")
+            assert response.status_code == 201, response.text
+        response = api(
+            web.url, owner, "POST", f"/api/chats/{chat.pk}/members/", user_id=newcomer.pk
+        )
+        assert response.status_code == 201, response.text
+        testing.wait_until(lambda: smtp.inbox.messages(), 30, "the admin email")
+    [mail] = smtp.inbox.messages()
+    assert mail.subject == "[No store] nina joined the chat"
