@@ -3,6 +3,7 @@
 # place, so that a backup reads the database make prod writes.
 #   PROD_HOST   the name browsers use (default localhost); HTTPS_PORT (8443) and HTTP_PORT (8080)
 #   PROD_VAR_DIR  its state, apart from make up's (default var/prod): reports, mail, TLS, nginx
+#   OTEL_EXPORTER_OTLP_ENDPOINT, JAEGER_QUERY_URL  make prod's Jaeger unless set (lib.sh)
 # The database: DATABASE_URL from .env when it is a postgres:// URL (a server of your own), else
 # the local PostgreSQL cluster's `chatplatform_prod` database (scripts/prod.sh creates it, with
 # POSTGRES_PASSWORD from .env as its role's password).
@@ -22,6 +23,10 @@ export DJANGO_CSRF_TRUSTED_ORIGINS="$PUBLIC_BASE_URL"
 export CENTRIFUGO_WS_URL="wss://$PROD_HOST$port_suffix/connection/websocket"
 export CENTRIFUGO_ALLOWED_ORIGINS="$PUBLIC_BASE_URL"
 export PROMETHEUS_MULTIPROC_DIR="$VAR_DIR/prometheus-multiproc"
+# Traces to make prod's Jaeger (scripts/run-jaeger.sh; OTLP on JAEGER_OTLP_PORT, the query API
+# on JAEGER_QUERY_PORT), unless the environment or .env names an endpoint or query API of its
+# own; nothing with OTEL_SDK_DISABLED=true (lib.sh, export_tracing_env).
+export_tracing_env
 PROD_LOCAL_DATABASE=false
 if [[ "$(env_get DATABASE_URL)" != postgres* ]]; then
   PROD_LOCAL_DATABASE=true

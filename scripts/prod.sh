@@ -34,6 +34,8 @@ export TLS_CERT TLS_KEY STATIC_ROOT="$VAR_DIR/static"
 url="$PUBLIC_BASE_URL"
 flower=$(env_get FLOWER_PORT 5555); prom=$(env_get PROMETHEUS_PORT 9090)
 mailweb=$(env_get SMTP_WEB_PORT 8025)
+jaeger=""  # its ports, when tracing is on (scripts/run-jaeger.sh)
+tracing_on && jaeger=", Jaeger's OTLP $(jaeger_otlp_port) and query API $(jaeger_query_port)"
 cat <<MSG
 
   Chat Platform (production profile) is starting. Open:
@@ -47,7 +49,7 @@ cat <<MSG
     Email inbox     http://127.0.0.1:$mailweb/   (the development SMTP server: set EMAIL_HOST
                     and its friends in .env for a real one)
   Internal ports stay on 127.0.0.1 (gunicorn $(env_get WEB_PORT 8000), Centrifugo's API
-  $(env_get CENTRIFUGO_INTERNAL_PORT 8002)); only the proxy (https $HTTPS_PORT, http $HTTP_PORT) serves browsers.
+  $(env_get CENTRIFUGO_INTERNAL_PORT 8002)$jaeger); only the proxy (https $HTTPS_PORT, http $HTTP_PORT) serves browsers.
 MSG
 if [ -n "$TLS_CA" ]; then cat <<MSG
   The certificate is signed by a local CA made on first run: trust it once with
@@ -57,4 +59,5 @@ MSG
 fi
 echo "  Ctrl-C stops everything."; echo
 echo $$ > "$VAR_DIR/prod.pid"
-exec "$VENV/bin/honcho" -f Procfile.prod -e /dev/null start
+mapfile -t processes < <(procfile_processes Procfile.prod)
+exec "$VENV/bin/honcho" -f Procfile.prod -e /dev/null start "${processes[@]}"

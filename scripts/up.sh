@@ -16,6 +16,11 @@ prom=$(env_get PROMETHEUS_PORT 9090); cf=$(env_get CENTRIFUGO_PORT 8001)
 am=$(env_get ALERTMANAGER_PORT 9093)
 cf_internal=$(env_get CENTRIFUGO_INTERNAL_PORT 8002)
 mailweb=$(env_get SMTP_WEB_PORT 8025)
+traces="off (OTEL_SDK_DISABLED=true: no Jaeger)"
+if tracing_on; then
+  traces="http://127.0.0.1:$(jaeger_query_port)/api/services   (Jaeger's query API; spans in
+                    over OTLP/HTTP on 127.0.0.1:$(jaeger_otlp_port); its own UI is a placeholder)"
+fi
 cat <<MSG
 
   Chat Platform is starting. Open:
@@ -33,8 +38,13 @@ cat <<MSG
     Centrifugo      ws://127.0.0.1:$cf/connection/websocket (WebSocket only)
                     http://127.0.0.1:$cf_internal/health (internal port: server API, /metrics)
     Email inbox     http://127.0.0.1:$mailweb/
+    Traces          $traces
   Ctrl-C stops everything.
 
 MSG
 export_env_defaults
-exec "$VENV/bin/honcho" -f Procfile -e /dev/null start
+# Every process traces to make up's Jaeger (unless .env names another endpoint, or
+# OTEL_SDK_DISABLED=true, which also leaves Jaeger out).
+export_tracing_env
+mapfile -t processes < <(procfile_processes Procfile)
+exec "$VENV/bin/honcho" -f Procfile -e /dev/null start "${processes[@]}"

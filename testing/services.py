@@ -423,7 +423,7 @@ class JaegerProcess(ManagedProcess):
             if not key.startswith(("JAEGER_", "OTEL_"))
         }
         process_env.update(
-            JAEGER_HOST="127.0.0.1",
+            JAEGER_LISTEN_HOST="127.0.0.1",
             JAEGER_OTLP_PORT=str(otlp_port),
             JAEGER_QUERY_PORT=str(query_port),
             JAEGER_MAX_TRACES=str(max_traces),
