@@ -59,6 +59,7 @@ SERVICES = APP_SERVICES | {
     "grafana",
     "mailpit",
     "proxy",
+    "jaeger",
 }
 # Ports the third-party images listen on by default (the app's come from their commands).
 IMAGE_DEFAULT_PORTS = {
@@ -68,6 +69,8 @@ IMAGE_DEFAULT_PORTS = {
     "alertmanager": {9093},
     "grafana": {3000},
     "mailpit": {1025, 8025},
+    # deploy/jaeger/config.yaml's defaults: OTLP over HTTP, the query API.
+    "jaeger": {4318, 16686},
 }
 # What `--profile scale` adds: a second Centrifugo node behind centrifugo-lb.
 SCALE_SERVICES = {"centrifugo-2"}
