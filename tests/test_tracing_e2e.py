@@ -232,3 +232,32 @@ def test_an_unreachable_trace_store_costs_requests_nothing_but_their_spans(
         testing.wait_until(lambda: smtp.inbox.messages(), 30, "the admin email")
     [mail] = smtp.inbox.messages()
     assert mail.subject == "[No store] nina joined the chat"
+
+
+def test_the_retries_of_an_email_are_in_its_trace(stack, jaeger, smtp, make_user):
+    owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
+    chat = services.create_chat(title="Retried", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    smtp.stop()
+    try:
+        response = api(stack, owner, "POST", f"/api/chats/{chat.pk}/members/", user_id=newcomer.pk)
+        assert response.status_code == 201, response.text
+        note = Notification.objects.get(subject__contains="nina")
+        testing.wait_until(
+            lambda: Notification.objects.get(pk=note.pk).attempts >= 1, 30, "a failed attempt"
+        )
+    finally:
+        smtp.start()
+    testing.wait_until(lambda: smtp.inbox.messages(), 60, "the email once SMTP is back")
+
+    sent = with_operation("deliver notification", **{"outbox.result": "sent"})
+    [trace] = jaeger.wait_for_traces(WEB, {"chat.id": chat.pk}, sent)
+    attempts = sorted(
+        spans_by_operation(trace)["deliver notification"], key=lambda span: span["startTime"]
+    )
+    assert len(attempts) >= 2
+    assert [tag(span, "outbox.attempt") for span in attempts] == list(range(1, len(attempts) + 1))
+    assert tag(attempts[0], "error") is True  # the refused connection
+    assert tag(attempts[-1], "outbox.result") == "sent"
+    # One wait, the first attempt's (commit to claim); the retries' backoff shows as gaps.
+    assert len(spans_by_operation(trace)["outbox wait"]) == 1
