@@ -56,6 +56,9 @@ def configure(role: str) -> bool:
     global _configured_pid
     if _configured_pid == os.getpid():
         return True
+    from django.conf import settings
+
+    settings.DEBUG  # noqa: B018 - loads the settings, which put .env's OTEL_* in the environment
     if not enabled():
         return False
     from opentelemetry import trace
