@@ -129,6 +129,7 @@ def test_panels_cover_what_the_operator_asked_for() -> None:
         "Connected clients",
         "Publications",
         "API latency p50 / p95",
+        "Browser-measured live lag",
     } <= titles["chatplatform-live-delivery"]
 
 

@@ -95,7 +95,7 @@
       a.className = "trace-link";
       a.textContent = "slowest traces";
       a.title = "Slowest traces of this time range (click a point for those around it)";
-      el.querySelector("h3").append(" ", a);
+      el.querySelector("h3").after(a);  // beside the title, not in it (tests read the title)
     }
     a.href = traceUrl(panel.rangeLinks[0], linkVars(data, null));
   }
