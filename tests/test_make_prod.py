@@ -8,6 +8,7 @@ What a browser does over https and wss is tests/test_production_browser.py's.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -58,6 +59,8 @@ def test_make_prod_serves_the_platform_over_tls_with_debug_off() -> None:
             "SMTP_WEB_PORT",
             "HTTPS_PORT",
             "HTTP_PORT",
+            "JAEGER_OTLP_PORT",
+            "JAEGER_QUERY_PORT",
         )
     }
     env = django_env(
@@ -70,6 +73,8 @@ def test_make_prod_serves_the_platform_over_tls_with_debug_off() -> None:
         PROD_SEED_DEMO="true",
     )
     env.pop("DJANGO_DEBUG", None)  # make test exports true: make prod must turn it off itself
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "JAEGER_QUERY_URL", "OTEL_SDK_DISABLED"):
+        env.pop(name, None)  # make prod points its processes at its own Jaeger
     log = (tmp_path / "prod.log").open("wb")
     process = subprocess.Popen(
         ["scripts/prod.sh"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -114,6 +119,13 @@ def test_make_prod_serves_the_platform_over_tls_with_debug_off() -> None:
             opener.open(request, timeout=5)
         assert redirect.value.code == 301
         assert redirect.value.headers["Location"].startswith("https://127.0.0.1:")
+        # The web process traced those requests into make prod's Jaeger.
+        services = f"http://127.0.0.1:{ports['JAEGER_QUERY_PORT']}/api/services"
+        wait_until(
+            lambda: "chatplatform-web" in (json.loads(_get(services, ca_file)[2])["data"] or []),
+            timeout=20,
+            what="the web process's spans in make prod's Jaeger",
+        )
         # The pid restore.sh stops it by.
         assert (tmp_path / "prod" / "prod.pid").read_text().strip().isdigit()
     finally:
