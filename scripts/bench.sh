@@ -57,6 +57,14 @@ log "admin emails: one email worker replica vs two, through a 0.2 s SMTP server"
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" -m bench.bench_email_scale --database-url "$pg_url" ${BENCH_EMAIL_SCALE_ARGS:-}
 
+log "tracing: request cost at the default sampling (and at 10 %) vs tracing off, spans per request"
+# Three gunicorns (make prod's config, one worker each: off, on, 10 %) on one database, Redis,
+# Centrifugo, an email worker and Jaeger; posting and adding a member (2 admin emails), 10 rounds
+# x 50 requests of each a configuration, interleaved (2 to 3 minutes). A quick run:
+# BENCH_TRACING_ARGS="--rounds 4 --requests 20" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" -m bench.bench_tracing --database-url "$pg_url" ${BENCH_TRACING_ARGS:-}
+
 log "activity statistics: full rebuild vs incremental fill vs naive pandas (PostgreSQL)"
 # 1,000,000 messages over 90 days (a few minutes); --big adds the 5,000,000-message history run:
 # BENCH_STATS_ARGS="--big" make bench;  quick: BENCH_STATS_ARGS="--messages 100000"

@@ -202,3 +202,29 @@ def test_bench_year(tmp_path: Path) -> None:
             "rows_read" in q for q in profiled["snapshot_s"]["queries"] if "SELECT" in q["sql"]
         )
     assert {"snapshot_s", "fill_noop_s"} <= set(result["history_readers"])
+
+
+def test_bench_tracing(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path,
+        "bench_tracing",
+        *("--rounds", "2", "--requests", "3", "--warmup", "1", "--traces", "1"),
+    )
+    assert set(result["configs"]) == {"off", "on", "ratio"}
+    for kind in ("post", "member"):
+        rows = result["latency"][kind]
+        for name in ("off", "on", "ratio"):
+            assert_finite(rows[name], "p50_ms", "p90_ms", "p99_ms")
+            assert rows[name]["requests"] == 6, rows[name]
+        assert_finite(rows["on"], "ratio_p50", "ratio_p99")
+        assert isinstance(result["goal"][kind]["met"], bool)
+    # What a traced request recorded, read back from Jaeger: the post's Centrifugo publish,
+    # the add's two deliveries down to the SMTP reply in the email worker.
+    spans = result["spans"]
+    assert spans["post"]["by_operation"]["chatplatform-web: centrifugo publish"] == 1, spans
+    assert spans["member"]["by_operation"]["chatplatform-worker-email: smtp send"] == 2, spans
+    # Every request of the default sampling is traced; every add sent both admins' emails.
+    assert result["sampled"]["on"]["traces"] == result["sampled"]["on"]["requests"] == 14
+    emails = result["emails"]
+    assert emails["received"] == emails["expected"] == 3 * 2 * 7, emails
+    assert emails["duplicate_message_ids"] == 0, emails
