@@ -66,22 +66,23 @@ def continued(
     waited_since: datetime | None = None,
 ) -> Iterator[Span]:
     """A span continuing the trace that `traceparent` names (an outbox row's writer), as the
-    current span. It links to the span it runs under when that belongs to another trace (a task
-    queued by the sweeper, or by a retry of another trace's batch), so each trace leads to the
-    other. With `waited_since`, an "outbox wait" span before it shows the time from then (the
-    commit) to now (the claim) as a bar of its own."""
+    current span: under the span it runs in when that is of the same trace (the task the
+    request queued), else under the writer's span, linked to the span it runs in (a task queued
+    by the sweeper: each trace leads to the other). With `waited_since`, an "outbox wait" span
+    under the writer's shows the time from then (the commit) to now (the claim) as a bar."""
     parent = parent_context(traceparent)
     here = trace.get_current_span().get_span_context()
     links = []
-    if parent is not None:
-        parent_trace = trace.get_current_span(parent).get_span_context().trace_id
-        if here.is_valid and here.trace_id != parent_trace:
-            links = [Link(here)]
     if waited_since is not None and (parent is not None or here.is_valid):
         start = min(int(waited_since.timestamp() * 1e9), time.time_ns())
         TRACER.start_span(
             "outbox wait", context=parent, start_time=start, attributes=attributes
         ).end()
+    if parent is not None and here.is_valid:
+        if here.trace_id == trace.get_current_span(parent).get_span_context().trace_id:
+            parent = None  # the task the request queued: nest under its span
+        else:
+            links = [Link(here)]
     with TRACER.start_as_current_span(
         name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes, links=links
     ) as current:
