@@ -212,9 +212,10 @@
       for (const [arrival, sentAt] of early.splice(0)) keep(arrival, sentAt);
     }
 
-    client.on("connected", () =>
-      measureClock().catch((error) => console.warn("clock not measured:", error.message)),
-    );
+    const measure = () =>
+      measureClock().catch((error) => console.warn("clock not measured:", error.message));
+    client.on("connected", measure);
+    if (client.state === "connected") measure(); // connected before this script ran
     // Leaving (closing, navigating, the tab discarded later): what is left goes by beacon, which
     // cannot set headers, so as a form with the CSRF token in its field, as Django's forms do.
     addEventListener("pagehide", () => {
