@@ -39,6 +39,7 @@ import secrets
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -105,12 +106,14 @@ def main() -> None:
 
 
 class Services:
-    """Redis, Centrifugo (secrets a deployment accepts) and an SMTP sink on free ports, Django
-    set up in this process on `database_url` against them, and `web_env`: a deployment's
-    environment (DEBUG off, fresh secrets) for the web and worker processes, with no OTEL_*
-    variable. Everything started goes on `stack`."""
+    """Redis, Centrifugo (secrets a deployment accepts) and, with `smtp`, an SMTP sink on free
+    ports, Django set up in this process on `database_url` against them, and `web_env`: a
+    deployment's environment (DEBUG off, fresh secrets, its VAR_DIR in `workdir`) for the web
+    and worker processes, with no OTEL_* variable. Everything started goes on `stack`."""
 
-    def __init__(self, database_url: str, workdir: Path, stack: contextlib.ExitStack) -> None:
+    def __init__(
+        self, database_url: str, workdir: Path, stack: contextlib.ExitStack, smtp: bool = True
+    ) -> None:
         import testing
 
         self.workdir = workdir
@@ -120,7 +123,9 @@ class Services:
                 api_key=secrets.token_urlsafe(48), token_secret=secrets.token_urlsafe(48)
             )
         )
-        self.smtp = stack.enter_context(testing.SmtpProcess(mail_dir=workdir / "inbox"))
+        self.smtp = (
+            stack.enter_context(testing.SmtpProcess(mail_dir=workdir / "inbox")) if smtp else None
+        )
         os.environ.update(
             DATABASE_URL=database_url,
             LOG_LEVEL="WARNING",
@@ -133,6 +138,7 @@ class Services:
             del os.environ[key]  # this process and the children it starts: tracing off
         setup_django()
         self.web_env = testing.production_env(
+            VAR_DIR=workdir / "var",
             LOG_LEVEL="WARNING",
             REDIS_URL=self.redis.url,
             CELERY_BROKER_URL=self.redis.url,
@@ -142,18 +148,31 @@ class Services:
             EMAIL_RECIPIENT_LIMIT="",
             EMAIL_TIMEOUT="5",
             **self.hub.django_env,
-            **self.smtp.django_env,
+            **(self.smtp.django_env if self.smtp else {}),
         )
 
-    def web(self, name: str, stack: contextlib.ExitStack, **env: str) -> Any:
+    def collectstatic(self) -> None:
+        """The static files a page loads, where WhiteNoise serves them with DEBUG off."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=self.web_env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"collectstatic failed:\n{done.stderr[-3000:]}")
+
+    def web(self, name: str, stack: contextlib.ExitStack, workers: int = 1, **env: str) -> Any:
         """A gunicorn as make prod runs it (launchers/gunicorn_conf.py: database connection
-        kept 600 s), one sync worker, its own Prometheus folder; `env` over web_env."""
+        kept 600 s), `workers` sync workers, its own Prometheus folder; `env` over web_env."""
         from testing.production import GunicornProcess
 
         metrics_dir = self.workdir / f"prometheus-{name}"
         metrics_dir.mkdir()
         process_env = {**self.web_env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), **env}
-        web = GunicornProcess(process_env, workers=1)
+        web = GunicornProcess(process_env, workers=workers)
         web.name = name
         return stack.enter_context(web)
 

@@ -65,6 +65,13 @@ log "tracing: request cost at the default sampling (and at 10 %) vs tracing off,
 # shellcheck disable=SC2086  # word splitting of the flags is wanted
 "$PY" -m bench.bench_tracing --database-url "$pg_url" ${BENCH_TRACING_ARGS:-}
 
+log "browser lag: what the chat pages report (/metrics histogram) vs WebSocket subscribers, under load"
+# A web process (2 workers), Centrifugo, the live worker; 20 msg/s for 60 s into one chat with 5
+# headless Chromium pages and 20 subscribers on it (about 1.5 minutes). A quick run:
+# BENCH_BROWSER_LAG_ARGS="--pages 2 --subscribers 5 --duration 20" make bench
+# shellcheck disable=SC2086  # word splitting of the flags is wanted
+"$PY" -m bench.bench_browser_lag --database-url "$pg_url" ${BENCH_BROWSER_LAG_ARGS:-}
+
 log "activity statistics: full rebuild vs incremental fill vs naive pandas (PostgreSQL)"
 # 1,000,000 messages over 90 days (a few minutes); --big adds the 5,000,000-message history run:
 # BENCH_STATS_ARGS="--big" make bench;  quick: BENCH_STATS_ARGS="--messages 100000"

@@ -228,3 +228,20 @@ def test_bench_tracing(tmp_path: Path) -> None:
     emails = result["emails"]
     assert emails["received"] == emails["expected"] == 3 * 2 * 7, emails
     assert emails["duplicate_message_ids"] == 0, emails
+
+
+def test_bench_browser_lag(tmp_path: Path) -> None:
+    result = run_benchmark(
+        tmp_path,
+        "bench_browser_lag",
+        *("--pages", "1", "--subscribers", "2", "--rate", "10", "--duration", "3"),
+        *("--warmup", "3", "--web-workers", "1"),
+    )
+    # The page reported what it received (by beacon on leaving, at least), into the histogram.
+    browser = result["browser"]
+    assert 0 < browser["values"] <= result["sent"], browser
+    assert_finite(browser, "p50_ms", "p95_ms", "mean_ms")
+    lag = result["subscribers_lag"]
+    assert lag["deliveries"] == lag["expected_deliveries"] == 2 * result["sent"] > 0, lag
+    assert_finite(lag, "p50_ms", "p95_ms", "p50_bucket_ms", "p95_bucket_ms")
+    assert_finite(result["difference"], "p50_ms", "p95_ms")
