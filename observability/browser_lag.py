@@ -7,7 +7,7 @@ measures, for a sample of the live messages it receives (LIVE_LAG_SAMPLE_RATE), 
 the server's publish (`tags.sent_at`, epoch ms, integrations.centrifugo) to the message's
 arrival, corrected by the offset of the browser's clock against this server's (measured at
 GET /api/live/clock/ on each (re)connect), and reports the values in batches of at most
-LIVE_LAG_BATCH to POST /api/live/lag/; each value lands in LAG_HISTOGRAM (no labels: no user,
+LIVE_LAG_BATCH to POST /api/live/lag/; each value lands in lag_histogram() (no labels: no user,
 chat or browser can add a series).
 
 A report is the user's, by session (the page: CSRF token in the X-CSRFToken header, or in the
@@ -19,6 +19,7 @@ skew the histogram with half its batch.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any
@@ -40,13 +41,22 @@ from .prometheus import PREFIX, REGISTRY
 # From a same-host Centrifugo (a few ms) to a page that got its messages a minute late; 2 s is a
 # boundary so that LiveBrowserLagHigh's p95 > 2 s is read at a bucket edge, not interpolated.
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
-LAG_HISTOGRAM = Histogram(
-    f"{PREFIX}_live_browser_lag_seconds",
-    "Time from the server's Centrifugo publish to a chat page receiving the message, measured by "
-    "the browsers (clock offset corrected), for a sample of live messages.",
-    buckets=LAG_BUCKETS,
-    registry=REGISTRY,
-)
+
+
+@functools.cache
+def lag_histogram() -> Histogram:
+    """The histogram, made at the first report: a metric without labels writes its
+    multiprocess file when made, and a process that only imports this module (`manage.py
+    check` under compose's PROMETHEUS_MULTIPROC_DIR, before the folder exists) must not."""
+    return Histogram(
+        f"{PREFIX}_live_browser_lag_seconds",
+        "Time from the server's Centrifugo publish to a chat page receiving the message, measured "
+        "by the browsers (clock offset corrected), for a sample of live messages.",
+        buckets=LAG_BUCKETS,
+        registry=REGISTRY,
+    )
+
+
 # A value is milliseconds. Below 0 down to CLOCK_SLACK_MS is the error of the clock offset (half
 # a round trip at most): counted as 0. Further below, or above MAX_LAG_MS, the page's clock or
 # arithmetic is wrong and the report is refused.
@@ -161,5 +171,5 @@ class LagReportView(APIView):
     )
     def post(self, request: Request) -> Response:
         for lag_ms in parse_lags(request.data, settings.LIVE_LAG_BATCH):
-            LAG_HISTOGRAM.observe(lag_ms / 1000)
+            lag_histogram().observe(lag_ms / 1000)
         return Response(status=204)

@@ -142,6 +142,8 @@ def test_the_schema_documents_every_endpoint():
         "GET /api/realtime/token/",
         "GET /api/realtime/subscription-token/",
         "GET /api/stats/",
+        "GET /api/live/clock/",
+        "POST /api/live/lag/",
         "GET /api/account/",
         "PATCH /api/account/",
         "POST /api/account/confirmation/",

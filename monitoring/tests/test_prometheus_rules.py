@@ -38,7 +38,7 @@ def test_rendered_local_config_passes_promtool(tmp_path: Path) -> None:
     rendered.write_text(prometheus_config.render_config(targets, web_token_file=token_file))
     result = promtool("check", "config", str(rendered))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "24 rules found" in result.stdout + result.stderr
+    assert "25 rules found" in result.stdout + result.stderr
     config = yaml.safe_load(rendered.read_text())
     assert {
         job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
@@ -113,6 +113,7 @@ def test_every_alert_has_a_unit_test_that_fires_it_and_one_that_does_not() -> No
         "EmailNotificationsBacklog",
         "EmailNotificationsFailing",
         "LiveEventsFailing",
+        "LiveBrowserLagHigh",
         "StatisticsJobStale",
         "StatisticsJobNeverSucceeded",
         "RetentionJobStale",

@@ -24,7 +24,7 @@ def test_runbooks_page_shows_staff_every_alert_section(client) -> None:
         for group in yaml.safe_load(ALERTS.read_text())["groups"]
         for rule in group["rules"]
     }
-    assert len(links) == 24
+    assert len(links) == 25
     lost = {
         name: url
         for name, url in links.items()
