@@ -13,12 +13,14 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+from rest_framework.authtoken.models import Token
 
 from monitoring.grafana import build
 from monitoring.tests import e2e_tasks
 from monitoring.tests.support import (
     chat_activity,
     flower_count,
+    http,
     run_tasks,
     wait_snapshot_value,
     wait_value,
@@ -65,6 +67,9 @@ def test_every_flat_panel_named_exists() -> None:
 # changes so that failure ratios move; watchers come and go so that clients, users and
 # subscriptions do.
 WAVES = [(3, 2, 1), (1, 3, 2), (4, 1, 0)]
+# Per wave: the publish-to-arrival times (ms) a chat page reports, as its script posts them
+# (observability.browser_lag), for "Browser-measured live lag"; longer each wave.
+LAGS_MS = [[40, 60, 90], [150, 220, 400], [700, 900, 1500]]
 
 
 def activity_in_waves(stack: dict, open_page, make_user) -> None:
@@ -73,7 +78,14 @@ def activity_in_waves(stack: dict, open_page, make_user) -> None:
     prometheus = stack["prometheus"]
     watchers: list = []
     succeeded = failed = created = 0
+    reporter = Token.objects.create(user=make_user("lag-reporter")).key
     for wave, (succeed, fail, watching) in enumerate(WAVES, start=1):
+        status, body = http(
+            f"{stack['web']}/api/live/lag/",
+            {"lags_ms": LAGS_MS[wave - 1]},
+            {"Authorization": f"Token {reporter}"},
+        )
+        assert status == 204, body[:300]
         while len(watchers) < watching:
             created += 1
             watcher = make_user(f"watcher{created}", is_staff=True)
@@ -87,7 +99,8 @@ def activity_in_waves(stack: dict, open_page, make_user) -> None:
         wait_value(prometheus, flower_count(e2e_tasks.FAIL, "task-failed"), failed)
         wait_value(prometheus, flower_count(e2e_tasks.SUCCEED, "task-succeeded"), succeeded)
         wait_value(prometheus, "sum(centrifugo_node_num_clients)", watching)
-        wait_snapshot_value(prometheus, "chatplatform_users", 3 * wave + 1 + created)
+        # Three users a wave, the operator, the lag reporter and the watchers.
+        wait_snapshot_value(prometheus, "chatplatform_users", 3 * wave + 2 + created)
         time.sleep(5)
 
 
