@@ -1,4 +1,4 @@
-"""What an outbox row keeps of its writer's trace, and when a process traces at all.
+"""What an outbox row keeps of its writer's trace.
 
 The whole thread (request -> worker -> SMTP, the sweeper) is tests/test_tracing_e2e.py, on real
 processes and a real Jaeger; these are the pieces it rests on, in this process, which never
@@ -7,13 +7,11 @@ installs the SDK globally (a span of a local provider is made current instead).
 
 from __future__ import annotations
 
-import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from core import tracing
-from observability import tracing as setup
 
 
 def test_without_a_recorded_span_rows_keep_no_trace_context():
@@ -50,34 +48,3 @@ def test_ids_become_string_attributes_named_as_staff_search_them():
         "chat.id": "5",
         "notification.event": "x",
     }
-
-
-@pytest.mark.parametrize(
-    ("env", "on"),
-    [
-        ({}, False),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
-        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, True),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4318", "OTEL_SDK_DISABLED": "true"}, False),
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4318", "OTEL_SDK_DISABLED": "TRUE "}, False),
-    ],
-)
-def test_tracing_is_on_only_with_an_endpoint_and_not_disabled(monkeypatch, env, on):
-    for name in (
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_SDK_DISABLED",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    assert setup.enabled() is on
-    if not on:
-        assert setup.configure("web") is False  # installs nothing
-
-
-def test_each_process_says_what_it_is(monkeypatch):
-    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
-    assert setup.service_name("worker-email") == "chatplatform-worker-email"
-    monkeypatch.setenv("OTEL_SERVICE_NAME", "chat-eu")
-    assert setup.service_name("web") == "chat-eu-web"
