@@ -177,6 +177,26 @@ class Services:
         return stack.enter_context(web)
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, every thread) of `pid` and its living children: a gunicorn
+    master and its workers, a span exporter's thread included."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
 def token(user: Any) -> str:
     from rest_framework.authtoken.models import Token
 
@@ -223,18 +243,35 @@ def measure(args: argparse.Namespace, targets: list[Target]) -> dict[str, dict[s
                 target.call(kind)
     timings: dict[str, dict[str, list]] = {t.name: {kind: [] for kind in REQUESTS} for t in targets}
     medians: dict[str, dict[str, list]] = {t.name: {kind: [] for kind in REQUESTS} for t in targets}
+    cpu: dict[str, dict[str, float]] = {t.name: dict.fromkeys(REQUESTS, 0.0) for t in targets}
+    cpu_start = {t.name: cpu_seconds(t.web.proc.pid) for t in targets}
     for round_no in range(args.rounds):
         order = targets if round_no % 2 == 0 else targets[::-1]
         for kind in REQUESTS:
             for target in order:
+                before = cpu_seconds(target.web.proc.pid)
                 values = [target.call(kind) for _ in range(args.requests)]
+                cpu[target.name][kind] += cpu_seconds(target.web.proc.pid) - before
                 timings[target.name][kind] += values
                 medians[target.name][kind].append(statistics.median(values))
         line = "  ".join(
             f"{t.name} {kind} {medians[t.name][kind][-1]:.1f}" for kind in REQUESTS for t in targets
         )
         print(f"round {round_no + 1}/{args.rounds}: p50 ms {line}", flush=True)
-    return {"timings": timings, "round_medians": medians}
+    # The whole phase, in a process's own batches and between them (a span exporter's thread
+    # sends while other configurations are measured).
+    cpu_total = {t.name: cpu_seconds(t.web.proc.pid) - cpu_start[t.name] for t in targets}
+    return {
+        "timings": timings,
+        "round_medians": medians,
+        "cpu_in_batches_s": cpu,
+        "cpu_total_s": cpu_total,
+    }
+
+
+def ratio(a: float, b: float) -> float:
+    """a / b; NaN for b = 0 (no CPU tick counted at a tiny size)."""
+    return a / b if b else float("nan")
 
 
 def latency_table(measured: dict, names: list[str]) -> dict:
@@ -253,6 +290,8 @@ def latency_table(measured: dict, names: list[str]) -> dict:
                 "mean_ms": statistics.fmean(values),
                 "round_p50_min_ms": min(rounds),
                 "round_p50_max_ms": max(rounds),
+                # the web process's CPU during this kind's batches, per request (10 ms ticks)
+                "cpu_ms": 1000 * measured["cpu_in_batches_s"][name][kind] / len(values),
             }
         off = rows["off"]
         for name in names:
@@ -262,6 +301,7 @@ def latency_table(measured: dict, names: list[str]) -> dict:
                 row["ratio_p90"] = row["p90_ms"] / off["p90_ms"]
                 row["ratio_p99"] = row["p99_ms"] / off["p99_ms"]
                 row["added_p50_ms"] = row["p50_ms"] - off["p50_ms"]
+                row["ratio_cpu"] = ratio(row["cpu_ms"], off["cpu_ms"])
                 # Per round: this configuration's median over off's in the same round.
                 pairs = zip(
                     measured["round_medians"][name][kind],
@@ -397,8 +437,20 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str, stack: Any) 
         f"each kind a configuration (+{args.warmup} warm-up); Jaeger {jaeger.query_url}"
     )
     started = time.monotonic()
+    jaeger_cpu = cpu_seconds(jaeger.proc.pid)
     measured = measure(args, targets)
     seconds = time.monotonic() - started
+    jaeger_cpu = cpu_seconds(jaeger.proc.pid) - jaeger_cpu
+    measured_requests = args.rounds * args.requests * len(REQUESTS)
+    web_cpu = {
+        name: {
+            "cpu_s": total,
+            "cpu_ms_per_request": 1000 * total / measured_requests,
+        }
+        for name, total in measured["cpu_total_s"].items()
+    }
+    for row in web_cpu.values():
+        row["ratio_to_off"] = ratio(row["cpu_s"], web_cpu["off"]["cpu_s"])
     table = latency_table(measured, names)
 
     adds = sum(t.added for t in targets)
@@ -431,6 +483,8 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str, stack: Any) 
         "default_sampler": default_sampler(),
         "requests": REQUESTS,
         "latency": table,
+        "web_cpu": web_cpu,
+        "jaeger_cpu_s": jaeger_cpu,
         "goal": {
             "ratio_p50_max": GOAL_P50,
             **{
@@ -472,22 +526,36 @@ def report(results: dict) -> None:
         f"requests a configuration; code {results['code']}; default sampler "
         f"{results['default_sampler']})"
     )
-    head = f"{'request':8} {'config':6} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7}"
-    print(f"{head} {'rounds p50':>14} {'/off p50':>9} {'p90':>6} {'p99':>6} {'rounds':>7}")
+    head = f"{'request':8} {'config':6} {'p50':>7} {'p90':>7} {'p99':>7} {'mean':>7} {'cpu':>6}"
+    print(
+        f"{head} {'rounds p50':>14} {'/off p50':>9} {'p90':>6} {'p99':>6} {'rounds':>7} {'cpu':>6}"
+    )
     for kind, rows in results["latency"].items():
         for name in names:
             row = rows[name]
             text = (
                 f"{kind:8} {name:6} {row['p50_ms']:7.2f} {row['p90_ms']:7.2f} "
-                f"{row['p99_ms']:7.2f} {row['mean_ms']:7.2f} "
+                f"{row['p99_ms']:7.2f} {row['mean_ms']:7.2f} {row['cpu_ms']:6.2f} "
                 f"{row['round_p50_min_ms']:6.2f}-{row['round_p50_max_ms']:<7.2f}"
             )
             if "ratio_p50" in row:
                 text += (
                     f" {row['ratio_p50']:9.3f} {row['ratio_p90']:6.3f} {row['ratio_p99']:6.3f}"
-                    f" {row['ratio_p50_of_rounds']:7.3f}"
+                    f" {row['ratio_p50_of_rounds']:7.3f} {row['ratio_cpu']:6.3f}"
                 )
             print(text)
+    print(
+        "(cpu: the web process's CPU ms a request during the batches; rounds: the range of the "
+        "rounds' p50s and the median of the rounds' ratios)"
+    )
+    print(
+        "web process CPU over the whole phase, ms a request: "
+        + ", ".join(
+            f"{name} {row['cpu_ms_per_request']:.2f} (x{row['ratio_to_off']:.3f})"
+            for name, row in results["web_cpu"].items()
+        )
+        + f"; Jaeger used {results['jaeger_cpu_s']:.1f} CPU s meanwhile"
+    )
     goal = results["goal"]
     for kind in REQUESTS:
         verdict = "MET" if goal[kind]["met"] else "NOT MET"

@@ -216,8 +216,9 @@ def test_bench_tracing(tmp_path: Path) -> None:
         for name in ("off", "on", "ratio"):
             assert_finite(rows[name], "p50_ms", "p90_ms", "p99_ms")
             assert rows[name]["requests"] == 6, rows[name]
-        assert_finite(rows["on"], "ratio_p50", "ratio_p99")
+        assert_finite(rows["on"], "ratio_p50", "ratio_p99", "cpu_ms")
         assert isinstance(result["goal"][kind]["met"], bool)
+    assert_finite(result["web_cpu"]["on"], "cpu_ms_per_request")
     # What a traced request recorded, read back from Jaeger: the post's Centrifugo publish,
     # the add's two deliveries down to the SMTP reply in the email worker.
     spans = result["spans"]
