@@ -16,6 +16,7 @@ models' partial indexes; a row that finishes (`FINISHED`) adds one to its status
 (metrics.retention) without changing any total.
 """
 
+import contextvars
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -28,7 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.connection import ConnectionPool
 
-from . import tallies
+from . import tallies, tracing
 from .models import Tally
 
 logger = logging.getLogger(__name__)
@@ -88,19 +89,29 @@ def send_tasks(task: Task, ids: Sequence[int], *, together: bool = False) -> int
     batches = [list(ids)] if together else [[pk] for pk in ids]
     queued = 0
     pool = _handover_pool(settings.CELERY_BROKER_URL, settings.OUTBOX_HANDOVER_TIMEOUT)
-    try:
-        with pool.acquire(block=True, timeout=settings.OUTBOX_HANDOVER_TIMEOUT) as connection:
-            for batch in batches:
-                task.apply_async(args=batch, connection=connection, retry=False)
-                queued += len(batch)
-    except Exception as exc:
-        logger.warning(
-            "could not queue %s (%d of %d queued), the sweeper will: %s",
-            task.name,
-            queued,
-            len(ids),
-            exc,
-        )
+    attributes = {"celery.task": task.name, "outbox.rows": len(ids)}
+    with tracing.span("outbox hand-over", attributes) as span:
+        try:
+            with pool.acquire(block=True, timeout=settings.OUTBOX_HANDOVER_TIMEOUT) as connection:
+                for batch in batches:
+                    # In a copy of the context: the Celery instrumentation attaches its publish
+                    # span before publishing and detaches it only after, so a publish that fails
+                    # would leave it current for the rest of the request (its later spans
+                    # orphaned under a span never sent). The copy keeps that leak here.
+                    contextvars.copy_context().run(
+                        task.apply_async, args=batch, connection=connection, retry=False
+                    )
+                    queued += len(batch)
+        except Exception as exc:
+            tracing.failed(span, exc)
+            logger.warning(
+                "could not queue %s (%d of %d queued), the sweeper will: %s",
+                task.name,
+                queued,
+                len(ids),
+                exc,
+            )
+        span.set_attribute("outbox.queued", queued)
     return queued
 
 

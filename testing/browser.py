@@ -113,6 +113,24 @@ def open_page(browser, live_server):
         context.close()
 
 
+def signed_in_page(browser: Any, base: str, user: Any) -> tuple[Any, Any]:
+    """(context, page): a fresh browser context signed in as `user` on the web process at
+    `base`, the session made here in the database both share (no login request of its own:
+    none spends a login attempt or shows in the traces); close the context when done."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}])
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.on("pageerror", lambda error: print(f"[browser] error: {error}"))
+    return context, page
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)

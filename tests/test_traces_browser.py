@@ -17,12 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from django.conf import settings as django_settings
-from django.test import Client
 
 import testing
 from monitoring.tests.support import local_prometheus
-from testing.browser import screenshot
+from testing.browser import screenshot, signed_in_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -65,22 +63,6 @@ def slow_login(base: str) -> None:
     assert response.status_code == 200 and "Please enter the correct" in response.text
 
 
-def staff_page(browser, base: str, user):
-    """A page of a browser context signed in as `user` on the web process (the session made
-    here, in the database both share: no login request of its own)."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}]
-    )
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.on("pageerror", lambda error: print(f"[browser] error: {error}"))
-    return context, page
-
-
 def slowest_in_jaeger(jaeger, start_us: int, end_us: int) -> dict:
     traces = jaeger.find_traces(WEB, limit=200, start=start_us, end=end_us)
     return max(
@@ -110,7 +92,7 @@ def test_a_slow_point_on_a_latency_panel_opens_its_slowest_trace(
         "Prometheus has the request rate",
     )
 
-    context, page = staff_page(browser, base, make_user("operator", is_staff=True))
+    context, page = signed_in_page(browser, base, make_user("operator", is_staff=True))
     try:
         page.goto(f"{base}/dashboards/chatplatform-live-delivery/?range=15m")
         panel = page.locator(".dash-panel", has=page.locator("h3", has_text=PANEL))
