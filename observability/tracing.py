@@ -5,7 +5,8 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) and OTEL_SDK_DISABLED is not true; make up, 
 compose point it at their Jaeger. Off, nothing is installed: no instrumentation, the API's no-op
 spans (core.tracing), no cost. Everything else comes from the SDK's own OTEL_* variables
 (docs/tracing.md): the sampler (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG; the default here is
-DEFAULT_SAMPLER), the batch processor's delay and queue (OTEL_BSP_*), resource attributes.
+DEFAULT_SAMPLER), the batch processor's delay and queue (OTEL_BSP_*), resource attributes, and
+OTEL_PYTHON_DISABLED_INSTRUMENTATIONS (e.g. "psycopg,redis": no span per query or command).
 
 Each process configures itself once, after any fork (a batch processor's thread does not survive
 one): the web process from chatplatform.wsgi (gunicorn workers load it after forking), each
@@ -85,16 +86,20 @@ def configure(role: str) -> bool:
     # slow a request, and an unreachable Jaeger costs the thread its retries, not the request.
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    if not DjangoInstrumentor().is_instrumented_by_opentelemetry:
-        DjangoInstrumentor().instrument(excluded_urls=EXCLUDED_URLS)
-    for instrumentor in (
-        CeleryInstrumentor(),
-        PsycopgInstrumentor(),
-        RedisInstrumentor(),
-        RequestsInstrumentor(),
-    ):
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+    disabled = {
+        name.strip()
+        for name in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")
+    }
+    instrumentors = {
+        "django": (DjangoInstrumentor(), {"excluded_urls": EXCLUDED_URLS}),
+        "celery": (CeleryInstrumentor(), {}),
+        "psycopg": (PsycopgInstrumentor(), {}),
+        "redis": (RedisInstrumentor(), {}),
+        "requests": (RequestsInstrumentor(), {}),
+    }
+    for name, (instrumentor, options) in instrumentors.items():
+        if name not in disabled and not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(**options)
     _configured_pid = os.getpid()
     logger.info("tracing on: %s sends to %s", service_name(role), _endpoint())
     return True
