@@ -31,13 +31,10 @@ and reporting, and a page's clock offset is uncertain by half a round trip.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import re
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -46,7 +43,7 @@ from typing import Any
 import requests
 
 from bench.bench_tracing import Services, code_version, token
-from bench.common import add_common_args, bench_database, percentile, write_results
+from bench.common import add_common_args, percentile, throwaway_run, write_results
 from bench.listener import Listener, subscriber_specs
 from bench.live import Pacer, Sent, chat_with_members
 
@@ -73,11 +70,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-browser-lag-"))
-    with contextlib.ExitStack() as stack:  # stops what it started, last first, on any failure
-        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        url, drop = bench_database(args.database_url, workdir, "bench_browser_lag")
-        stack.callback(drop)
+    with throwaway_run(args.database_url, "browser_lag") as (workdir, url, stack):
         results = run(args, workdir, url, stack)
     report(results)
     write_results(args.results, "browser-lag", results)

@@ -49,7 +49,6 @@ import shutil
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections import Counter, defaultdict
@@ -59,9 +58,9 @@ from typing import Any
 from bench.common import (
     ROOT,
     add_common_args,
-    bench_database,
     percentile,
     setup_django,
+    throwaway_run,
     write_results,
 )
 from bench.listener import Listener, client_spec
@@ -126,11 +125,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
-    with contextlib.ExitStack() as stack:  # stops what it started, last first, on any failure
-        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        url, drop = bench_database(args.database_url, workdir, "bench_capacity")
-        stack.callback(drop)
+    with throwaway_run(args.database_url, "capacity") as (workdir, url, stack):
         os.environ.update(DATABASE_URL=url, LOG_LEVEL="WARNING")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatplatform.settings")
         results = run(args, workdir, stack)

@@ -36,11 +36,9 @@ import argparse
 import contextlib
 import os
 import secrets
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -51,12 +49,12 @@ import requests
 from bench.common import (
     ROOT,
     add_common_args,
-    bench_database,
     chat_with_two_admins,
     inbox_tally,
     newcomers,
     percentile,
     setup_django,
+    throwaway_run,
     write_results,
 )
 
@@ -92,11 +90,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-tracing-"))
-    with contextlib.ExitStack() as stack:  # stops what it started, last first, on any failure
-        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        url, drop = bench_database(args.database_url, workdir, "bench_tracing")
-        stack.callback(drop)
+    with throwaway_run(args.database_url, "tracing") as (workdir, url, stack):
         results = run(args, workdir, url, stack)
     report(results)
     write_results(args.results, "tracing", results)

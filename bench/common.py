@@ -6,12 +6,15 @@ admin-email fixtures and a tally of an SMTP sink. What the live-delivery benchma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +138,19 @@ def bench_database(url: str, workdir: Path, prefix: str) -> tuple[str, Callable[
     if url.startswith("postgres"):
         return fresh_postgres(url, prefix)
     return url or f"sqlite:///{workdir / 'db.sqlite3'}", lambda: None
+
+
+@contextlib.contextmanager
+def throwaway_run(database_url: str, name: str) -> Iterator[tuple[Path, str, contextlib.ExitStack]]:
+    """(work folder, database URL, stack) for one run of benchmark `name`: a fresh database
+    (bench_database) and folder, both gone at the end, after whatever the run registered on
+    `stack` (the processes it started, stopped last first, on any failure too)."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        url, drop = bench_database(database_url, workdir, f"bench_{name}")
+        stack.callback(drop)
+        yield workdir, url, stack
 
 
 def chat_with_two_admins(title: str, emails: bool = True) -> tuple[Any, Any]:

@@ -238,3 +238,14 @@ def emitted(done: subprocess.CompletedProcess[str], marker: str) -> dict:
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(f"{marker} ")]
     assert lines, f"no {marker} line in:\n{done.stdout}\n{done.stderr}"
     return json.loads(lines[-1].removeprefix(f"{marker} "))
+
+
+def lib_value(name: str) -> str:
+    """A variable of scripts/lib.sh, as the scripts see it."""
+    return subprocess.run(
+        ["bash", "-c", f'source scripts/lib.sh && printf %s "${name}"'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout

@@ -22,20 +22,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Tracer
 
 from testing.services import JaegerProcess
-from tests.support import DJANGO_SERVICES, container_file
+from tests.support import DJANGO_SERVICES, container_file, lib_value
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def lib_value(name: str) -> str:
-    """A variable of scripts/lib.sh, as the scripts see it."""
-    return subprocess.run(
-        ["bash", "-c", f'source scripts/lib.sh && printf %s "${name}"'],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def sdk_tracer(jaeger: JaegerProcess, service: str) -> tuple[TracerProvider, Tracer]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from testing.processes import free_port
+from tests.support import lib_value
 
 REPO = Path(__file__).resolve().parent.parent
 # What make up's ports are read from (scripts/preflight.sh, up_ports): each set to a free port in
@@ -49,17 +50,6 @@ SCRIPT_VARIABLES = (
     "PREFLIGHT_OS_RELEASE",
     "OTEL_SDK_DISABLED",
 )
-
-
-def lib_value(name: str) -> str:
-    """A variable of scripts/lib.sh, as the scripts see it."""
-    return subprocess.run(
-        ["bash", "-c", f'source scripts/lib.sh && printf %s "${name}"'],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def make_project(folder: Path, installed: tuple[str, ...] = ()) -> Path:
