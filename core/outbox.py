@@ -57,8 +57,10 @@ class OutboxRow(models.Model):
     # When it finished: sent, or given up on. Retention counts from here.
     done_at = models.DateTimeField(null=True, blank=True)
     # The W3C traceparent of the span that wrote it (core.tracing; "" with tracing off): its
-    # delivery, whoever makes it and however late, continues that trace.
-    trace_context = models.CharField(max_length=64, blank=True, default="")
+    # delivery, whoever makes it and however late, continues that trace. A database default
+    # too: rows written without the column (COPY, code of the previous release while a new one
+    # rolls out) get "" rather than failing on NOT NULL.
+    trace_context = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     # The statuses a row may still leave, and those it never leaves. A model with statuses of
     # its own (a held email) extends both; each model indexes both sets (partial indexes), so a
