@@ -27,10 +27,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 WEB, WORKER = "chatplatform-web", "chatplatform-worker-all"
 
 
-@pytest.fixture
-def stack(jaeger, redis_service, centrifugo_service, smtp, django_db_setup) -> Iterator[str]:
-    """A traced web process and worker (every queue) sending to this test's SMTP server and the
-    test Centrifugo; yields the web process's URL."""
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[testing.SmtpProcess]:
+    """The SMTP server of this module's tests (each reads its own chat's emails)."""
+    with testing.SmtpProcess() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(jaeger, redis_service, centrifugo_service, mailbox, django_db_setup) -> Iterator[str]:
+    """A traced web process and worker (every queue), for the module, sending to `mailbox` and
+    the test Centrifugo; yields the web process's URL."""
     celery_app.control.purge()
     env = testing.django_env(
         REDIS_URL=redis_service.url,
@@ -40,7 +47,7 @@ def stack(jaeger, redis_service, centrifugo_service, smtp, django_db_setup) -> I
         EMAIL_TIMEOUT=2,
         OUTBOX_STALE_SECONDS=2,
         CENTRIFUGO_TIMEOUT=2,
-        **smtp.django_env,
+        **mailbox.django_env,
         **centrifugo_service.django_env,
         **jaeger.env(),
     )
@@ -49,6 +56,11 @@ def stack(jaeger, redis_service, centrifugo_service, smtp, django_db_setup) -> I
         testing.WorkerProcess(env, concurrency=1, name="traced-worker"),
     ):
         yield web.url
+
+
+def mail_about(smtp: testing.SmtpProcess, chat_title: str) -> list:
+    """The emails about one chat (its title leads their subject)."""
+    return [m for m in smtp.inbox.messages() if m.subject.startswith(f"[{chat_title}]")]
 
 
 def api(url: str, user, method: str, path: str, **body: object) -> requests.Response:
@@ -115,7 +127,7 @@ def with_operation(name: str, **tags: object):
 
 
 def test_a_membership_change_is_one_trace_from_the_request_to_the_smtp_reply(
-    stack, jaeger, smtp, make_user, browser
+    stack, jaeger, mailbox, make_user, browser
 ):
     owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
     chat = services.create_chat(title="Traced", creator_id=owner.pk)
@@ -126,7 +138,7 @@ def test_a_membership_change_is_one_trace_from_the_request_to_the_smtp_reply(
     )
     assert response.status_code == 201, response.text
     note = Notification.objects.get(subject__contains="nina")
-    testing.wait_until(lambda: smtp.inbox.messages(), 30, "the admin email")
+    testing.wait_until(lambda: mail_about(mailbox, "Traced"), 30, "the admin email")
 
     [trace] = jaeger.wait_for_traces(
         WEB, {"chat.id": chat.pk}, with_operation("smtp send", **{"smtp.reply_code": 250})
@@ -185,7 +197,7 @@ def test_a_message_trace_reaches_the_centrifugo_publish(stack, jaeger, make_user
 
 
 def test_with_redis_down_the_sweepers_delivery_still_belongs_to_the_request(
-    stack, jaeger, redis_service, smtp, make_user
+    stack, jaeger, redis_service, mailbox, make_user
 ):
     owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
     chat = services.create_chat(title="Outage", creator_id=owner.pk)
@@ -207,7 +219,7 @@ def test_with_redis_down_the_sweepers_delivery_still_belongs_to_the_request(
             requeue_stale_outbox_task.delay()
         except Exception:
             return False
-        return bool(smtp.inbox.messages())
+        return bool(mail_about(mailbox, "Outage"))
 
     testing.wait_until(swept_then_delivered, 60, "the email after Redis came back", interval=2)
 
@@ -227,16 +239,17 @@ def test_with_redis_down_the_sweepers_delivery_still_belongs_to_the_request(
 
 
 def test_an_unreachable_trace_store_costs_requests_nothing_but_their_spans(
-    redis_service, centrifugo_service, smtp, make_user, django_db_setup
+    stack, redis_service, centrifugo_service, mailbox, make_user
 ):
-    """Jaeger down (nothing listens at the endpoint): spans are dropped by the batch thread,
-    every request still answers, and the email still goes."""
+    """A web process whose trace store is down (nothing listens at its endpoint): spans are
+    dropped by the batch thread, every request still answers, and the email still goes (the
+    module's worker delivers it)."""
     env = testing.django_env(
         REDIS_URL=redis_service.url,
         CELERY_BROKER_URL=redis_service.url,
         CACHE_URL=redis_service.cache_url,
         EMAIL_RECIPIENT_LIMIT="",
-        **smtp.django_env,
+        **mailbox.django_env,
         **centrifugo_service.django_env,
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{testing.free_port()}",
         OTEL_EXPORTER_OTLP_TIMEOUT="1",
@@ -245,11 +258,7 @@ def test_an_unreachable_trace_store_costs_requests_nothing_but_their_spans(
     owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
     chat = services.create_chat(title="No store", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
-    celery_app.control.purge()
-    with (
-        testing.WebProcess(env, "untraced-web") as web,
-        testing.WorkerProcess(env, concurrency=1, name="untraced-worker"),
-    ):
+    with testing.WebProcess(env, "untraced-web") as web:
         for n in range(20):
             response = api(web.url, owner, "POST", f"/api/chats/{chat.pk}/messages/", text=f"{n}")
             assert response.status_code == 201, response.text
@@ -257,16 +266,16 @@ def test_an_unreachable_trace_store_costs_requests_nothing_but_their_spans(
             web.url, owner, "POST", f"/api/chats/{chat.pk}/members/", user_id=newcomer.pk
         )
         assert response.status_code == 201, response.text
-        testing.wait_until(lambda: smtp.inbox.messages(), 30, "the admin email")
-    [mail] = smtp.inbox.messages()
+        testing.wait_until(lambda: mail_about(mailbox, "No store"), 30, "the admin email")
+    [mail] = mail_about(mailbox, "No store")
     assert mail.subject == "[No store] nina joined the chat"
 
 
-def test_the_retries_of_an_email_are_in_its_trace(stack, jaeger, smtp, make_user):
+def test_the_retries_of_an_email_are_in_its_trace(stack, jaeger, mailbox, make_user):
     owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
     chat = services.create_chat(title="Retried", creator_id=owner.pk)
     services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
-    smtp.stop()
+    mailbox.stop()
     try:
         response = api(stack, owner, "POST", f"/api/chats/{chat.pk}/members/", user_id=newcomer.pk)
         assert response.status_code == 201, response.text
@@ -275,8 +284,8 @@ def test_the_retries_of_an_email_are_in_its_trace(stack, jaeger, smtp, make_user
             lambda: Notification.objects.get(pk=note.pk).attempts >= 1, 30, "a failed attempt"
         )
     finally:
-        smtp.start()
-    testing.wait_until(lambda: smtp.inbox.messages(), 60, "the email once SMTP is back")
+        mailbox.start()
+    testing.wait_until(lambda: mail_about(mailbox, "Retried"), 60, "the email once SMTP is back")
 
     sent = with_operation("deliver notification", **{"outbox.result": "sent"})
     [trace] = jaeger.wait_for_traces(WEB, {"chat.id": chat.pk}, sent)
