@@ -298,3 +298,40 @@ def test_the_retries_of_an_email_are_in_its_trace(stack, jaeger, mailbox, make_u
     assert tag(attempts[-1], "outbox.result") == "sent"
     # One wait, the first attempt's (commit to claim); the retries' backoff shows as gaps.
     assert len(spans_by_operation(trace)["outbox wait"]) == 1
+
+
+def test_a_delivery_is_traced_even_when_its_request_was_not_sampled(
+    stack, jaeger, redis_service, centrifugo_service, mailbox, make_user
+):
+    """Requests are sampled (a tenth by default); deliveries always: with a web process that
+    samples no request, the email's delivery, wait and SMTP reply are still in Jaeger, found by
+    the chat's id, in the trace id the request had."""
+    env = testing.django_env(
+        REDIS_URL=redis_service.url,
+        CELERY_BROKER_URL=redis_service.url,
+        CACHE_URL=redis_service.cache_url,
+        EMAIL_RECIPIENT_LIMIT="",
+        **mailbox.django_env,
+        **centrifugo_service.django_env,
+        **{**jaeger.env(), "OTEL_TRACES_SAMPLER": "parentbased_always_off"},
+    )
+    owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")
+    chat = services.create_chat(title="Unsampled", creator_id=owner.pk)
+    services.add_member(chat_id=chat.pk, actor_id=owner.pk, user_id=admin.pk, role=Role.ADMIN)
+    with testing.WebProcess(env, "unsampled-web") as web:
+        response = api(
+            web.url, owner, "POST", f"/api/chats/{chat.pk}/members/", user_id=newcomer.pk
+        )
+        assert response.status_code == 201, response.text
+        testing.wait_until(lambda: mail_about(mailbox, "Unsampled"), 30, "the admin email")
+    note = Notification.objects.get(subject__contains="nina")
+
+    def sent(trace: dict) -> bool:
+        return any(tag(s, "smtp.reply_code") == 250 for s in trace["spans"])
+
+    [trace] = jaeger.wait_for_traces(WORKER, {"notification.id": note.pk}, sent)
+    operations = {span["operationName"] for span in trace["spans"]}
+    assert {"outbox wait", "deliver notification", "smtp send"} <= operations
+    assert {service_of(trace, span) for span in trace["spans"]} == {WORKER}  # no request spans
+    assert note.trace_context.split("-")[1] == trace["traceID"].rjust(32, "0")
+    assert jaeger.find_traces(WEB, {"chat.id": chat.pk}) == []
