@@ -44,7 +44,9 @@ cat <<MSG
 MSG
 export_env_defaults
 # Every process traces to make up's Jaeger (unless .env names another endpoint, or
-# OTEL_SDK_DISABLED=true, which also leaves Jaeger out).
+# OTEL_SDK_DISABLED=true, which also leaves Jaeger out), every request of it: development wants
+# the trace of what it just did (make prod samples a tenth of the requests; docs/tracing.md).
 export_tracing_env
+export OTEL_TRACES_SAMPLER="${OTEL_TRACES_SAMPLER:-parentbased_always_on}"
 mapfile -t processes < <(procfile_processes Procfile)
 exec "$VENV/bin/honcho" -f Procfile -e /dev/null start "${processes[@]}"
