@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 # request's decision (`DeliveriesAlways`): the trace an operator needs most is that of one email
 # that came late, its time in the outbox, attempts and SMTP reply, and those are always there;
 # the request's own spans in one trace of ten. A tenth because tracing every request costs posting
-# a message 12 % and adding a member 16 % at p50, a tenth 5 % (bench_tracing, docs/tracing.md).
+# a message 13 % and adding a member 16 % at p50, a tenth 5-6 % (bench_tracing, docs/tracing.md).
 # OTEL_TRACES_SAMPLER=parentbased_always_on traces every request (development, make up).
 DEFAULT_SAMPLER, DEFAULT_SAMPLER_ARG = "parentbased_traceidratio", "0.1"
 # The attribute that marks a delivery's spans (core.delivery: "deliver ...", "outbox wait").

@@ -210,10 +210,10 @@ def test_bench_tracing(tmp_path: Path) -> None:
         "bench_tracing",
         *("--rounds", "2", "--requests", "3", "--warmup", "1", "--traces", "1"),
     )
-    assert set(result["configs"]) == {"off", "on", "ratio"}
+    assert set(result["configs"]) == {"off", "on", "every"}
     for kind in ("post", "member"):
         rows = result["latency"][kind]
-        for name in ("off", "on", "ratio"):
+        for name in ("off", "on", "every"):
             assert_finite(rows[name], "p50_ms", "p90_ms", "p99_ms")
             assert rows[name]["requests"] == 6, rows[name]
         assert_finite(rows["on"], "ratio_p50", "ratio_p99", "cpu_ms")
@@ -224,8 +224,8 @@ def test_bench_tracing(tmp_path: Path) -> None:
     spans = result["spans"]
     assert spans["post"]["by_operation"]["chatplatform-web: centrifugo publish"] == 1, spans
     assert spans["member"]["by_operation"]["chatplatform-worker-email: smtp send"] == 2, spans
-    # Every request of the default sampling is traced; every add sent both admins' emails.
-    assert result["sampled"]["on"]["traces"] == result["sampled"]["on"]["requests"] == 14
+    # Every request is traced when every one is sampled; every add sent both admins' emails.
+    assert result["sampled"]["every"]["traces"] == result["sampled"]["every"]["requests"] == 14
     emails = result["emails"]
     assert emails["received"] == emails["expected"] == 3 * 2 * 7, emails
     assert emails["duplicate_message_ids"] == 0, emails
