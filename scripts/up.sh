@@ -18,8 +18,9 @@ cf_internal=$(env_get CENTRIFUGO_INTERNAL_PORT 8002)
 mailweb=$(env_get SMTP_WEB_PORT 8025)
 traces="off (OTEL_SDK_DISABLED=true: no Jaeger)"
 if tracing_on; then
-  traces="http://127.0.0.1:$(jaeger_query_port)/api/services   (Jaeger's query API; spans in
-                    over OTLP/HTTP on 127.0.0.1:$(jaeger_otlp_port); its own UI is a placeholder)"
+  traces="http://127.0.0.1:$web/traces/   (staff: search and waterfalls, read from Jaeger's
+                    query API on 127.0.0.1:$(jaeger_query_port); spans go in over OTLP/HTTP on
+                    127.0.0.1:$(jaeger_otlp_port); Jaeger's own UI is a placeholder)"
 fi
 cat <<MSG
 
