@@ -123,3 +123,31 @@ def live_worker(
     )
     with WorkerProcess(env, concurrency=1, name="realtime-worker"):
         yield
+
+
+# Fixtures through which a test reaches the database (pytest-django's, and this project's that
+# make rows); a test needing none of them runs the same on either engine.
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that reach the database (make test's second, SQLite pass: "
+        "the rest already ran on PostgreSQL and does not depend on the engine)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--database-tests-only"):
+        return
+    kept, skipped = [], []
+    for item in items:
+        uses_database = item.get_closest_marker("django_db") is not None or bool(
+            DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+        (kept if uses_database else skipped).append(item)
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = kept
