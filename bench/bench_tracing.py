@@ -39,7 +39,6 @@ import os
 import secrets
 import statistics
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -148,16 +147,9 @@ class Services:
 
     def collectstatic(self) -> None:
         """The static files a page loads, where WhiteNoise serves them with DEBUG off."""
-        done = subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=self.web_env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode:
-            raise RuntimeError(f"collectstatic failed:\n{done.stderr[-3000:]}")
+        from testing.processes import collectstatic
+
+        collectstatic(self.web_env)
 
     def web(self, name: str, stack: contextlib.ExitStack, workers: int = 1, **env: str) -> Any:
         """A gunicorn as make prod runs it (launchers/gunicorn_conf.py: database connection

@@ -208,6 +208,21 @@ def production_env(**overrides: object) -> dict[str, str]:
     return django_env(**{**deployment_settings(), **overrides})
 
 
+def collectstatic(env: dict[str, str]) -> None:
+    """`manage.py collectstatic` with a child's environment: the files a page loads, where
+    WhiteNoise (or nginx) serves them with DEBUG off; RuntimeError with its output if it fails."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"collectstatic failed:\n{done.stderr[-3000:]}")
+
+
 def manage_check(**overrides: object) -> subprocess.CompletedProcess[str]:
     """`manage.py check` in a child process started as a deployment (`production_env`, then
     `overrides`): how tests show a setting refused at start, by name, or accepted."""

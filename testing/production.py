@@ -10,7 +10,6 @@ and Centrifugo's WebSocket, with Celery workers, Redis and an SMTP server, all w
 from __future__ import annotations
 
 import secrets
-import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -19,7 +18,13 @@ from pathlib import Path
 from launchers.tls import local_certificate
 
 from .plugin import point_celery_at
-from .processes import BASE_DIR, ManagedProcess, answers, free_port, production_env
+from .processes import (
+    ManagedProcess,
+    answers,
+    collectstatic,
+    free_port,
+    production_env,
+)
 from .services import CentrifugoProcess, RedisProcess, SmtpProcess, WorkerProcess
 
 HOST = "localhost"
@@ -140,15 +145,7 @@ class ProductionStack(ExitStack):
             },
         )
         (self.state / "prometheus-multiproc").mkdir()
-        collect = subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=BASE_DIR,
-            env=self.env,
-            capture_output=True,
-            text=True,
-        )
-        if collect.returncode:
-            raise RuntimeError(f"collectstatic failed:\n{collect.stderr[-3000:]}")
+        collectstatic(self.env)
         for group in self.groups:
             self.enter_context(WorkerProcess(self.env, group=group))
         self.web = self.enter_context(GunicornProcess(self.env, workers=self.web_workers))

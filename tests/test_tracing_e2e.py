@@ -27,6 +27,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 WEB, WORKER = "chatplatform-web", "chatplatform-worker-all"
 
 
+def app_env(redis, centrifugo, smtp, **overrides: object) -> dict[str, str]:
+    """A web process's or worker's environment on the test database, this Redis, Centrifugo and
+    SMTP server, every email sent (no cap), with `overrides` (tracing's variables)."""
+    return testing.django_env(
+        REDIS_URL=redis.url,
+        CELERY_BROKER_URL=redis.url,
+        CACHE_URL=redis.cache_url,
+        EMAIL_RECIPIENT_LIMIT="",
+        **smtp.django_env,
+        **centrifugo.django_env,
+        **overrides,
+    )
+
+
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[testing.SmtpProcess]:
     """The SMTP server of this module's tests (each reads its own chat's emails)."""
@@ -39,16 +53,13 @@ def stack(jaeger, redis_service, centrifugo_service, mailbox, django_db_setup) -
     """A traced web process and worker (every queue), for the module, sending to `mailbox` and
     the test Centrifugo; yields the web process's URL."""
     celery_app.control.purge()
-    env = testing.django_env(
-        REDIS_URL=redis_service.url,
-        CELERY_BROKER_URL=redis_service.url,
-        CACHE_URL=redis_service.cache_url,
-        EMAIL_RECIPIENT_LIMIT="",
+    env = app_env(
+        redis_service,
+        centrifugo_service,
+        mailbox,
         EMAIL_TIMEOUT=2,
         OUTBOX_STALE_SECONDS=2,
         CENTRIFUGO_TIMEOUT=2,
-        **mailbox.django_env,
-        **centrifugo_service.django_env,
         **jaeger.env(),
     )
     with (
@@ -244,13 +255,10 @@ def test_an_unreachable_trace_store_costs_requests_nothing_but_their_spans(
     """A web process whose trace store is down (nothing listens at its endpoint): spans are
     dropped by the batch thread, every request still answers, and the email still goes (the
     module's worker delivers it)."""
-    env = testing.django_env(
-        REDIS_URL=redis_service.url,
-        CELERY_BROKER_URL=redis_service.url,
-        CACHE_URL=redis_service.cache_url,
-        EMAIL_RECIPIENT_LIMIT="",
-        **mailbox.django_env,
-        **centrifugo_service.django_env,
+    env = app_env(
+        redis_service,
+        centrifugo_service,
+        mailbox,
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{testing.free_port()}",
         OTEL_EXPORTER_OTLP_TIMEOUT="1",
         OTEL_BSP_SCHEDULE_DELAY="100",
@@ -306,13 +314,10 @@ def test_a_delivery_is_traced_even_when_its_request_was_not_sampled(
     """Requests are sampled (a tenth by default); deliveries always: with a web process that
     samples no request, the email's delivery, wait and SMTP reply are still in Jaeger, found by
     the chat's id, in the trace id the request had."""
-    env = testing.django_env(
-        REDIS_URL=redis_service.url,
-        CELERY_BROKER_URL=redis_service.url,
-        CACHE_URL=redis_service.cache_url,
-        EMAIL_RECIPIENT_LIMIT="",
-        **mailbox.django_env,
-        **centrifugo_service.django_env,
+    env = app_env(
+        redis_service,
+        centrifugo_service,
+        mailbox,
         **{**jaeger.env(), "OTEL_TRACES_SAMPLER": "parentbased_always_off"},
     )
     owner, admin, newcomer = make_user("olga"), make_user("adam"), make_user("nina")

@@ -148,8 +148,7 @@ def send(notification: Notification, after: contextlib.ExitStack) -> None:
 
 def _smtp_attributes() -> dict[str, str | int]:
     """Where the conversation goes: the OpenTelemetry names for a server."""
-    host = getattr(settings, "EMAIL_HOST", "")
-    return {"server.address": host, "server.port": int(getattr(settings, "EMAIL_PORT", 0) or 0)}
+    return {"server.address": settings.EMAIL_HOST, "server.port": int(settings.EMAIL_PORT)}
 
 
 def _record_reply(connection, span) -> None:
